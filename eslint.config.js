@@ -1,0 +1,20 @@
+// Lint: strict, async-safe (no floating promises), no `any`, no console in library code.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.pgcdc/**', 'dist/**', 'runtime/cli/bin.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  { files: ['test/**', 'runtime/cli/**', 'deploy/**'], rules: { 'no-console': 'off' } },
+  { files: ['*.js', '*.config.*'], ...tseslint.configs.disableTypeChecked },
+);

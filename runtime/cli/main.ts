@@ -1,0 +1,30 @@
+// `pgcdc` command line: one composition root per verb. Every verb has --help.
+import { Command, CommanderError } from 'commander';
+import { describeError } from '../errors/errors.ts';
+import { registerStackCommands } from './commands/stack.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('pgcdc')
+    .description('Change-data-capture: Postgres `users` -> Avro events on Kafka -> peer databases and webhooks')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerStackCommands(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    console.error(`pgcdc: ${describeError(err)}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

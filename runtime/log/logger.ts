@@ -1,0 +1,38 @@
+// Structured logging (pino). Secrets are redacted by key name; URLs are logged through redactUrl().
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level?: string;
+  pretty?: boolean;
+  name?: string;
+}
+
+const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', '*.*.password', 'authorization', '*.headers.authorization'];
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const options = {
+    level: opts.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(opts.name ? { name: opts.name } : {}),
+  };
+  if (opts.pretty) {
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', destination: 2 } },
+    });
+  }
+  return pino(options, pino.destination(2));
+}
+
+/** postgres://user:secret@host/db -> postgres://user:***@host/db */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}
