@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConfigError } from '../../runtime/errors/errors.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -52,10 +53,36 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv): StackSettings {
   const parsed = StackSettingsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const envName = Object.entries(ENV_KEYS).find(([, k]) => k === issue?.path[0])?.[0] ?? String(issue?.path[0]);
-    throw new Error(`invalid stack setting ${envName}: ${issue?.message ?? 'invalid'}`);
+    const key = issue?.path[0];
+    const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? String(key);
+    throw new ConfigError(
+      `invalid stack setting ${envName}=${JSON.stringify(env[envName] ?? '')}: ${issue?.message ?? 'invalid'}`,
+      { hint: `set ${envName} to a valid value, or unset it to use the default` },
+    );
   }
+  assertDistinctPorts(parsed.data);
   return parsed.data;
+}
+
+const PORT_ENV: [keyof StackSettings, string][] = [
+  ['pgPort', 'PGCDC_STACK_PG_PORT'],
+  ['kafkaPort', 'PGCDC_STACK_KAFKA_PORT'],
+  ['kafkaControllerPort', 'PGCDC_STACK_KAFKA_CONTROLLER_PORT'],
+  ['registryPort', 'PGCDC_STACK_REGISTRY_PORT'],
+];
+
+/** Two components on one port would fail later with a confusing start-up error; say it now. */
+function assertDistinctPorts(s: StackSettings): void {
+  const seen = new Map<unknown, string>();
+  for (const [key, envName] of PORT_ENV) {
+    const other = seen.get(s[key]);
+    if (other) {
+      throw new ConfigError(`stack settings ${other} and ${envName} are both ${String(s[key])}`, {
+        hint: 'give every component its own port',
+      });
+    }
+    seen.set(s[key], envName);
+  }
 }
 
 export interface StackUrls {

@@ -101,6 +101,11 @@ export const USERS_DDL_FILE = path.join(PROJECT_ROOT, 'schemas/users.sql');
 
 /** Creates the `users` table in the source database (idempotent). */
 export async function createSourceTable(s: StackSettings, url = stackUrls(s).sourceUrl): Promise<void> {
+  await createUsersTable(url);
+}
+
+/** Creates the `users` table from schemas/users.sql in the database at `url` (idempotent). */
+export async function createUsersTable(url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   try {
     await c.connect();

@@ -1,0 +1,37 @@
+// Global setup of the `integration` project: brings the local stack up once per run (reusing any
+// part already running, e.g. a developer's `pgcdc stack up`), hands its URLs to the tests, and at
+// the end stops only what it started itself.
+import type { TestProject } from 'vitest/node';
+import { stackSettingsFromEnv } from '../deploy/local/settings.ts';
+import { stackDown, stackUp } from '../deploy/local/stack.ts';
+import { describeError } from '../runtime/errors/errors.ts';
+import './support/stack.ts';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const settings = stackSettingsFromEnv(process.env);
+  const t0 = Date.now();
+  let up;
+  try {
+    up = await stackUp(settings, (m) => console.error(`[stack] ${m}`));
+  } catch (err) {
+    const line = '='.repeat(78);
+    console.error(
+      `\n${line}\nIntegration tests cannot run: the local stack failed to start.\n\n${describeError(err)}\n\n` +
+        `State: ${settings.stateDir}   cache: ${settings.cacheDir}\n` +
+        `Reproduce with: node runtime/cli/bin.js stack up\n${line}\n`,
+    );
+    throw err;
+  }
+  const reused = (['postgres', 'kafka', 'registry'] as const).filter((c) => !up.started.includes(c));
+  console.error(
+    `[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; started: ${up.started.join(', ') || 'nothing'}; ` +
+      `reused: ${reused.join(', ') || 'nothing'}`,
+  );
+  project.provide('stackUrls', up.urls);
+  const started = up.started;
+  return async () => {
+    if (!started.length) return;
+    console.error(`[stack] stopping what this run started: ${started.join(', ')}`);
+    await stackDown(settings, started);
+  };
+}

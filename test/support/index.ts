@@ -1,0 +1,13 @@
+// Helpers shared by integration tests (*.int.test.ts). Typical use:
+//
+//   const { adminUrl, kafkaBrokers, registryUrl } = stackUrls();
+//   const db = await freshDatabase(adminUrl, 'snapshot', { usersTable: true });
+//   afterAll(() => db.drop());
+//   const topic = randomName('users');
+//   await waitUntil(async () => (await countUsers(db.url)) === 3, { what: 'three rows' });
+//
+// Every test uses its own database, topics, groups and slots, and waits on conditions, never sleeps.
+export { freshDatabase, type FreshDatabase, type FreshDatabaseOptions } from './database.ts';
+export { randomName } from './names.ts';
+export { stackUrls, type StackUrls } from './stack.ts';
+export { waitUntil, type WaitOptions } from './wait.ts';

@@ -1,0 +1,33 @@
+// Two test tiers, chosen by file name: `unit` (*.test.ts, pure, no servers) and `integration`
+// (*.int.test.ts, against the local stack that test/global-setup.ts brings up once per run).
+// `npm test` runs both; `vitest run --project unit` runs only the fast tier.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Root-level on purpose: vitest 3 ignores pool options inside a project. One file at a time
+    // (2-core machines, and integration files share one Postgres, Kafka and registry).
+    fileParallelism: false,
+    teardownTimeout: 120_000,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.int.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Integration files run after all unit files, so quick failures are reported first.
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
