@@ -5,7 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { stackSettingsFromEnv } from '../deploy/local/settings.ts';
 import { stackDown, stackUp } from '../deploy/local/stack.ts';
 import { describeError } from '../runtime/errors/errors.ts';
-import './support/stack.ts';
+import type {} from './support/provided.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const settings = stackSettingsFromEnv(process.env);

@@ -54,12 +54,9 @@ describe('stackSettingsFromEnv', () => {
   it.each(['abc', '0', '65536', '12.5', '-1'])(
     'rejects PGCDC_STACK_KAFKA_PORT=%s, naming the variable',
     (bad) => {
-      expect(() => stackSettingsFromEnv({ PGCDC_STACK_KAFKA_PORT: bad })).toThrowError(
-        expect.objectContaining({
-          name: 'ConfigError',
-          message: expect.stringContaining(`PGCDC_STACK_KAFKA_PORT="${bad}"`) as string,
-        }),
-      );
+      const run = () => stackSettingsFromEnv({ PGCDC_STACK_KAFKA_PORT: bad });
+      expect(run).toThrow(ConfigError);
+      expect(run).toThrow(`invalid stack setting PGCDC_STACK_KAFKA_PORT="${bad}"`);
     },
   );
 
