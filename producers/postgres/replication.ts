@@ -1,0 +1,116 @@
+// The replication connection. Only our code acknowledges WAL: automatic acknowledgement and the
+// library's timer (which would report the last *received* LSN as flushed) are both off; standby
+// status updates carry exactly the LSN the publisher says is durable in Kafka, periodically and
+// whenever the server asks for a reply.
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { Logger } from '../../runtime/log/logger.ts';
+import { formatLsn, type Lsn } from './lsn.ts';
+
+/** pgoutput plugin that hands column values over as raw text (no lossy type parsing). */
+class RawTextPgoutputPlugin extends PgoutputPlugin {
+  override parse(buffer: Buffer): Pgoutput.Message {
+    const msg = super.parse(buffer);
+    // The parser caches this relation object and reads later tuples through its column parsers.
+    if (msg.tag === 'relation') for (const c of msg.columns) c.parser = (raw: string) => raw;
+    return msg;
+  }
+}
+
+export interface ReplicationStreamOptions {
+  connectionString: string;
+  slot: string;
+  publication: string;
+  /** Start position: the slot's confirmed_flush_lsn. Also the first LSN we report. */
+  startLsn: Lsn;
+  statusIntervalMs: number;
+  logger: Logger;
+}
+
+export class ReplicationStream {
+  private readonly service: LogicalReplicationService;
+  private acked: Lsn;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private held = false;
+
+  constructor(private readonly opts: ReplicationStreamOptions) {
+    this.acked = opts.startLsn;
+    this.service = new LogicalReplicationService(
+      {
+        connectionString: opts.connectionString,
+        // Type output of the walsender session: ISO dates in UTC, exact floats.
+        options: '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601',
+        application_name: `pgcdc:${opts.slot}`,
+      },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    );
+  }
+
+  get acknowledgedLsn(): Lsn {
+    return this.acked;
+  }
+
+  /** Streams until stop() or an error; each message is handled (awaited) before the next. */
+  run(onMessage: (msg: Pgoutput.Message, lsn: string) => Promise<void>): Promise<void> {
+    const plugin = new RawTextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.opts.publication], messages: true });
+    return new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        this.clearTimer();
+        void this.service.stop().finally(() => reject(err instanceof Error ? err : new Error(String(err))));
+      };
+      this.service.on('data', async (lsn: string, msg: Pgoutput.Message) => {
+        if (failed || this.stopping || this.held) return;
+        try {
+          await onMessage(msg, lsn);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      this.service.on('error', fail);
+      this.service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+        if (shouldRespond) this.sendStatus();
+      });
+      this.service.on('start', () => {
+        this.timer = setInterval(() => this.sendStatus(), this.opts.statusIntervalMs);
+      });
+      this.service.subscribe(plugin, this.opts.slot, formatLsn(this.opts.startLsn)).then(
+        () => (this.stopping ? resolve() : fail(new Error(`replication stream of slot ${this.opts.slot} ended`))),
+        (err: unknown) => (this.stopping ? resolve() : fail(err)),
+      );
+    });
+  }
+
+  /** Record that everything up to `lsn` is durable downstream and tell the server. Never moves back. */
+  acknowledge(lsn: Lsn): void {
+    if (lsn <= this.acked) return;
+    this.acked = lsn;
+    this.sendStatus();
+  }
+
+  private sendStatus(): void {
+    // The library reports (argument + 1); hand it acked - 1 so the server receives exactly `acked`.
+    // Reporting one byte too far could skip a transaction whose commit record starts right there.
+    if (this.acked > 0n) void this.service.acknowledge(formatLsn(this.acked - 1n));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Stop handling messages (the rest is re-read after a restart); status updates continue. */
+  hold(): void {
+    this.held = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.sendStatus();
+    this.clearTimer();
+    await this.service.stop();
+    this.service.removeAllListeners();
+  }
+}

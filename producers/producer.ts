@@ -1,0 +1,169 @@
+// The producer service: source table -> replication slot -> change events -> Kafka topic.
+// Wires the stages (setup, replication stream, assembler, publisher) and restarts the stream with
+// backoff after any failure: the stream resumes from the slot's confirmed position, so events not
+// yet acknowledged are read and published again (duplicates, never loss).
+import pg from 'pg';
+import type { Config } from '../runtime/config/schema.ts';
+import { topicFor } from '../runtime/config/schema.ts';
+import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
+import type { KafkaClientFactory } from '../runtime/kafka/port.ts';
+import type { Logger } from '../runtime/log/logger.ts';
+import type { Metrics } from '../runtime/metrics/metrics.ts';
+import { createEventCodec } from '../runtime/registry/codec.ts';
+import { loadContract } from '../schemas/contract.ts';
+import { HEARTBEAT_PREFIX, TransactionAssembler } from './postgres/assembler.ts';
+import { formatLsn } from './postgres/lsn.ts';
+import { ReplicationStream } from './postgres/replication.ts';
+import { emitHeartbeat, prepareSource } from './postgres/setup.ts';
+import { AckingPublisher } from './publisher.ts';
+
+export const PIPELINE_VERSION = '0.1.0';
+
+export interface Service {
+  readonly id: string;
+  run(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ProducerDeps {
+  config: Config;
+  kafka: KafkaClientFactory;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface ProducerState {
+  running: boolean;
+  confirmedLsn: string | undefined;
+  lastEventAt: Date | undefined;
+  lastError: string | undefined;
+}
+
+export function createProducer(deps: ProducerDeps): Service & { state(): ProducerState } {
+  const { config, logger } = deps;
+  const log = logger.child({ component: 'producer', slot: config.source.slot });
+  const topic = topicFor(config.kafka, config.source);
+  const contract = loadContract(config.source.table, config.source.schema);
+  let stopping = false;
+  let current: { stop(): Promise<void> } | undefined;
+  let wake: (() => void) | undefined;
+  const st: ProducerState = { running: false, confirmedLsn: undefined, lastEventAt: undefined, lastError: undefined };
+
+  async function runOnce(): Promise<void> {
+    const client = new pg.Client({ connectionString: config.source.url, application_name: 'pgcdc-producer' });
+    const admin = deps.kafka.admin();
+    const producer = deps.kafka.producer();
+    let stream: ReplicationStream | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let publisher: AckingPublisher | undefined;
+    let cleaned: Promise<void> | undefined;
+    const cleanup = () => (cleaned ??= closeAll());
+    const closeAll = async () => {
+      if (heartbeat) clearInterval(heartbeat);
+      publisher?.close();
+      await stream?.stop().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await client.end().catch(() => undefined);
+    };
+    current = {
+      // Graceful: stop taking messages, publish what was read, report that position, then close.
+      stop: async () => {
+        stream?.hold();
+        await publisher?.flush().catch(() => undefined);
+        await cleanup();
+      },
+    };
+    try {
+      await client.connect();
+      client.on('error', (err) => log.warn({ err: err.message }, 'source connection error'));
+      const slot = await prepareSource(client, config.source);
+      log.info({ slot: config.source.slot, created: slot.created, confirmedLsn: formatLsn(slot.confirmedFlushLsn) }, 'source ready');
+      await admin.connect();
+      const created = await admin.ensureTopic({
+        topic,
+        partitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        config: config.kafka.topicConfig,
+      });
+      log.info({ topic, created }, 'topic ready');
+      const codec = await createEventCodec({ registryUrl: config.registry.url, topic, contract });
+      await producer.connect();
+      stream = new ReplicationStream({
+        connectionString: config.source.url,
+        slot: config.source.slot,
+        publication: config.source.publication,
+        startLsn: slot.confirmedFlushLsn,
+        statusIntervalMs: config.source.statusIntervalMs,
+        logger: log,
+      });
+      const s = stream;
+      publisher = new AckingPublisher({
+        producer,
+        codec,
+        topic,
+        table: `${contract.schema}.${contract.table}`,
+        batchMaxMessages: config.producer.batchMaxMessages,
+        lingerMs: config.producer.lingerMs,
+        metrics: deps.metrics,
+        ackAfterPublish: (lsn) => {
+          s.acknowledge(lsn);
+          st.confirmedLsn = formatLsn(s.acknowledgedLsn);
+          deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
+        },
+      });
+      const pub = publisher;
+      const assembler = new TransactionAssembler({ contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION });
+      heartbeat = setInterval(() => {
+        emitHeartbeat(client, HEARTBEAT_PREFIX).catch((err: unknown) => log.warn({ err: describeError(err) }, 'heartbeat failed'));
+      }, config.source.heartbeatIntervalMs);
+      st.running = true;
+      st.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
+      log.info({ topic, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming');
+      await stream.run(async (msg, lsn) => {
+        for (const item of assembler.push(msg, lsn)) {
+          if (item.kind === 'event') st.lastEventAt = new Date();
+          await pub.push(item);
+        }
+      });
+      if (!stopping) throw new Error('replication stream ended unexpectedly');
+    } finally {
+      st.running = false;
+      await cleanup();
+    }
+  }
+
+  return {
+    id: `producer:${config.source.slot}`,
+    state: () => ({ ...st }),
+    async run() {
+      let delay = 500;
+      while (!stopping) {
+        const started = Date.now();
+        try {
+          await runOnce();
+        } catch (err) {
+          if (stopping) break;
+          st.lastError = describeError(err);
+          deps.metrics.producerRestarts.inc();
+          const retriable = !(err instanceof PgcdcError) || err.retriable;
+          log.error({ err: describeError(err), retriable, retryInMs: delay }, 'producer stream failed; restarting');
+          if (Date.now() - started > 60_000) delay = 500;
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, delay);
+            wake = () => {
+              clearTimeout(t);
+              r();
+            };
+          });
+          delay = Math.min(delay * 2, retriable ? 15_000 : 60_000);
+        }
+      }
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await current?.stop();
+    },
+  };
+}

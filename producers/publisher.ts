@@ -1,0 +1,118 @@
+// Publishes change events to Kafka in batches and decides which WAL position is safe to
+// acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
+// of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
+import type { KafkaProducerPort, OutMessage } from '../runtime/kafka/port.ts';
+import type { EventCodec } from '../runtime/registry/codec.ts';
+import type { Metrics } from '../runtime/metrics/metrics.ts';
+import type { SourceItem } from './postgres/assembler.ts';
+import type { Lsn } from './postgres/lsn.ts';
+
+export interface PublisherOptions {
+  producer: KafkaProducerPort;
+  codec: EventCodec;
+  topic: string;
+  table: string;
+  batchMaxMessages: number;
+  lingerMs: number;
+  /** Called with a WAL position once everything before it is durable in Kafka. */
+  ackAfterPublish: (lsn: Lsn) => void;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+interface Pending {
+  messages: OutMessage[];
+  ops: string[];
+  commitTimesUs: bigint[];
+  /** highest transaction-end / heartbeat position contained in this buffer */
+  ackLsn: Lsn | undefined;
+}
+
+const emptyPending = (): Pending => ({ messages: [], ops: [], commitTimesUs: [], ackLsn: undefined });
+
+export class AckingPublisher {
+  private pending = emptyPending();
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PublisherOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Accepts the next item in WAL order. Awaits (back-pressure) when a full batch is being sent. */
+  async push(item: SourceItem): Promise<void> {
+    if (this.failure) throw this.failure;
+    switch (item.kind) {
+      case 'event':
+        this.pending.messages.push({
+          key: this.opts.codec.encodeKey(item.key),
+          value: this.opts.codec.encodeValue(item.event),
+          headers: { 'pgcdc-event-id': item.event.event_id },
+        });
+        this.pending.ops.push(item.event.op);
+        this.pending.commitTimesUs.push(item.event.source.ts_us);
+        this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: item.event.op });
+        if (this.pending.messages.length >= this.opts.batchMaxMessages) await this.flush();
+        return;
+      case 'commit':
+      case 'heartbeat': {
+        const lsn = item.kind === 'commit' ? item.endLsn : item.lsn;
+        this.pending.ackLsn = this.pending.ackLsn === undefined || lsn > this.pending.ackLsn ? lsn : this.pending.ackLsn;
+        this.scheduleFlush();
+        return;
+      }
+      case 'truncate':
+        // TRUNCATE is not propagated (targets keep their rows); the position still advances.
+        return;
+      default:
+        return item satisfies never;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch(() => undefined); // failure is recorded and rethrown by the next push/flush
+    }, this.opts.lingerMs);
+  }
+
+  /** Sends everything buffered; resolves when it is acknowledged and the position reported. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.pending;
+    this.pending = emptyPending();
+    this.chain = this.chain.then(async () => {
+      if (this.failure) throw this.failure;
+      try {
+        await this.opts.producer.send(this.opts.topic, batch.messages);
+      } catch (err) {
+        this.failure = err;
+        throw err;
+      }
+      this.record(batch);
+      if (batch.ackLsn !== undefined) this.opts.ackAfterPublish(batch.ackLsn);
+    });
+    return this.chain;
+  }
+
+  private record(batch: Pending): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    const nowUs = BigInt(this.now()) * 1000n;
+    batch.ops.forEach((op, i) => {
+      m.publishedEvents.inc({ table: this.opts.table, op });
+      m.publishLatency.observe(Number(nowUs - batch.commitTimesUs[i]!) / 1e6);
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,108 @@
+// The configuration, declared once: every option with its default and description. Parsed and
+// validated at start-up (load.ts); the rest of the program receives typed slices of it.
+import { z } from 'zod';
+
+/** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
+export const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'must be a plain SQL identifier (letters, digits, _; max 63 chars)');
+
+const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
+const url = (what: string) => z.string().min(1).describe(what);
+const positiveInt = z.number().int().positive();
+
+export const SourceSchema = z
+  .object({
+    url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
+    schema: identifier.default('public'),
+    table: identifier.default('users'),
+    publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
+    slot: identifier.default('pgcdc_slot').describe('logical replication slot (pgoutput), created if missing'),
+    heartbeatIntervalMs: positiveInt
+      .default(10_000)
+      .describe('emit a logical message this often so the slot advances while the table is idle'),
+    statusIntervalMs: positiveInt.default(5000).describe('standby status (acknowledged LSN) sent at least this often'),
+  })
+  .strict();
+
+export const KafkaSchema = z
+  .object({
+    brokers: z.array(z.string().min(1)).min(1).describe('bootstrap brokers host:port'),
+    clientId: z.string().default('pgcdc'),
+    topicPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .default('pgcdc')
+      .describe('topic = <prefix>.<schema>.<table>; consumer group = <prefix>.<target>'),
+    partitions: positiveInt.default(3),
+    replicationFactor: positiveInt.default(1),
+    topicConfig: z.record(z.string(), z.string()).default({}).describe('extra topic configs when the topic is created'),
+  })
+  .strict();
+
+export const RegistrySchema = z
+  .object({ url: url('Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7)') })
+  .strict();
+
+export const ProducerSchema = z
+  .object({
+    batchMaxMessages: positiveInt.default(2000).describe('max events per Kafka send'),
+    lingerMs: z.number().int().min(0).default(5).describe('wait this long to fill a batch'),
+  })
+  .strict();
+
+export const PostgresTargetSchema = z
+  .object({
+    name,
+    type: z.literal('postgres'),
+    url: url('PostgreSQL URL of the peer database'),
+    schema: identifier.default('public'),
+    table: identifier.default('users'),
+    createTable: z.boolean().default(true).describe('create the target table when it is missing'),
+    batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
+    dlqTopic: z.string().optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+  })
+  .strict();
+
+export const TargetSchema = z.discriminatedUnion('type', [PostgresTargetSchema]);
+
+export const ConfigSchema = z
+  .object({
+    source: SourceSchema,
+    kafka: KafkaSchema,
+    registry: RegistrySchema,
+    producer: ProducerSchema.default({ batchMaxMessages: 2000, lingerMs: 5 }),
+    targets: z.array(TargetSchema).default([]),
+    metrics: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 9464 }),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      seen.add(t.name);
+    });
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type SourceConfig = Config['source'];
+export type KafkaConfig = Config['kafka'];
+export type TargetConfig = Config['targets'][number];
+export type PostgresTargetConfig = z.infer<typeof PostgresTargetSchema>;
+
+export function topicFor(kafka: KafkaConfig, source: Pick<SourceConfig, 'schema' | 'table'>): string {
+  return `${kafka.topicPrefix}.${source.schema}.${source.table}`;
+}
+export function groupFor(kafka: KafkaConfig, target: { name: string }): string {
+  return `${kafka.topicPrefix}.${target.name}`;
+}
+export function dlqTopicFor(kafka: KafkaConfig, target: { name: string; dlqTopic?: string | undefined }): string {
+  return target.dlqTopic ?? `${kafka.topicPrefix}.dlq.${target.name}`;
+}

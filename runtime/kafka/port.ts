@@ -1,0 +1,76 @@
+// Our own small Kafka interface. The pipeline depends on this, not on kafkajs, so another client
+// can be measured against it. Correctness never relies on the client's rebalance behaviour: sinks
+// are idempotent and offsets are committed only after a batch is applied.
+
+export interface OutMessage {
+  key: Buffer;
+  value: Buffer | null;
+  headers?: Record<string, string>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  config?: Record<string, string>;
+}
+
+export interface KafkaProducerPort {
+  connect(): Promise<void>;
+  /** Resolves once every message is acknowledged by all in-sync replicas (acks=all), in order. */
+  send(topic: string, messages: OutMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface InMessage {
+  partition: number;
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestampMs: number;
+  headers: Record<string, string>;
+}
+
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  messages: InMessage[];
+  highWatermark: bigint;
+}
+
+/** What the handler did with a batch: everything, or a prefix (the rest is retried later). */
+export type BatchOutcome = { kind: 'done' } | { kind: 'retry-from'; offset: bigint; afterMs: number };
+
+export interface BatchContext {
+  heartbeat(): Promise<void>;
+  /** True once the batch was revoked or superseded (rebalance, seek): stop working on it. */
+  isStale(): boolean;
+}
+
+export interface KafkaConsumerPort {
+  /** Starts consuming; offsets are committed only for what the handler reports as done. */
+  run(topic: string, handler: (batch: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface GroupOffsets {
+  partition: number;
+  offset: bigint; // -1 when the group has no committed offset
+}
+
+export interface KafkaAdminPort {
+  connect(): Promise<void>;
+  ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
+  topicOffsets(topic: string): Promise<{ partition: number; low: bigint; high: bigint }[]>;
+  groupOffsets(groupId: string, topic: string): Promise<GroupOffsets[]>;
+  setGroupOffsets(groupId: string, topic: string, offsets: { partition: number; offset: bigint }[]): Promise<void>;
+  offsetsForTime(topic: string, timestampMs: number): Promise<{ partition: number; offset: bigint }[]>;
+  describeGroup(groupId: string): Promise<{ state: string; members: number }>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaClientFactory {
+  producer(): KafkaProducerPort;
+  consumer(groupId: string): KafkaConsumerPort;
+  admin(): KafkaAdminPort;
+}

@@ -1,0 +1,81 @@
+// Prometheus metrics of the pipeline (prom-client). One registry per process; names carry the
+// pgcdc_ prefix, base units and bounded labels (never a user id).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'pgcdc_process_' });
+  const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  return {
+    registry,
+    sourceEvents: new Counter({
+      name: 'pgcdc_source_events_total',
+      help: 'Change events read from the replication slot, by table and op',
+      labelNames: ['table', 'op'] as const,
+      registers: [registry],
+    }),
+    publishedEvents: new Counter({
+      name: 'pgcdc_published_events_total',
+      help: 'Change events acknowledged by Kafka, by table and op',
+      labelNames: ['table', 'op'] as const,
+      registers: [registry],
+    }),
+    publishLatency: new Histogram({
+      name: 'pgcdc_publish_latency_seconds',
+      help: 'Source commit to Kafka acknowledgement',
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    confirmedLsn: new Gauge({
+      name: 'pgcdc_slot_confirmed_lsn_bytes',
+      help: 'WAL position last acknowledged to PostgreSQL (as a byte offset)',
+      registers: [registry],
+    }),
+    producerRestarts: new Counter({
+      name: 'pgcdc_producer_restarts_total',
+      help: 'Producer stream restarts after an error',
+      registers: [registry],
+    }),
+    applied: new Counter({
+      name: 'pgcdc_target_applied_events_total',
+      help: 'Events applied to a target (including idempotent no-ops)',
+      labelNames: ['target', 'op'] as const,
+      registers: [registry],
+    }),
+    failed: new Counter({
+      name: 'pgcdc_target_failed_batches_total',
+      help: 'Batches whose apply failed and will be retried',
+      labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    deadLettered: new Counter({
+      name: 'pgcdc_target_dead_lettered_events_total',
+      help: 'Events sent to the dead-letter topic',
+      labelNames: ['target', 'reason'] as const,
+      registers: [registry],
+    }),
+    endToEnd: new Histogram({
+      name: 'pgcdc_target_end_to_end_latency_seconds',
+      help: 'Source commit to applied at the target',
+      labelNames: ['target'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'pgcdc_target_batch_size_events',
+      help: 'Events per applied batch',
+      labelNames: ['target'] as const,
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
+      registers: [registry],
+    }),
+    applyDuration: new Histogram({
+      name: 'pgcdc_target_apply_duration_seconds',
+      help: 'Duration of one target transaction',
+      labelNames: ['target'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

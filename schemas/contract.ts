@@ -1,0 +1,130 @@
+// The event contract, read from the .avsc files (the single source of truth): column list and
+// PostgreSQL types of a captured table, and the domain shape of a change event.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const AVRO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'avro');
+
+/** PostgreSQL types the contract knows how to carry losslessly. */
+export type PgType = 'bigint' | 'text' | 'boolean' | 'jsonb' | 'text[]' | 'numeric' | 'timestamptz';
+
+export interface ColumnSpec {
+  name: string;
+  /** As written in the schema file, e.g. numeric(12,2); used for DDL. */
+  sqlType: string;
+  pgType: PgType;
+  nullable: boolean;
+}
+
+/** Every Avro `long` is a bigint in JS (timestamps in micros exceed 2^53). */
+export type ColumnValue = string | bigint | boolean | (string | null)[] | null;
+export type Row = Record<string, ColumnValue>;
+
+export type Op = 'c' | 'u' | 'd' | 'r';
+
+export interface EventSource {
+  version: string;
+  connector: string;
+  name: string;
+  db: string;
+  schema: string;
+  table: string;
+  lsn: bigint;
+  commit_lsn: bigint;
+  seq: bigint;
+  tx_id: bigint | null;
+  ts_us: bigint;
+  snapshot: boolean;
+}
+
+export interface ChangeEvent {
+  before: Row | null;
+  after: Row | null;
+  unchanged: string[];
+  source: EventSource;
+  op: Op;
+  ts_ms: bigint;
+  event_id: string;
+}
+
+export interface TableContract {
+  schema: string;
+  table: string;
+  keySchema: AvroRecordSchema;
+  valueSchema: AvroRecordSchema;
+  columns: ColumnSpec[];
+  keyColumns: string[];
+}
+
+export interface AvroField {
+  name: string;
+  type: unknown;
+  pgType?: string;
+  default?: unknown;
+}
+export interface AvroRecordSchema {
+  type: 'record';
+  name: string;
+  namespace?: string;
+  fields: AvroField[];
+}
+
+function pgTypeOf(sqlType: string): PgType {
+  const base = sqlType.replace(/\(.*\)/, '').trim().toLowerCase();
+  switch (base) {
+    case 'bigint':
+    case 'text':
+    case 'boolean':
+    case 'jsonb':
+    case 'text[]':
+    case 'numeric':
+    case 'timestamptz':
+      return base;
+    default:
+      throw new Error(`schema: unsupported pgType "${sqlType}"`);
+  }
+}
+
+function isNullable(type: unknown): boolean {
+  return Array.isArray(type) && type.includes('null');
+}
+
+export function columnsOf(record: AvroRecordSchema): ColumnSpec[] {
+  return record.fields.map((f) => {
+    if (!f.pgType) throw new Error(`schema: field ${record.name}.${f.name} has no pgType`);
+    return { name: f.name, sqlType: f.pgType, pgType: pgTypeOf(f.pgType), nullable: isNullable(f.type) };
+  });
+}
+
+function readSchema(file: string): AvroRecordSchema {
+  return JSON.parse(readFileSync(path.join(AVRO_DIR, file), 'utf8')) as AvroRecordSchema;
+}
+
+/** The row record (`Value`) nested in the envelope's `before` union. */
+export function rowRecordOf(envelope: AvroRecordSchema): AvroRecordSchema {
+  const before = envelope.fields.find((f) => f.name === 'before');
+  const rec = Array.isArray(before?.type) ? (before.type as unknown[]).find((t) => typeof t === 'object') : undefined;
+  if (!rec) throw new Error(`schema: ${envelope.name} has no before record`);
+  return rec as AvroRecordSchema;
+}
+
+const cache = new Map<string, TableContract>();
+
+export function loadContract(table = 'users', schema = 'public'): TableContract {
+  const id = `${schema}.${table}`;
+  const hit = cache.get(id);
+  if (hit) return hit;
+  const keySchema = readSchema(`${table}-key.avsc`);
+  const valueSchema = readSchema(`${table}-value.avsc`);
+  const contract: TableContract = {
+    schema,
+    table,
+    keySchema,
+    valueSchema,
+    columns: columnsOf(rowRecordOf(valueSchema)),
+    keyColumns: keySchema.fields.map((f) => f.name),
+  };
+  cache.set(id, contract);
+  return contract;
+}
