@@ -67,7 +67,10 @@ async function checkPostgres(log: (msg: string) => void): Promise<string> {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       });
     } catch (err) {
-      throw new StackError('installing PostgreSQL with apt-get failed', { cause: err, hint: 'apt-get install postgresql' });
+      throw new StackError('installing PostgreSQL with apt-get failed', {
+        cause: err,
+        hint: 'apt-get install postgresql',
+      });
     }
     const after = findPgBinDir();
     if (after) return after;
@@ -77,7 +80,18 @@ async function checkPostgres(log: (msg: string) => void): Promise<string> {
   });
 }
 
+/** Node 20+ (ESM loader hooks used by tsx, fetch, AbortSignal.timeout). */
+export function checkNode(version = process.versions.node): void {
+  const major = Number(version.split('.')[0]);
+  if (!(major >= 20)) {
+    throw new StackError(`Node.js ${version} found, but pgcdc needs Node.js 20 or newer`, {
+      hint: 'install Node.js 20 LTS or newer (https://nodejs.org, or nvm install 20)',
+    });
+  }
+}
+
 export async function checkPrerequisites(log: (msg: string) => void): Promise<Prerequisites> {
+  checkNode();
   const [java, mvn, pgBinDir] = await Promise.all([checkJava(), checkMaven(), checkPostgres(log)]);
   return { java, mvn, pgBinDir };
 }
