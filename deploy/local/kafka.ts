@@ -6,7 +6,16 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { StackError } from '../../runtime/errors/errors.ts';
 import { mavenOnce } from './maven.ts';
-import { assertPortFree, execFileP, isAlive, readPid, startDaemon, stopPid, tailFile, waitFor } from './process.ts';
+import {
+  assertPortFree,
+  execFileP,
+  isAlive,
+  readPid,
+  startDaemon,
+  stopPid,
+  tailFile,
+  waitFor,
+} from './process.ts';
 import { PROJECT_ROOT, type StackSettings } from './settings.ts';
 
 const HERE = path.join(PROJECT_ROOT, 'deploy/local/kafka');
@@ -25,15 +34,20 @@ export function kafkaPaths(s: StackSettings) {
 
 export async function installKafka(s: StackSettings, log: (m: string) => void): Promise<void> {
   const p = kafkaPaths(s);
-  await mavenOnce(`Apache Kafka ${s.kafkaVersion}`, p.libs, [
-    '-f',
-    path.join(HERE, 'pom.xml'),
-    `-Dkafka.version=${s.kafkaVersion}`,
-    `-Dlog4j.version=${s.log4jVersion}`,
-    'dependency:copy-dependencies',
-    '-DincludeScope=runtime',
-    `-DoutputDirectory=${p.libs}`,
-  ], log);
+  await mavenOnce(
+    `Apache Kafka ${s.kafkaVersion}`,
+    p.libs,
+    [
+      '-f',
+      path.join(HERE, 'pom.xml'),
+      `-Dkafka.version=${s.kafkaVersion}`,
+      `-Dlog4j.version=${s.log4jVersion}`,
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${p.libs}`,
+    ],
+    log,
+  );
 }
 
 function serverProperties(s: StackSettings, dataDir: string): string {
@@ -84,19 +98,37 @@ export async function startKafka(s: StackSettings, log: (m: string) => void): Pr
   if (isAlive(existing) && existing !== undefined) return existing;
   await installKafka(s, log);
   await assertPortFree('kafka', s.host, s.kafkaPort, 'PGCDC_STACK_KAFKA_PORT');
-  await assertPortFree('kafka controller', s.host, s.kafkaControllerPort, 'PGCDC_STACK_KAFKA_CONTROLLER_PORT');
+  await assertPortFree(
+    'kafka controller',
+    s.host,
+    s.kafkaControllerPort,
+    'PGCDC_STACK_KAFKA_CONTROLLER_PORT',
+  );
   mkdirSync(p.dataDir, { recursive: true });
   writeFileSync(p.propsFile, serverProperties(s, p.dataDir));
   if (!existsSync(path.join(p.dataDir, 'meta.properties'))) {
     const clusterId = randomBytes(16).toString('base64url');
     log(`formatting Kafka storage ${p.dataDir}`);
     try {
-      await execFileP('java', javaArgs(s, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', p.propsFile, '--standalone']), {
-        maxBuffer: 16 << 20,
-      });
+      await execFileP(
+        'java',
+        javaArgs(s, 'kafka.tools.StorageTool', [
+          'format',
+          '-t',
+          clusterId,
+          '-c',
+          p.propsFile,
+          '--standalone',
+        ]),
+        {
+          maxBuffer: 16 << 20,
+        },
+      );
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string };
-      throw new StackError(`kafka storage format failed: ${(e.stderr ?? e.stdout ?? '').slice(-2000)}`, { cause: err });
+      throw new StackError(`kafka storage format failed: ${(e.stderr ?? e.stdout ?? '').slice(-2000)}`, {
+        cause: err,
+      });
     }
   }
   const pid = startDaemon({
@@ -115,7 +147,9 @@ export async function startKafka(s: StackSettings, log: (m: string) => void): Pr
     });
   } catch (err) {
     await stopPid(pid, 5000);
-    throw new StackError(`kafka failed to start: ${(err as Error).message}\n--- ${p.logFile} ---\n${tailFile(p.logFile)}`);
+    throw new StackError(
+      `kafka failed to start: ${(err as Error).message}\n--- ${p.logFile} ---\n${tailFile(p.logFile)}`,
+    );
   }
   return pid;
 }

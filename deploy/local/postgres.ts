@@ -56,7 +56,11 @@ export function postgresPid(paths: PgPaths): number | undefined {
   return isAlive(pid) ? pid : undefined;
 }
 
-export async function startPostgres(s: StackSettings, pgBinDir: string, log: (m: string) => void): Promise<number> {
+export async function startPostgres(
+  s: StackSettings,
+  pgBinDir: string,
+  log: (m: string) => void,
+): Promise<number> {
   const paths = await pgPaths(s);
   const running = postgresPid(paths);
   if (running) return running;
@@ -65,7 +69,16 @@ export async function startPostgres(s: StackSettings, pgBinDir: string, log: (m:
   if (IS_ROOT) chownSync(paths.dir, ...(await pgUserIds()));
   if (!existsSync(path.join(paths.dataDir, 'PG_VERSION'))) {
     log(`initdb ${paths.dataDir}`);
-    await run(path.join(pgBinDir, 'initdb'), ['-D', paths.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale']);
+    await run(path.join(pgBinDir, 'initdb'), [
+      '-D',
+      paths.dataDir,
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--no-locale',
+    ]);
   }
   const opts = [
     `-p ${s.pgPort}`,
@@ -80,12 +93,26 @@ export async function startPostgres(s: StackSettings, pgBinDir: string, log: (m:
     '-c wal_sender_timeout=30s',
   ].join(' ');
   try {
-    await run(path.join(pgBinDir, 'pg_ctl'), ['-D', paths.dataDir, '-l', paths.logFile, '-w', '-t', '60', '-o', opts, 'start']);
+    await run(path.join(pgBinDir, 'pg_ctl'), [
+      '-D',
+      paths.dataDir,
+      '-l',
+      paths.logFile,
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      opts,
+      'start',
+    ]);
   } catch (err) {
-    throw new StackError(`postgres failed to start (log ${paths.logFile}):\n${tailFile(paths.logFile)}`, { cause: err });
+    throw new StackError(`postgres failed to start (log ${paths.logFile}):\n${tailFile(paths.logFile)}`, {
+      cause: err,
+    });
   }
   const pid = postgresPid(paths);
-  if (!pid) throw new StackError(`postgres did not stay up (log ${paths.logFile}):\n${tailFile(paths.logFile)}`);
+  if (!pid)
+    throw new StackError(`postgres did not stay up (log ${paths.logFile}):\n${tailFile(paths.logFile)}`);
   await ensureDatabases(s);
   return pid;
 }

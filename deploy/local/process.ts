@@ -99,7 +99,9 @@ export async function waitFor(
     }
     if (Date.now() > deadline) {
       const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new StackError(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what ?? 'condition'}${why}`);
+      throw new StackError(
+        `timed out after ${opts.timeoutMs} ms waiting for ${opts.what ?? 'condition'}${why}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }
@@ -119,7 +121,12 @@ export async function isPortFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-export async function assertPortFree(component: string, host: string, port: number, envName: string): Promise<void> {
+export async function assertPortFree(
+  component: string,
+  host: string,
+  port: number,
+  envName: string,
+): Promise<void> {
   if (!(await isPortFree(host, port))) {
     throw new StackError(`${component}: port ${host}:${port} is already in use by another process`, {
       hint: `stop that process, or choose another port with ${envName}=<port>`,

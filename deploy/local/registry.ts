@@ -5,7 +5,16 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../../runtime/errors/errors.ts';
 import { mavenOnce } from './maven.ts';
-import { assertPortFree, execFileP, isAlive, readPid, startDaemon, stopPid, tailFile, waitFor } from './process.ts';
+import {
+  assertPortFree,
+  execFileP,
+  isAlive,
+  readPid,
+  startDaemon,
+  stopPid,
+  tailFile,
+  waitFor,
+} from './process.ts';
 import { stackUrls, type StackSettings } from './settings.ts';
 
 export function registryPaths(s: StackSettings) {
@@ -23,16 +32,23 @@ export function registryPaths(s: StackSettings) {
 
 export async function installRegistry(s: StackSettings, log: (m: string) => void): Promise<string> {
   const p = registryPaths(s);
-  await mavenOnce(`Apicurio Registry ${s.apicurioVersion}`, p.download, [
-    'dependency:copy',
-    `-Dartifact=io.apicurio:apicurio-registry-app:${s.apicurioVersion}:tar.gz:all`,
-    `-DoutputDirectory=${p.download}`,
-  ], log);
-  const runner = () => (existsSync(p.dist) ? readdirSync(p.dist).find((f) => f.endsWith('-runner.jar')) : undefined);
+  await mavenOnce(
+    `Apicurio Registry ${s.apicurioVersion}`,
+    p.download,
+    [
+      'dependency:copy',
+      `-Dartifact=io.apicurio:apicurio-registry-app:${s.apicurioVersion}:tar.gz:all`,
+      `-DoutputDirectory=${p.download}`,
+    ],
+    log,
+  );
+  const runner = () =>
+    existsSync(p.dist) ? readdirSync(p.dist).find((f) => f.endsWith('-runner.jar')) : undefined;
   if (!runner() || !existsSync(path.join(p.dist, 'lib'))) {
     mkdirSync(p.dist, { recursive: true });
     const archive = readdirSync(p.download).find((f) => f.endsWith('.tar.gz'));
-    if (!archive) throw new StackError(`registry archive missing in ${p.download}; delete that folder and retry`);
+    if (!archive)
+      throw new StackError(`registry archive missing in ${p.download}; delete that folder and retry`);
     await execFileP('tar', ['xzf', path.join(p.download, archive), '-C', p.dist]);
   }
   const jar = runner();
@@ -80,7 +96,9 @@ export async function startRegistry(s: StackSettings, log: (m: string) => void):
     });
   } catch (err) {
     await stopPid(pid, 5000);
-    throw new StackError(`schema registry failed to start: ${(err as Error).message}\n--- ${p.logFile} ---\n${tailFile(p.logFile)}`);
+    throw new StackError(
+      `schema registry failed to start: ${(err as Error).message}\n--- ${p.logFile} ---\n${tailFile(p.logFile)}`,
+    );
   }
   return pid;
 }

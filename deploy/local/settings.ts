@@ -16,7 +16,9 @@ export const StackSettingsSchema = z.object({
   host: z.string().default('127.0.0.1'),
   pgPort: port.default(54329).describe('PostgreSQL port (PGCDC_STACK_PG_PORT)'),
   kafkaPort: port.default(19092).describe('Kafka broker port (PGCDC_STACK_KAFKA_PORT)'),
-  kafkaControllerPort: port.default(19093).describe('Kafka KRaft controller port (PGCDC_STACK_KAFKA_CONTROLLER_PORT)'),
+  kafkaControllerPort: port
+    .default(19093)
+    .describe('Kafka KRaft controller port (PGCDC_STACK_KAFKA_CONTROLLER_PORT)'),
   registryPort: port.default(18081).describe('Schema registry HTTP port (PGCDC_STACK_REGISTRY_PORT)'),
   kafkaVersion: z.string().default('4.1.1'),
   log4jVersion: z.string().default('2.24.3'),

@@ -20,7 +20,10 @@ export interface UpResult {
   started: Component[];
 }
 
-export async function stackUp(s: StackSettings, log: (m: string) => void = () => undefined): Promise<UpResult> {
+export async function stackUp(
+  s: StackSettings,
+  log: (m: string) => void = () => undefined,
+): Promise<UpResult> {
   const pre = await checkPrerequisites(log);
   // Downloads first (in parallel), so a network failure leaves nothing running.
   await Promise.all([installKafka(s, log), installRegistry(s, log)]);
@@ -35,7 +38,9 @@ export async function stackUp(s: StackSettings, log: (m: string) => void = () =>
     await createSourceTable(s);
     // Kafka and the registry are independent once Postgres (the registry's storage) is up.
     const [k, r] = await Promise.allSettled([
-      before.kafka.running ? Promise.resolve(false) : (log('starting kafka ...'), startKafka(s, log).then(() => true)),
+      before.kafka.running
+        ? Promise.resolve(false)
+        : (log('starting kafka ...'), startKafka(s, log).then(() => true)),
       before.registry.running
         ? Promise.resolve(false)
         : (log('starting schema registry ...'), startRegistry(s, log).then(() => true)),
@@ -53,7 +58,10 @@ export async function stackUp(s: StackSettings, log: (m: string) => void = () =>
 }
 
 /** Stops the given components (default: all), in reverse dependency order. */
-export async function stackDown(s: StackSettings, only: Component[] = ['postgres', 'kafka', 'registry']): Promise<void> {
+export async function stackDown(
+  s: StackSettings,
+  only: Component[] = ['postgres', 'kafka', 'registry'],
+): Promise<void> {
   if (only.includes('registry')) await stopRegistry(s);
   if (only.includes('kafka')) await stopKafka(s);
   if (only.includes('postgres')) await stopPostgres(s, findPgBinDir());
@@ -79,7 +87,13 @@ export async function stackStatus(s: StackSettings): Promise<Record<Component, C
     isAlive(rPid) ? registryReady(s) : false,
   ]);
   return {
-    postgres: { running: pgPid !== undefined, ready: pgReady, pid: pgPid, url: urls.sourceUrl, log: pgp.logFile },
+    postgres: {
+      running: pgPid !== undefined,
+      ready: pgReady,
+      pid: pgPid,
+      url: urls.sourceUrl,
+      log: pgp.logFile,
+    },
     kafka: {
       running: isAlive(kPid),
       ready: kReady,

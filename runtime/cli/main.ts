@@ -5,7 +5,9 @@ import { registerStackCommands } from './commands/stack.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pgcdc')
-    .description('Change-data-capture: Postgres `users` -> Avro events on Kafka -> peer databases and webhooks')
+    .description(
+      'Change-data-capture: Postgres `users` -> Avro events on Kafka -> peer databases and webhooks',
+    )
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
