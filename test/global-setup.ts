@@ -2,23 +2,24 @@
 // part already running, e.g. a developer's `pgcdc stack up`), hands its URLs to the tests, and at
 // the end stops only what it started itself.
 import type { TestProject } from 'vitest/node';
-import { stackSettingsFromEnv } from '../deploy/local/settings.ts';
-import { stackDown, stackUp } from '../deploy/local/stack.ts';
+import { stackSettingsFromEnv, type StackSettings } from '../deploy/local/settings.ts';
+import { stackDown, stackUp, type UpResult } from '../deploy/local/stack.ts';
 import { describeError } from '../runtime/errors/errors.ts';
-import type {} from './support/provided.ts';
+import type {} from './support/provided.ts'; // the typed `stackUrls` key of provide()
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const settings = stackSettingsFromEnv(process.env);
   const t0 = Date.now();
-  let up;
+  let settings: StackSettings | undefined;
+  let up: UpResult;
   try {
+    settings = stackSettingsFromEnv(process.env);
     up = await stackUp(settings, (m) => console.error(`[stack] ${m}`));
   } catch (err) {
     const line = '='.repeat(78);
+    const where = settings ? `state: ${settings.stateDir}   cache: ${settings.cacheDir}\n` : '';
     console.error(
       `\n${line}\nIntegration tests cannot run: the local stack failed to start.\n\n${describeError(err)}\n\n` +
-        `State: ${settings.stateDir}   cache: ${settings.cacheDir}\n` +
-        `Reproduce with: node runtime/cli/bin.js stack up\n${line}\n`,
+        `${where}Reproduce with: node runtime/cli/bin.js stack up\n${line}\n`,
     );
     throw err;
   }
@@ -28,10 +29,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       `reused: ${reused.join(', ') || 'nothing'}`,
   );
   project.provide('stackUrls', up.urls);
-  const started = up.started;
+  const { started } = up;
+  const s = settings;
   return async () => {
     if (!started.length) return;
     console.error(`[stack] stopping what this run started: ${started.join(', ')}`);
-    await stackDown(settings, started);
+    await stackDown(s, started);
   };
 }
