@@ -92,7 +92,8 @@ describe('kafka', () => {
     const topic = randomName('stack_topic');
     const admin = kafka.admin();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    const consumer = kafka.consumer({ groupId: randomName('stack_group') });
+    // A short fetch wait: disconnect() waits for the fetch in flight (default 5 s).
+    const consumer = kafka.consumer({ groupId: randomName('stack_group'), maxWaitTimeInMs: 200 });
     await admin.connect();
     try {
       expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })).toBe(
