@@ -147,7 +147,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
           st.lastError = describeError(err);
           deps.metrics.producerRestarts.inc();
           const retriable = !(err instanceof PgcdcError) || err.retriable;
-          log.error({ err: describeError(err), retriable, retryInMs: delay }, 'producer stream failed; restarting');
+          log.error({ err: describeError(err), stack: err instanceof Error ? err.stack : undefined, retriable, retryInMs: delay }, 'producer stream failed; restarting');
           if (Date.now() - started > 60_000) delay = 500;
           await new Promise<void>((r) => {
             const t = setTimeout(r, delay);

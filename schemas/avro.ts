@@ -16,10 +16,19 @@ const BigIntLong = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
-export const AVRO_OPTIONS = { registry: { long: BigIntLong }, wrapUnions: 'auto' as const };
+/** Fresh options per call: avsc records named types into `registry`, which must not be shared. */
+export function avroOptions(): Partial<avro.ForSchemaOptions> {
+  return {
+    registry: { long: BigIntLong },
+    wrapUnions: 'auto',
+    // `{"type": "long", "logicalType": ...}` bypasses the registry: map every long to bigint.
+    typeHook: (schema: unknown) =>
+      typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'long' ? BigIntLong : undefined,
+  } as Partial<avro.ForSchemaOptions>;
+}
 
 export function avroType(schema: AvroRecordSchema | object): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, AVRO_OPTIONS as Partial<avro.ForSchemaOptions>);
+  return avro.Type.forSchema(schema as avro.Schema, avroOptions());
 }
 
 export const MAGIC_BYTE = 0;

@@ -1,6 +1,7 @@
 // `pgcdc` command line: one composition root per verb. Every verb has --help.
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors/errors.ts';
+import { registerPipelineCommands } from './commands/pipeline.ts';
 import { registerStackCommands } from './commands/stack.ts';
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerStackCommands(program);
+  registerPipelineCommands(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
 // compatibility; messages written with any registered writer schema are decoded by id.
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
-import { AVRO_OPTIONS, avroType, fromWire, toWire } from '../../schemas/avro.ts';
+import { avroType, fromWire, toWire } from '../../schemas/avro.ts';
 import type { ChangeEvent, Row, TableContract } from '../../schemas/contract.ts';
 import { PgcdcError, UnavailableError } from '../errors/errors.ts';
 
@@ -20,10 +20,16 @@ export interface EventCodec {
 export class DecodeError extends PgcdcError {}
 
 export function createRegistryClient(url: string): SchemaRegistry {
-  return new SchemaRegistry(
-    { host: url.replace(/\/+$/, ''), clientId: 'pgcdc', retry: { retries: 2, initialRetryTimeInSecs: 0.2 } },
-    { [SchemaType.AVRO]: AVRO_OPTIONS } as ConstructorParameters<typeof SchemaRegistry>[1],
-  );
+  return new SchemaRegistry({ host: url.replace(/\/+$/, ''), clientId: 'pgcdc', retry: { retries: 2, initialRetryTimeInSecs: 0.2 } });
+}
+
+/** Writer schema by id, parsed with our options (bigint longs). */
+async function fetchSchemaById(registryUrl: string, id: number): Promise<avro.Type> {
+  const res = await fetch(`${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`registry answered ${res.status} for schema id ${id}`);
+  const body = (await res.json()) as { schema: string; schemaType?: string };
+  if (body.schemaType && body.schemaType !== 'AVRO') throw new Error(`schema id ${id} is ${body.schemaType}, not AVRO`);
+  return avroType(JSON.parse(body.schema) as object);
 }
 
 export async function createEventCodec(opts: {
@@ -65,7 +71,7 @@ export async function createEventCodec(opts: {
   const typeFor = (id: number): Promise<avro.Type> => {
     let t = writerTypes.get(id);
     if (!t) {
-      t = registry.getSchema(id).then((s) => s as unknown as avro.Type);
+      t = fetchSchemaById(opts.registryUrl, id);
       writerTypes.set(id, t);
       t.catch(() => writerTypes.delete(id));
     }

@@ -1,0 +1,60 @@
+// Dead-letter topic writer: the original key and value bytes, plus headers saying where the event
+// came from and why it was set aside. An offset is committed only after its dead letter is acked.
+import type { KafkaAdminPort, KafkaProducerPort, InMessage } from '../runtime/kafka/port.ts';
+
+export interface DeadLetterRecord {
+  message: InMessage;
+  sourceTopic: string;
+  target: string;
+  reason: string;
+  error: string;
+  attempts: number;
+}
+
+export const DLQ_HEADERS = {
+  reason: 'pgcdc-dlq-reason',
+  error: 'pgcdc-dlq-error',
+  target: 'pgcdc-dlq-target',
+  topic: 'pgcdc-dlq-original-topic',
+  partition: 'pgcdc-dlq-original-partition',
+  offset: 'pgcdc-dlq-original-offset',
+  attempts: 'pgcdc-dlq-attempts',
+  at: 'pgcdc-dlq-at',
+} as const;
+
+export class DeadLetterWriter {
+  private ready = false;
+  constructor(
+    private readonly producer: KafkaProducerPort,
+    private readonly admin: KafkaAdminPort,
+    readonly topic: string,
+    private readonly partitions: number,
+    private readonly replicationFactor: number,
+  ) {}
+
+  async write(records: DeadLetterRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    if (!this.ready) {
+      await this.admin.ensureTopic({ topic: this.topic, partitions: this.partitions, replicationFactor: this.replicationFactor });
+      this.ready = true;
+    }
+    await this.producer.send(
+      this.topic,
+      records.map((r) => ({
+        key: r.message.key ?? Buffer.alloc(0),
+        value: r.message.value,
+        headers: {
+          ...r.message.headers,
+          [DLQ_HEADERS.reason]: r.reason,
+          [DLQ_HEADERS.error]: r.error.slice(0, 2000),
+          [DLQ_HEADERS.target]: r.target,
+          [DLQ_HEADERS.topic]: r.sourceTopic,
+          [DLQ_HEADERS.partition]: String(r.message.partition),
+          [DLQ_HEADERS.offset]: r.message.offset.toString(),
+          [DLQ_HEADERS.attempts]: String(r.attempts),
+          [DLQ_HEADERS.at]: new Date().toISOString(),
+        },
+      })),
+    );
+  }
+}

@@ -1,0 +1,124 @@
+// SQL for the PostgreSQL sink, built from the contract. Identifiers are validated by the config
+// schema and quoted here; values are always parameters. Every write is guarded by the source
+// position (commit_lsn, seq) stored in the row, so a re-delivered or replayed event never moves a
+// row backwards.
+import type { ChangeEvent, ColumnSpec, Row } from '../../schemas/contract.ts';
+import { toSqlParam } from '../../schemas/values.ts';
+
+export const POS_LSN = '_pgcdc_lsn';
+export const POS_SEQ = '_pgcdc_seq';
+export const EVENT_ID = '_pgcdc_event_id';
+export const SYNCED_AT = '_pgcdc_synced_at';
+
+export interface TargetTable {
+  schema: string;
+  table: string;
+  columns: ColumnSpec[];
+  keyColumns: string[];
+}
+
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+export function quoteIdent(id: string): string {
+  return `"${id.replace(/"/g, '""')}"`;
+}
+
+const qname = (t: TargetTable) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+
+/** DDL of a target table: the contract's columns (no secondary unique constraints), plus bookkeeping. */
+export function createTableSql(t: TargetTable): string {
+  const cols = t.columns.map((c) => `  ${quoteIdent(c.name)} ${c.sqlType}${c.nullable ? '' : ' NOT NULL'}`);
+  cols.push(
+    `  ${quoteIdent(POS_LSN)} bigint NOT NULL`,
+    `  ${quoteIdent(POS_SEQ)} bigint NOT NULL`,
+    `  ${quoteIdent(EVENT_ID)} text NOT NULL`,
+    `  ${quoteIdent(SYNCED_AT)} timestamptz NOT NULL DEFAULT clock_timestamp()`,
+    `  PRIMARY KEY (${t.keyColumns.map(quoteIdent).join(', ')})`,
+  );
+  return `CREATE TABLE IF NOT EXISTS ${qname(t)} (\n${cols.join(',\n')}\n)`;
+}
+
+function position(e: ChangeEvent): unknown[] {
+  return [e.source.commit_lsn.toString(), e.source.seq.toString(), e.event_id];
+}
+
+const guard = (alias: string, lsnParam: string, seqParam: string) =>
+  `(${alias}.${quoteIdent(POS_LSN)}, ${alias}.${quoteIdent(POS_SEQ)}) < (${lsnParam}::bigint, ${seqParam}::bigint)`;
+
+/** Insert or update the full row, unless the stored row is from a later position. */
+export function upsertSql(t: TargetTable, e: ChangeEvent): Statement {
+  const row = e.after!;
+  const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const values = [...t.columns.map((c) => toSqlParam(c.pgType, row[c.name] ?? null)), ...position(e)];
+  const n = names.length;
+  const updates = names
+    .filter((c) => !t.keyColumns.includes(c))
+    .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
+    .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
+  const text =
+    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ` +
+    `VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) ` +
+    `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} ` +
+    `WHERE ${guard('t', `$${n - 2}`, `$${n - 1}`)}`;
+  return { text, values };
+}
+
+/**
+ * Update only the columns the event carries (the others were unchanged TOAST values the source
+ * did not send). Returns 0 rows both when the row is newer (fine) and when it is missing.
+ */
+export function partialUpdateSql(t: TargetTable, e: ChangeEvent): Statement {
+  const row = e.after!;
+  const skip = new Set([...e.unchanged, ...t.keyColumns]);
+  const cols = t.columns.filter((c) => !skip.has(c.name));
+  const values: unknown[] = cols.map((c) => toSqlParam(c.pgType, row[c.name] ?? null));
+  const sets = cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`);
+  const base = values.length;
+  values.push(...position(e));
+  sets.push(`${quoteIdent(POS_LSN)} = $${base + 1}`, `${quoteIdent(POS_SEQ)} = $${base + 2}`, `${quoteIdent(EVENT_ID)} = $${base + 3}`);
+  sets.push(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
+  const where = keyWhere(t, row, values);
+  const text = `UPDATE ${qname(t)} AS t SET ${sets.join(', ')} WHERE ${where} AND ${guard('t', `$${base + 1}`, `$${base + 2}`)}`;
+  return { text, values };
+}
+
+export function existsSql(t: TargetTable, key: Row): Statement {
+  const values: unknown[] = [];
+  return { text: `SELECT 1 FROM ${qname(t)} AS t WHERE ${keyWhere(t, key, values)}`, values };
+}
+
+/** Delete the row unless the stored row is from a later position. */
+export function deleteSql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
+  const values: unknown[] = [];
+  const where = keyWhere(t, key, values);
+  values.push(e.source.commit_lsn.toString(), e.source.seq.toString());
+  const n = values.length;
+  return { text: `DELETE FROM ${qname(t)} AS t WHERE ${where} AND ${guard('t', `$${n - 1}`, `$${n}`)}`, values };
+}
+
+function keyWhere(t: TargetTable, key: Row, values: unknown[]): string {
+  return t.keyColumns
+    .map((k) => {
+      const spec = t.columns.find((c) => c.name === k)!;
+      values.push(toSqlParam(spec.pgType, key[k] ?? null));
+      return `t.${quoteIdent(k)} = $${values.length}`;
+    })
+    .join(' AND ');
+}
+
+/** The statement that applies one event. */
+export function applySql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
+  switch (e.op) {
+    case 'c':
+    case 'r':
+    case 'u':
+      return e.unchanged.length > 0 ? partialUpdateSql(t, e) : upsertSql(t, e);
+    case 'd':
+      return deleteSql(t, e, key);
+    default:
+      return e.op satisfies never;
+  }
+}

@@ -1,0 +1,195 @@
+// One target = one consumer group. Decodes each partition batch, hands it to the target's sink,
+// dead-letters what cannot be applied, and only then lets the offsets be committed. Transient
+// failures (target down) are retried with backoff inside the batch, so order and offsets hold.
+import type { TargetConfig, KafkaConfig } from '../runtime/config/schema.ts';
+import { dlqTopicFor, groupFor } from '../runtime/config/schema.ts';
+import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
+import type { BatchOutcome, InMessage, KafkaClientFactory, PartitionBatch, BatchContext } from '../runtime/kafka/port.ts';
+import type { Logger } from '../runtime/log/logger.ts';
+import type { Metrics } from '../runtime/metrics/metrics.ts';
+import { DecodeError, type EventCodec } from '../runtime/registry/codec.ts';
+import { DeadLetterWriter, type DeadLetterRecord } from './dlq.ts';
+import type { DecodedEvent, Sink } from './sink.ts';
+
+export interface TargetStatus {
+  target: string;
+  group: string;
+  state: 'starting' | 'OK' | 'ERR' | 'stopped';
+  lastError: string | undefined;
+  lastErrorAt: Date | undefined;
+  lastAppliedAt: Date | undefined;
+  lastAppliedCommitUs: bigint | undefined;
+  applied: number;
+  failed: number;
+  deadLettered: number;
+}
+
+export interface TargetConsumerDeps {
+  target: TargetConfig;
+  kafkaConfig: KafkaConfig;
+  topic: string;
+  kafka: KafkaClientFactory;
+  codec: EventCodec;
+  sink: Sink;
+  logger: Logger;
+  metrics: Metrics;
+  retry?: { initialMs: number; maxMs: number; conflictAttempts: number };
+}
+
+export function createTargetConsumer(deps: TargetConsumerDeps) {
+  const { target, metrics } = deps;
+  const group = groupFor(deps.kafkaConfig, target);
+  const log = deps.logger.child({ component: 'consumer', target: target.name, group });
+  const retry = deps.retry ?? { initialMs: 250, maxMs: 15_000, conflictAttempts: 40 };
+  const consumer = deps.kafka.consumer(group);
+  const producer = deps.kafka.producer();
+  const admin = deps.kafka.admin();
+  const dlq = new DeadLetterWriter(producer, admin, dlqTopicFor(deps.kafkaConfig, target), deps.kafkaConfig.partitions, deps.kafkaConfig.replicationFactor);
+  const conflicts = new Map<string, number>();
+  let stopping = false;
+  const status: TargetStatus = {
+    target: target.name,
+    group,
+    state: 'starting',
+    lastError: undefined,
+    lastErrorAt: undefined,
+    lastAppliedAt: undefined,
+    lastAppliedCommitUs: undefined,
+    applied: 0,
+    failed: 0,
+    deadLettered: 0,
+  };
+
+  const setError = (err: unknown) => {
+    status.state = 'ERR';
+    status.lastError = describeError(err);
+    status.lastErrorAt = new Date();
+  };
+
+  /** Runs `fn` until it succeeds, backing off on failure; gives up only when stopping or stale. */
+  async function persist<T>(what: string, ctx: BatchContext, fn: () => Promise<T>): Promise<T | undefined> {
+    let delay = retry.initialMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (stopping || ctx.isStale()) return undefined;
+        status.failed++;
+        metrics.failed.inc({ target: target.name });
+        setError(err);
+        log.warn({ err: describeError(err), retryInMs: delay }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+        await ctx.heartbeat().catch(() => undefined);
+        delay = Math.min(delay * 2, retry.maxMs);
+      }
+    }
+  }
+
+  async function decode(messages: InMessage[], dead: DeadLetterRecord[]): Promise<DecodedEvent[]> {
+    const out: DecodedEvent[] = [];
+    for (const m of messages) {
+      if (m.value === null) continue; // tombstone (compaction marker), nothing to apply
+      try {
+        if (!m.key) throw new DecodeError('message without key');
+        const [key, event] = await Promise.all([deps.codec.decodeKey(m.key), deps.codec.decodeValue(m.value)]);
+        out.push({ offset: m.offset, key, event });
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        dead.push({ message: m, sourceTopic: deps.topic, target: target.name, reason: 'undecodable', error: err.message, attempts: 1 });
+      }
+    }
+    return out;
+  }
+
+  async function handleChunk(batch: PartitionBatch, messages: InMessage[], ctx: BatchContext): Promise<BatchOutcome | 'stale'> {
+    const dead: DeadLetterRecord[] = [];
+    const decoded = await persist('decoding', ctx, () => {
+      dead.length = 0;
+      return decode(messages, dead);
+    });
+    if (decoded === undefined) return 'stale';
+    const byOffset = new Map(messages.map((m) => [m.offset, m]));
+    // An event blocked by a unique conflict for too long is dead-lettered instead of blocking forever.
+    const events = decoded.filter((d) => {
+      const k = `${batch.partition}:${d.offset}`;
+      const n = conflicts.get(k) ?? 0;
+      if (n < retry.conflictAttempts) return true;
+      conflicts.delete(k);
+      dead.push({ message: byOffset.get(d.offset)!, sourceTopic: deps.topic, target: target.name, reason: 'unique-conflict', error: 'still conflicting after retries', attempts: n });
+      return false;
+    });
+    const started = process.hrtime.bigint();
+    const result = await persist('apply', ctx, () => deps.sink.apply(events));
+    if (result === undefined) return 'stale';
+    for (const d of result.deadLetters) {
+      dead.push({ message: byOffset.get(d.offset)!, sourceTopic: deps.topic, target: target.name, reason: d.reason, error: d.error, attempts: 1 });
+    }
+    if ((await persist('dead-letter write', ctx, () => dlq.write(dead).then(() => true))) === undefined) return 'stale';
+
+    const nowUs = BigInt(Date.now()) * 1000n;
+    metrics.applyDuration.observe({ target: target.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.batchSize.observe({ target: target.name }, result.applied.length);
+    for (const e of result.applied) {
+      metrics.applied.inc({ target: target.name, op: e.event.op });
+      metrics.endToEnd.observe({ target: target.name }, Math.max(0, Number(nowUs - e.event.source.ts_us) / 1e6));
+    }
+    for (const d of dead) metrics.deadLettered.inc({ target: target.name, reason: d.reason });
+    status.applied += result.applied.length;
+    status.deadLettered += dead.length;
+    const last = result.applied[result.applied.length - 1];
+    if (last) {
+      status.lastAppliedAt = new Date();
+      status.lastAppliedCommitUs = last.event.source.ts_us;
+    }
+    if (dead.length > 0) {
+      setError(new PgcdcError(`${dead.length} event(s) dead-lettered to ${dlq.topic}: ${dead[0]!.reason}: ${dead[0]!.error}`));
+      log.error({ count: dead.length, topic: dlq.topic, reason: dead[0]!.reason, error: dead[0]!.error }, 'events dead-lettered');
+    } else if (!result.retryFrom) {
+      status.state = 'OK';
+    }
+    if (result.retryFrom) {
+      const k = `${batch.partition}:${result.retryFrom.offset}`;
+      const n = (conflicts.get(k) ?? 0) + 1;
+      conflicts.set(k, n);
+      log.info({ partition: batch.partition, offset: result.retryFrom.offset.toString(), attempt: n, error: result.retryFrom.error }, 'event waits for another partition');
+      return { kind: 'retry-from', offset: result.retryFrom.offset, afterMs: Math.min(100 * 2 ** Math.min(n, 6), 5000) };
+    }
+    return { kind: 'done' };
+  }
+
+  return {
+    id: `consumer:${target.name}`,
+    group,
+    status: (): TargetStatus => ({ ...status }),
+    async run(): Promise<void> {
+      await producer.connect();
+      await admin.connect();
+      await persist('opening target', { heartbeat: async () => undefined, isStale: () => false }, () => deps.sink.open());
+      log.info({ topic: deps.topic, dlq: dlq.topic }, 'consuming');
+      await consumer.run(deps.topic, async (batch, ctx) => {
+        for (let i = 0; i < batch.messages.length; i += target.batchSize) {
+          const chunk = batch.messages.slice(i, i + target.batchSize);
+          const outcome = await handleChunk(batch, chunk, ctx);
+          if (outcome === 'stale') return { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 };
+          if (outcome.kind === 'retry-from') return outcome;
+          await ctx.heartbeat();
+          if (stopping) {
+            const next = batch.messages[i + target.batchSize];
+            if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
+          }
+        }
+        return { kind: 'done' };
+      });
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      await consumer.stop().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await deps.sink.close();
+      status.state = 'stopped';
+    },
+  };
+}
+
+export type TargetConsumer = ReturnType<typeof createTargetConsumer>;
