@@ -46,7 +46,13 @@ export function parseTimestamptz(text: string): bigint {
   const secs = days * 86400n + BigInt(h!) * 3600n + BigInt(mi!) * 60n + BigInt(s!);
   const micros = frac ? BigInt(frac.padEnd(6, '0')) : 0n;
   const offset = sign ? (BigInt(oh!) * 3600n + BigInt(om ?? '0') * 60n + BigInt(os ?? '0')) * (sign === '-' ? -1n : 1n) : 0n;
-  return (secs - offset) * 1_000_000n + micros;
+  const us = (secs - offset) * 1_000_000n + micros;
+  // PostgreSQL goes up to year 294276, a signed 64-bit count of micros since 1970 only to 294247,
+  // and its last value is the 'infinity' sentinel: fail loudly rather than corrupt or overflow.
+  if (us >= TS_POS_INFINITY || us <= TS_NEG_INFINITY) {
+    throw new Error(`timestamptz "${text}" is beyond the range of the event contract (64-bit microseconds since 1970)`);
+  }
+  return us;
 }
 
 const pad = (n: bigint, w: number) => n.toString().padStart(w, '0');
