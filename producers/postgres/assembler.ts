@@ -40,8 +40,6 @@ export class TransactionAssembler {
   private txn: Txn | undefined;
   private readonly columns: ColumnSpec[];
   private readonly now: () => number;
-  /** relation oids of the captured table whose column list was checked */
-  private readonly checked = new Set<number>();
 
   constructor(private readonly opts: AssemblerOptions) {
     this.columns = opts.contract.columns;
@@ -96,9 +94,10 @@ export class TransactionAssembler {
   private update(msg: Pgoutput.MessageUpdate, walLsn: string): SourceItem[] {
     if (!this.isCaptured(msg.relation)) return [];
     const newRow = msg.new as RawTuple;
-    if (msg.key) {
-      // The primary key changed (pgoutput sends the old key): delete the old row, create the new one.
-      const oldKey = msg.key as RawTuple;
+    // The old key: a key tuple when the key changed, or the old row under REPLICA IDENTITY FULL.
+    const oldKey = (msg.key ?? msg.old) as RawTuple | null;
+    if (oldKey) {
+      // The primary key changed: delete the old row, create the new one.
       const changed = this.opts.contract.keyColumns.some((k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k]);
       if (changed) return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, newRow)];
     }
@@ -174,7 +173,6 @@ export class TransactionAssembler {
   }
 
   private checkRelation(rel: Pgoutput.MessageRelation): void {
-    if (this.checked.has(rel.relationOid)) return;
     const have = new Set(rel.columns.map((c) => c.name));
     const missing = this.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
     if (missing.length > 0) {
@@ -183,7 +181,6 @@ export class TransactionAssembler {
           'evolve schemas/avro/*.avsc together with the table',
       );
     }
-    this.checked.add(rel.relationOid);
   }
 
   private requireTxn(what: string): Txn {
