@@ -48,6 +48,12 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 
   return res.data;
 }
 
+/** Parser messages quote the offending source text, which may hold a secret: keep reason and position. */
+function withoutExcerpt(message: string): string {
+  // YAML: "<reason> at line L, column C:\n\n<source line>\n^"; V8 JSON: "<reason>, ...\"<excerpt>\"... is not valid JSON".
+  return message.split('\n')[0]!.replace(/:$/, '').replace(/, (\.\.\.)?".*$/, '');
+}
+
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
   let text: string;
   try {
@@ -59,7 +65,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    const reason = withoutExcerpt((err as Error).message);
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`);
   }
   return parseConfig(raw, env, `config file ${file}`);
 }
