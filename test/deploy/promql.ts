@@ -74,7 +74,5 @@ export function metricNamesIn(expr: string): string[] {
 
 /** Grafana's built-in and dashboard variables replaced by literal values PromQL accepts. */
 export function withGrafanaVariables(expr: string): string {
-  return expr
-    .replace(/\$__rate_interval|\$__interval|\$__range/g, '5m')
-    .replace(/\$\{?(\w+)\}?/g, '.*');
+  return expr.replace(/\$__rate_interval|\$__interval|\$__range/g, '5m').replace(/\$\{?(\w+)\}?/g, '.*');
 }
