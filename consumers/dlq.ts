@@ -35,7 +35,11 @@ export class DeadLetterWriter {
   async write(records: DeadLetterRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (!this.ready) {
-      await this.admin.ensureTopic({ topic: this.topic, partitions: this.partitions, replicationFactor: this.replicationFactor });
+      await this.admin.ensureTopic({
+        topic: this.topic,
+        partitions: this.partitions,
+        replicationFactor: this.replicationFactor,
+      });
       this.ready = true;
     }
     await this.producer.send(

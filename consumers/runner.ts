@@ -4,7 +4,13 @@
 import type { TargetConfig, KafkaConfig } from '../runtime/config/schema.ts';
 import { dlqTopicFor, groupFor } from '../runtime/config/schema.ts';
 import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
-import type { BatchOutcome, InMessage, KafkaClientFactory, PartitionBatch, BatchContext } from '../runtime/kafka/port.ts';
+import type {
+  BatchOutcome,
+  InMessage,
+  KafkaClientFactory,
+  PartitionBatch,
+  BatchContext,
+} from '../runtime/kafka/port.ts';
 import type { Logger } from '../runtime/log/logger.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
 import { DecodeError, type EventCodec } from '../runtime/registry/codec.ts';
@@ -44,7 +50,13 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   const consumer = deps.kafka.consumer(group);
   const producer = deps.kafka.producer();
   const admin = deps.kafka.admin();
-  const dlq = new DeadLetterWriter(producer, admin, dlqTopicFor(deps.kafkaConfig, target), deps.kafkaConfig.partitions, deps.kafkaConfig.replicationFactor);
+  const dlq = new DeadLetterWriter(
+    producer,
+    admin,
+    dlqTopicFor(deps.kafkaConfig, target),
+    deps.kafkaConfig.partitions,
+    deps.kafkaConfig.replicationFactor,
+  );
   const conflicts = new Map<string, number>();
   let stopping = false;
   const status: TargetStatus = {
@@ -91,17 +103,31 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       if (m.value === null) continue; // tombstone (compaction marker), nothing to apply
       try {
         if (!m.key) throw new DecodeError('message without key');
-        const [key, event] = await Promise.all([deps.codec.decodeKey(m.key), deps.codec.decodeValue(m.value)]);
+        const [key, event] = await Promise.all([
+          deps.codec.decodeKey(m.key),
+          deps.codec.decodeValue(m.value),
+        ]);
         out.push({ offset: m.offset, key, event });
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
-        dead.push({ message: m, sourceTopic: deps.topic, target: target.name, reason: 'undecodable', error: err.message, attempts: 1 });
+        dead.push({
+          message: m,
+          sourceTopic: deps.topic,
+          target: target.name,
+          reason: 'undecodable',
+          error: err.message,
+          attempts: 1,
+        });
       }
     }
     return out;
   }
 
-  async function handleChunk(batch: PartitionBatch, messages: InMessage[], ctx: BatchContext): Promise<BatchOutcome | 'stale'> {
+  async function handleChunk(
+    batch: PartitionBatch,
+    messages: InMessage[],
+    ctx: BatchContext,
+  ): Promise<BatchOutcome | 'stale'> {
     const dead: DeadLetterRecord[] = [];
     const decoded = await persist('decoding', ctx, () => {
       dead.length = 0;
@@ -115,23 +141,41 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       const n = conflicts.get(k) ?? 0;
       if (n < retry.conflictAttempts) return true;
       conflicts.delete(k);
-      dead.push({ message: byOffset.get(d.offset)!, sourceTopic: deps.topic, target: target.name, reason: 'unique-conflict', error: 'still conflicting after retries', attempts: n });
+      dead.push({
+        message: byOffset.get(d.offset)!,
+        sourceTopic: deps.topic,
+        target: target.name,
+        reason: 'unique-conflict',
+        error: 'still conflicting after retries',
+        attempts: n,
+      });
       return false;
     });
     const started = process.hrtime.bigint();
     const result = await persist('apply', ctx, () => deps.sink.apply(events));
     if (result === undefined) return 'stale';
     for (const d of result.deadLetters) {
-      dead.push({ message: byOffset.get(d.offset)!, sourceTopic: deps.topic, target: target.name, reason: d.reason, error: d.error, attempts: 1 });
+      dead.push({
+        message: byOffset.get(d.offset)!,
+        sourceTopic: deps.topic,
+        target: target.name,
+        reason: d.reason,
+        error: d.error,
+        attempts: 1,
+      });
     }
-    if ((await persist('dead-letter write', ctx, () => dlq.write(dead).then(() => true))) === undefined) return 'stale';
+    if ((await persist('dead-letter write', ctx, () => dlq.write(dead).then(() => true))) === undefined)
+      return 'stale';
 
     const nowUs = BigInt(Date.now()) * 1000n;
     metrics.applyDuration.observe({ target: target.name }, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.batchSize.observe({ target: target.name }, result.applied.length);
     for (const e of result.applied) {
       metrics.applied.inc({ target: target.name, op: e.event.op });
-      metrics.endToEnd.observe({ target: target.name }, Math.max(0, Number(nowUs - e.event.source.ts_us) / 1e6));
+      metrics.endToEnd.observe(
+        { target: target.name },
+        Math.max(0, Number(nowUs - e.event.source.ts_us) / 1e6),
+      );
     }
     for (const d of dead) metrics.deadLettered.inc({ target: target.name, reason: d.reason });
     status.applied += result.applied.length;
@@ -142,8 +186,15 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       status.lastAppliedCommitUs = last.event.source.ts_us;
     }
     if (dead.length > 0) {
-      setError(new PgcdcError(`${dead.length} event(s) dead-lettered to ${dlq.topic}: ${dead[0]!.reason}: ${dead[0]!.error}`));
-      log.error({ count: dead.length, topic: dlq.topic, reason: dead[0]!.reason, error: dead[0]!.error }, 'events dead-lettered');
+      setError(
+        new PgcdcError(
+          `${dead.length} event(s) dead-lettered to ${dlq.topic}: ${dead[0]!.reason}: ${dead[0]!.error}`,
+        ),
+      );
+      log.error(
+        { count: dead.length, topic: dlq.topic, reason: dead[0]!.reason, error: dead[0]!.error },
+        'events dead-lettered',
+      );
     } else if (!result.retryFrom) {
       status.state = 'OK';
     }
@@ -151,8 +202,20 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       const k = `${batch.partition}:${result.retryFrom.offset}`;
       const n = (conflicts.get(k) ?? 0) + 1;
       conflicts.set(k, n);
-      log.info({ partition: batch.partition, offset: result.retryFrom.offset.toString(), attempt: n, error: result.retryFrom.error }, 'event waits for another partition');
-      return { kind: 'retry-from', offset: result.retryFrom.offset, afterMs: Math.min(100 * 2 ** Math.min(n, 6), 5000) };
+      log.info(
+        {
+          partition: batch.partition,
+          offset: result.retryFrom.offset.toString(),
+          attempt: n,
+          error: result.retryFrom.error,
+        },
+        'event waits for another partition',
+      );
+      return {
+        kind: 'retry-from',
+        offset: result.retryFrom.offset,
+        afterMs: Math.min(100 * 2 ** Math.min(n, 6), 5000),
+      };
     }
     return { kind: 'done' };
   }
@@ -164,7 +227,9 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     async run(): Promise<void> {
       await producer.connect();
       await admin.connect();
-      await persist('opening target', { heartbeat: async () => undefined, isStale: () => false }, () => deps.sink.open());
+      await persist('opening target', { heartbeat: () => Promise.resolve(), isStale: () => false }, () =>
+        deps.sink.open(),
+      );
       log.info({ topic: deps.topic, dlq: dlq.topic }, 'consuming');
       await consumer.run(deps.topic, async (batch, ctx) => {
         for (let i = 0; i < batch.messages.length; i += target.batchSize) {

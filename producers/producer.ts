@@ -47,7 +47,12 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
   let stopping = false;
   let current: { stop(): Promise<void> } | undefined;
   let wake: (() => void) | undefined;
-  const st: ProducerState = { running: false, confirmedLsn: undefined, lastEventAt: undefined, lastError: undefined };
+  const st: ProducerState = {
+    running: false,
+    confirmedLsn: undefined,
+    lastEventAt: undefined,
+    lastError: undefined,
+  };
 
   async function runOnce(): Promise<void> {
     const client = new pg.Client({ connectionString: config.source.url, application_name: 'pgcdc-producer' });
@@ -78,7 +83,10 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       await client.connect();
       client.on('error', (err) => log.warn({ err: err.message }, 'source connection error'));
       const slot = await prepareSource(client, config.source);
-      log.info({ slot: config.source.slot, created: slot.created, confirmedLsn: formatLsn(slot.confirmedFlushLsn) }, 'source ready');
+      log.info(
+        { slot: config.source.slot, created: slot.created, confirmedLsn: formatLsn(slot.confirmedFlushLsn) },
+        'source ready',
+      );
       await admin.connect();
       const created = await admin.ensureTopic({
         topic,
@@ -113,9 +121,16 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         },
       });
       const pub = publisher;
-      const assembler = new TransactionAssembler({ contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION });
+      const assembler = new TransactionAssembler({
+        contract,
+        db: slot.database,
+        name: config.kafka.topicPrefix,
+        version: PIPELINE_VERSION,
+      });
       heartbeat = setInterval(() => {
-        emitHeartbeat(client, HEARTBEAT_PREFIX).catch((err: unknown) => log.warn({ err: describeError(err) }, 'heartbeat failed'));
+        emitHeartbeat(client, HEARTBEAT_PREFIX).catch((err: unknown) =>
+          log.warn({ err: describeError(err) }, 'heartbeat failed'),
+        );
       }, config.source.heartbeatIntervalMs);
       st.running = true;
       st.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
@@ -147,7 +162,15 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
           st.lastError = describeError(err);
           deps.metrics.producerRestarts.inc();
           const retriable = !(err instanceof PgcdcError) || err.retriable;
-          log.error({ err: describeError(err), stack: err instanceof Error ? err.stack : undefined, retriable, retryInMs: delay }, 'producer stream failed; restarting');
+          log.error(
+            {
+              err: describeError(err),
+              stack: err instanceof Error ? err.stack : undefined,
+              retriable,
+              retryInMs: delay,
+            },
+            'producer stream failed; restarting',
+          );
           if (Date.now() - started > 60_000) delay = 500;
           await new Promise<void>((r) => {
             const t = setTimeout(r, delay);

@@ -34,7 +34,7 @@ export class AckingPublisher {
   private pending = emptyPending();
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: PublisherOptions) {
@@ -59,7 +59,8 @@ export class AckingPublisher {
       case 'commit':
       case 'heartbeat': {
         const lsn = item.kind === 'commit' ? item.endLsn : item.lsn;
-        this.pending.ackLsn = this.pending.ackLsn === undefined || lsn > this.pending.ackLsn ? lsn : this.pending.ackLsn;
+        this.pending.ackLsn =
+          this.pending.ackLsn === undefined || lsn > this.pending.ackLsn ? lsn : this.pending.ackLsn;
         this.scheduleFlush();
         return;
       }
@@ -92,8 +93,8 @@ export class AckingPublisher {
       try {
         await this.opts.producer.send(this.opts.topic, batch.messages);
       } catch (err) {
-        this.failure = err;
-        throw err;
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        throw this.failure;
       }
       this.record(batch);
       if (batch.ackLsn !== undefined) this.opts.ackAfterPublish(batch.ackLsn);

@@ -23,8 +23,10 @@ export function avroOptions(): Partial<avro.ForSchemaOptions> {
     wrapUnions: 'auto',
     // `{"type": "long", "logicalType": ...}` bypasses the registry: map every long to bigint.
     typeHook: (schema: unknown) =>
-      typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'long' ? BigIntLong : undefined,
-  } as Partial<avro.ForSchemaOptions>;
+      typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'long'
+        ? BigIntLong
+        : undefined,
+  };
 }
 
 export function avroType(schema: AvroRecordSchema | object): avro.Type {

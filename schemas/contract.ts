@@ -71,7 +71,10 @@ export interface AvroRecordSchema {
 }
 
 function pgTypeOf(sqlType: string): PgType {
-  const base = sqlType.replace(/\(.*\)/, '').trim().toLowerCase();
+  const base = sqlType
+    .replace(/\(.*\)/, '')
+    .trim()
+    .toLowerCase();
   switch (base) {
     case 'bigint':
     case 'text':
@@ -104,7 +107,9 @@ function readSchema(file: string): AvroRecordSchema {
 /** The row record (`Value`) nested in the envelope's `before` union. */
 export function rowRecordOf(envelope: AvroRecordSchema): AvroRecordSchema {
   const before = envelope.fields.find((f) => f.name === 'before');
-  const rec = Array.isArray(before?.type) ? (before.type as unknown[]).find((t) => typeof t === 'object') : undefined;
+  const rec = Array.isArray(before?.type)
+    ? (before.type as unknown[]).find((t) => typeof t === 'object')
+    : undefined;
   if (!rec) throw new Error(`schema: ${envelope.name} has no before record`);
   return rec as AvroRecordSchema;
 }

@@ -31,7 +31,8 @@ function civilFromDays(z0: bigint): [bigint, bigint, bigint] {
   return [m <= 2n ? y + 1n : y, m, d];
 }
 
-const TS_RE = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
+const TS_RE =
+  /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
 
 /** timestamptz text (ISO DateStyle, any offset) -> microseconds since the epoch. */
 export function parseTimestamptz(text: string): bigint {
@@ -45,12 +46,16 @@ export function parseTimestamptz(text: string): bigint {
   const days = daysFromCivil(year, BigInt(mo!), BigInt(d!));
   const secs = days * 86400n + BigInt(h!) * 3600n + BigInt(mi!) * 60n + BigInt(s!);
   const micros = frac ? BigInt(frac.padEnd(6, '0')) : 0n;
-  const offset = sign ? (BigInt(oh!) * 3600n + BigInt(om ?? '0') * 60n + BigInt(os ?? '0')) * (sign === '-' ? -1n : 1n) : 0n;
+  const offset = sign
+    ? (BigInt(oh!) * 3600n + BigInt(om ?? '0') * 60n + BigInt(os ?? '0')) * (sign === '-' ? -1n : 1n)
+    : 0n;
   const us = (secs - offset) * 1_000_000n + micros;
   // PostgreSQL goes up to year 294276, a signed 64-bit count of micros since 1970 only to 294247,
   // and its last value is the 'infinity' sentinel: fail loudly rather than corrupt or overflow.
   if (us >= TS_POS_INFINITY || us <= TS_NEG_INFINITY) {
-    throw new Error(`timestamptz "${text}" is beyond the range of the event contract (64-bit microseconds since 1970)`);
+    throw new Error(
+      `timestamptz "${text}" is beyond the range of the event contract (64-bit microseconds since 1970)`,
+    );
   }
   return us;
 }

@@ -18,11 +18,20 @@ export function classifyPgError(err: unknown, primaryKeyConstraint: string): PgE
   const code = e.code ?? '';
   if (!code) return 'transient'; // no SQLSTATE: socket closed, timeout, refused connection
   const cls = code.slice(0, 2);
-  if (cls === '08' || cls === '53' || cls === '57' || cls === '58' || code === '40001' || code === '40P01' || code === '55P03') {
+  if (
+    cls === '08' ||
+    cls === '53' ||
+    cls === '57' ||
+    cls === '58' ||
+    code === '40001' ||
+    code === '40P01' ||
+    code === '55P03'
+  ) {
     return 'transient';
   }
   if (cls === '42' || cls === '3F' || cls === '28' || cls === '0A') return 'blocking';
-  if (code === '23505') return e.constraint && e.constraint !== primaryKeyConstraint ? 'secondary-unique' : 'transient';
+  if (code === '23505')
+    return e.constraint && e.constraint !== primaryKeyConstraint ? 'secondary-unique' : 'transient';
   if (cls === '22' || cls === '23') return 'rejected';
   return 'blocking';
 }

@@ -23,17 +23,27 @@ export class PostgresSink implements Sink {
     contract: TableContract,
     private readonly logger: Logger,
   ) {
-    this.table = { schema: cfg.schema, table: cfg.table, columns: contract.columns, keyColumns: contract.keyColumns };
+    this.table = {
+      schema: cfg.schema,
+      table: cfg.table,
+      columns: contract.columns,
+      keyColumns: contract.keyColumns,
+    };
   }
 
   async open(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.cfg.url, application_name: `pgcdc-sink:${this.cfg.name}` });
+    const client = new pg.Client({
+      connectionString: this.cfg.url,
+      application_name: `pgcdc-sink:${this.cfg.name}`,
+    });
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'target connection error'));
     try {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw new UnavailableError(`target ${this.cfg.name}: cannot connect: ${(err as Error).message}`, { cause: err });
+      throw new UnavailableError(`target ${this.cfg.name}: cannot connect: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     try {
       if (this.cfg.createTable) await client.query(createTableSql(this.table));
@@ -42,9 +52,12 @@ export class PostgresSink implements Sink {
         [`${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(this.cfg.table)}`],
       );
       if (!pk.rows[0]) {
-        throw new PgcdcError(`target ${this.cfg.name}: table ${this.cfg.schema}.${this.cfg.table} is missing or has no primary key`, {
-          hint: 'set createTable: true or create it with the columns of schemas/avro/users-value.avsc plus _pgcdc_lsn, _pgcdc_seq, _pgcdc_event_id',
-        });
+        throw new PgcdcError(
+          `target ${this.cfg.name}: table ${this.cfg.schema}.${this.cfg.table} is missing or has no primary key`,
+          {
+            hint: 'set createTable: true or create it with the columns of schemas/avro/users-value.avsc plus _pgcdc_lsn, _pgcdc_seq, _pgcdc_event_id',
+          },
+        );
       }
       this.pkConstraint = pk.rows[0].conname;
     } catch (err) {

@@ -78,7 +78,11 @@ export function partialUpdateSql(t: TargetTable, e: ChangeEvent): Statement {
   const sets = cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`);
   const base = values.length;
   values.push(...position(e));
-  sets.push(`${quoteIdent(POS_LSN)} = $${base + 1}`, `${quoteIdent(POS_SEQ)} = $${base + 2}`, `${quoteIdent(EVENT_ID)} = $${base + 3}`);
+  sets.push(
+    `${quoteIdent(POS_LSN)} = $${base + 1}`,
+    `${quoteIdent(POS_SEQ)} = $${base + 2}`,
+    `${quoteIdent(EVENT_ID)} = $${base + 3}`,
+  );
   sets.push(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
   const where = keyWhere(t, row, values);
   const text = `UPDATE ${qname(t)} AS t SET ${sets.join(', ')} WHERE ${where} AND ${guard('t', `$${base + 1}`, `$${base + 2}`)}`;
@@ -96,7 +100,10 @@ export function deleteSql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
   const where = keyWhere(t, key, values);
   values.push(e.source.commit_lsn.toString(), e.source.seq.toString());
   const n = values.length;
-  return { text: `DELETE FROM ${qname(t)} AS t WHERE ${where} AND ${guard('t', `$${n - 1}`, `$${n}`)}`, values };
+  return {
+    text: `DELETE FROM ${qname(t)} AS t WHERE ${where} AND ${guard('t', `$${n - 1}`, `$${n}`)}`,
+    values,
+  };
 }
 
 function keyWhere(t: TargetTable, key: Row, values: unknown[]): string {

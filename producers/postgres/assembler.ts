@@ -60,7 +60,14 @@ export class TransactionAssembler {
       case 'commit': {
         const t = this.requireTxn('commit');
         this.txn = undefined;
-        return [{ kind: 'commit', endLsn: parseLsn(msg.commitEndLsn ?? walLsn), commitLsn: t.commitLsn, events: Number(t.seq) }];
+        return [
+          {
+            kind: 'commit',
+            endLsn: parseLsn(msg.commitEndLsn ?? walLsn),
+            commitLsn: t.commitLsn,
+            events: Number(t.seq),
+          },
+        ];
       }
       case 'relation':
         if (this.isCaptured(msg)) this.checkRelation(msg);
@@ -98,7 +105,9 @@ export class TransactionAssembler {
     const oldKey = (msg.key ?? msg.old) as RawTuple | null;
     if (oldKey) {
       // The primary key changed: delete the old row, create the new one.
-      const changed = this.opts.contract.keyColumns.some((k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k]);
+      const changed = this.opts.contract.keyColumns.some(
+        (k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k],
+      );
       if (changed) return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, newRow)];
     }
     return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
@@ -162,7 +171,8 @@ export class TransactionAssembler {
     for (const k of this.opts.contract.keyColumns) {
       const spec = this.columns.find((c) => c.name === k)!;
       const raw = tuple[k];
-      if (raw === undefined || raw === null) throw new SchemaMismatchError(`change without a value for key column ${k}`);
+      if (raw === undefined || raw === null)
+        throw new SchemaMismatchError(`change without a value for key column ${k}`);
       key[k] = decodePgText(spec.pgType, raw);
     }
     return key;

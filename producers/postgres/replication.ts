@@ -52,7 +52,11 @@ export class ReplicationStream {
 
   /** Streams until stop() or an error; each message is handled (awaited) before the next. */
   run(onMessage: (msg: Pgoutput.Message, lsn: string) => Promise<void>): Promise<void> {
-    const plugin = new RawTextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.opts.publication], messages: true });
+    const plugin = new RawTextPgoutputPlugin({
+      protoVersion: 1,
+      publicationNames: [this.opts.publication],
+      messages: true,
+    });
     return new Promise<void>((resolve, reject) => {
       let failed = false;
       const fail = (err: unknown) => {
@@ -77,7 +81,8 @@ export class ReplicationStream {
         this.timer = setInterval(() => this.sendStatus(), this.opts.statusIntervalMs);
       });
       this.service.subscribe(plugin, this.opts.slot, formatLsn(this.opts.startLsn)).then(
-        () => (this.stopping ? resolve() : fail(new Error(`replication stream of slot ${this.opts.slot} ended`))),
+        () =>
+          this.stopping ? resolve() : fail(new Error(`replication stream of slot ${this.opts.slot} ended`)),
         (err: unknown) => (this.stopping ? resolve() : fail(err)),
       );
     });

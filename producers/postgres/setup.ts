@@ -16,9 +16,12 @@ const q = pg.escapeIdentifier;
 export async function prepareSource(client: pg.Client, src: SourceConfig): Promise<SlotInfo> {
   const wal = await client.query<{ wal_level: string }>('SHOW wal_level');
   if (wal.rows[0]?.wal_level !== 'logical') {
-    throw new ConfigError(`source wal_level is "${wal.rows[0]?.wal_level}", logical replication needs "logical"`, {
-      hint: "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
-    });
+    throw new ConfigError(
+      `source wal_level is "${wal.rows[0]?.wal_level}", logical replication needs "logical"`,
+      {
+        hint: 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL',
+      },
+    );
   }
   const table = await client.query<{ relreplident: string; has_pk: boolean }>(
     `SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
@@ -27,33 +30,53 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     [src.schema, src.table],
   );
   const t = table.rows[0];
-  if (!t) throw new ConfigError(`source table ${src.schema}.${src.table} does not exist`, { hint: 'create it or fix source.schema/source.table' });
-  if (!t.has_pk) throw new ConfigError(`source table ${src.schema}.${src.table} has no primary key`, { hint: 'events are keyed by the primary key: add one' });
+  if (!t)
+    throw new ConfigError(`source table ${src.schema}.${src.table} does not exist`, {
+      hint: 'create it or fix source.schema/source.table',
+    });
+  if (!t.has_pk)
+    throw new ConfigError(`source table ${src.schema}.${src.table} has no primary key`, {
+      hint: 'events are keyed by the primary key: add one',
+    });
 
-  const pub = await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [src.publication]);
+  const pub = await client.query<{ puballtables: boolean }>(
+    'SELECT puballtables FROM pg_publication WHERE pubname = $1',
+    [src.publication],
+  );
   if (pub.rowCount === 0) {
     await client.query(`CREATE PUBLICATION ${q(src.publication)} FOR TABLE ${q(src.schema)}.${q(src.table)}`);
   } else {
-    const member = await client.query('SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3', [
-      src.publication,
-      src.schema,
-      src.table,
-    ]);
+    const member = await client.query(
+      'SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
+      [src.publication, src.schema, src.table],
+    );
     if (member.rowCount === 0) {
-      throw new ConfigError(`publication ${src.publication} exists but does not include ${src.schema}.${src.table}`, {
-        hint: `ALTER PUBLICATION ${src.publication} ADD TABLE ${src.schema}.${src.table}`,
-      });
+      throw new ConfigError(
+        `publication ${src.publication} exists but does not include ${src.schema}.${src.table}`,
+        {
+          hint: `ALTER PUBLICATION ${src.publication} ADD TABLE ${src.schema}.${src.table}`,
+        },
+      );
     }
   }
 
-  const slot = await client.query<{ plugin: string; confirmed_flush_lsn: string | null; active: boolean; active_pid: number | null; database: string }>(
+  const slot = await client.query<{
+    plugin: string;
+    confirmed_flush_lsn: string | null;
+    active: boolean;
+    active_pid: number | null;
+    database: string;
+  }>(
     'SELECT plugin, confirmed_flush_lsn::text, active, active_pid, database FROM pg_replication_slots WHERE slot_name = $1',
     [src.slot],
   );
   const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   const s = slot.rows[0];
   if (!s) {
-    const created = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [src.slot]);
+    const created = await client.query<{ lsn: string }>(
+      "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+      [src.slot],
+    );
     return { confirmedFlushLsn: parseLsn(created.rows[0]!.lsn), created: true, database: db };
   }
   if (s.plugin !== 'pgoutput') {
@@ -62,12 +85,17 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     });
   }
   if (s.database !== db) {
-    throw new ConfigError(`replication slot ${src.slot} belongs to database ${s.database}, not ${db}`, { hint: 'choose another source.slot' });
+    throw new ConfigError(`replication slot ${src.slot} belongs to database ${s.database}, not ${db}`, {
+      hint: 'choose another source.slot',
+    });
   }
   if (s.active) {
-    throw new UnavailableError(`replication slot ${src.slot} is in use by another process (pid ${s.active_pid})`, {
-      hint: 'only one producer may stream a slot; stop the other one',
-    });
+    throw new UnavailableError(
+      `replication slot ${src.slot} is in use by another process (pid ${s.active_pid})`,
+      {
+        hint: 'only one producer may stream a slot; stop the other one',
+      },
+    );
   }
   return { confirmedFlushLsn: parseLsn(s.confirmed_flush_lsn ?? '0/0'), created: false, database: db };
 }

@@ -1,6 +1,7 @@
 // `pgcdc` command line: one composition root per verb. Every verb has --help.
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors/errors.ts';
+import { registerDemoCommand } from './commands/demo.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
 import { registerStackCommands } from './commands/stack.ts';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStackCommands(program);
   registerPipelineCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 
@@ -32,3 +34,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Every verb has finished its work (long-running ones after a signal): do not wait for idle sockets.
+process.exit(process.exitCode ?? 0);

@@ -12,13 +12,18 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unkno
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
       const v = env[name] ?? def;
-      if (v === undefined) throw new ConfigError(`config ${path}: environment variable ${name} is not set`, { hint: `export ${name}=...` });
+      if (v === undefined)
+        throw new ConfigError(`config ${path}: environment variable ${name} is not set`, {
+          hint: `export ${name}=...`,
+        });
       return v;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, `${path}.${i}`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }
@@ -26,7 +31,10 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unkno
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('PGCDC_') || !k.includes('__') || v === undefined) continue;
-    const parts = k.slice('PGCDC_'.length).split('__').map((p) => p.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+    const parts = k
+      .slice('PGCDC_'.length)
+      .split('__')
+      .map((p) => p.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
     let node: Record<string, unknown> = raw;
     for (const p of parts.slice(0, -1)) {
       if (typeof node[p] !== 'object' || node[p] === null) node[p] = {};
@@ -51,7 +59,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 
 /** Parser messages quote the offending source text, which may hold a secret: keep reason and position. */
 function withoutExcerpt(message: string): string {
   // YAML: "<reason> at line L, column C:\n\n<source line>\n^"; V8 JSON: "<reason>, ...\"<excerpt>\"... is not valid JSON".
-  return message.split('\n')[0]!.replace(/:$/, '').replace(/, (\.\.\.)?".*$/, '');
+  return message
+    .split('\n')[0]!
+    .replace(/:$/, '')
+    .replace(/, (\.\.\.)?".*$/, '');
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
@@ -59,14 +70,18 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { hint: 'pass --config <file>' });
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, {
+      hint: 'pass --config <file>',
+    });
   }
   let raw: unknown;
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
     const reason = withoutExcerpt((err as Error).message);
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`,
+    );
   }
   return parseConfig(raw, env, `config file ${file}`);
 }

@@ -5,7 +5,10 @@ import { z } from 'zod';
 /** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
 export const identifier = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'must be a plain SQL identifier (letters, digits, _; max 63 chars)');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+    'must be a plain SQL identifier (letters, digits, _; max 63 chars)',
+  );
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
 const url = (what: string) => z.string().min(1).describe(what);
@@ -17,11 +20,15 @@ export const SourceSchema = z
     schema: identifier.default('public'),
     table: identifier.default('users'),
     publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
-    slot: identifier.default('pgcdc_slot').describe('logical replication slot (pgoutput), created if missing'),
+    slot: identifier
+      .default('pgcdc_slot')
+      .describe('logical replication slot (pgoutput), created if missing'),
     heartbeatIntervalMs: positiveInt
       .default(10_000)
       .describe('emit a logical message this often so the slot advances while the table is idle'),
-    statusIntervalMs: positiveInt.default(5000).describe('standby status (acknowledged LSN) sent at least this often'),
+    statusIntervalMs: positiveInt
+      .default(5000)
+      .describe('standby status (acknowledged LSN) sent at least this often'),
   })
   .strict();
 
@@ -36,7 +43,10 @@ export const KafkaSchema = z
       .describe('topic = <prefix>.<schema>.<table>; consumer group = <prefix>.<target>'),
     partitions: positiveInt.default(3),
     replicationFactor: positiveInt.default(1),
-    topicConfig: z.record(z.string(), z.string()).default({}).describe('extra topic configs when the topic is created'),
+    topicConfig: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('extra topic configs when the topic is created'),
   })
   .strict();
 
@@ -74,7 +84,10 @@ export const ConfigSchema = z
     producer: ProducerSchema.default({ batchMaxMessages: 2000, lingerMs: 5 }),
     targets: z.array(TargetSchema).default([]),
     metrics: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
       .strict()
       .default({ host: '127.0.0.1', port: 9464 }),
     log: z
@@ -86,7 +99,12 @@ export const ConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.targets.forEach((t, i) => {
-      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      if (seen.has(t.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'name'],
+          message: `duplicate target name "${t.name}"`,
+        });
       seen.add(t.name);
     });
   });
@@ -103,6 +121,9 @@ export function topicFor(kafka: KafkaConfig, source: Pick<SourceConfig, 'schema'
 export function groupFor(kafka: KafkaConfig, target: { name: string }): string {
   return `${kafka.topicPrefix}.${target.name}`;
 }
-export function dlqTopicFor(kafka: KafkaConfig, target: { name: string; dlqTopic?: string | undefined }): string {
+export function dlqTopicFor(
+  kafka: KafkaConfig,
+  target: { name: string; dlqTopic?: string | undefined },
+): string {
   return target.dlqTopic ?? `${kafka.topicPrefix}.dlq.${target.name}`;
 }

@@ -43,7 +43,17 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
   });
   return {
-    producer: () => new KafkajsProducer(kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })),
+    producer: () =>
+      new KafkajsProducer(
+        kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+          // Never give up on a send: while Kafka is away the publisher waits and the slot is not
+          // acknowledged; a restart would only re-read the same WAL.
+          retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+        }),
+      ),
     consumer: (groupId) => new KafkajsConsumer(kafka, groupId, opts.logger),
     admin: () => new KafkajsAdmin(kafka),
   };
@@ -80,14 +90,20 @@ class KafkajsConsumer implements KafkaConsumerPort {
     });
   }
 
-  async run(topic: string, handler: (b: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>): Promise<void> {
+  async run(
+    topic: string,
+    handler: (b: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
+  ): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat, isStale, isRunning }) => {
-        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        const isStale = () => payload.isStale();
+        const heartbeat = () => payload.heartbeat();
+        if (!payload.isRunning() || isStale() || batch.messages.length === 0) return;
         const outcome = await handler(
           {
             topic: batch.topic,
@@ -100,7 +116,10 @@ class KafkajsConsumer implements KafkaConsumerPort {
               value: m.value,
               timestampMs: Number(m.timestamp),
               headers: Object.fromEntries(
-                Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v)]),
+                Object.entries(m.headers ?? {}).map(([k, v]) => [
+                  k,
+                  Buffer.isBuffer(v) ? v.toString() : String(v),
+                ]),
               ),
             })),
           },
@@ -182,6 +201,14 @@ class KafkajsAdmin implements KafkaAdminPort {
     const { groups } = await this.admin.describeGroups([groupId]);
     const g = groups[0];
     return { state: g?.state ?? 'Unknown', members: g?.members.length ?? 0 };
+  }
+  async deleteTopic(topic: string) {
+    const topics = await this.admin.listTopics();
+    if (topics.includes(topic)) await this.admin.deleteTopics({ topics: [topic], timeout: 30_000 });
+  }
+  async deleteGroup(groupId: string) {
+    const { groups } = await this.admin.listGroups();
+    if (groups.some((g) => g.groupId === groupId)) await this.admin.deleteGroups([groupId]);
   }
   disconnect() {
     return this.admin.disconnect();

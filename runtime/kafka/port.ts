@@ -49,7 +49,10 @@ export interface BatchContext {
 
 export interface KafkaConsumerPort {
   /** Starts consuming; offsets are committed only for what the handler reports as done. */
-  run(topic: string, handler: (batch: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>): Promise<void>;
+  run(
+    topic: string,
+    handler: (batch: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,9 +66,15 @@ export interface KafkaAdminPort {
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
   topicOffsets(topic: string): Promise<{ partition: number; low: bigint; high: bigint }[]>;
   groupOffsets(groupId: string, topic: string): Promise<GroupOffsets[]>;
-  setGroupOffsets(groupId: string, topic: string, offsets: { partition: number; offset: bigint }[]): Promise<void>;
+  setGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: { partition: number; offset: bigint }[],
+  ): Promise<void>;
   offsetsForTime(topic: string, timestampMs: number): Promise<{ partition: number; offset: bigint }[]>;
   describeGroup(groupId: string): Promise<{ state: string; members: number }>;
+  deleteTopic(topic: string): Promise<void>;
+  deleteGroup(groupId: string): Promise<void>;
   disconnect(): Promise<void>;
 }
 

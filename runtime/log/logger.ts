@@ -9,7 +9,15 @@ export interface LoggerOptions {
   name?: string;
 }
 
-const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', '*.*.password', 'authorization', '*.headers.authorization'];
+const REDACT_PATHS = [
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  '*.*.password',
+  'authorization',
+  '*.headers.authorization',
+];
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const options = {
@@ -20,7 +28,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.pretty) {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', destination: 2 } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, ignore: 'pid,hostname', destination: 2 },
+      },
     });
   }
   return pino(options, pino.destination(2));

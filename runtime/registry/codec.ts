@@ -20,15 +20,22 @@ export interface EventCodec {
 export class DecodeError extends PgcdcError {}
 
 export function createRegistryClient(url: string): SchemaRegistry {
-  return new SchemaRegistry({ host: url.replace(/\/+$/, ''), clientId: 'pgcdc', retry: { retries: 2, initialRetryTimeInSecs: 0.2 } });
+  return new SchemaRegistry({
+    host: url.replace(/\/+$/, ''),
+    clientId: 'pgcdc',
+    retry: { retries: 2, initialRetryTimeInSecs: 0.2 },
+  });
 }
 
 /** Writer schema by id, parsed with our options (bigint longs). */
 async function fetchSchemaById(registryUrl: string, id: number): Promise<avro.Type> {
-  const res = await fetch(`${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   if (!res.ok) throw new Error(`registry answered ${res.status} for schema id ${id}`);
   const body = (await res.json()) as { schema: string; schemaType?: string };
-  if (body.schemaType && body.schemaType !== 'AVRO') throw new Error(`schema id ${id} is ${body.schemaType}, not AVRO`);
+  if (body.schemaType && body.schemaType !== 'AVRO')
+    throw new Error(`schema id ${id} is ${body.schemaType}, not AVRO`);
   return avroType(JSON.parse(body.schema) as object);
 }
 
@@ -98,7 +105,10 @@ export async function createEventCodec(opts: {
     try {
       return type.fromBuffer(parsed.payload);
     } catch (err) {
-      throw new DecodeError(`Avro decoding with schema id ${parsed.schemaId} failed: ${(err as Error).message}`, { cause: err });
+      throw new DecodeError(
+        `Avro decoding with schema id ${parsed.schemaId} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   };
 

@@ -67,11 +67,16 @@ function withCommon(cmd: Command): Command {
 
 export function registerPipelineCommands(program: Command): void {
   withCommon(program.command('produce'))
-    .description('stream changes of the source table into Kafka (creates publication, slot and topic if missing)')
+    .description(
+      'stream changes of the source table into Kafka (creates publication, slot and topic if missing)',
+    )
     .action(async (opts: CommonOpts) => {
       const app = buildApp(opts);
       const { producer, done } = startProducer(app);
-      const server = await serveMetrics(app, () => ({ ok: producer.state().running, detail: producer.state() }));
+      const server = await serveMetrics(app, () => ({
+        ok: producer.state().running,
+        detail: producer.state(),
+      }));
       await untilSignal(app, async () => {
         await producer.stop();
         await done;
@@ -85,7 +90,10 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (opts: CommonOpts & { target: string }) => {
       const app = buildApp(opts);
       const consumer = await startConsumer(app, opts.target);
-      const server = await serveMetrics(app, () => ({ ok: consumer.status().state !== 'ERR', detail: consumer.status() }));
+      const server = await serveMetrics(app, () => ({
+        ok: consumer.status().state !== 'ERR',
+        detail: consumer.status(),
+      }));
       await untilSignal(app, async () => {
         await consumer.stop();
         server.close();
@@ -100,7 +108,10 @@ export function registerPipelineCommands(program: Command): void {
       const consumers = await Promise.all(app.config.targets.map((t) => startConsumer(app, t.name)));
       const server = await serveMetrics(app, () => {
         const targets = consumers.map((c) => c.status());
-        return { ok: producer.state().running && targets.every((t) => t.state !== 'ERR'), detail: { producer: producer.state(), targets } };
+        return {
+          ok: producer.state().running && targets.every((t) => t.state !== 'ERR'),
+          detail: { producer: producer.state(), targets },
+        };
       });
       await untilSignal(app, async () => {
         await producer.stop();
