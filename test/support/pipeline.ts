@@ -1,0 +1,220 @@
+// A pipeline under test: a fresh source database (with `users`), a fresh peer database, unique
+// slot/publication/topic prefix, a Config for them (and the same as a YAML file for CLI children),
+// and helpers to run the producer/consumers in-process or as killable child processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
+import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { parseConfig } from '../../runtime/config/load.ts';
+import type { Config } from '../../runtime/config/schema.ts';
+import { topicFor } from '../../runtime/config/schema.ts';
+import type { InMessage, KafkaClientFactory } from '../../runtime/kafka/port.ts';
+import { createLogger } from '../../runtime/log/logger.ts';
+import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
+import { loadContract } from '../../schemas/contract.ts';
+import { freshDatabase, type FreshDatabase } from './database.ts';
+import { randomName } from './names.ts';
+import type { StackUrls } from './provided.ts';
+import { waitUntil } from './wait.ts';
+
+export interface PipelineEnv {
+  source: FreshDatabase;
+  peer: FreshDatabase;
+  config: Config;
+  configFile: string;
+  topic: string;
+  drop(): Promise<void>;
+}
+
+export async function pipelineEnv(
+  urls: StackUrls,
+  name: string,
+  overrides: Record<string, unknown> = {},
+): Promise<PipelineEnv> {
+  const source = await freshDatabase(urls.adminUrl, `${name}_src`, { usersTable: true });
+  const peer = await freshDatabase(urls.adminUrl, `${name}_peer`);
+  const raw = {
+    source: {
+      url: source.url,
+      slot: randomName(`${name}_slot`),
+      publication: randomName(`${name}_pub`),
+      heartbeatIntervalMs: 1000,
+      statusIntervalMs: 500,
+      ...(overrides.source as object | undefined),
+    },
+    kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3 },
+    registry: { url: urls.registryUrl },
+    producer: { batchMaxMessages: 1000, lingerMs: 5 },
+    targets: [{ name: 'peer', type: 'postgres', url: peer.url, batchSize: 500 }],
+    metrics: { port: 0 },
+    log: { level: 'warn' },
+    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'source')),
+  };
+  const config = parseConfig(raw);
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-test-'));
+  const configFile = path.join(dir, 'pgcdc.yaml');
+  writeFileSync(configFile, stringify(raw));
+  return {
+    source,
+    peer,
+    config,
+    configFile,
+    topic: topicFor(config.kafka, config.source),
+    async drop() {
+      // The pipeline's own slot is expected; anything else left behind is a leak drop() reports.
+      await waitUntil(
+        async () => {
+          await query(
+            source.url,
+            'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+            [config.source.slot],
+          );
+          return (
+            (
+              await query(source.url, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+                config.source.slot,
+              ])
+            ).length === 0
+          );
+        },
+        { timeoutMs: 15_000, what: `slot ${config.source.slot} to be released and dropped` },
+      );
+      await source.drop();
+      await peer.drop();
+    },
+  };
+}
+
+export function testApp(config: Config, wrap?: (k: KafkaClientFactory) => KafkaClientFactory): App {
+  const app = createApp(config, createLogger({ level: process.env.PGCDC_TEST_LOG ?? 'warn' }), {
+    defaultMetrics: false,
+  });
+  return wrap ? { ...app, kafka: wrap(app.kafka) } : app;
+}
+
+/** Producer and the `peer` consumer in this process; `stop()` stops both gracefully. */
+export async function runInProcess(app: App, opts: { producer?: boolean; targets?: string[] } = {}) {
+  const p = opts.producer === false ? undefined : startProducer(app);
+  const consumers = await Promise.all((opts.targets ?? ['peer']).map((t) => startConsumer(app, t)));
+  return {
+    producer: p?.producer,
+    consumers,
+    async stop() {
+      if (p) {
+        await p.producer.stop();
+        await p.done;
+      }
+      await Promise.all(consumers.map((c) => c.stop()));
+    },
+  };
+}
+
+export interface CliChild {
+  proc: ChildProcess;
+  output(): string;
+  /** Peak resident set size (VmHWM) in MiB, read from /proc while the process lives. */
+  peakRssMb(): number;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
+  const proc = spawn(process.execPath, [path.join(PROJECT_ROOT, 'runtime/cli/bin.js'), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    output: () => out,
+    peakRssMb() {
+      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return Math.round(kb / 1024);
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function query<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+export function compareWithPeer(env: PipelineEnv, table = 'users'): Promise<CompareResult> {
+  return compareTables(
+    { url: env.source.url, schema: 'public', table: 'users' },
+    { url: env.peer.url, schema: 'public', table },
+    loadContract().columns,
+  );
+}
+
+/** Waits until the peer equals the source row by row; the timeout message names what differs. */
+export async function waitForPeerEqual(env: PipelineEnv, timeoutMs = 90_000): Promise<CompareResult> {
+  let last: CompareResult | undefined;
+  try {
+    return await waitUntil(
+      async () => {
+        last = await compareWithPeer(env);
+        return last.equal && last;
+      },
+      { timeoutMs, intervalMs: 300, what: 'the peer to equal the source' },
+    );
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}: ${JSON.stringify({ ...last, missing: last?.missing.slice(0, 5), extra: last?.extra.slice(0, 5) })}`,
+    );
+  }
+}
+
+export async function slotConfirmedLsn(env: PipelineEnv): Promise<string | undefined> {
+  const rows = await query<{ lsn: string }>(
+    env.source.url,
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [env.config.source.slot],
+  );
+  return rows[0]?.lsn;
+}
+
+/** Reads every message of a topic up to its current end with a throwaway group. */
+export async function readTopic(kafka: KafkaClientFactory, topic: string): Promise<InMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.topicOffsets(topic).finally(() => admin.disconnect());
+  const expected = ends.reduce((n, p) => n + Number(p.high - p.low), 0);
+  const got: InMessage[] = [];
+  if (expected === 0) return got;
+  const consumer = kafka.consumer(randomName('reader'));
+  await consumer.run(topic, (batch) => {
+    got.push(...batch.messages);
+    return Promise.resolve({ kind: 'done' });
+  });
+  try {
+    await waitUntil(() => got.length >= expected, {
+      timeoutMs: 30_000,
+      what: `${expected} messages from ${topic}`,
+    });
+  } finally {
+    await consumer.stop();
+  }
+  return got;
+}
