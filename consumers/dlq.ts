@@ -9,6 +9,8 @@ export interface DeadLetterRecord {
   reason: string;
   error: string;
   attempts: number;
+  /** extra headers (e.g. a webhook's HTTP status); the standard ones above take precedence */
+  headers?: Record<string, string>;
 }
 
 export const DLQ_HEADERS = {
@@ -49,6 +51,7 @@ export class DeadLetterWriter {
         value: r.message.value,
         headers: {
           ...r.message.headers,
+          ...r.headers,
           [DLQ_HEADERS.reason]: r.reason,
           [DLQ_HEADERS.error]: r.error.slice(0, 2000),
           [DLQ_HEADERS.target]: r.target,

@@ -2,7 +2,7 @@
 // dead-letters what cannot be applied, and only then lets the offsets be committed. Transient
 // failures (target down) are retried with backoff inside the batch, so order and offsets hold.
 import type { TargetConfig, KafkaConfig } from '../runtime/config/schema.ts';
-import { dlqTopicFor, groupFor } from '../runtime/config/schema.ts';
+import { chunkSizeFor, dlqTopicFor, groupFor } from '../runtime/config/schema.ts';
 import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
 import type {
   BatchOutcome,
@@ -152,7 +152,13 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       return false;
     });
     const started = process.hrtime.bigint();
-    const result = await persist('apply', ctx, () => deps.sink.apply(events));
+    const result = await persist('apply', ctx, () =>
+      deps.sink.apply(events, {
+        heartbeat: () => ctx.heartbeat(),
+        isStale: () => stopping || ctx.isStale(),
+        reportError: (message) => setError(new PgcdcError(message)),
+      }),
+    );
     if (result === undefined) return 'stale';
     for (const d of result.deadLetters) {
       dead.push({
@@ -161,7 +167,8 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
         target: target.name,
         reason: d.reason,
         error: d.error,
-        attempts: 1,
+        attempts: d.attempts ?? 1,
+        ...(d.headers ? { headers: d.headers } : {}),
       });
     }
     if ((await persist('dead-letter write', ctx, () => dlq.write(dead).then(() => true))) === undefined)
@@ -231,15 +238,16 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
         deps.sink.open(),
       );
       log.info({ topic: deps.topic, dlq: dlq.topic }, 'consuming');
+      const chunkSize = chunkSizeFor(target);
       await consumer.run(deps.topic, async (batch, ctx) => {
-        for (let i = 0; i < batch.messages.length; i += target.batchSize) {
-          const chunk = batch.messages.slice(i, i + target.batchSize);
+        for (let i = 0; i < batch.messages.length; i += chunkSize) {
+          const chunk = batch.messages.slice(i, i + chunkSize);
           const outcome = await handleChunk(batch, chunk, ctx);
           if (outcome === 'stale') return { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 };
           if (outcome.kind === 'retry-from') return outcome;
           await ctx.heartbeat();
           if (stopping) {
-            const next = batch.messages[i + target.batchSize];
+            const next = batch.messages[i + chunkSize];
             if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
           }
         }

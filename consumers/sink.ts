@@ -12,6 +12,10 @@ export interface DeadLetter {
   offset: bigint;
   reason: string;
   error: string;
+  /** attempts made before giving up (default 1) */
+  attempts?: number;
+  /** extra dead-letter headers (e.g. the HTTP status of a webhook) */
+  headers?: Record<string, string>;
 }
 
 export interface ApplyResult {
@@ -23,9 +27,19 @@ export interface ApplyResult {
   retryFrom?: { offset: bigint; reason: string; error: string };
 }
 
+/** What the consumer lends a sink while it applies a batch that may take long (retries). */
+export interface ApplyContext {
+  /** keeps the consumer's group membership alive: call it while waiting */
+  heartbeat(): Promise<void>;
+  /** true once the batch is no longer wanted (revoked, consumer stopping): give up by throwing */
+  isStale(): boolean;
+  /** a transient failure the sink keeps retrying, shown in the target's status */
+  reportError?(message: string): void;
+}
+
 export interface Sink {
   readonly kind: string;
   open(): Promise<void>;
-  apply(events: DecodedEvent[]): Promise<ApplyResult>;
+  apply(events: DecodedEvent[], ctx?: ApplyContext): Promise<ApplyResult>;
   close(): Promise<void>;
 }

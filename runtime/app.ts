@@ -3,6 +3,7 @@ import http from 'node:http';
 import { createTargetConsumer, type TargetConsumer } from '../consumers/runner.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
+import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { createProducer } from '../producers/producer.ts';
 import { loadContract } from '../schemas/contract.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
@@ -36,13 +37,15 @@ export function startProducer(app: App) {
   return { producer, done };
 }
 
-function createSink(app: App, target: TargetConfig): Sink {
+export function createSink(app: App, target: TargetConfig): Sink {
   const contract = loadContract(app.config.source.table, app.config.source.schema);
   switch (target.type) {
     case 'postgres':
       return new PostgresSink(target, contract, app.logger.child({ target: target.name }));
+    case 'webhook':
+      return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
     default:
-      return target.type satisfies never;
+      return target satisfies never;
   }
 }
 

@@ -74,7 +74,78 @@ export const PostgresTargetSchema = z
   })
   .strict();
 
-export const TargetSchema = z.discriminatedUnion('type', [PostgresTargetSchema]);
+const seconds = (what: string) => z.number().positive().describe(`${what} (seconds, fractions allowed)`);
+
+export const WebhookTargetSchema = z
+  .object({
+    name,
+    type: z.literal('webhook'),
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+      .describe('receiver URL; every event is POSTed here'),
+    secret: z
+      .string()
+      .min(1)
+      .describe(
+        'Standard Webhooks signing secret: "whsec_<base64 key>" or any string (used as UTF-8 key); use ${ENV}',
+      ),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('extra request headers (e.g. authorization: Bearer ${TOKEN})'),
+    connectTimeout: seconds('TCP/TLS connect timeout').default(5),
+    responseTimeout: seconds('time allowed for the response after the request is sent').default(30),
+    maxAttempts: positiveInt.default(10).describe('attempts per event before it is dead-lettered'),
+    backoff: z
+      .object({
+        initial: seconds('delay after the first failed attempt').default(1),
+        max: seconds('cap of the exponential delay').default(60),
+        jitter: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.2)
+          .describe('each delay is reduced by up to this fraction'),
+      })
+      .strict()
+      .default({ initial: 1, max: 60, jitter: 0.2 }),
+    retryAfterMax: seconds('longest Retry-After (429/503) honoured').default(300),
+    batchSize: positiveInt.default(1).describe('events per request: 1 = one JSON object, >1 = a JSON array'),
+    concurrency: positiveInt
+      .default(4)
+      .describe("requests in flight at once; one user's events are always sent one after the other"),
+    window: positiveInt
+      .default(200)
+      .describe(
+        'events of a partition handled at once; offsets are committed when all are delivered or dead-lettered',
+      ),
+    onFailure: z
+      .enum(['dead-letter', 'block'])
+      .default('dead-letter')
+      .describe(
+        'dead-letter: after maxAttempts (or a permanent 4xx) the event goes to the DLQ and delivery goes on; block: retry forever, never skip',
+      ),
+    circuitBreaker: z
+      .object({
+        failureThreshold: positiveInt
+          .default(5)
+          .describe('consecutive failed requests that open the circuit'),
+        cooldown: seconds('how long an open circuit sends nothing before one probe').default(30),
+      })
+      .strict()
+      .default({ failureThreshold: 5, cooldown: 30 }),
+    dlqTopic: z.string().optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.secret.startsWith('whsec_') && !/^[A-Za-z0-9+/]+={0,2}$/.test(t.secret.slice('whsec_'.length)))
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'whsec_ must be followed by base64' });
+    if (t.backoff.max < t.backoff.initial)
+      ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'must be >= backoff.initial' });
+  });
+
+export const TargetSchema = z.discriminatedUnion('type', [PostgresTargetSchema, WebhookTargetSchema]);
 
 export const ConfigSchema = z
   .object({
@@ -114,6 +185,19 @@ export type SourceConfig = Config['source'];
 export type KafkaConfig = Config['kafka'];
 export type TargetConfig = Config['targets'][number];
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetSchema>;
+export type WebhookTargetConfig = z.infer<typeof WebhookTargetSchema>;
+
+/** Events the consumer hands to a target's sink at once (offsets are committed after each). */
+export function chunkSizeFor(target: TargetConfig): number {
+  switch (target.type) {
+    case 'postgres':
+      return target.batchSize;
+    case 'webhook':
+      return target.window;
+    default:
+      return target satisfies never;
+  }
+}
 
 export function topicFor(kafka: KafkaConfig, source: Pick<SourceConfig, 'schema' | 'table'>): string {
   return `${kafka.topicPrefix}.${source.schema}.${source.table}`;

@@ -75,6 +75,31 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
+    webhookResponses: new Counter({
+      name: 'pgcdc_webhook_responses_total',
+      help: 'Webhook requests by outcome: the HTTP status code, or timeout / network',
+      labelNames: ['target', 'code'] as const,
+      registers: [registry],
+    }),
+    webhookRequestDuration: new Histogram({
+      name: 'pgcdc_webhook_request_duration_seconds',
+      help: 'Duration of one webhook request (until the response or the failure)',
+      labelNames: ['target'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    webhookRetries: new Counter({
+      name: 'pgcdc_webhook_retries_total',
+      help: 'Webhook requests that failed and will be attempted again',
+      labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    webhookCircuitOpen: new Gauge({
+      name: 'pgcdc_webhook_circuit_open',
+      help: '1 while the circuit breaker of a webhook target is open or half-open (deliveries paused)',
+      labelNames: ['target'] as const,
+      registers: [registry],
+    }),
   };
 }
 

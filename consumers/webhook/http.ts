@@ -1,0 +1,83 @@
+// The webhook sink's only I/O: one POST, with a connect timeout and a response timeout, through a
+// keep-alive undici pool. A failure to get an answer is a `TransportError` (timeout or network);
+// an answer of any status is a `WebhookResponse`. The sink never sees undici types.
+import { Agent, request } from 'undici';
+
+export interface WebhookResponse {
+  status: number;
+  retryAfter: string | undefined;
+  /** The first bytes of the response body (for logs and dead letters). */
+  bodyExcerpt: string;
+}
+
+export class TransportError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'network',
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts);
+    this.name = 'TransportError';
+  }
+}
+
+export interface WebhookTransport {
+  post(url: string, headers: Record<string, string>, body: string): Promise<WebhookResponse>;
+  close(): Promise<void>;
+}
+
+const EXCERPT_BYTES = 1024;
+
+export function createUndiciTransport(opts: {
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  connections: number;
+}): WebhookTransport {
+  const agent = new Agent({
+    connect: { timeout: opts.connectTimeoutMs },
+    headersTimeout: opts.responseTimeoutMs,
+    bodyTimeout: opts.responseTimeoutMs,
+    connections: opts.connections,
+  });
+  return {
+    async post(url, headers, body) {
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          headers,
+          body,
+          dispatcher: agent,
+          // headersTimeout/bodyTimeout are idle timers; this caps the whole exchange.
+          signal: AbortSignal.timeout(opts.connectTimeoutMs + opts.responseTimeoutMs),
+        });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (size < EXCERPT_BYTES) chunks.push(chunk);
+          size += chunk.length;
+        }
+        const retryAfter = res.headers['retry-after'];
+        return {
+          status: res.statusCode,
+          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+          bodyExcerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+        };
+      } catch (err) {
+        throw toTransportError(err, opts);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+function toTransportError(err: unknown, opts: { connectTimeoutMs: number; responseTimeoutMs: number }) {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return new TransportError('timeout', `connect timeout (${opts.connectTimeoutMs} ms)`, { cause: err });
+  if (/TIMEOUT/.test(code) || e.name === 'TimeoutError' || e.name === 'AbortError')
+    return new TransportError('timeout', `no response within ${opts.responseTimeoutMs} ms`, { cause: err });
+  return new TransportError('network', `${code ? `${code}: ` : ''}${e.message ?? String(err)}`, {
+    cause: err,
+  });
+}

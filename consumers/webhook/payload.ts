@@ -1,0 +1,147 @@
+// Change event -> webhook payload (JSON, `"version": 1`), a pure function. Values are rendered
+// losslessly: bigint as strings, numeric as strings (as PostgreSQL prints them), timestamptz as
+// ISO-8601 UTC with microseconds, jsonb embedded as the JSON PostgreSQL stored (big numbers keep
+// every digit), text[] as arrays. The `id` is the event id: the same on every retry and replay.
+import { formatLsn } from '../../producers/postgres/lsn.ts';
+import type { ChangeEvent, ColumnSpec, ColumnValue, Op, Row } from '../../schemas/contract.ts';
+import { TS_NEG_INFINITY, TS_POS_INFINITY } from '../../schemas/values.ts';
+
+export const PAYLOAD_VERSION = 1;
+
+export type EventType = 'created' | 'updated' | 'deleted' | 'snapshot';
+
+export function eventType(op: Op): EventType {
+  switch (op) {
+    case 'c':
+      return 'created';
+    case 'u':
+      return 'updated';
+    case 'd':
+      return 'deleted';
+    case 'r':
+      return 'snapshot';
+    default:
+      return op satisfies never;
+  }
+}
+
+/** jsonb text that is spliced into the body as JSON, not as a string. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+type JsonValue = string | number | boolean | null | RawJson | JsonValue[] | { [k: string]: JsonValue };
+
+export interface Delivery {
+  target: string;
+  attempt: number;
+  /** When this attempt was sent. */
+  sentAtMs: number;
+}
+
+export interface PayloadInput {
+  key: Row;
+  event: ChangeEvent;
+}
+
+const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+
+/** Microseconds since 1970 -> `2024-05-01T12:34:56.789012Z` (astronomical years before year 1). */
+export function isoTimestamp(us: bigint): string {
+  if (us === TS_POS_INFINITY) return 'infinity';
+  if (us === TS_NEG_INFINITY) return '-infinity';
+  const secs = floorDiv(us, 1_000_000n);
+  const micros = us - secs * 1_000_000n;
+  const days = floorDiv(secs, 86_400n);
+  const sod = secs - days * 86_400n;
+  // civil-from-days (H. Hinnant), as in schemas/values.ts
+  const z = days + 719_468n;
+  const era = floorDiv(z, 146_097n);
+  const doe = z - era * 146_097n;
+  const yoe = (doe - doe / 1460n + doe / 36_524n - doe / 146_096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const d = doy - (153n * mp + 2n) / 5n + 1n;
+  const m = mp < 10n ? mp + 3n : mp - 9n;
+  const y = yoe + era * 400n + (m <= 2n ? 1n : 0n);
+  const p = (n: bigint, w = 2) => n.toString().padStart(w, '0');
+  const year = y < 0n ? `-${p(-y, 4)}` : y > 9999n ? `+${y}` : p(y, 4);
+  return `${year}-${p(m)}-${p(d)}T${p(sod / 3600n)}:${p((sod % 3600n) / 60n)}:${p(sod % 60n)}.${p(micros, 6)}Z`;
+}
+
+function renderValue(col: ColumnSpec | undefined, v: ColumnValue): JsonValue {
+  if (v === null) return null;
+  if (typeof v === 'bigint') return col?.pgType === 'timestamptz' ? isoTimestamp(v) : v.toString();
+  if (typeof v === 'string' && col?.pgType === 'jsonb') return new RawJson(v);
+  return v;
+}
+
+export function renderRow(columns: ColumnSpec[], row: Row | null): JsonValue {
+  if (row === null) return null;
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, renderValue(byName.get(k), v)]));
+}
+
+/** The payload object of one event (JSON-ready except for embedded jsonb, see `stringifyPayload`). */
+export function buildPayload(columns: ColumnSpec[], input: PayloadInput, delivery: Delivery): JsonValue {
+  const { event } = input;
+  const s = event.source;
+  return {
+    version: PAYLOAD_VERSION,
+    id: event.event_id,
+    type: eventType(event.op),
+    op: event.op,
+    table: `${s.schema}.${s.table}`,
+    key: renderRow(columns, input.key),
+    before: renderRow(columns, event.before),
+    after: renderRow(columns, event.after),
+    unchanged: event.unchanged,
+    source: {
+      db: s.db,
+      schema: s.schema,
+      table: s.table,
+      lsn: formatLsn(s.lsn),
+      commit_lsn: formatLsn(s.commit_lsn),
+      seq: s.seq.toString(),
+      transaction_id: s.tx_id === null ? null : s.tx_id.toString(),
+      commit_time: isoTimestamp(s.ts_us),
+      snapshot: s.snapshot,
+      connector: s.connector,
+      version: s.version,
+    },
+    emitted_at: isoTimestamp(event.ts_ms * 1000n),
+    delivery: {
+      target: delivery.target,
+      attempt: delivery.attempt,
+      sent_at: isoTimestamp(BigInt(delivery.sentAtMs) * 1000n),
+    },
+  };
+}
+
+/**
+ * JSON text of a payload (or an array of payloads). jsonb values are spliced in verbatim, through
+ * placeholders that cannot collide with data: PostgreSQL text and jsonb never contain U+0000.
+ */
+export function stringifyPayload(value: JsonValue): string {
+  const raws: string[] = [];
+  const text = JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof RawJson) {
+      raws.push(v.text);
+      return `\u0000${raws.length - 1}`;
+    }
+    return v;
+  });
+  if (raws.length === 0) return text;
+  return text.replace(/"\\u0000(\d+)"/g, (_m, i: string) => raws[Number(i)]!);
+}
+
+/** The request body: one object (batchSize 1) or an array of them. */
+export function renderBody(
+  columns: ColumnSpec[],
+  events: PayloadInput[],
+  delivery: Delivery,
+  asArray: boolean,
+): string {
+  const payloads = events.map((e) => buildPayload(columns, e, delivery));
+  return stringifyPayload(asArray ? payloads : payloads[0]!);
+}

@@ -1,0 +1,281 @@
+// Webhook target: POSTs each change event (or a JSON array of `batchSize` events) to a receiver,
+// signed by the Standard Webhooks scheme. Order per user: the batch is split by key; up to
+// `concurrency` workers each own whole keys and send their events one request after another, so a
+// later event of a user never leaves before the earlier one succeeded or was dead-lettered.
+// Failures are retried with backoff (Retry-After honoured) up to `maxAttempts`, then dead-lettered
+// (or retried forever with onFailure: block); a circuit breaker pauses everything while the
+// receiver keeps failing. apply() returns only when every event is delivered or dead-lettered, so
+// the runner commits offsets only then.
+import { createHash } from 'node:crypto';
+import type { WebhookTargetConfig } from '../../runtime/config/schema.ts';
+import { PgcdcError } from '../../runtime/errors/errors.ts';
+import type { Logger } from '../../runtime/log/logger.ts';
+import type { Metrics } from '../../runtime/metrics/metrics.ts';
+import type { ColumnSpec, Row } from '../../schemas/contract.ts';
+import type { ApplyContext, ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { createUndiciTransport, TransportError, type WebhookTransport } from './http.ts';
+import { renderBody } from './payload.ts';
+import { classifyStatus, nextDelayMs, type Verdict } from './policy.ts';
+import { signWebhook } from './verify.ts';
+
+/** Dead-letter headers a webhook adds to the runner's (see consumers/dlq.ts). */
+export const WEBHOOK_DLQ_HEADERS = {
+  status: 'pgcdc-dlq-http-status',
+  body: 'pgcdc-dlq-http-body',
+} as const;
+
+/** Thrown when the batch is no longer wanted (revoked, stopping): nothing after it was committed. */
+export class DeliveryAborted extends PgcdcError {
+  constructor(target: string) {
+    super(`target ${target}: delivery interrupted (batch revoked or consumer stopping)`, { retriable: true });
+  }
+}
+
+export interface WebhookSinkDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** default: undici with the target's timeouts */
+  transport?: WebhookTransport;
+  now?: () => number;
+  random?: () => number;
+}
+
+const NO_CONTEXT: ApplyContext = { heartbeat: () => Promise.resolve(), isStale: () => false };
+/** While waiting (backoff, open circuit), wake this often to heartbeat and check for revocation. */
+const WAIT_SLICE_MS = 1000;
+
+type Outcome = { ok: true } | { ok: false; dead: Omit<DeadLetter, 'offset'> };
+
+const keyOf = (key: Row) =>
+  JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/** Id of a multi-event request: stable for the same events (each event also carries its own id). */
+export function batchId(events: DecodedEvent[]): string {
+  const h = createHash('sha256');
+  for (const e of events) h.update(`${e.event.event_id},`);
+  return `batch_${h.digest('base64url').slice(0, 32)}`;
+}
+
+/** Origin and path only: a query string or user info may hold a token. */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export class WebhookSink implements Sink {
+  readonly kind = 'webhook';
+  private transport: WebhookTransport | undefined;
+  private closed = false;
+  private readonly breaker: CircuitBreaker;
+  private readonly log: Logger;
+  private readonly where: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly cfg: WebhookTargetConfig,
+    private readonly columns: ColumnSpec[],
+    private readonly deps: WebhookSinkDeps,
+  ) {
+    this.log = deps.logger.child({ component: 'webhook', target: cfg.name });
+    this.where = describeUrl(cfg.url);
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.breaker = new CircuitBreaker({
+      failureThreshold: cfg.circuitBreaker.failureThreshold,
+      cooldownMs: cfg.circuitBreaker.cooldown * 1000,
+      now: this.now,
+      onChange: (state) => {
+        deps.metrics.webhookCircuitOpen.set({ target: cfg.name }, state === 'closed' ? 0 : 1);
+        const msg = `circuit ${state}`;
+        if (state === 'open')
+          this.log.warn(
+            { cooldownS: cfg.circuitBreaker.cooldown },
+            `${msg}: receiver keeps failing, pausing`,
+          );
+        else this.log.info(msg);
+      },
+    });
+  }
+
+  open(): Promise<void> {
+    // No probe request: a receiver that is down is the breaker's business, not a start failure.
+    this.closed = false;
+    this.transport ??=
+      this.deps.transport ??
+      createUndiciTransport({
+        connectTimeoutMs: this.cfg.connectTimeout * 1000,
+        responseTimeoutMs: this.cfg.responseTimeout * 1000,
+        connections: this.cfg.concurrency,
+      });
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const t = this.transport;
+    this.transport = undefined;
+    await t?.close().catch(() => undefined);
+  }
+
+  async apply(events: DecodedEvent[], ctx: ApplyContext = NO_CONTEXT): Promise<ApplyResult> {
+    if (!this.transport) await this.open();
+    const byKey = new Map<string, DecodedEvent[]>();
+    for (const e of events) {
+      const k = keyOf(e.key);
+      const list = byKey.get(k);
+      if (list) list.push(e);
+      else byKey.set(k, [e]);
+    }
+    const queue = [...byKey.values()];
+    const delivered = new Set<DecodedEvent>();
+    const dead: DeadLetter[] = [];
+    let failed = false;
+    const aborted = () => failed || this.closed || ctx.isStale();
+
+    // A worker takes whole keys (at least one request's worth) and sends them in order.
+    const worker = async () => {
+      for (;;) {
+        const taken: DecodedEvent[] = [];
+        while (taken.length < this.cfg.batchSize && queue.length > 0) taken.push(...queue.shift()!);
+        if (taken.length === 0) return;
+        for (let i = 0; i < taken.length; i += this.cfg.batchSize) {
+          const group = taken.slice(i, i + this.cfg.batchSize);
+          const out = await this.deliver(group, ctx, aborted);
+          if (out.ok) for (const e of group) delivered.add(e);
+          else for (const e of group) dead.push({ offset: e.offset, ...out.dead });
+        }
+      }
+    };
+    const workers = Math.min(this.cfg.concurrency, queue.length);
+    const settled = await Promise.allSettled(
+      Array.from({ length: workers }, () =>
+        worker().catch((err: unknown) => {
+          failed = true;
+          throw err;
+        }),
+      ),
+    );
+    const rejected = settled.find((s) => s.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    return {
+      applied: events.filter((e) => delivered.has(e)),
+      deadLetters: dead.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)),
+    };
+  }
+
+  /** Sends one request until it succeeds or is given up; waits in between. */
+  private async deliver(group: DecodedEvent[], ctx: ApplyContext, aborted: () => boolean): Promise<Outcome> {
+    const { cfg } = this;
+    const block = cfg.onFailure === 'block';
+    const id = cfg.batchSize === 1 ? group[0]!.event.event_id : batchId(group);
+    for (let attempt = 1; ; attempt++) {
+      await this.acquireCircuit(ctx, aborted);
+      const sentAt = this.now();
+      const timestamp = Math.floor(sentAt / 1000);
+      const body = renderBody(
+        this.columns,
+        group,
+        { target: cfg.name, attempt, sentAtMs: sentAt },
+        cfg.batchSize > 1,
+      );
+      const headers: Record<string, string> = {
+        ...cfg.headers,
+        'content-type': 'application/json',
+        'user-agent': 'pgcdc-webhook/1',
+        'webhook-id': id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook({ secret: cfg.secret, id, timestamp, body }),
+      };
+      const started = performance.now();
+      let verdict: Verdict;
+      let code: string;
+      let detail: string;
+      let excerpt = '';
+      try {
+        const res = await this.transport!.post(cfg.url, headers, body);
+        verdict = classifyStatus(res.status, res.retryAfter, this.now());
+        code = String(res.status);
+        excerpt = res.bodyExcerpt;
+        detail = `HTTP ${res.status}${excerpt ? `: ${excerpt.slice(0, 300)}` : ''}`;
+      } catch (err) {
+        if (!(err instanceof TransportError)) {
+          this.breaker.release();
+          throw err;
+        }
+        verdict = { kind: 'retry', retryAfterMs: undefined };
+        code = err.kind;
+        detail = err.message;
+      }
+      const latencyMs = performance.now() - started;
+      this.deps.metrics.webhookResponses.inc({ target: cfg.name, code });
+      this.deps.metrics.webhookRequestDuration.observe({ target: cfg.name }, latencyMs / 1000);
+      const fields = { webhookId: id, events: group.length, code, latencyMs: Math.round(latencyMs), attempt };
+
+      if (verdict.kind === 'success') {
+        this.breaker.success();
+        this.log.debug(fields, 'delivered');
+        return { ok: true };
+      }
+      // A deliberate 4xx means the receiver is up: it does not count against the circuit.
+      if (verdict.kind === 'permanent') this.breaker.success();
+      else this.breaker.failure();
+      const final = !block && (verdict.kind === 'permanent' || attempt >= cfg.maxAttempts);
+      if (final) {
+        this.log.warn(fields, `delivery failed for good: ${detail}`);
+        return {
+          ok: false,
+          dead: {
+            reason: verdict.kind === 'permanent' ? 'webhook-rejected' : 'webhook-failed',
+            error: `${this.where} answered ${detail} after ${attempt} attempt(s)`,
+            attempts: attempt,
+            headers: { [WEBHOOK_DLQ_HEADERS.status]: code, [WEBHOOK_DLQ_HEADERS.body]: excerpt },
+          },
+        };
+      }
+      const delayMs = nextDelayMs(
+        attempt,
+        verdict.kind === 'retry' ? verdict : { retryAfterMs: undefined },
+        {
+          initialMs: cfg.backoff.initial * 1000,
+          maxMs: cfg.backoff.max * 1000,
+          jitter: cfg.backoff.jitter,
+          retryAfterMaxMs: cfg.retryAfterMax * 1000,
+        },
+        this.random,
+      );
+      this.deps.metrics.webhookRetries.inc({ target: cfg.name });
+      const attempts = block ? `attempt ${attempt}` : `attempt ${attempt}/${cfg.maxAttempts}`;
+      ctx.reportError?.(`target ${cfg.name}: ${this.where} answered ${detail} (${attempts}); retrying`);
+      this.log.warn({ ...fields, retryInMs: delayMs }, `delivery failed: ${detail}; retrying`);
+      await this.pause(delayMs, ctx, aborted);
+    }
+  }
+
+  /** Waits while the circuit is open; in half-open state only one request goes through. */
+  private async acquireCircuit(ctx: ApplyContext, aborted: () => boolean): Promise<void> {
+    for (;;) {
+      if (aborted()) throw new DeliveryAborted(this.cfg.name);
+      const grant = this.breaker.acquire();
+      if (grant.ok) return;
+      await this.pause(grant.waitMs, ctx, aborted);
+    }
+  }
+
+  /** Sleeps in slices, heartbeating the consumer group; throws once the work is no longer wanted. */
+  private async pause(ms: number, ctx: ApplyContext, aborted: () => boolean): Promise<void> {
+    const until = performance.now() + ms;
+    for (;;) {
+      if (aborted()) throw new DeliveryAborted(this.cfg.name);
+      const left = until - performance.now();
+      if (left <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min(left, WAIT_SLICE_MS)));
+      await ctx.heartbeat().catch(() => undefined);
+    }
+  }
+}
