@@ -1,6 +1,14 @@
 // kafkajs implementation of the Kafka ports. Idempotent producer with acks=all; consumers without
 // auto-commit: an offset is committed only after the handler has applied everything before it.
-import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import {
+  Kafka,
+  logLevel,
+  type ConfigResourceTypes,
+  type Consumer,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from '../log/logger.ts';
 import type {
   BatchOutcome,
@@ -11,6 +19,11 @@ import type {
   OutMessage,
   PartitionBatch,
   BatchContext,
+  GroupDescription,
+  InMessage,
+  KafkaReaderPort,
+  ReadRange,
+  TopicDescription,
   TopicSpec,
 } from './port.ts';
 
@@ -19,6 +32,8 @@ export interface KafkaClientOptions {
   clientId: string;
   logger: Logger;
   connectionTimeoutMs?: number;
+  /** Client-level retries (default: 8, up to 10 s apart); one-shot tools such as `pgcdc check` use fewer. */
+  retry?: { retries: number; initialRetryTime: number; maxRetryTime: number };
 }
 
 function kafkajsLogger(logger: Logger) {
@@ -40,7 +55,7 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     logLevel: logLevel.WARN,
     logCreator: kafkajsLogger(opts.logger),
-    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+    retry: opts.retry ?? { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
   });
   return {
     producer: () =>
@@ -56,6 +71,29 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
       ),
     consumer: (groupId) => new KafkajsConsumer(kafka, groupId, opts.logger),
     admin: () => new KafkajsAdmin(kafka),
+    reader: () => new KafkajsReader(kafka, opts.clientId),
+  };
+}
+
+function toInMessage(
+  partition: number,
+  m: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    timestamp: string;
+    headers?: Record<string, unknown>;
+  },
+): InMessage {
+  return {
+    partition,
+    offset: BigInt(m.offset),
+    key: m.key,
+    value: m.value,
+    timestampMs: Number(m.timestamp),
+    headers: Object.fromEntries(
+      Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v)]),
+    ),
   };
 }
 
@@ -109,19 +147,7 @@ class KafkajsConsumer implements KafkaConsumerPort {
             topic: batch.topic,
             partition: batch.partition,
             highWatermark: BigInt(batch.highWatermark),
-            messages: batch.messages.map((m) => ({
-              partition: batch.partition,
-              offset: BigInt(m.offset),
-              key: m.key,
-              value: m.value,
-              timestampMs: Number(m.timestamp),
-              headers: Object.fromEntries(
-                Object.entries(m.headers ?? {}).map(([k, v]) => [
-                  k,
-                  Buffer.isBuffer(v) ? v.toString() : String(v),
-                ]),
-              ),
-            })),
+            messages: batch.messages.map((m) => toInMessage(batch.partition, m)),
           },
           { heartbeat, isStale },
         );
@@ -156,9 +182,21 @@ class KafkajsConsumer implements KafkaConsumerPort {
   }
 }
 
+/** kafkajs's ConfigResourceTypes.TOPIC (the enum is not a named export of its CommonJS entry). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+
+/** The part of kafkajs's internal Cluster that removeGroupMembers needs. */
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(o: { groupId: string }): Promise<{
+    leaveGroup(o: { groupId: string; memberId: string }): Promise<unknown>;
+  }>;
+}
+
 class KafkajsAdmin implements KafkaAdminPort {
   private readonly admin;
-  constructor(kafka: Kafka) {
+  constructor(private readonly kafka: Kafka) {
     this.admin = kafka.admin();
   }
   connect() {
@@ -197,10 +235,53 @@ class KafkajsAdmin implements KafkaAdminPort {
     const res = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
     return res.map((o) => ({ partition: o.partition, offset: BigInt(o.offset) }));
   }
-  async describeGroup(groupId: string) {
+  async describeGroup(groupId: string): Promise<GroupDescription> {
     const { groups } = await this.admin.describeGroups([groupId]);
     const g = groups[0];
-    return { state: g?.state ?? 'Unknown', members: g?.members.length ?? 0 };
+    const memberList = (g?.members ?? []).map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      host: m.clientHost,
+    }));
+    return { state: g?.state ?? 'Unknown', members: memberList.length, memberList };
+  }
+  async describeTopic(topic: string): Promise<TopicDescription | undefined> {
+    const topics = await this.admin.listTopics();
+    if (!topics.includes(topic)) return undefined;
+    const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const configs = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: TOPIC_RESOURCE, name: topic }],
+    });
+    const entries = configs.resources[0]?.configEntries ?? [];
+    return {
+      partitions: meta.topics[0]?.partitions.length ?? 0,
+      config: Object.fromEntries(entries.map((e) => [e.configName, e.configValue])),
+    };
+  }
+  async removeGroupMembers(groupId: string): Promise<number> {
+    const { memberList } = await this.describeGroup(groupId);
+    if (memberList.length === 0) return 0;
+    // kafkajs has no public RemoveMembersFromConsumerGroup: LeaveGroup (v3+, which names the member)
+    // is sent to the group coordinator on each member's behalf through the client's cluster.
+    const cluster = await this.cluster();
+    try {
+      const coordinator = await cluster.findGroupCoordinator({ groupId });
+      for (const m of memberList) await coordinator.leaveGroup({ groupId, memberId: m.memberId });
+    } finally {
+      await cluster.disconnect();
+    }
+    return memberList.length;
+  }
+  private async cluster(): Promise<InternalCluster> {
+    const sym = Object.getOwnPropertySymbols(this.kafka).find(
+      (s) => s.description === 'private:Kafka:createCluster',
+    );
+    const create = sym ? (this.kafka as unknown as Record<symbol, unknown>)[sym] : undefined;
+    if (typeof create !== 'function') throw new Error('this kafkajs version cannot remove group members');
+    const cluster = (create as (o: object) => InternalCluster)({});
+    await cluster.connect();
+    return cluster;
   }
   async deleteTopic(topic: string) {
     const topics = await this.admin.listTopics();
@@ -212,5 +293,73 @@ class KafkajsAdmin implements KafkaAdminPort {
   }
   disconnect() {
     return this.admin.disconnect();
+  }
+}
+
+/** Reads ranges with a consumer of a throwaway group that never commits; the group is deleted after. */
+class KafkajsReader implements KafkaReaderPort {
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly clientId: string,
+  ) {}
+
+  async read(
+    topic: string,
+    ranges: ReadRange[],
+    opts: { limitPerPartition?: number; timeoutMs?: number } = {},
+  ): Promise<InMessage[]> {
+    const wanted = ranges.filter((r) => r.to > r.from);
+    if (wanted.length === 0) return [];
+    const limit = opts.limitPerPartition ?? Number.MAX_SAFE_INTEGER;
+    const groupId = `${this.clientId}-reader-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 100, retry: { retries: 3 } });
+    const got = new Map<number, InMessage[]>(wanted.map((r) => [r.partition, []]));
+    const open = new Set(wanted.map((r) => r.partition));
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const close = (partition: number) => {
+      if (!open.delete(partition)) return;
+      consumer.pause([{ topic, partitions: [partition] }]);
+      if (open.size === 0) finish();
+    };
+    const timer = setTimeout(finish, opts.timeoutMs ?? 15_000);
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const others = (meta.topics[0]?.partitions ?? []).map((p) => p.partitionId).filter((p) => !got.has(p));
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: ({ batch }) => {
+          const range = wanted.find((r) => r.partition === batch.partition);
+          const list = got.get(batch.partition);
+          if (!range || !list || !open.has(batch.partition)) return Promise.resolve();
+          for (const m of batch.messages) {
+            const offset = BigInt(m.offset);
+            if (offset >= range.to || list.length >= limit) break;
+            if (offset >= range.from) list.push(toInMessage(batch.partition, m));
+          }
+          if (BigInt(batch.lastOffset()) >= range.to - 1n || list.length >= limit) close(batch.partition);
+          return Promise.resolve();
+        },
+      });
+      // Applied before the first fetch of each partition; partitions not asked for are not read.
+      for (const r of wanted) consumer.seek({ topic, partition: r.partition, offset: r.from.toString() });
+      if (others.length) consumer.pause([{ topic, partitions: others }]);
+      await finished;
+      if (open.size > 0) {
+        throw new Error(
+          `reading ${topic} timed out for partition(s) ${[...open].join(', ')} (broker unreachable?)`,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect().catch(() => undefined);
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
+    return wanted.flatMap((r) => got.get(r.partition) ?? []);
   }
 }

@@ -71,15 +71,62 @@ export interface KafkaAdminPort {
     topic: string,
     offsets: { partition: number; offset: bigint }[],
   ): Promise<void>;
+  /** First offset whose message timestamp is >= timestampMs, per partition (the high watermark if none). */
   offsetsForTime(topic: string, timestampMs: number): Promise<{ partition: number; offset: bigint }[]>;
-  describeGroup(groupId: string): Promise<{ state: string; members: number }>;
+  describeGroup(groupId: string): Promise<GroupDescription>;
+  /** Partition count and (non-default and default) topic configs; undefined when the topic does not exist. */
+  describeTopic(topic: string): Promise<TopicDescription | undefined>;
+  /**
+   * Removes the group's active members (LeaveGroup on their behalf). They notice at their next
+   * heartbeat, rejoin, and resume from the committed offsets. For operators' `--force` only.
+   */
+  removeGroupMembers(groupId: string): Promise<number>;
   deleteTopic(topic: string): Promise<void>;
   deleteGroup(groupId: string): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+}
+
+export interface GroupDescription {
+  /** Kafka's group state: Empty, Stable, PreparingRebalance, CompletingRebalance, Dead, Unknown. */
+  state: string;
+  members: number;
+  memberList: GroupMember[];
+}
+
+export interface TopicDescription {
+  partitions: number;
+  config: Record<string, string>;
+}
+
+/** Messages of one partition in [from, to). */
+export interface ReadRange {
+  partition: number;
+  from: bigint;
+  to: bigint;
+}
+
+export interface KafkaReaderPort {
+  /**
+   * Reads the messages of each range (at most `limitPerPartition` each, first ones first) without
+   * touching any real consumer group: a throwaway group that never commits, deleted afterwards.
+   * Offsets missing from a compacted topic are simply absent from the result.
+   */
+  read(
+    topic: string,
+    ranges: ReadRange[],
+    opts?: { limitPerPartition?: number; timeoutMs?: number },
+  ): Promise<InMessage[]>;
 }
 
 export interface KafkaClientFactory {
   producer(): KafkaProducerPort;
   consumer(groupId: string): KafkaConsumerPort;
   admin(): KafkaAdminPort;
+  reader(): KafkaReaderPort;
 }
