@@ -147,6 +147,33 @@ export const WebhookTargetSchema = z
 
 export const TargetSchema = z.discriminatedUnion('type', [PostgresTargetSchema, WebhookTargetSchema]);
 
+export const OperationsSchema = z
+  .object({
+    statusTopic: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional()
+      .describe(
+        'compacted topic holding the last status of the producer and each target (default <prefix>.status)',
+      ),
+    statusIntervalMs: positiveInt
+      .default(2000)
+      .describe('status published this often while it changes (and at once on a state change)'),
+    slotPollIntervalMs: positiveInt
+      .default(5000)
+      .describe('the producer reads pg_replication_slots this often (WAL retained, stall detection)'),
+    slotStallMs: positiveInt
+      .default(60_000)
+      .describe('not ready when the confirmed LSN has not moved for this long while the WAL did'),
+    targetStuckMs: positiveInt
+      .default(60_000)
+      .describe('not ready when a target has kept failing (retrying) for this long'),
+    auditSummaryIntervalMs: positiveInt
+      .default(10_000)
+      .describe('one info-level audit summary per stream / target this often'),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     source: SourceSchema,
@@ -165,6 +192,7 @@ export const ConfigSchema = z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()
       .default({ level: 'info' }),
+    operations: OperationsSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -185,6 +213,7 @@ export type SourceConfig = Config['source'];
 export type KafkaConfig = Config['kafka'];
 export type TargetConfig = Config['targets'][number];
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetSchema>;
+export type OperationsConfig = Config['operations'];
 export type WebhookTargetConfig = z.infer<typeof WebhookTargetSchema>;
 
 /** Events the consumer hands to a target's sink at once (offsets are committed after each). */
