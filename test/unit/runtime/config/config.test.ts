@@ -53,6 +53,13 @@ describe('parseConfig', () => {
       targets: [],
       metrics: { host: '127.0.0.1', port: 9464 },
       log: { level: 'info' },
+      operations: {
+        statusIntervalMs: 2000,
+        slotPollIntervalMs: 5000,
+        slotStallMs: 60_000,
+        targetStuckMs: 60_000,
+        auditSummaryIntervalMs: 10_000,
+      },
     });
   });
 
