@@ -7,6 +7,8 @@ export interface LoggerOptions {
   level?: string;
   pretty?: boolean;
   name?: string;
+  /** Write the JSON lines to this file (appended, folders created) instead of stderr. */
+  file?: string;
 }
 
 const REDACT_PATHS = [
@@ -25,6 +27,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(opts.name ? { name: opts.name } : {}),
   };
+  if (opts.file) {
+    return pino(options, pino.destination({ dest: opts.file, mkdir: true, append: true, sync: true }));
+  }
   if (opts.pretty) {
     return pino({
       ...options,
