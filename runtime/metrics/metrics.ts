@@ -36,6 +36,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Producer stream restarts after an error',
       registers: [registry],
     }),
+    slotWalRetained: new Gauge({
+      name: 'pgcdc_slot_wal_retained_bytes',
+      help: 'WAL the server keeps for the replication slot: pg_current_wal_lsn() - restart_lsn',
+      registers: [registry],
+    }),
+    producerReady: new Gauge({
+      name: 'pgcdc_producer_ready',
+      help: '1 while the producer streams and its slot advances, else 0',
+      registers: [registry],
+    }),
     applied: new Counter({
       name: 'pgcdc_target_applied_events_total',
       help: 'Events applied to a target (including idempotent no-ops)',
@@ -73,6 +83,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Duration of one target transaction',
       labelNames: ['target'] as const,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    targetLag: new Gauge({
+      name: 'pgcdc_target_consumer_lag_events',
+      help: "Events of a partition not yet applied by a target: high watermark - the target's position",
+      labelNames: ['target', 'partition'] as const,
+      registers: [registry],
+    }),
+    targetUp: new Gauge({
+      name: 'pgcdc_target_up',
+      help: "1 when the target's last result was OK, else 0",
+      labelNames: ['target'] as const,
       registers: [registry],
     }),
     webhookResponses: new Counter({
