@@ -14,6 +14,44 @@ const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-
 const url = (what: string) => z.string().min(1).describe(what);
 const positiveInt = z.number().int().positive();
 
+export const SNAPSHOT_DEFAULTS = {
+  mode: 'initial' as const,
+  batchSize: 1000,
+  checkpointSchema: 'public',
+  checkpointTable: 'pgcdc_snapshot',
+  progressIntervalMs: 10_000,
+  countTimeoutMs: 10_000,
+};
+
+export const SnapshotSchema = z
+  .object({
+    mode: z
+      .enum(['initial', 'never'])
+      .default(SNAPSHOT_DEFAULTS.mode)
+      .describe(
+        'initial: a producer starting on a table this slot never snapshotted feeds every row first (op=r); never: only on request (pgcdc snapshot)',
+      ),
+    batchSize: positiveInt
+      .default(SNAPSHOT_DEFAULTS.batchSize)
+      .describe('the feed limit: rows read per chunk (one short transaction, key order)'),
+    filter: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('SQL predicate on the table rows, e.g. "is_active AND NOT is_blocked"; trusted SQL'),
+    checkpointSchema: identifier.default(SNAPSHOT_DEFAULTS.checkpointSchema),
+    checkpointTable: identifier
+      .default(SNAPSHOT_DEFAULTS.checkpointTable)
+      .describe('source table holding the progress per slot and table, created if missing'),
+    progressIntervalMs: positiveInt
+      .default(SNAPSHOT_DEFAULTS.progressIntervalMs)
+      .describe('log the progress this often'),
+    countTimeoutMs: positiveInt
+      .default(SNAPSHOT_DEFAULTS.countTimeoutMs)
+      .describe('count(*) the rows to read if it answers within this time, else use the planner estimate'),
+  })
+  .strict();
+
 export const SourceSchema = z
   .object({
     url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
@@ -29,6 +67,7 @@ export const SourceSchema = z
     statusIntervalMs: positiveInt
       .default(5000)
       .describe('standby status (acknowledged LSN) sent at least this often'),
+    snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (README: Initial feed)'),
   })
   .strict();
 
@@ -46,7 +85,7 @@ export const KafkaSchema = z
     topicConfig: z
       .record(z.string(), z.string())
       .default({})
-      .describe('extra topic configs when the topic is created'),
+      .describe('topic configs when the topic is created, over DEFAULT_TOPIC_CONFIG (log-compacted)'),
   })
   .strict();
 
@@ -226,6 +265,20 @@ export function chunkSizeFor(target: TargetConfig): number {
     default:
       return target satisfies never;
   }
+}
+
+/**
+ * The change topic is the feed for new targets: log-compacted by key, deletes followed by
+ * tombstones. A consumer must read from the start to the end within delete.retention.ms.
+ */
+export const DEFAULT_TOPIC_CONFIG: Readonly<Record<string, string>> = {
+  'cleanup.policy': 'compact',
+  'min.compaction.lag.ms': String(60 * 60 * 1000),
+  'delete.retention.ms': String(24 * 60 * 60 * 1000),
+};
+
+export function topicConfigFor(kafka: KafkaConfig): Record<string, string> {
+  return { ...DEFAULT_TOPIC_CONFIG, ...kafka.topicConfig };
 }
 
 export function topicFor(kafka: KafkaConfig, source: Pick<SourceConfig, 'schema' | 'table'>): string {

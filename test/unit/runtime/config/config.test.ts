@@ -39,6 +39,14 @@ describe('parseConfig', () => {
         slot: 'pgcdc_slot',
         heartbeatIntervalMs: 10_000,
         statusIntervalMs: 5000,
+        snapshot: {
+          mode: 'initial',
+          batchSize: 1000,
+          checkpointSchema: 'public',
+          checkpointTable: 'pgcdc_snapshot',
+          progressIntervalMs: 10_000,
+          countTimeoutMs: 10_000,
+        },
       },
       kafka: {
         brokers: ['localhost:19092'],
