@@ -36,6 +36,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Producer stream restarts after an error',
       registers: [registry],
     }),
+    snapshotRowsDone: new Gauge({
+      name: 'pgcdc_snapshot_rows_done',
+      help: 'Rows of the running (or last) snapshot whose events Kafka acknowledged',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    snapshotRowsTotal: new Gauge({
+      name: 'pgcdc_snapshot_rows_total',
+      help: 'Rows the running (or last) snapshot reads (estimated at its start)',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
     slotWalRetained: new Gauge({
       name: 'pgcdc_slot_wal_retained_bytes',
       help: 'WAL the server keeps for the replication slot: pg_current_wal_lsn() - restart_lsn',
