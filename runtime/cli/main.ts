@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors/errors.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerDlqCommands } from './commands/dlq.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
 import { registerStackCommands } from './commands/stack.ts';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);
+  registerDlqCommands(program);
   return program;
 }
 
