@@ -1,0 +1,270 @@
+// Shared by test/webhook/*.int.test.ts: a real HTTP receiver on 127.0.0.1 (random port) whose
+// answers a test scripts, and a pipeline (fresh source database, unique slot, publication, topic
+// prefix and groups) whose only target is a webhook pointing at it, run in-process.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { parseConfig } from '../../runtime/config/load.ts';
+import { dlqTopicFor, groupFor, topicFor, type Config } from '../../runtime/config/schema.ts';
+import { createLogger } from '../../runtime/log/logger.ts';
+import type { TargetConsumer } from '../../consumers/runner.ts';
+import {
+  freshDatabase,
+  randomName,
+  waitUntil,
+  type FreshDatabase,
+  type StackUrls,
+} from '../support/index.ts';
+
+export const SECRET = `whsec_${Buffer.from('pgcdc webhook integration tests').toString('base64')}`;
+
+export interface Payload {
+  version: number;
+  id: string;
+  type: string;
+  op: string;
+  key: Record<string, unknown>;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  unchanged: string[];
+  source: { lsn: string; seq: string; transaction_id: string | null; commit_time: string };
+  delivery: { target: string; attempt: number; sent_at: string };
+}
+
+export interface Received {
+  id: string;
+  headers: http.IncomingHttpHeaders;
+  rawBody: string;
+  body: Payload;
+  /** performance.now() when the request was complete */
+  at: number;
+  /** answered status, or 'hang' */
+  answer: number | 'hang';
+}
+
+export type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+
+export interface Receiver {
+  url: string;
+  port: number;
+  received: Received[];
+  /** the script: request and how many times this webhook-id was seen (1 = first) */
+  reply: (req: Received, nth: number) => Reply;
+  close(): Promise<void>;
+}
+
+/** Listens on 127.0.0.1 (port 0 = any free one). Answers 200 unless `reply` says otherwise. */
+export async function startReceiver(reply?: Receiver['reply'], port = 0): Promise<Receiver> {
+  const seen = new Map<string, number>();
+  const hanging = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      const id = String(req.headers['webhook-id']);
+      const nth = (seen.get(id) ?? 0) + 1;
+      seen.set(id, nth);
+      const r: Received = {
+        id,
+        headers: req.headers,
+        rawBody,
+        body: JSON.parse(rawBody) as Payload,
+        at: performance.now(),
+        answer: 'hang',
+      };
+      const answer = receiver.reply(r, nth);
+      receiver.received.push(r);
+      if (answer === 'hang') {
+        hanging.add(res);
+        return;
+      }
+      r.answer = answer.status;
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body ?? '');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const actual = (server.address() as AddressInfo).port;
+  const receiver: Receiver = {
+    url: `http://127.0.0.1:${actual}/hook`,
+    port: actual,
+    received: [],
+    reply: reply ?? (() => ({ status: 200 })),
+    async close() {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return receiver;
+}
+
+/** A port nothing listens on (yet): for a receiver that is down. */
+export async function freePort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export interface WebhookPipeline {
+  db: FreshDatabase;
+  config: Config;
+  /** the same configuration as a YAML file, for `pgcdc` child processes */
+  configFile: string;
+  app: App;
+  topic: string;
+  group: string;
+  dlqTopic: string;
+  consumer: TargetConsumer | undefined;
+  startConsumer(): Promise<TargetConsumer>;
+  stopConsumer(): Promise<void>;
+  sql(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+  /** metric value of this target (a counter / gauge), by extra labels */
+  metric(
+    name: 'webhookResponses' | 'webhookRetries' | 'webhookCircuitOpen',
+    labels?: Record<string, string>,
+  ): Promise<number>;
+  /** stops everything, deletes topics and groups, drops the database */
+  close(): Promise<void>;
+}
+
+/**
+ * Fresh database + producer + consumer of one webhook target `hooks` at `url`. Retry timings are
+ * tiny unless `target` overrides them.
+ */
+export async function webhookPipeline(
+  urls: StackUrls,
+  name: string,
+  url: string,
+  target: Record<string, unknown> = {},
+): Promise<WebhookPipeline> {
+  const db = await freshDatabase(urls.adminUrl, name, { usersTable: true });
+  const raw = {
+    source: {
+      url: db.url,
+      slot: randomName(`${name}_slot`),
+      publication: randomName(`${name}_pub`),
+      heartbeatIntervalMs: 1000,
+      statusIntervalMs: 500,
+    },
+    kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3 },
+    registry: { url: urls.registryUrl },
+    producer: { batchMaxMessages: 500, lingerMs: 5 },
+    targets: [
+      {
+        name: 'hooks',
+        type: 'webhook',
+        url,
+        secret: SECRET,
+        connectTimeout: 1,
+        responseTimeout: 1,
+        maxAttempts: 5,
+        backoff: { initial: 0.05, max: 0.2, jitter: 0 },
+        circuitBreaker: { failureThreshold: 50, cooldown: 0.5 },
+        ...target,
+      },
+    ],
+    metrics: { port: 0 },
+    log: { level: 'warn' },
+  };
+  const config = parseConfig(raw);
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-webhook-test-'));
+  const configFile = path.join(dir, 'pgcdc.yaml');
+  writeFileSync(configFile, stringify(raw));
+  const app = createApp(config, createLogger({ level: process.env.PGCDC_TEST_LOG ?? 'warn' }), {
+    defaultMetrics: false,
+  });
+  const hooks = config.targets[0]!;
+  const { producer, done } = startProducer(app);
+  await waitUntil(() => producer.state().running, { what: 'the producer to stream', timeoutMs: 60_000 });
+  const p: WebhookPipeline = {
+    db,
+    config,
+    configFile,
+    app,
+    topic: topicFor(config.kafka, config.source),
+    group: groupFor(config.kafka, hooks),
+    dlqTopic: dlqTopicFor(config.kafka, hooks),
+    consumer: undefined,
+    async startConsumer() {
+      p.consumer = await startConsumer(app, 'hooks');
+      return p.consumer;
+    },
+    async stopConsumer() {
+      await p.consumer?.stop();
+      p.consumer = undefined;
+    },
+    async sql(text, values = []) {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        return await c.query(text, values);
+      } finally {
+        await c.end();
+      }
+    },
+    async metric(metricName, labels = {}) {
+      const m = await app.metrics[metricName].get();
+      return m.values
+        .filter(
+          (v) => v.labels.target === 'hooks' && Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+        )
+        .reduce((n, v) => n + v.value, 0);
+    },
+    async close() {
+      await p.stopConsumer();
+      await producer.stop();
+      await done;
+      // The slot outlives the producer (that is its point): drop it once its walsender is gone.
+      await waitUntil(
+        () =>
+          p
+            .sql(
+              'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+              [config.source.slot],
+            )
+            .then(
+              async () =>
+                (await p.sql('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [config.source.slot]))
+                  .rowCount === 0,
+            ),
+        { what: `replication slot ${config.source.slot} to be dropped`, timeoutMs: 15_000 },
+      );
+      const admin = app.kafka.admin();
+      await admin.connect();
+      try {
+        for (const t of [p.topic, p.dlqTopic]) await admin.deleteTopic(t).catch(() => undefined);
+        for (const g of [p.group, `${p.group}.redrive`]) await admin.deleteGroup(g).catch(() => undefined);
+      } finally {
+        await admin.disconnect();
+      }
+      await db.drop();
+    },
+  };
+  return p;
+}
+
+/** Inserts a user and returns its id (as text). */
+export async function insertUser(p: WebhookPipeline, tag: string): Promise<string> {
+  const r = await p.sql(
+    `INSERT INTO users (email, username, preferences, tags, balance)
+     VALUES ($1, $2, '{"n": 12345678901234567890}', ARRAY['a', NULL], 10.50) RETURNING id::text AS id`,
+    [`${tag}-${Math.random().toString(36).slice(2)}@example.com`, tag],
+  );
+  return (r.rows[0] as { id: string }).id;
+}
+
+/** Successful deliveries (2xx answers), in arrival order. */
+export const delivered = (r: Receiver) =>
+  r.received.filter((x) => typeof x.answer === 'number' && x.answer < 300);
