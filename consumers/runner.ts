@@ -11,6 +11,7 @@ import type {
   PartitionBatch,
   BatchContext,
 } from '../runtime/kafka/port.ts';
+import { audit, AuditSummary } from '../runtime/log/audit.ts';
 import type { Logger } from '../runtime/log/logger.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
 import { DecodeError, type EventCodec } from '../runtime/registry/codec.ts';
@@ -25,9 +26,23 @@ export interface TargetStatus {
   lastErrorAt: Date | undefined;
   lastAppliedAt: Date | undefined;
   lastAppliedCommitUs: bigint | undefined;
+  /** Kafka position of the last applied event */
+  lastAppliedOffset: { partition: number; offset: bigint } | undefined;
+  /** set while an apply keeps failing and is being retried (cleared by the next success) */
+  failingSince: Date | undefined;
   applied: number;
   failed: number;
   deadLettered: number;
+  /** the counters count from here (restored from the status topic across restarts) */
+  countingSince: Date;
+}
+
+/** Counters of an earlier run of this target (from the status topic), continued by this one. */
+export interface RestoredCounters {
+  applied: number;
+  failed: number;
+  deadLettered: number;
+  countingSince: Date;
 }
 
 export interface TargetConsumerDeps {
@@ -40,6 +55,9 @@ export interface TargetConsumerDeps {
   logger: Logger;
   metrics: Metrics;
   retry?: { initialMs: number; maxMs: number; conflictAttempts: number };
+  restored?: RestoredCounters | undefined;
+  /** one info-level apply summary this often (default 10 s); per-chunk lines are debug */
+  auditSummaryIntervalMs?: number;
 }
 
 export function createTargetConsumer(deps: TargetConsumerDeps) {
@@ -67,13 +85,19 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     lastErrorAt: undefined,
     lastAppliedAt: undefined,
     lastAppliedCommitUs: undefined,
-    applied: 0,
-    failed: 0,
-    deadLettered: 0,
+    lastAppliedOffset: undefined,
+    failingSince: undefined,
+    applied: deps.restored?.applied ?? 0,
+    failed: deps.restored?.failed ?? 0,
+    deadLettered: deps.restored?.deadLettered ?? 0,
+    countingSince: deps.restored?.countingSince ?? new Date(),
   };
+  const summary = new AuditSummary(log, { kind: 'apply', target: target.name });
+  let summaryTimer: NodeJS.Timeout | undefined;
 
   const setError = (err: unknown) => {
     status.state = 'ERR';
+    metrics.targetUp.set({ target: target.name }, 0);
     status.lastError = describeError(err);
     status.lastErrorAt = new Date();
   };
@@ -81,15 +105,32 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   /** Runs `fn` until it succeeds, backing off on failure; gives up only when stopping or stale. */
   async function persist<T>(what: string, ctx: BatchContext, fn: () => Promise<T>): Promise<T | undefined> {
     let delay = retry.initialMs;
+    const started = Date.now();
     for (;;) {
       try {
         return await fn();
       } catch (err) {
         if (stopping || ctx.isStale()) return undefined;
         status.failed++;
+        status.failingSince ??= new Date();
         metrics.failed.inc({ target: target.name });
         setError(err);
-        log.warn({ err: describeError(err), retryInMs: delay }, `${what} failed; retrying`);
+        summary.failed(describeError(err));
+        audit(
+          log,
+          'warn',
+          {
+            kind: 'apply',
+            target: target.name,
+            status: 'error',
+            counts: { failed: 1 },
+            durationMs: Date.now() - started,
+            error: describeError(err),
+            step: what,
+            retryInMs: delay,
+          },
+          `${what} failed; retrying`,
+        );
         await new Promise((r) => setTimeout(r, delay));
         await ctx.heartbeat().catch(() => undefined);
         delay = Math.min(delay * 2, retry.maxMs);
@@ -156,7 +197,10 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       deps.sink.apply(events, {
         heartbeat: () => ctx.heartbeat(),
         isStale: () => stopping || ctx.isStale(),
-        reportError: (message) => setError(new PgcdcError(message)),
+        reportError: (message) => {
+          setError(new PgcdcError(message));
+          status.failingSince ??= new Date();
+        },
       }),
     );
     if (result === undefined) return 'stale';
@@ -191,7 +235,31 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     if (last) {
       status.lastAppliedAt = new Date();
       status.lastAppliedCommitUs = last.event.source.ts_us;
+      status.lastAppliedOffset = { partition: batch.partition, offset: last.offset };
     }
+    status.failingSince = undefined;
+    const next = result.retryFrom?.offset ?? messages[messages.length - 1]!.offset + 1n;
+    metrics.targetLag.set(
+      { target: target.name, partition: String(batch.partition) },
+      Math.max(0, Number(batch.highWatermark - next)),
+    );
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    summary.add({ applied: result.applied.length, deadLettered: dead.length }, durationMs);
+    audit(
+      log,
+      'debug',
+      {
+        kind: 'apply',
+        target: target.name,
+        status: dead.length > 0 ? 'partial' : 'ok',
+        counts: { applied: result.applied.length, deadLettered: dead.length },
+        durationMs: Math.round(durationMs * 10) / 10,
+        partition: batch.partition,
+        fromOffset: messages[0]!.offset.toString(),
+        toOffset: (next - 1n).toString(),
+      },
+      'applied chunk',
+    );
     if (dead.length > 0) {
       setError(
         new PgcdcError(
@@ -204,6 +272,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       );
     } else if (!result.retryFrom) {
       status.state = 'OK';
+      metrics.targetUp.set({ target: target.name }, 1);
     }
     if (result.retryFrom) {
       const k = `${batch.partition}:${result.retryFrom.offset}`;
@@ -237,6 +306,18 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       await persist('opening target', { heartbeat: () => Promise.resolve(), isStale: () => false }, () =>
         deps.sink.open(),
       );
+      if (status.state === 'starting' && !stopping) {
+        status.state = 'OK'; // the target is reachable; nothing applied yet
+        status.failingSince = undefined;
+        metrics.targetUp.set({ target: target.name }, 1);
+      }
+      summaryTimer = setInterval(() => summary.flush(), deps.auditSummaryIntervalMs ?? 10_000);
+      summaryTimer.unref();
+      // The producer creates the topic; a target started first waits for it instead of failing.
+      await persist('waiting for topic', { heartbeat: () => Promise.resolve(), isStale: () => false }, async () => {
+        const parts = await admin.topicOffsets(deps.topic);
+        if (parts.length === 0) throw new PgcdcError(`topic ${deps.topic} does not exist yet`, { hint: 'start the producer' });
+      });
       log.info({ topic: deps.topic, dlq: dlq.topic }, 'consuming');
       const chunkSize = chunkSizeFor(target);
       await consumer.run(deps.topic, async (batch, ctx) => {
@@ -261,6 +342,8 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       await admin.disconnect().catch(() => undefined);
       await deps.sink.close();
       status.state = 'stopped';
+      clearInterval(summaryTimer);
+      summary.flush();
     },
   };
 }
