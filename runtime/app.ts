@@ -1,6 +1,6 @@
 // Composition root: builds the shared clients once and wires producer and target consumers.
 import http from 'node:http';
-import { createTargetConsumer, type TargetConsumer } from '../consumers/runner.ts';
+import { createTargetConsumer } from '../consumers/runner.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
@@ -13,6 +13,12 @@ import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
 import type { Logger } from './log/logger.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import {
+  restoreTargetCounters,
+  superviseConsumer,
+  superviseProducer,
+  type SupervisedConsumer,
+} from './ops/supervise.ts';
 import { createEventCodec } from './registry/codec.ts';
 
 export interface App {
@@ -32,7 +38,8 @@ export function createApp(config: Config, logger: Logger, opts: { defaultMetrics
 }
 
 export function startProducer(app: App) {
-  const producer = createProducer(app);
+  // slot monitor (WAL retained, stall), readiness and the status record wrap the producer
+  const producer = superviseProducer(app, createProducer(app));
   const done = producer.run();
   return { producer, done };
 }
@@ -49,7 +56,7 @@ export function createSink(app: App, target: TargetConfig): Sink {
   }
 }
 
-export async function startConsumer(app: App, targetName: string): Promise<TargetConsumer> {
+export async function startConsumer(app: App, targetName: string): Promise<SupervisedConsumer> {
   const target = app.config.targets.find((t) => t.name === targetName);
   if (!target) {
     throw new ConfigError(`no target named "${targetName}"`, {
@@ -68,9 +75,18 @@ export async function startConsumer(app: App, targetName: string): Promise<Targe
     sink: createSink(app, target),
     logger: app.logger,
     metrics: app.metrics,
+    restored: await restoreTargetCounters(app, target.name),
+    auditSummaryIntervalMs: app.config.operations.auditSummaryIntervalMs,
   });
-  await consumer.run();
-  return consumer;
+  // status record (published, restored above), lag polling and readiness wrap the consumer
+  const supervised = superviseConsumer(app, target, consumer);
+  try {
+    await supervised.run();
+  } catch (err) {
+    await supervised.stop().catch(() => undefined);
+    throw err;
+  }
+  return supervised;
 }
 
 /** /metrics, /healthz (process alive), /readyz (the pipeline's own judgement). */

@@ -23,7 +23,13 @@ export type AuditLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export function audit(logger: Logger, level: AuditLevel, entry: AuditEntry, msg: string): void {
   if (!logger.isLevelEnabled(level)) return;
-  logger[level]({ audit: true, ...entry }, msg);
+  // a child logger may already carry the target: do not write the key twice
+  const { target, ...rest } = entry;
+  const bound = (logger.bindings() as { target?: unknown }).target;
+  logger[level](
+    { audit: true, ...(target === undefined || bound === target ? {} : { target }), ...rest },
+    msg,
+  );
 }
 
 /**

@@ -1,0 +1,106 @@
+// Watches the producer's replication slot from the side (its own small connection): WAL retained
+// behind the slot (gauge pgcdc_slot_wal_retained_bytes) and whether the slot has stalled, which
+// readiness reports. The replication stream itself is not touched.
+import pg from 'pg';
+import type { Logger } from '../../runtime/log/logger.ts';
+import type { Metrics } from '../../runtime/metrics/metrics.ts';
+import { parseLsn } from './lsn.ts';
+import { readSlots, StallDetector, type SlotRow } from './slots.ts';
+
+export interface SlotHealth {
+  /** the monitor's connection to the source works */
+  connected: boolean;
+  error: string | undefined;
+  sampledAt: Date | undefined;
+  slot: SlotRow | undefined;
+  stalledForMs: number;
+  stalled: boolean;
+}
+
+export interface SlotMonitor {
+  health(): SlotHealth;
+  stop(): Promise<void>;
+}
+
+export function startSlotMonitor(opts: {
+  url: string;
+  slot: string;
+  intervalMs: number;
+  stallMs: number;
+  metrics: Metrics;
+  logger: Logger;
+  onSample?: (h: SlotHealth) => void;
+}): SlotMonitor {
+  const detector = new StallDetector();
+  const health: SlotHealth = {
+    connected: false,
+    error: undefined,
+    sampledAt: undefined,
+    slot: undefined,
+    stalledForMs: 0,
+    stalled: false,
+  };
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+
+  const connect = async (): Promise<pg.Client> => {
+    if (client) return client;
+    const c = new pg.Client({ connectionString: opts.url, application_name: 'pgcdc-slot-monitor' });
+    c.on('error', () => undefined); // surfaced by the next query
+    try {
+      await c.connect();
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw err;
+    }
+    client = c;
+    return c;
+  };
+
+  const sample = async () => {
+    try {
+      const c = await connect();
+      const reading = await readSlots(c, opts.slot);
+      const slot = reading.slots[0];
+      const now = Date.now();
+      health.connected = true;
+      health.error = undefined;
+      health.sampledAt = new Date(now);
+      health.slot = slot;
+      health.stalledForMs = detector.observe(
+        now,
+        reading.currentLsn,
+        slot?.confirmedFlushLsn ? parseLsn(slot.confirmedFlushLsn) : undefined,
+      );
+      health.stalled = health.stalledForMs > opts.stallMs;
+      if (slot?.retainedBytes != null) opts.metrics.slotWalRetained.set(slot.retainedBytes);
+    } catch (err) {
+      health.connected = false;
+      health.error = err instanceof Error ? err.message : String(err);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => undefined);
+      opts.logger.warn({ err: health.error, slot: opts.slot }, 'slot monitor cannot read the slot');
+    }
+    opts.onSample?.({ ...health });
+  };
+
+  const tick = () => {
+    if (stopped || running) return;
+    running = sample().finally(() => (running = undefined));
+  };
+  const timer = setInterval(tick, opts.intervalMs);
+  tick();
+
+  return {
+    health: () => ({ ...health }),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await client?.end().catch(() => undefined);
+      client = undefined;
+    },
+  };
+}
