@@ -1,10 +1,11 @@
 // The producer service: source table -> replication slot -> change events -> Kafka topic.
 // Wires the stages (setup, replication stream, assembler, publisher) and restarts the stream with
 // backoff after any failure: the stream resumes from the slot's confirmed position, so events not
-// yet acknowledged are read and published again (duplicates, never loss).
+// yet acknowledged are read and published again (duplicates, never loss). The snapshot feed
+// (producers/snapshot) runs alongside the stream and interleaves `op = r` events with it.
 import pg from 'pg';
 import type { Config } from '../runtime/config/schema.ts';
-import { topicFor } from '../runtime/config/schema.ts';
+import { topicConfigFor, topicFor } from '../runtime/config/schema.ts';
 import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
 import type { KafkaClientFactory } from '../runtime/kafka/port.ts';
 import type { Logger } from '../runtime/log/logger.ts';
@@ -16,6 +17,7 @@ import { formatLsn } from './postgres/lsn.ts';
 import { ReplicationStream } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource } from './postgres/setup.ts';
 import { AckingPublisher } from './publisher.ts';
+import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
 
 export const PIPELINE_VERSION = '0.1.0';
 
@@ -61,10 +63,12 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
     let stream: ReplicationStream | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let publisher: AckingPublisher | undefined;
+    let snapshot: SnapshotFeed | undefined;
     let cleaned: Promise<void> | undefined;
     const cleanup = () => (cleaned ??= closeAll());
     const closeAll = async () => {
       if (heartbeat) clearInterval(heartbeat);
+      await snapshot?.stop();
       publisher?.close();
       await stream?.stop().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
@@ -92,7 +96,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         topic,
         partitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
-        config: config.kafka.topicConfig,
+        config: topicConfigFor(config.kafka),
       });
       log.info({ topic, created }, 'topic ready');
       const codec = await createEventCodec({ registryUrl: config.registry.url, topic, contract });
@@ -116,6 +120,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         metrics: deps.metrics,
         ackAfterPublish: (lsn) => {
           s.acknowledge(lsn);
+          snapshot?.acknowledged(lsn);
           st.confirmedLsn = formatLsn(s.acknowledgedLsn);
           deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
         },
@@ -127,6 +132,13 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         name: config.kafka.topicPrefix,
         version: PIPELINE_VERSION,
       });
+      const feed = createSnapshotFeed({
+        source: config.source,
+        events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
+        logger: log,
+        metrics: deps.metrics,
+      });
+      snapshot = feed;
       heartbeat = setInterval(() => {
         emitHeartbeat(client, HEARTBEAT_PREFIX).catch((err: unknown) =>
           log.warn({ err: describeError(err) }, 'heartbeat failed'),
@@ -135,12 +147,14 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       st.running = true;
       st.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
       log.info({ topic, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming');
-      await stream.run(async (msg, lsn) => {
+      const streaming = stream.run(async (msg, lsn) => {
         for (const item of assembler.push(msg, lsn)) {
           if (item.kind === 'event') st.lastEventAt = new Date();
-          await pub.push(item);
+          for (const out of feed.process(item)) await pub.push(out);
         }
       });
+      // The feed fails the run like the stream does; it resolves only when stopped.
+      await Promise.race([streaming, feed.run().then(() => streaming)]);
       if (!stopping) throw new Error('replication stream ended unexpectedly');
     } finally {
       st.running = false;

@@ -1,6 +1,7 @@
 // Publishes change events to Kafka in batches and decides which WAL position is safe to
 // acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
 // of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
+// A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
 import type { KafkaProducerPort, OutMessage } from '../runtime/kafka/port.ts';
 import type { EventCodec } from '../runtime/registry/codec.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
@@ -53,11 +54,16 @@ export class AckingPublisher {
         });
         this.pending.ops.push(item.event.op);
         this.pending.commitTimesUs.push(item.event.source.ts_us);
+        if (item.event.op === 'd') {
+          this.pending.messages.push({ key: this.pending.messages.at(-1)!.key, value: null });
+        }
         this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: item.event.op });
         if (this.pending.messages.length >= this.opts.batchMaxMessages) await this.flush();
         return;
       case 'commit':
-      case 'heartbeat': {
+      case 'heartbeat':
+      case 'watermark':
+      case 'signal': {
         const lsn = item.kind === 'commit' ? item.endLsn : item.lsn;
         this.pending.ackLsn =
           this.pending.ackLsn === undefined || lsn > this.pending.ackLsn ? lsn : this.pending.ackLsn;

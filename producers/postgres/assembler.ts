@@ -5,6 +5,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
 import { decodePgText } from '../../schemas/values.ts';
+import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
 import { parseLsn, formatLsn, type Lsn } from './lsn.ts';
 
 export const HEARTBEAT_PREFIX = 'pgcdc.heartbeat';
@@ -13,7 +14,11 @@ export type SourceItem =
   | { kind: 'event'; key: Row; event: ChangeEvent }
   | { kind: 'commit'; endLsn: Lsn; commitLsn: Lsn; events: number }
   | { kind: 'heartbeat'; lsn: Lsn }
-  | { kind: 'truncate'; commitLsn: Lsn };
+  | { kind: 'truncate'; commitLsn: Lsn }
+  /** A snapshot chunk's low/high watermark (producers/snapshot); also a position like a heartbeat. */
+  | ({ kind: 'watermark'; lsn: Lsn } & Watermark)
+  /** `pgcdc.signal`: look at the snapshot checkpoint now; also a position like a heartbeat. */
+  | { kind: 'signal'; lsn: Lsn; content: string };
 
 export interface AssemblerOptions {
   contract: TableContract;
@@ -86,15 +91,28 @@ export class TransactionAssembler {
         if (!msg.relations.some((r) => this.isCaptured(r))) return [];
         return [{ kind: 'truncate', commitLsn: this.requireTxn('truncate').commitLsn }];
       case 'message':
-        if (!msg.transactional && msg.prefix === HEARTBEAT_PREFIX) {
-          return [{ kind: 'heartbeat', lsn: parseLsn(msg.messageLsn ?? walLsn) }];
-        }
-        return [];
+        return msg.transactional ? [] : this.message(msg, parseLsn(msg.messageLsn ?? walLsn));
       case 'origin':
       case 'type':
         return [];
       default:
         return msg satisfies never;
+    }
+  }
+
+  /** Non-transactional messages with our prefixes; a malformed watermark still marks a position. */
+  private message(msg: Pgoutput.MessageMessage, lsn: Lsn): SourceItem[] {
+    switch (msg.prefix) {
+      case HEARTBEAT_PREFIX:
+        return [{ kind: 'heartbeat', lsn }];
+      case WATERMARK_PREFIX: {
+        const w = parseWatermark(new TextDecoder().decode(msg.content));
+        return [w ? { kind: 'watermark', lsn, ...w } : { kind: 'heartbeat', lsn }];
+      }
+      case SIGNAL_PREFIX:
+        return [{ kind: 'signal', lsn, content: new TextDecoder().decode(msg.content) }];
+      default:
+        return [];
     }
   }
 

@@ -16,6 +16,10 @@ class RawTextPgoutputPlugin extends PgoutputPlugin {
   }
 }
 
+/** Type output of source sessions (walsender and snapshot reads): ISO dates in UTC, exact floats. */
+export const SOURCE_SESSION_OPTIONS =
+  '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601';
+
 export interface ReplicationStreamOptions {
   connectionString: string;
   slot: string;
@@ -38,8 +42,7 @@ export class ReplicationStream {
     this.service = new LogicalReplicationService(
       {
         connectionString: opts.connectionString,
-        // Type output of the walsender session: ISO dates in UTC, exact floats.
-        options: '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601',
+        options: SOURCE_SESSION_OPTIONS,
         application_name: `pgcdc:${opts.slot}`,
       },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },

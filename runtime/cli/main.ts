@@ -4,6 +4,7 @@ import { describeError } from '../errors/errors.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
+import { registerSnapshotCommand } from './commands/snapshot.ts';
 import { registerStackCommands } from './commands/stack.ts';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerPipelineCommands(program);
   registerDemoCommand(program);
   registerDlqCommands(program);
+  registerSnapshotCommand(program);
   return program;
 }
 

@@ -1,0 +1,89 @@
+// Snapshot rows -> `op = r` change events. Pure. A chunk's rows are positioned at the chunk's high
+// watermark (commit_lsn = its LSN, seq = 0..n-1), so targets guarded by (commit_lsn, seq) order
+// them after every change committed before the watermark and before every change committed after.
+import type { ChangeEvent, ColumnSpec, Row, TableContract } from '../../schemas/contract.ts';
+import { decodePgText } from '../../schemas/values.ts';
+import type { Lsn } from '../postgres/lsn.ts';
+
+/** A row as the chunk SELECT returns it: PostgreSQL text output per contract column (null = SQL NULL). */
+export type RawRow = (string | null)[];
+
+export interface SnapshotRow {
+  /** Primary key in text form, as the checkpoint and the chunk query use it. */
+  keyText: string;
+  key: Row;
+  after: Row;
+}
+
+export interface SnapshotEventContext {
+  contract: TableContract;
+  db: string;
+  /** Logical name of the pipeline (the topic prefix). */
+  name: string;
+  version: string;
+}
+
+/** The text form of a key (the single primary-key column). */
+export function keyTextOf(contract: TableContract, key: Row): string {
+  const column = singleKeyColumn(contract);
+  const v = key[column];
+  if (v === null || v === undefined) throw new Error(`key without a value for ${column}`);
+  return String(v);
+}
+
+export function singleKeyColumn(contract: TableContract): string {
+  const [first, ...rest] = contract.keyColumns;
+  if (!first || rest.length > 0) {
+    throw new Error(
+      `snapshot needs a single-column primary key; ${contract.schema}.${contract.table} has (${contract.keyColumns.join(', ')})`,
+    );
+  }
+  return first;
+}
+
+/** Decodes one SELECT row (columns in contract order) the way the assembler decodes pgoutput text. */
+export function decodeSnapshotRow(contract: TableContract, raw: RawRow): SnapshotRow {
+  const after: Row = {};
+  contract.columns.forEach((c: ColumnSpec, i) => {
+    const text = raw[i];
+    after[c.name] = text === null || text === undefined ? null : decodePgText(c.pgType, text);
+  });
+  const key: Row = {};
+  for (const k of contract.keyColumns) key[k] = after[k] ?? null;
+  return { keyText: keyTextOf(contract, key), key, after };
+}
+
+/** Deterministic per (snapshot, row): receivers may de-duplicate on it. */
+export function snapshotEventId(snapshotId: string, keyText: string): string {
+  return `snap:${snapshotId}:${keyText}`;
+}
+
+export function snapshotEvent(
+  ctx: SnapshotEventContext,
+  snapshotId: string,
+  row: SnapshotRow,
+  position: { highLsn: Lsn; seq: bigint; readAtUs: bigint; nowMs: bigint },
+): ChangeEvent {
+  return {
+    before: null,
+    after: row.after,
+    unchanged: [],
+    source: {
+      version: ctx.version,
+      connector: 'pgcdc',
+      name: ctx.name,
+      db: ctx.db,
+      schema: ctx.contract.schema,
+      table: ctx.contract.table,
+      lsn: position.highLsn,
+      commit_lsn: position.highLsn,
+      seq: position.seq,
+      tx_id: null,
+      ts_us: position.readAtUs,
+      snapshot: true,
+    },
+    op: 'r',
+    ts_ms: position.nowMs,
+    event_id: snapshotEventId(snapshotId, row.keyText),
+  };
+}

@@ -1,0 +1,131 @@
+// Snapshot reads on the source: the chunk SELECT (key order, feed limit, optional filter), the
+// watermark messages around it, and the start-of-snapshot figures (largest key, row estimate).
+// No table lock: every read is one short READ COMMITTED transaction using the primary-key index.
+import pg from 'pg';
+import type { TableContract } from '../../schemas/contract.ts';
+import type { RawRow } from './events.ts';
+import { singleKeyColumn } from './events.ts';
+import { parsePgSnapshot, WATERMARK_PREFIX, type PgSnapshot } from './watermark.ts';
+
+const q = pg.escapeIdentifier;
+
+export interface ChunkSpec {
+  contract: TableContract;
+  /** Scan rows with key > afterKey (null: from the first key) ... */
+  afterKey: string | null;
+  /** ... and key <= maxKey, at most `limit` of them, in key order. */
+  maxKey: string;
+  limit: number;
+  /** Keys read again regardless of the scan position (requeued by the window). */
+  pendingKeys: string[];
+  /** Trusted SQL predicate from the configuration (source.snapshot.filter). */
+  filter: string | undefined;
+}
+
+export interface ChunkRead {
+  snapshot: PgSnapshot | undefined;
+  /** Rows of the key scan, in key order. */
+  scan: RawRow[];
+  /** Rows read again by key (pending keys that still exist and match the filter). */
+  pending: RawRow[];
+}
+
+/** Every column as PostgreSQL's text output (the same text pgoutput sends), no client-side parsing. */
+const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
+
+/**
+ * One statement, so one snapshot for both the rows and pg_current_snapshot(): the key scan and
+ * the pending keys, each row prefixed with the snapshot text and whether it comes from the scan.
+ */
+export function chunkSql(s: ChunkSpec): { text: string; values: unknown[] } {
+  const key = q(singleKeyColumn(s.contract));
+  const table = `${q(s.contract.schema)}.${q(s.contract.table)}`;
+  const cols = s.contract.columns.map((c) => `s.${q(c.name)}`).join(', ');
+  const filter = s.filter ? ` AND (${s.filter})` : '';
+  const values: unknown[] = [s.maxKey, s.limit];
+  const lower = s.afterKey === null ? '' : ` AND ${key} > $${values.push(s.afterKey)}`;
+  const scan = `SELECT true AS pgcdc_scan, * FROM ${table} WHERE ${key} <= $1${lower}${filter} ORDER BY ${key} LIMIT $2`;
+  const parts = [`(${scan})`];
+  if (s.pendingKeys.length > 0) {
+    const p = values.push(s.pendingKeys);
+    parts.push(`(SELECT false AS pgcdc_scan, * FROM ${table} WHERE ${key} = ANY($${p})${filter})`);
+  }
+  return {
+    text:
+      `SELECT pg_current_snapshot()::text AS pgcdc_snapshot, s.pgcdc_scan, ${cols} ` +
+      `FROM (${parts.join(' UNION ALL ')}) s ORDER BY s.pgcdc_scan DESC, s.${key}`,
+    values,
+  };
+}
+
+/** Runs the chunk SELECT; must run inside the chunk's transaction, after the low watermark. */
+export async function selectChunk(c: pg.Client, s: ChunkSpec): Promise<ChunkRead> {
+  const { text, values } = chunkSql(s);
+  const res = await c.query<RawRow>({ text, values, rowMode: 'array', types: RAW_TEXT });
+  const out: ChunkRead = { snapshot: undefined, scan: [], pending: [] };
+  for (const row of res.rows) {
+    out.snapshot ??= parsePgSnapshot(row[0]!);
+    (row[1] === 't' ? out.scan : out.pending).push(row.slice(2));
+  }
+  return out;
+}
+
+/** Emits a watermark; the returned promise resolves once the message is in the WAL. */
+export async function emitWatermark(c: pg.Client, content: string): Promise<void> {
+  await c.query('SELECT pg_logical_emit_message(false, $1, $2)', [WATERMARK_PREFIX, content]);
+}
+
+/**
+ * Emits the high watermark and gives the transaction an xid, so that its COMMIT flushes the WAL
+ * up to and including the watermark: the walsender sends only flushed WAL, and PostgreSQL 15 has
+ * no flush flag on pg_logical_emit_message.
+ */
+export async function emitHighWatermark(c: pg.Client, content: string): Promise<void> {
+  await c.query('SELECT pg_logical_emit_message(false, $1, $2), pg_current_xact_id()', [
+    WATERMARK_PREFIX,
+    content,
+  ]);
+}
+
+/** Largest key now (the scan's end: later rows arrive through the stream anyway). */
+export async function maxKey(c: pg.Client, contract: TableContract): Promise<string | null> {
+  const key = q(singleKeyColumn(contract));
+  const res = await c.query<{ k: string | null }>(
+    `SELECT max(${key})::text AS k FROM ${q(contract.schema)}.${q(contract.table)}`,
+  );
+  return res.rows[0]?.k ?? null;
+}
+
+/**
+ * Rows the snapshot will read: count(*) when it answers within `countTimeoutMs`, otherwise the
+ * planner's estimate (reltuples, which ignores the filter). Null if neither is known.
+ */
+export async function estimateRows(
+  c: pg.Client,
+  contract: TableContract,
+  upTo: string,
+  filter: string | undefined,
+  countTimeoutMs: number,
+): Promise<{ total: number | null; exact: boolean }> {
+  const key = q(singleKeyColumn(contract));
+  const table = `${q(contract.schema)}.${q(contract.table)}`;
+  try {
+    await c.query('BEGIN');
+    await c.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(countTimeoutMs))}`);
+    const res = await c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${table} WHERE ${key} <= $1${filter ? ` AND (${filter})` : ''}`,
+      [upTo],
+    );
+    await c.query('COMMIT');
+    return { total: Number(res.rows[0]!.n), exact: true };
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    if ((err as { code?: string }).code !== '57014') throw err; // only a timeout falls back
+  }
+  const est = await c.query<{ n: string }>(
+    'SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass',
+    [table],
+  );
+  const n = Number(est.rows[0]?.n ?? -1);
+  return { total: n >= 0 ? n : null, exact: false };
+}

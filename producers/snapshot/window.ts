@@ -1,0 +1,182 @@
+// The DBLog watermark window, inside the producer's stream. Pure: items in (WAL order), items out.
+//
+// For each chunk the snapshot runner arms a window, emits the low watermark, SELECTs the chunk
+// (handing the rows and the SELECT's pg_snapshot over with fill()), then emits the high watermark.
+// When the high watermark comes through the stream, the chunk's rows are emitted as `op = r`
+// events positioned at it, followed by the watermark item itself (a position the publisher
+// acknowledges once Kafka has everything before it, which is when the runner checkpoints).
+//
+// Which live changes win over a chunk row: a change to the same key by a transaction the SELECT
+// did not see (not visible in its pg_snapshot) that comes through the stream before the high
+// watermark. Those are the transactions that committed inside the window, and also the rare one
+// whose commit record precedes the low watermark but which was not yet visible when the SELECT
+// started (PostgreSQL writes the commit record before it publishes the commit). Changes by
+// transactions the SELECT saw are already in the row, so the row stays: the chunk then carries
+// the full row even when the live change was an update without its unchanged TOAST columns.
+// A key whose winning live change is such a partial update is handed back to the runner
+// (`requeue`) to be read again in a later chunk, so a target that never had the row gets it whole.
+//
+// To know those transactions, the window records the keys each transaction touched while a
+// snapshot runs, and forgets transactions that finished before the oldest snapshot still to come.
+import type { SourceItem } from '../postgres/assembler.ts';
+import type { Lsn } from '../postgres/lsn.ts';
+import type { SnapshotRow } from './events.ts';
+import { finishedBefore, visibleIn, type PgSnapshot } from './watermark.ts';
+
+export interface ChunkRows {
+  snapshotId: string;
+  chunk: string;
+  /** Rows in the order they are emitted (key order). */
+  rows: SnapshotRow[];
+  /** Visibility of the SELECT; undefined when it returned no rows. */
+  snapshot: PgSnapshot | undefined;
+  /** When the rows were read (microseconds since the epoch): the events' ts_us. */
+  readAtUs: bigint;
+}
+
+export interface ChunkOutcome {
+  snapshotId: string;
+  chunk: string;
+  highLsn: Lsn;
+  lowSeen: boolean;
+  emitted: number;
+  /** Rows left out because a live change the SELECT did not see won. */
+  dropped: number;
+  /** Keys to read again: their winning live change was an update without all columns. */
+  requeue: string[];
+}
+
+export interface WindowOptions {
+  keyText: (item: Extract<SourceItem, { kind: 'event' }>) => string;
+  /** Builds the `op = r` event of a row at the high watermark. */
+  makeEvent: (
+    chunk: ChunkRows,
+    row: SnapshotRow,
+    highLsn: Lsn,
+    seq: bigint,
+  ) => Extract<SourceItem, { kind: 'event' }>;
+  onClosed: (outcome: ChunkOutcome) => void;
+}
+
+interface Armed {
+  snapshotId: string;
+  chunk: string;
+  lowSeen: boolean;
+  rows: ChunkRows | undefined;
+}
+
+export class SnapshotWindow {
+  private armed: Armed | undefined;
+  private recording = false;
+  /** xid (32-bit, as pgoutput has it) -> key -> some change of it was a partial update */
+  private readonly touched = new Map<bigint, Map<string, boolean>>();
+
+  constructor(private readonly opts: WindowOptions) {}
+
+  /** From now on, remember which keys each transaction changed (call before the first chunk). */
+  startRecording(): void {
+    this.recording = true;
+  }
+
+  stopRecording(): void {
+    this.recording = false;
+    this.touched.clear();
+  }
+
+  /** Transactions remembered (for tests and diagnostics). */
+  get rememberedTransactions(): number {
+    return this.touched.size;
+  }
+
+  /** Expect the watermarks of this chunk. Call before emitting its low watermark. */
+  arm(snapshotId: string, chunk: string): void {
+    this.armed = { snapshotId, chunk, lowSeen: false, rows: undefined };
+  }
+
+  /** Hand over the chunk's rows. Call before emitting its high watermark. */
+  fill(rows: ChunkRows): void {
+    const a = this.armed;
+    if (!a || a.snapshotId !== rows.snapshotId || a.chunk !== rows.chunk) {
+      throw new Error(`snapshot window: fill for chunk ${rows.snapshotId}:${rows.chunk} that is not armed`);
+    }
+    a.rows = rows;
+  }
+
+  disarm(): void {
+    this.armed = undefined;
+  }
+
+  /** One stream item in, the items to publish out (in order). */
+  process(item: SourceItem): SourceItem[] {
+    switch (item.kind) {
+      case 'event':
+        if (this.recording && item.event.source.tx_id !== null) this.remember(item);
+        return [item];
+      case 'watermark':
+        return this.watermark(item);
+      case 'commit':
+      case 'heartbeat':
+      case 'truncate':
+      case 'signal':
+        return [item];
+      default:
+        return item satisfies never;
+    }
+  }
+
+  private remember(item: Extract<SourceItem, { kind: 'event' }>): void {
+    const xid = item.event.source.tx_id!;
+    let keys = this.touched.get(xid);
+    if (!keys) this.touched.set(xid, (keys = new Map<string, boolean>()));
+    const key = this.opts.keyText(item);
+    const partial = item.event.op === 'u' && item.event.unchanged.length > 0;
+    keys.set(key, (keys.get(key) ?? false) || partial);
+  }
+
+  private watermark(item: Extract<SourceItem, { kind: 'watermark' }>): SourceItem[] {
+    const a = this.armed;
+    // Another snapshot's, an earlier run's, or one re-read after a restart: only a position.
+    if (!a || a.snapshotId !== item.snapshotId || a.chunk !== item.chunk) return [item];
+    if (item.edge === 'low') {
+      a.lowSeen = true;
+      return [item];
+    }
+    const chunk = a.rows;
+    if (!chunk) {
+      throw new Error(`snapshot window: high watermark of ${item.snapshotId}:${item.chunk} before its rows`);
+    }
+    this.armed = undefined;
+    const snap = chunk.snapshot;
+    const lost = new Map<string, boolean>();
+    if (snap) {
+      for (const [xid, keys] of this.touched) {
+        if (visibleIn(snap, xid)) continue;
+        for (const [key, partial] of keys) lost.set(key, (lost.get(key) ?? false) || partial);
+      }
+      // No snapshot still to come can miss a transaction that finished before this one started.
+      for (const xid of [...this.touched.keys()]) if (finishedBefore(snap, xid)) this.touched.delete(xid);
+    }
+    const out: SourceItem[] = [];
+    const requeue: string[] = [];
+    let seq = 0n;
+    for (const row of chunk.rows) {
+      const partial = lost.get(row.keyText);
+      if (partial === undefined) {
+        out.push(this.opts.makeEvent(chunk, row, item.lsn, seq++));
+      } else if (partial) {
+        requeue.push(row.keyText);
+      }
+    }
+    out.push(item);
+    this.opts.onClosed({
+      snapshotId: item.snapshotId,
+      chunk: item.chunk,
+      highLsn: item.lsn,
+      lowSeen: a.lowSeen,
+      emitted: Number(seq),
+      dropped: chunk.rows.length - Number(seq),
+      requeue,
+    });
+    return out;
+  }
+}
