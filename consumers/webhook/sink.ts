@@ -197,6 +197,8 @@ export class WebhookSink implements Sink {
       let code: string;
       let detail: string;
       let excerpt = '';
+      // A slow receiver must not cost the consumer its group membership: heartbeat meanwhile.
+      const beat = setInterval(() => void ctx.heartbeat().catch(() => undefined), WAIT_SLICE_MS);
       try {
         const res = await this.transport!.post(cfg.url, headers, body);
         verdict = classifyStatus(res.status, res.retryAfter, this.now());
@@ -211,6 +213,8 @@ export class WebhookSink implements Sink {
         verdict = { kind: 'retry', retryAfterMs: undefined };
         code = err.kind;
         detail = err.message;
+      } finally {
+        clearInterval(beat);
       }
       const latencyMs = performance.now() - started;
       this.deps.metrics.webhookResponses.inc({ target: cfg.name, code });
