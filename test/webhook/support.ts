@@ -143,11 +143,31 @@ export interface WebhookPipeline {
  * Fresh database + producer + consumer of one webhook target `hooks` at `url`. Retry timings are
  * tiny unless `target` overrides them.
  */
-export async function webhookPipeline(
+export function webhookPipeline(
   urls: StackUrls,
   name: string,
   url: string,
   target: Record<string, unknown> = {},
+): Promise<WebhookPipeline> {
+  return targetPipeline(urls, name, {
+    name: 'hooks',
+    type: 'webhook',
+    url,
+    secret: SECRET,
+    connectTimeout: 1,
+    responseTimeout: 1,
+    maxAttempts: 5,
+    backoff: { initial: 0.05, max: 0.2, jitter: 0 },
+    circuitBreaker: { failureThreshold: 50, cooldown: 0.5 },
+    ...target,
+  });
+}
+
+/** The same with any one target named `hooks` (e.g. a postgres target for the DLQ tools). */
+export async function targetPipeline(
+  urls: StackUrls,
+  name: string,
+  target: Record<string, unknown>,
 ): Promise<WebhookPipeline> {
   const db = await freshDatabase(urls.adminUrl, name, { usersTable: true });
   const raw = {
@@ -161,20 +181,7 @@ export async function webhookPipeline(
     kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3 },
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 500, lingerMs: 5 },
-    targets: [
-      {
-        name: 'hooks',
-        type: 'webhook',
-        url,
-        secret: SECRET,
-        connectTimeout: 1,
-        responseTimeout: 1,
-        maxAttempts: 5,
-        backoff: { initial: 0.05, max: 0.2, jitter: 0 },
-        circuitBreaker: { failureThreshold: 50, cooldown: 0.5 },
-        ...target,
-      },
-    ],
+    targets: [target],
     metrics: { port: 0 },
     log: { level: 'warn' },
   };
@@ -218,7 +225,9 @@ export async function webhookPipeline(
       const m = await app.metrics[metricName].get();
       return m.values
         .filter(
-          (v) => v.labels.target === 'hooks' && Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+          (v) =>
+            v.labels.target === 'hooks' &&
+            Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
         )
         .reduce((n, v) => n + v.value, 0);
     },
