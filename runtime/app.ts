@@ -33,7 +33,12 @@ export function createApp(config: Config, logger: Logger, opts: { defaultMetrics
     config,
     logger,
     metrics: createMetrics({ defaults: opts.defaultMetrics ?? true }),
-    kafka: createKafkajsFactory({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger }),
+    kafka: createKafkajsFactory({
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      logger,
+    }),
   };
 }
 

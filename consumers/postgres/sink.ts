@@ -17,6 +17,7 @@ export class PostgresSink implements Sink {
   private client: pg.Client | undefined;
   private readonly table: TargetTable;
   private pkConstraint = '';
+  private closed = false;
 
   constructor(
     private readonly cfg: PostgresTargetConfig,
@@ -32,6 +33,7 @@ export class PostgresSink implements Sink {
   }
 
   async open(): Promise<void> {
+    if (this.closed) throw new PgcdcError(`target ${this.cfg.name}: sink is closed`);
     const client = new pg.Client({
       connectionString: this.cfg.url,
       application_name: `pgcdc-sink:${this.cfg.name}`,
@@ -68,8 +70,14 @@ export class PostgresSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.client?.end().catch(() => undefined);
+    this.closed = true;
+    await this.disconnect();
+  }
+
+  private async disconnect(): Promise<void> {
+    const c = this.client;
     this.client = undefined;
+    await c?.end().catch(() => undefined);
   }
 
   async apply(events: DecodedEvent[]): Promise<ApplyResult> {
@@ -79,7 +87,7 @@ export class PostgresSink implements Sink {
     } catch (err) {
       const kind = classifyPgError(err, this.pkConstraint);
       if (kind === 'transient') {
-        await this.close();
+        await this.disconnect();
         throw new UnavailableError(`target ${this.cfg.name}: ${(err as Error).message}`, { cause: err });
       }
       if (kind === 'blocking') throw this.blocking(err);
@@ -163,7 +171,7 @@ export class PostgresSink implements Sink {
       await c.query('ROLLBACK').catch(() => undefined);
       const kind = classifyPgError(err, this.pkConstraint);
       if (kind === 'transient') {
-        await this.close();
+        await this.disconnect();
         throw new UnavailableError(`target ${this.cfg.name}: ${(err as Error).message}`, { cause: err });
       }
       throw this.blocking(err);

@@ -82,6 +82,12 @@ export const KafkaSchema = z
       .describe('topic = <prefix>.<schema>.<table>; consumer group = <prefix>.<target>'),
     partitions: positiveInt.default(3),
     replicationFactor: positiveInt.default(1),
+    sessionTimeoutMs: z
+      .number()
+      .int()
+      .min(6000)
+      .default(30_000)
+      .describe('consumer group session timeout: how fast a dead consumer is replaced'),
     topicConfig: z
       .record(z.string(), z.string())
       .default({})

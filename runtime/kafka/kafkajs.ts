@@ -32,6 +32,8 @@ export interface KafkaClientOptions {
   clientId: string;
   logger: Logger;
   connectionTimeoutMs?: number;
+  /** Consumer group session timeout: how soon a dead member's partitions move (default 30 s). */
+  sessionTimeoutMs?: number;
   /** Client-level retries (default: 8, up to 10 s apart); one-shot tools such as `pgcdc check` use fewer. */
   retry?: { retries: number; initialRetryTime: number; maxRetryTime: number };
 }
@@ -69,7 +71,7 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
           retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
         }),
       ),
-    consumer: (groupId) => new KafkajsConsumer(kafka, groupId, opts.logger),
+    consumer: (groupId) => new KafkajsConsumer(kafka, groupId, opts.logger, opts.sessionTimeoutMs ?? 30_000),
     admin: () => new KafkajsAdmin(kafka),
     reader: () => new KafkajsReader(kafka, opts.clientId),
   };
@@ -118,11 +120,12 @@ class KafkajsConsumer implements KafkaConsumerPort {
     kafka: Kafka,
     groupId: string,
     private readonly logger: Logger,
+    sessionTimeoutMs: number,
   ) {
     this.consumer = kafka.consumer({
       groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
       maxWaitTimeInMs: 200,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });

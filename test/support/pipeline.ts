@@ -46,7 +46,7 @@ export async function pipelineEnv(
       statusIntervalMs: 500,
       ...(overrides.source as object | undefined),
     },
-    kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3 },
+    kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3, sessionTimeoutMs: 6000 },
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 1000, lingerMs: 5 },
     targets: [{ name: 'peer', type: 'postgres', url: peer.url, batchSize: 500 }],
@@ -217,4 +217,53 @@ export async function readTopic(kafka: KafkaClientFactory, topic: string): Promi
     await consumer.stop();
   }
   return got;
+}
+
+/**
+ * Keeps writing to `users` (inserts, updates, deletes; several rows per transaction, rows of one
+ * transaction sharing its commit LSN) until stop() is called. Resolves stop() with the counts.
+ */
+export function continuousWriter(url: string, seed = 1) {
+  let stopping = false;
+  const counts = { txns: 0, inserts: 0, updates: 0, deletes: 0 };
+  const run = (async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    let n = 0;
+    let x = seed;
+    const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
+    try {
+      while (!stopping) {
+        await c.query('BEGIN');
+        for (let i = 0; i < 5; i++) {
+          n++;
+          await c.query("INSERT INTO users (email, username, bio, balance) VALUES ($1, $2, repeat('b', $3), $4)", [
+            `w${seed}-${n}@example.org`,
+            `w${n}`,
+            Math.floor(rand() * 3000),
+            (rand() * 1000).toFixed(2),
+          ]);
+          counts.inserts++;
+        }
+        const upd = await c.query(
+          "UPDATE users SET city = 'c' || floor(random() * 100)::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 3)",
+        );
+        counts.updates += upd.rowCount ?? 0;
+        const del = await c.query('DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 1)');
+        counts.deletes += del.rowCount ?? 0;
+        await c.query('COMMIT');
+        counts.txns++;
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    counts,
+    async stop() {
+      stopping = true;
+      await run;
+      return counts;
+    },
+  };
 }
