@@ -107,6 +107,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     let delay = retry.initialMs;
     const started = Date.now();
     for (;;) {
+      if (stopping || ctx.isStale()) return undefined;
       try {
         return await fn();
       } catch (err) {
