@@ -1,11 +1,15 @@
 // `pgcdc` command line: one composition root per verb. Every verb has --help.
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors/errors.ts';
+import { registerCheckCommand } from './commands/check.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
+import { registerReplayCommand } from './commands/replay.ts';
+import { registerSlotsCommands } from './commands/slots.ts';
 import { registerSnapshotCommand } from './commands/snapshot.ts';
 import { registerStackCommands } from './commands/stack.ts';
+import { registerStatusCommand } from './commands/status.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pgcdc')
@@ -20,6 +24,10 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerDlqCommands(program);
   registerSnapshotCommand(program);
+  registerStatusCommand(program);
+  registerReplayCommand(program);
+  registerCheckCommand(program);
+  registerSlotsCommands(program);
   return program;
 }
 

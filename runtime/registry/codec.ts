@@ -28,7 +28,7 @@ export function createRegistryClient(url: string): SchemaRegistry {
 }
 
 /** Writer schema by id, parsed with our options (bigint longs). */
-async function fetchSchemaById(registryUrl: string, id: number): Promise<avro.Type> {
+export async function fetchSchemaById(registryUrl: string, id: number): Promise<avro.Type> {
   const res = await fetch(`${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`, {
     signal: AbortSignal.timeout(10_000),
   });
