@@ -12,12 +12,14 @@ import { dlqTopicFor, groupFor, topicFor, type PostgresTargetConfig } from '../.
 import { createLogger } from '../../log/logger.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
 import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
+import { startDemoReceiver } from './demo-webhook.ts';
 import { LOCAL_CONFIG } from './pipeline.ts';
 
 interface DemoOpts {
   rows: string;
   keepRunning?: boolean;
   keepStack?: boolean;
+  webhook?: boolean;
   logLevel?: string;
 }
 
@@ -55,6 +57,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--rows <n>', 'users to seed', '3000')
     .option('--keep-running', 'keep the pipeline (and stack) running after the comparison, until Ctrl-C')
     .option('--keep-stack', 'leave the local stack running at the end')
+    .option(
+      '--webhook',
+      'also deliver every change to a webhook target (a signature-checking receiver in the demo)',
+    )
     .option('--log-level <level>', 'pipeline log level', 'warn')
     .action(async (opts: DemoOpts) => {
       const settings = stackSettingsFromEnv(process.env);
@@ -62,6 +68,8 @@ export function registerDemoCommand(program: Command): void {
       const up = await stackUp(settings, (m) => say(m));
       const config = loadConfigFile(LOCAL_CONFIG, process.env);
       const target = config.targets[0] as PostgresTargetConfig;
+      const hook = opts.webhook ? await startDemoReceiver() : undefined;
+      if (hook) config.targets.push(hook.target);
       const logger = createLogger({ level: opts.logLevel ?? 'warn', pretty: true });
       const app = createApp(config, logger);
       const topic = topicFor(config.kafka, config.source);
@@ -91,6 +99,8 @@ export function registerDemoCommand(program: Command): void {
           await admin.deleteTopic(topic);
           await admin.deleteTopic(dlqTopicFor(config.kafka, target));
           await admin.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
+          if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
+          if (hook) await admin.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
         } finally {
           await admin.disconnect();
         }
@@ -101,6 +111,7 @@ export function registerDemoCommand(program: Command): void {
         const { producer, done } = startProducer(app);
         await waitFor('the producer to stream', () => Promise.resolve(producer.state().running));
         const consumer = await startConsumer(app, target.name);
+        const hookConsumer = hook ? await startConsumer(app, hook.target.name) : undefined;
         const server = await serveMetrics(app, () => ({ ok: true, detail: {} })).catch(() => undefined);
         if (server) say(`metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`);
 
@@ -194,6 +205,18 @@ export function registerDemoCommand(program: Command): void {
         const result = await compareTables(src, dst, columns);
         ok = result.equal;
         console.log(`\n${describeComparison(result)}\n`);
+        if (hook && hookConsumer) {
+          const done = (c: typeof consumer) => c.status().applied + c.status().deadLettered;
+          await waitFor('the webhook to catch up', () =>
+            Promise.resolve(done(hookConsumer) >= done(consumer)),
+          );
+          const h = hook.stats();
+          const hs = hookConsumer.status();
+          say(
+            `webhook "${hook.target.name}" (${hook.target.url}): ${h.events} events for ${h.users} users in ${h.requests} requests, ${hs.deadLettered} dead-lettered, ${h.badSignatures} bad signatures, ${h.outOfOrder} out of order`,
+          );
+          ok = ok && h.badSignatures === 0 && h.outOfOrder === 0 && hs.deadLettered === 0;
+        }
         if (opts.keepRunning) {
           say('pipeline keeps running (Ctrl-C to stop); make changes with: psql ' + config.source.url);
           await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -201,6 +224,8 @@ export function registerDemoCommand(program: Command): void {
         await producer.stop();
         await done;
         await consumer.stop();
+        await hookConsumer?.stop();
+        await hook?.close();
         server?.close();
       } finally {
         if (!opts.keepStack && !opts.keepRunning && up.started.length > 0) {
