@@ -43,3 +43,8 @@ export function judgeReadiness(input: ReadinessInput): Readiness {
   }
   return { ok: problems.length === 0, problems };
 }
+
+export function combineReadiness(parts: Readiness[]): Readiness {
+  const problems = parts.flatMap((p) => p.problems);
+  return { ok: problems.length === 0, problems };
+}

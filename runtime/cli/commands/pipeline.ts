@@ -7,6 +7,7 @@ import { loadConfigFile } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 import { ConfigError } from '../../errors/errors.ts';
 import { createLogger } from '../../log/logger.ts';
+import { combineReadiness } from '../../ops/readiness.ts';
 import { PROJECT_ROOT } from '../../../deploy/local/settings.ts';
 
 export const LOCAL_CONFIG = path.join(PROJECT_ROOT, 'deploy/local/pgcdc.local.yaml');
@@ -29,13 +30,18 @@ interface CommonOpts {
   config?: string;
   metricsPort?: string;
   logLevel?: string;
+  logFile?: string;
   pretty?: boolean;
 }
 
 function buildApp(opts: CommonOpts): App {
   const config = loadConfig(opts.config);
   if (opts.metricsPort !== undefined) config.metrics.port = Number(opts.metricsPort);
-  const logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? false });
+  const logger = createLogger({
+    level: opts.logLevel ?? config.log.level,
+    pretty: opts.pretty ?? false,
+    ...(opts.logFile ? { file: opts.logFile } : {}),
+  });
   return createApp(config, logger);
 }
 
@@ -61,7 +67,11 @@ function withCommon(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
     .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz on this port (0 = any)')
-    .option('--log-level <level>', 'trace|debug|info|warn|error')
+    .option(
+      '--log-level <level>',
+      'trace|debug|info|warn|error (audit lines: debug per batch, info summaries)',
+    )
+    .option('--log-file <path>', 'write the JSON log lines to this file instead of stderr')
     .option('--pretty', 'human-readable logs instead of JSON');
 }
 
@@ -73,10 +83,10 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (opts: CommonOpts) => {
       const app = buildApp(opts);
       const { producer, done } = startProducer(app);
-      const server = await serveMetrics(app, () => ({
-        ok: producer.state().running,
-        detail: producer.state(),
-      }));
+      const server = await serveMetrics(app, () => {
+        const r = producer.readiness();
+        return { ok: r.ok, detail: { ...r, producer: producer.state(), slot: producer.slotHealth() } };
+      });
       await untilSignal(app, async () => {
         await producer.stop();
         await done;
@@ -90,10 +100,10 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (opts: CommonOpts & { target: string }) => {
       const app = buildApp(opts);
       const consumer = await startConsumer(app, opts.target);
-      const server = await serveMetrics(app, () => ({
-        ok: consumer.status().state !== 'ERR',
-        detail: consumer.status(),
-      }));
+      const server = await serveMetrics(app, () => {
+        const r = consumer.readiness();
+        return { ok: r.ok, detail: { ...r, target: consumer.status() } };
+      });
       await untilSignal(app, async () => {
         await consumer.stop();
         server.close();
@@ -107,10 +117,15 @@ export function registerPipelineCommands(program: Command): void {
       const { producer, done } = startProducer(app);
       const consumers = await Promise.all(app.config.targets.map((t) => startConsumer(app, t.name)));
       const server = await serveMetrics(app, () => {
-        const targets = consumers.map((c) => c.status());
+        const r = combineReadiness([producer.readiness(), ...consumers.map((c) => c.readiness())]);
         return {
-          ok: producer.state().running && targets.every((t) => t.state !== 'ERR'),
-          detail: { producer: producer.state(), targets },
+          ok: r.ok,
+          detail: {
+            ...r,
+            producer: producer.state(),
+            slot: producer.slotHealth(),
+            targets: consumers.map((c) => c.status()),
+          },
         };
       });
       await untilSignal(app, async () => {
