@@ -10,7 +10,15 @@ import type { Logger } from '../../runtime/log/logger.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { classifyPgError } from './errors.ts';
-import { applySql, createTableSql, existsSql, type TargetTable } from './sql.ts';
+import {
+  applySql,
+  collapseByKey,
+  createTableSql,
+  existsSql,
+  multiDeleteSql,
+  multiUpsertSql,
+  type TargetTable,
+} from './sql.ts';
 
 export class PostgresSink implements Sink {
   readonly kind = 'postgres';
@@ -106,12 +114,23 @@ export class PostgresSink implements Sink {
   private async applyFast(events: DecodedEvent[]): Promise<ApplyResult> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
+    const collapsed =
+      this.table.keyColumns.length === 1 ? collapseByKey(events, this.table.keyColumns) : undefined;
     await c.query('BEGIN');
     try {
-      for (const e of events) {
-        const missing = await this.applyOne(c, e);
-        if (missing) result.deadLetters.push(missing);
-        else result.applied.push(e);
+      if (collapsed) {
+        // Set-based: one upsert and one delete for the whole batch, each row guarded by position.
+        const upserts = collapsed.filter((e) => e.event.op !== 'd').map((e) => e.event);
+        const deletes = collapsed.filter((e) => e.event.op === 'd');
+        if (upserts.length > 0) await c.query(multiUpsertSql(this.table, upserts));
+        if (deletes.length > 0) await c.query(multiDeleteSql(this.table, deletes));
+        result.applied.push(...events);
+      } else {
+        for (const e of events) {
+          const missing = await this.applyOne(c, e);
+          if (missing) result.deadLetters.push(missing);
+          else result.applied.push(e);
+        }
       }
       await c.query('COMMIT');
       return result;

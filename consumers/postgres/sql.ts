@@ -129,3 +129,64 @@ export function applySql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
       return e.op satisfies never;
   }
 }
+
+/**
+ * Collapses a partition batch to the last event per key (every event of one key is in order, and
+ * the position guard makes the last one decide the row), or returns undefined when an event
+ * depends on the row's previous values (a partial update), which must be applied one by one.
+ */
+export function collapseByKey<E extends { key: Row; event: ChangeEvent }>(
+  events: E[],
+  keyColumns: string[],
+): E[] | undefined {
+  const last = new Map<string, E>();
+  for (const e of events) {
+    if (e.event.unchanged.length > 0) return undefined;
+    const k = keyColumns.map((c) => String(e.key[c])).join('\u0000');
+    last.delete(k); // keep source order of the survivors
+    last.set(k, e);
+  }
+  return [...last.values()];
+}
+
+/** One multi-row guarded upsert for full-row events of distinct keys. */
+export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
+  const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const values: unknown[] = [];
+  const tuples = events.map((e) => {
+    const row = e.after!;
+    const params = [...t.columns.map((c) => toSqlParam(c.pgType, row[c.name] ?? null)), ...position(e)];
+    const placeholders = params.map((p, i) => {
+      values.push(p);
+      const col = names[i]!;
+      // Explicit casts: in a multi-row VALUES list, PostgreSQL infers each column's type from all rows.
+      const spec = t.columns.find((c) => c.name === col);
+      return `$${values.length}::${spec ? spec.sqlType : col === EVENT_ID ? 'text' : 'bigint'}`;
+    });
+    return `(${placeholders.join(', ')})`;
+  });
+  const updates = names
+    .filter((c) => !t.keyColumns.includes(c))
+    .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
+    .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
+  const guardExcluded = `(t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (EXCLUDED.${quoteIdent(POS_LSN)}, EXCLUDED.${quoteIdent(POS_SEQ)})`;
+  const text =
+    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')} ` +
+    `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
+  return { text, values };
+}
+
+/** One guarded delete for many keys (single-column keys). */
+export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
+  const k = t.keyColumns[0]!;
+  const spec = t.columns.find((c) => c.name === k)!;
+  const values = [
+    items.map((i) => toSqlParam(spec.pgType, i.key[k] ?? null)),
+    items.map((i) => i.event.source.commit_lsn.toString()),
+    items.map((i) => i.event.source.seq.toString()),
+  ];
+  const text =
+    `DELETE FROM ${qname(t)} AS t USING (SELECT unnest($1::${spec.sqlType}[]) AS k, unnest($2::bigint[]) AS lsn, unnest($3::bigint[]) AS seq) AS d ` +
+    `WHERE t.${quoteIdent(k)} = d.k AND (t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (d.lsn, d.seq)`;
+  return { text, values };
+}
