@@ -54,6 +54,7 @@ describe('parseConfig', () => {
         topicPrefix: 'pgcdc',
         partitions: 3,
         replicationFactor: 1,
+        sessionTimeoutMs: 30_000,
         topicConfig: {},
       },
       registry: { url: 'http://localhost:18081/apis/ccompat/v7' },
