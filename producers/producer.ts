@@ -8,6 +8,7 @@ import type { Config } from '../runtime/config/schema.ts';
 import { topicConfigFor, topicFor } from '../runtime/config/schema.ts';
 import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
 import type { KafkaClientFactory } from '../runtime/kafka/port.ts';
+import { AuditSummary } from '../runtime/log/audit.ts';
 import type { Logger } from '../runtime/log/logger.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
 import { createEventCodec } from '../runtime/registry/codec.ts';
@@ -39,6 +40,8 @@ export interface ProducerState {
   confirmedLsn: string | undefined;
   lastEventAt: Date | undefined;
   lastError: string | undefined;
+  /** progress of the snapshot being fed into the stream, if one runs (shown by `pgcdc status`) */
+  snapshot?: { state: 'running'; snapshotId: string; rowsDone: number; rowsTotal: number | null } | undefined;
 }
 
 export function createProducer(deps: ProducerDeps): Service & { state(): ProducerState } {
@@ -49,6 +52,10 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
   let stopping = false;
   let current: { stop(): Promise<void> } | undefined;
   let wake: (() => void) | undefined;
+  let feedNow: SnapshotFeed | undefined;
+  // audit: one info line per interval with the events streamed (and snapshot rows fed)
+  const streamAudit = new AuditSummary(log, { kind: 'stream' });
+  const snapshotAudit = new AuditSummary(log, { kind: 'snapshot' });
   const st: ProducerState = {
     running: false,
     confirmedLsn: undefined,
@@ -62,12 +69,16 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
     const producer = deps.kafka.producer();
     let stream: ReplicationStream | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
+    let auditTimer: NodeJS.Timeout | undefined;
     let publisher: AckingPublisher | undefined;
     let snapshot: SnapshotFeed | undefined;
     let cleaned: Promise<void> | undefined;
     const cleanup = () => (cleaned ??= closeAll());
     const closeAll = async () => {
       if (heartbeat) clearInterval(heartbeat);
+      clearInterval(auditTimer);
+      streamAudit.flush({ confirmedLsn: st.confirmedLsn });
+      snapshotAudit.flush();
       await snapshot?.stop();
       publisher?.close();
       await stream?.stop().catch(() => undefined);
@@ -139,6 +150,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         metrics: deps.metrics,
       });
       snapshot = feed;
+      feedNow = feed;
       heartbeat = setInterval(() => {
         emitHeartbeat(client, HEARTBEAT_PREFIX).catch((err: unknown) =>
           log.warn({ err: describeError(err) }, 'heartbeat failed'),
@@ -147,10 +159,19 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       st.running = true;
       st.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
       log.info({ topic, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming');
+      auditTimer = setInterval(() => {
+        streamAudit.flush({ confirmedLsn: st.confirmedLsn });
+        snapshotAudit.flush();
+      }, config.operations.auditSummaryIntervalMs);
       const streaming = stream.run(async (msg, lsn) => {
         for (const item of assembler.push(msg, lsn)) {
           if (item.kind === 'event') st.lastEventAt = new Date();
-          for (const out of feed.process(item)) await pub.push(out);
+          if (item.kind === 'commit') streamAudit.add({ transactions: 1 });
+          for (const out of feed.process(item)) {
+            if (out.kind === 'event')
+              (out.event.source.snapshot ? snapshotAudit : streamAudit).add({ events: 1 });
+            await pub.push(out);
+          }
         }
       });
       // The feed fails the run like the stream does; it resolves only when stopped.
@@ -164,7 +185,15 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
 
   return {
     id: `producer:${config.source.slot}`,
-    state: () => ({ ...st }),
+    state: () => {
+      const f = feedNow?.state();
+      return {
+        ...st,
+        snapshot: f?.snapshotId
+          ? { state: 'running', snapshotId: f.snapshotId, rowsDone: f.rowsDone, rowsTotal: f.rowsTotal }
+          : undefined,
+      };
+    },
     async run() {
       let delay = 500;
       while (!stopping) {

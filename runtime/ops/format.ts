@@ -47,7 +47,7 @@ export function formatStatus(st: PipelineStatus, nowMs: number): string {
     const s = p.snapshot;
     const rows =
       s.rowsDone !== undefined
-        ? `, ${s.rowsDone}${s.rowsTotal !== undefined ? ` of ~${s.rowsTotal}` : ''} rows`
+        ? `, ${s.rowsDone}${s.rowsTotal != null ? ` of ~${s.rowsTotal}` : ''} rows`
         : '';
     L.push(
       `${I}snapshot ${s.state}${rows}${s.startedAt ? `, started ${s.startedAt}` : ''}${s.finishedAt ? `, finished ${s.finishedAt}` : ''}`,

@@ -25,7 +25,7 @@ export const SnapshotProgressSchema = z
   .object({
     state: z.string().describe('e.g. running, done, failed'),
     rowsDone: z.number().optional(),
-    rowsTotal: z.number().optional(),
+    rowsTotal: z.number().nullable().optional(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
   })
