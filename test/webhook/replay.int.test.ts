@@ -130,5 +130,19 @@ describe('webhook re-delivery', () => {
     const table = await pgcdc('dlq', 'list', '--target', 'hooks', '-c', p.configFile);
     expect(table.out).toContain('1 dead letter(s)');
     expect(table.out).toMatch(/webhook-rejected.*redriven/);
+    const show = await pgcdc(
+      'dlq',
+      'show',
+      '--target',
+      'hooks',
+      '-c',
+      p.configFile,
+      '--offset',
+      String(entries[0]!.position),
+    );
+    expect(show.code, show.out).toBe(0);
+    expect(show.out).toContain('"redriven": true');
+    expect(show.out).toContain('"pgcdc-dlq-http-status": "422"');
+    expect(show.out).toContain(`"event_id": "${rejected.id}"`);
   });
 });
