@@ -105,7 +105,7 @@ export class WebhookSink implements Sink {
 
   open(): Promise<void> {
     // No probe request: a receiver that is down is the breaker's business, not a start failure.
-    this.closed = false;
+    if (this.closed) return Promise.reject(new PgcdcError(`target ${this.cfg.name}: sink is closed`));
     this.transport ??=
       this.deps.transport ??
       createUndiciTransport({

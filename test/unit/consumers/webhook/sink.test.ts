@@ -261,3 +261,14 @@ describe('WebhookSink', () => {
     ).rejects.toBeInstanceOf(DeliveryAborted);
   });
 });
+
+describe('WebhookSink lifecycle', () => {
+  it('a closed sink never reopens', async () => {
+    const t = scripted(() => 200);
+    const { sink } = sinkWith(t.transport);
+    await sink.open();
+    await sink.close();
+    await expect(sink.apply([ev(1, 'late')])).rejects.toThrow('target hooks: sink is closed');
+    expect(t.sent).toEqual([]);
+  });
+});
