@@ -315,10 +315,15 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       summaryTimer = setInterval(() => summary.flush(), deps.auditSummaryIntervalMs ?? 10_000);
       summaryTimer.unref();
       // The producer creates the topic; a target started first waits for it instead of failing.
-      await persist('waiting for topic', { heartbeat: () => Promise.resolve(), isStale: () => false }, async () => {
-        const parts = await admin.topicOffsets(deps.topic);
-        if (parts.length === 0) throw new PgcdcError(`topic ${deps.topic} does not exist yet`, { hint: 'start the producer' });
-      });
+      await persist(
+        'waiting for topic',
+        { heartbeat: () => Promise.resolve(), isStale: () => false },
+        async () => {
+          const parts = await admin.topicOffsets(deps.topic);
+          if (parts.length === 0)
+            throw new PgcdcError(`topic ${deps.topic} does not exist yet`, { hint: 'start the producer' });
+        },
+      );
       log.info({ topic: deps.topic, dlq: dlq.topic }, 'consuming');
       const chunkSize = chunkSizeFor(target);
       await consumer.run(deps.topic, async (batch, ctx) => {

@@ -15,6 +15,7 @@ import {
   collapseByKey,
   createTableSql,
   existsSql,
+  holderPositionSql,
   multiDeleteSql,
   multiUpsertSql,
   type TargetTable,
@@ -157,6 +158,32 @@ export class PostgresSink implements Sink {
     return undefined;
   }
 
+  private readonly uniqueColumns = new Map<string, string[]>();
+
+  /** Does the row that holds e's value for `constraint` come from a later source position than e? */
+  private async supersededByHolder(c: pg.Client, e: DecodedEvent, constraint: string): Promise<boolean> {
+    const row = e.event.after;
+    if (!row || !constraint) return false;
+    let cols = this.uniqueColumns.get(constraint);
+    if (!cols) {
+      const r = await c.query<{ attname: string }>(
+        `SELECT a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+          WHERE k.conname = $1 AND k.conrelid = to_regclass($2)`,
+        [constraint, `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(this.cfg.table)}`],
+      );
+      cols = r.rows.map((x) => x.attname);
+      this.uniqueColumns.set(constraint, cols);
+    }
+    const stmt = holderPositionSql(this.table, cols, row, e.key);
+    if (!stmt) return false;
+    const holder = await c.query<{ lsn: string; seq: string }>(stmt);
+    const h = holder.rows[0];
+    if (!h) return false;
+    const [lsn, seq] = [BigInt(h.lsn), BigInt(h.seq)];
+    const { commit_lsn, seq: eseq } = e.event.source;
+    return lsn > commit_lsn || (lsn === commit_lsn && seq > eseq);
+  }
+
   private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
@@ -178,6 +205,14 @@ export class PostgresSink implements Sink {
             continue;
           }
           if (kind === 'secondary-unique') {
+            if (await this.supersededByHolder(c, e, (err as { constraint?: string }).constraint ?? '')) {
+              // The row holding this value was written from a LATER source position, so at that
+              // time our row no longer had it: a later event of our row (still to come in this
+              // partition) replaces this intermediate state. Skipping it is what keeps two
+              // partitions from waiting on each other forever.
+              result.applied.push(e);
+              continue;
+            }
             result.retryFrom = { offset: e.offset, reason: 'secondary-unique', error: message };
             break;
           }
