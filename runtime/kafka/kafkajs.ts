@@ -188,12 +188,18 @@ class KafkajsConsumer implements KafkaConsumerPort {
 /** kafkajs's ConfigResourceTypes.TOPIC (the enum is not a named export of its CommonJS entry). */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
-/** The part of kafkajs's internal Cluster that removeGroupMembers needs. */
+/** The part of kafkajs's internal Cluster that removeGroupMembers and commitGroupOffsets need. */
 interface InternalCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   findGroupCoordinator(o: { groupId: string }): Promise<{
     leaveGroup(o: { groupId: string; memberId: string }): Promise<unknown>;
+    offsetCommit(o: {
+      groupId: string;
+      groupGenerationId: number;
+      memberId: string;
+      topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+    }): Promise<{ responses: { partitions: { partition: number; errorCode: number }[] }[] }>;
   }>;
 }
 
@@ -275,6 +281,31 @@ class KafkajsAdmin implements KafkaAdminPort {
       await cluster.disconnect();
     }
     return memberList.length;
+  }
+  async commitGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: { partition: number; offset: bigint }[],
+  ): Promise<void> {
+    const cluster = await this.cluster();
+    try {
+      const coordinator = await cluster.findGroupCoordinator({ groupId });
+      const res = await coordinator.offsetCommit({
+        groupId,
+        groupGenerationId: -1,
+        memberId: '',
+        topics: [
+          {
+            topic,
+            partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset.toString() })),
+          },
+        ],
+      });
+      const failed = res.responses.flatMap((t) => t.partitions).find((p) => p.errorCode !== 0);
+      if (failed) throw new Error(`offset commit for ${groupId} refused (error code ${failed.errorCode})`);
+    } finally {
+      await cluster.disconnect();
+    }
   }
   private async cluster(): Promise<InternalCluster> {
     const sym = Object.getOwnPropertySymbols(this.kafka).find(

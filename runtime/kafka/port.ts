@@ -81,6 +81,16 @@ export interface KafkaAdminPort {
    * heartbeat, rejoin, and resume from the committed offsets. For operators' `--force` only.
    */
   removeGroupMembers(groupId: string): Promise<number>;
+  /**
+   * Commits offsets for the group in one OffsetCommit request as an outsider (generation -1), the
+   * way Kafka's own admin tools do: no group join, so no rebalance. The broker refuses it while the
+   * group has members.
+   */
+  commitGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: { partition: number; offset: bigint }[],
+  ): Promise<void>;
   deleteTopic(topic: string): Promise<void>;
   deleteGroup(groupId: string): Promise<void>;
   disconnect(): Promise<void>;

@@ -277,20 +277,26 @@ export async function executeReplay(
       removed += await admin.removeGroupMembers(plan.group);
     }
     try {
-      await admin.setGroupOffsets(plan.group, plan.topic, offsets);
+      // one request as an outsider, right after the members left: they need a heartbeat to notice
+      await admin.commitGroupOffsets(plan.group, plan.topic, offsets);
     } catch (err) {
-      if (!opts.force) throw err;
-      await sleep(200 * attempt); // a removed member rejoined before the offsets moved: again
+      if (!opts.force) {
+        throw new ReplayRefusedError(
+          `target ${plan.target}: Kafka refused the new offsets of ${plan.group}: ${err instanceof Error ? err.message : String(err)}`,
+          { hint: 'a consumer of the target joined meanwhile: stop it and run the replay again', cause: err },
+        );
+      }
+      await sleep(100 * attempt); // a removed member rejoined first: remove it again
       continue;
     }
-    if (!opts.force || removed === 0) return { membersRemoved: removed, attempts: attempt };
-    // Members that rejoined while the offsets moved may hold the old positions: make them
-    // rejoin once more (they then read the new committed offsets), and check nobody overwrote them.
+    if (removed === 0) return { membersRemoved: 0, attempts: attempt };
+    // Members that rejoined before the commit hold the old positions: remove them once more (they
+    // then read the new committed offsets) and check that none of them overwrote the new ones.
     removed += await admin.removeGroupMembers(plan.group);
     const now = await admin.groupOffsets(plan.group, plan.topic);
     const intact = offsets.every((o) => now.find((n) => n.partition === o.partition)?.offset === o.offset);
     if (intact) return { membersRemoved: removed, attempts: attempt };
-    await sleep(200 * attempt);
+    await sleep(100 * attempt);
   }
   throw new PgcdcError(
     `target ${plan.target}: could not move the offsets of ${plan.group} (members kept rejoining)`,

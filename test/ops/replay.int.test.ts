@@ -1,0 +1,171 @@
+// `pgcdc replay` against the real stack: refused while the target consumes, a dry run moves
+// nothing and shows the first event of each partition, a replay to earliest / to a time re-applies
+// exactly the expected number of events (counted by the target's applied counter, which the
+// status topic carries across the consumer's restarts), and the peer still equals the source.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { dlqTopicFor, groupFor } from '../../runtime/config/schema.ts';
+import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
+import type { ReplayPlan } from '../../runtime/ops/replay.ts';
+import { statusTopicFor } from '../../runtime/ops/status-store.ts';
+import { stackUrls, waitUntil } from '../support/index.ts';
+import { pipelineEnv, query, testApp, waitForPeerEqual, type PipelineEnv } from '../support/pipeline.ts';
+import { json, runCli } from './support.ts';
+
+type JsonPlan = Omit<ReplayPlan, 'totalReplays' | 'totalSkips' | 'partitions'> & {
+  totalReplays: string;
+  totalSkips: string;
+  partitions: {
+    partition: number;
+    current: string;
+    next: string;
+    replays: string;
+    first?: { commitTime: string; op: string; lsn: string };
+  }[];
+};
+
+let env: PipelineEnv;
+let app: App;
+let admin: KafkaAdminPort;
+const stops: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  env = await pipelineEnv(stackUrls(), 'replay', { operations: { statusIntervalMs: 200 } });
+  app = testApp(env.config);
+  admin = app.kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+  const target = env.config.targets[0]!;
+  for (const t of [
+    env.topic,
+    statusTopicFor(env.config.kafka, env.config.operations),
+    dlqTopicFor(env.config.kafka, target),
+  ])
+    await admin.deleteTopic(t).catch(() => undefined);
+  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
+  await admin.disconnect();
+  await env.drop();
+});
+
+const group = () => groupFor(env.config.kafka, env.config.targets[0]!);
+
+async function caughtUp(): Promise<boolean> {
+  const [ends, committed] = await Promise.all([
+    admin.topicOffsets(env.topic),
+    admin.groupOffsets(group(), env.topic),
+  ]);
+  return ends.every((e) => committed.find((c) => c.partition === e.partition)?.offset === e.high);
+}
+
+async function consumeUntil(applied: number) {
+  const consumer = await startConsumer(app, 'peer');
+  const stop = () => consumer.stop();
+  stops.push(stop);
+  const restored = consumer.status().applied;
+  await waitUntil(() => consumer.status().applied >= applied && caughtUp(), {
+    what: `target to have applied ${applied} events and committed them`,
+    timeoutMs: 60_000,
+  });
+  const final = consumer.status().applied;
+  await consumer.stop();
+  stops.splice(stops.indexOf(stop), 1);
+  return { restored, final };
+}
+
+const replay = (...args: string[]) => runCli(['replay', '-c', env.configFile, '--target', 'peer', ...args]);
+
+it('replays to earliest and to a time: the expected events are re-applied, the peer stays equal', async () => {
+  const { producer, done } = startProducer(app);
+  stops.push(async () => {
+    await producer.stop();
+    await done;
+  });
+  const consumer = await startConsumer(app, 'peer');
+  const stopConsumer = () => consumer.stop();
+  stops.push(stopConsumer);
+
+  // 25 events: 20 inserts in one transaction, then 5 updates
+  await query(
+    env.source.url,
+    "INSERT INTO users (email, username) SELECT 'r' || g || '@example.org', 'r' || g FROM generate_series(1, 20) g",
+  );
+  await query(env.source.url, "UPDATE users SET city = 'Oslo' WHERE id <= 5");
+  await waitUntil(() => consumer.status().applied === 25 && caughtUp(), { what: '25 events applied' });
+
+  // refused while the target's consumer is in its group; nothing moves
+  const refused = await replay('--to', 'earliest');
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toMatch(/consumer group \S+ has 1 active member/);
+  expect(refused.stderr).toMatch(/--force/);
+  expect(await caughtUp()).toBe(true);
+
+  // the time boundary: everything before is in Kafka already, everything after is new
+  await new Promise((r) => setTimeout(r, 20)); // distinct millisecond for Kafka timestamps
+  const boundary = new Date();
+  await query(
+    env.source.url,
+    "INSERT INTO users (email, username) SELECT 'late' || g || '@example.org', 'late' || g FROM generate_series(1, 10) g",
+  );
+  await waitUntil(() => consumer.status().applied === 35 && caughtUp(), { what: '35 events applied' });
+  await consumer.stop();
+  stops.splice(stops.indexOf(stopConsumer), 1);
+  await waitForPeerEqual(env);
+
+  // dry run: the plan, the first event of each partition; no offset moves
+  const before = await admin.groupOffsets(group(), env.topic);
+  const dry = json<JsonPlan & { dryRun: boolean }>(await replay('--to', 'earliest', '--dry-run', '--json'));
+  expect(dry.dryRun).toBe(true);
+  expect(dry.totalReplays).toBe('35');
+  for (const p of dry.partitions.filter((x) => x.replays !== '0')) {
+    expect(p.next).toBe('0');
+    expect(p.first?.commitTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(p.first?.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  }
+  const text = await replay('--to', 'earliest', '--dry-run');
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/dry run: nothing moved/);
+  expect(text.stdout).toMatch(/total: (up to )?35 events would be applied again/);
+  expect(await admin.groupOffsets(group(), env.topic)).toEqual(before);
+
+  // replay to earliest: 35 events applied again; counters continue from the status topic
+  const done1 = await replay('--to', 'earliest');
+  expect(done1.code, done1.stderr).toBe(0);
+  expect(done1.stdout).toMatch(/total: (up to )?35 events will be applied again/);
+  const first = await consumeUntil(70);
+  expect(first).toEqual({ restored: 35, final: 70 });
+  await waitForPeerEqual(env);
+
+  // replay to the time boundary: only the 10 later inserts
+  const dryTime = json<JsonPlan>(await replay('--to', boundary.toISOString(), '--dry-run', '--json'));
+  expect(dryTime.totalReplays).toBe('10');
+  for (const p of dryTime.partitions.filter((x) => x.replays !== '0')) {
+    expect(p.first?.op).toBe('c');
+    expect(Date.parse(p.first!.commitTime)).toBeGreaterThanOrEqual(boundary.getTime());
+  }
+  const done2 = await replay('--to', boundary.toISOString());
+  expect(done2.code, done2.stderr).toBe(0);
+  const second = await consumeUntil(80);
+  expect(second).toEqual({ restored: 70, final: 80 });
+  const result = await waitForPeerEqual(env);
+  expect(result.sourceRows).toBe(30);
+});
+
+it('--force moves the offsets of a running consumer, which re-applies from there', async () => {
+  const consumer = await startConsumer(app, 'peer');
+  stops.push(() => consumer.stop());
+  await waitUntil(() => caughtUp(), { what: 'the consumer to be caught up' });
+  const restored = consumer.status().applied;
+  const forced = await replay('--to', 'earliest', '--force');
+  expect(forced.code, forced.stderr).toBe(0);
+  expect(forced.stdout).toMatch(/--force: removed 1 member/);
+  await waitUntil(() => consumer.status().applied >= restored + 35 && caughtUp(), {
+    what: 'the running consumer to re-apply 35 events',
+    timeoutMs: 60_000,
+  });
+  // a batch the removed member was applying may be applied once more: never fewer, never lost
+  expect(consumer.status().applied).toBeGreaterThanOrEqual(restored + 35);
+  await waitForPeerEqual(env);
+});
