@@ -46,7 +46,12 @@ export async function pipelineEnv(
       statusIntervalMs: 500,
       ...(overrides.source as object | undefined),
     },
-    kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3, sessionTimeoutMs: 6000 },
+    kafka: {
+      brokers: urls.kafkaBrokers,
+      topicPrefix: randomName(name),
+      partitions: 3,
+      sessionTimeoutMs: 6000,
+    },
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 1000, lingerMs: 5 },
     targets: [{ name: 'peer', type: 'postgres', url: peer.url, batchSize: 500 }],
@@ -237,19 +242,19 @@ export function continuousWriter(url: string, seed = 1) {
         await c.query('BEGIN');
         for (let i = 0; i < 5; i++) {
           n++;
-          await c.query("INSERT INTO users (email, username, bio, balance) VALUES ($1, $2, repeat('b', $3), $4)", [
-            `w${seed}-${n}@example.org`,
-            `w${n}`,
-            Math.floor(rand() * 3000),
-            (rand() * 1000).toFixed(2),
-          ]);
+          await c.query(
+            "INSERT INTO users (email, username, bio, balance) VALUES ($1, $2, repeat('b', $3), $4)",
+            [`w${seed}-${n}@example.org`, `w${n}`, Math.floor(rand() * 3000), (rand() * 1000).toFixed(2)],
+          );
           counts.inserts++;
         }
         const upd = await c.query(
           "UPDATE users SET city = 'c' || floor(random() * 100)::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 3)",
         );
         counts.updates += upd.rowCount ?? 0;
-        const del = await c.query('DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 1)');
+        const del = await c.query(
+          'DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 1)',
+        );
         counts.deletes += del.rowCount ?? 0;
         await c.query('COMMIT');
         counts.txns++;
