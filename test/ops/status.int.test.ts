@@ -1,0 +1,180 @@
+// `pgcdc status --json` against the real stack: the producer's slot and WAL figures, lag while a
+// target is stopped and zero once it caught up (its counters continuing across the restart), the
+// last error after the target rejected a row; and `pgcdc slots` on the same pipeline.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTableSql } from '../../consumers/postgres/sql.ts';
+import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { dlqTopicFor, groupFor } from '../../runtime/config/schema.ts';
+import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
+import { gatherStatus, type PipelineStatus } from '../../runtime/ops/status.ts';
+import { statusTopicFor } from '../../runtime/ops/status-store.ts';
+import { loadContract } from '../../schemas/contract.ts';
+import { stackUrls, waitUntil } from '../support/index.ts';
+import { pipelineEnv, query, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import { json, runCli } from './support.ts';
+
+let env: PipelineEnv;
+let app: App;
+let admin: KafkaAdminPort;
+const stops: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  env = await pipelineEnv(stackUrls(), 'status', {
+    operations: { statusIntervalMs: 200, slotPollIntervalMs: 500 },
+  });
+  // the target table is ours: the contract's shape plus a CHECK the source does not have
+  const contract = loadContract();
+  await query(
+    env.peer.url,
+    createTableSql({
+      schema: 'public',
+      table: 'users',
+      columns: contract.columns,
+      keyColumns: contract.keyColumns,
+    }),
+  );
+  await query(env.peer.url, "ALTER TABLE users ADD CONSTRAINT no_reject CHECK (username <> 'reject-me')");
+  app = testApp(env.config);
+  admin = app.kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+  const target = env.config.targets[0]!;
+  for (const t of [
+    env.topic,
+    statusTopicFor(env.config.kafka, env.config.operations),
+    dlqTopicFor(env.config.kafka, target),
+  ])
+    await admin.deleteTopic(t).catch(() => undefined);
+  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
+  await admin.disconnect();
+  await env.drop();
+});
+
+const insert = (n: number, tag: string) =>
+  query(
+    env.source.url,
+    `INSERT INTO users (email, username) SELECT '${tag}' || g || '@example.org', '${tag}' || g FROM generate_series(1, ${n}) g`,
+  );
+
+const statusCli = async () => {
+  const r = await runCli(['status', '-c', env.configFile, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return json<PipelineStatus>(r);
+};
+
+/** Polls the same gathering the CLI does, in-process (a CLI start costs seconds). */
+const statusWhen = (what: string, ok: (s: PipelineStatus) => boolean) =>
+  waitUntil(
+    async () => {
+      const s = await gatherStatus(env.config, app.kafka);
+      return ok(s) && s;
+    },
+    { what, timeoutMs: 60_000, intervalMs: 300 },
+  );
+
+it('reports the slot, lag while the target is stopped, zero after it caught up, and the last error', async () => {
+  const { producer, done } = startProducer(app);
+  stops.push(async () => {
+    await producer.stop();
+    await done;
+  });
+  let consumer = await startConsumer(app, 'peer');
+  let stopConsumer = () => consumer.stop();
+  stops.push(stopConsumer);
+
+  await insert(5, 'a');
+  await statusWhen('5 applied, no lag', (s) => s.targets[0]?.applied === 5 && s.targets[0].totalLag === 0);
+  const s1 = await statusCli();
+  expect(s1.producer).toMatchObject({
+    slot: env.config.source.slot,
+    exists: true,
+    plugin: 'pgoutput',
+    active: true,
+    running: true,
+    lastError: null,
+  });
+  expect(s1.producer.walRetainedBytes).toBeGreaterThan(0);
+  expect(s1.producer.confirmedFlushLagBytes).toBeGreaterThanOrEqual(0);
+  expect(s1.producer.confirmedFlushLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  expect(Date.parse(s1.producer.lastEventAt!)).toBeGreaterThan(Date.now() - 60_000);
+  const t1 = s1.targets[0]!;
+  expect(t1).toMatchObject({
+    name: 'peer',
+    lastStatus: 'OK',
+    applied: 5,
+    failed: 0,
+    deadLettered: 0,
+    totalLag: 0,
+  });
+  expect(t1.groupState).toBe('Stable');
+  expect(t1.members).toHaveLength(1);
+  expect(t1.lastApplied.offset).not.toBeNull();
+  expect(t1.lastApplied.sourceCommitTime).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+
+  // the target stops; 7 more events wait for it
+  await consumer.stop();
+  stops.splice(stops.indexOf(stopConsumer), 1);
+  await insert(7, 'b');
+  await statusWhen('lag 7', (s) => s.targets[0]?.totalLag === 7);
+  const s2 = await statusCli();
+  expect(s2.targets[0]).toMatchObject({ totalLag: 7, members: [], state: 'stopped', applied: 5 });
+  expect(s2.targets[0]!.groupState).toBe('Empty');
+  expect(s2.targets[0]!.lag.reduce((n, p) => n + p.lag, 0)).toBe(7);
+
+  // it comes back, continues its counters, catches up
+  consumer = await startConsumer(app, 'peer');
+  stopConsumer = () => consumer.stop();
+  stops.push(stopConsumer);
+  await statusWhen('caught up', (s) => s.targets[0]?.totalLag === 0 && s.targets[0].applied === 12);
+  const s3 = await statusCli();
+  expect(s3.targets[0]).toMatchObject({ totalLag: 0, applied: 12, lastStatus: 'OK' });
+
+  // a row the target's CHECK rejects: dead-lettered, shown as the last error
+  await query(env.source.url, "INSERT INTO users (email, username) VALUES ('r@example.org', 'reject-me')");
+  await statusWhen(
+    'the rejected row',
+    (s) => s.targets[0]?.deadLettered === 1 && s.targets[0].totalLag === 0,
+  );
+  const s4 = await statusCli();
+  expect(s4.targets[0]).toMatchObject({ lastStatus: 'ERR', deadLettered: 1, applied: 12 });
+  expect(s4.targets[0]!.lastError).toMatch(/no_reject/);
+  expect(Date.parse(s4.targets[0]!.lastErrorAt!)).toBeGreaterThan(Date.now() - 60_000);
+  // a dead-lettered row does not make the pipeline unready; delivery goes on
+  expect(consumer.readiness()).toEqual({ ok: true, problems: [] });
+  expect(producer.readiness()).toEqual({ ok: true, problems: [] });
+
+  const text = await runCli(['status', '-c', env.configFile]);
+  expect(text.stdout).toMatch(/target +peer \(postgres\) +ERR/);
+  expect(text.stdout).toMatch(/applied 12, failed 0, dead-lettered 1/);
+});
+
+it('slots: lists them, refuses to drop an active one, drops a stale one only with --yes', async () => {
+  const stale = `${env.config.source.slot}_stale`;
+  await query(env.source.url, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [stale]);
+  const list = json<{ slots: { name: string; active: boolean; plugin: string; retainedBytes: number }[] }>(
+    await runCli(['slots', 'list', '-c', env.configFile, '--json']),
+  );
+  const mine = list.slots.filter((s) => s.name === env.config.source.slot || s.name === stale);
+  expect(mine.map((s) => [s.name, s.active, s.plugin])).toEqual([
+    [env.config.source.slot, true, 'pgoutput'],
+    [stale, false, 'pgoutput'],
+  ]);
+
+  const active = await runCli(['slots', 'drop', env.config.source.slot, '--yes', '-c', env.configFile]);
+  expect(active.code).not.toBe(0);
+  expect(active.stderr).toMatch(/is active: streamed right now by pid \d+/);
+
+  const unconfirmed = await runCli(['slots', 'drop', stale, '-c', env.configFile]);
+  expect(unconfirmed.code).toBe(2);
+  expect(unconfirmed.stdout).toMatch(/add --yes/);
+  const dropped = await runCli(['slots', 'drop', stale, '--yes', '-c', env.configFile]);
+  expect(dropped.code, dropped.stderr).toBe(0);
+  expect(dropped.stdout).toMatch(new RegExp(`dropped replication slot ${stale}`));
+  const left = await query(env.source.url, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+    stale,
+  ]);
+  expect(left).toHaveLength(0);
+});
