@@ -43,7 +43,13 @@ function kafkajsLogger(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      if (level === logLevel.ERROR) child.warn(extra, message);
+      // Creating a topic that exists is how ensureTopic works; kafkajs logs it as an error.
+      if (
+        message.startsWith('Response CreateTopics') &&
+        String(extra.error).includes('Topic creation errors')
+      ) {
+        child.debug(extra, message);
+      } else if (level === logLevel.ERROR) child.warn(extra, message);
       else if (level === logLevel.WARN) child.warn(extra, message);
       else child.debug(extra, message);
     };

@@ -35,13 +35,6 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-/** Approximate quantile from a prom-client histogram's cumulative buckets. */
-function quantile(buckets: { le: number; count: number }[], total: number, q: number): string {
-  const rank = q * total;
-  const b = buckets.find((x) => x.count >= rank);
-  return b ? (b.le === Infinity ? '> 60 s' : `<= ${b.le * 1000} ms`) : 'n/a';
-}
-
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -188,19 +181,29 @@ export function registerDemoCommand(program: Command): void {
         });
         const elapsed = (Date.now() - t0) / 1000;
         const st = consumer.status();
-        const hist = await app.metrics.endToEnd.get();
-        const buckets = hist.values
-          .filter((v) => v.metricName?.endsWith('_bucket'))
-          .map((v) => {
-            const le = (v.labels as Record<string, string | number>).le;
-            return { le: le === '+Inf' ? Infinity : Number(le), count: v.value };
-          });
-        const total = buckets[buckets.length - 1]?.count ?? 0;
         say(
           `target "${target.name}": ${st.applied} events applied, ${st.deadLettered} dead-lettered, in ${elapsed.toFixed(1)} s`,
         );
+        // Latency of single-row changes while the pipeline is idle: 20 probe inserts, one at a time.
+        const probes = await withClient(config.source.url, async (c) => {
+          const ids: string[] = [];
+          for (let i = 0; i < 20; i++) {
+            ids.push(...(await insertUsers(c, [makeUser(r, i, { tag: 'probe' })])));
+            await new Promise((res) => setTimeout(res, 50));
+          }
+          return ids;
+        });
+        await waitFor('the probes to arrive', async () => (await compareTables(src, dst, columns)).equal);
+        const lat = await withClient(target.url, (c) =>
+          c.query<{ p50: number; p99: number; max: number }>(
+            `SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)) AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)) AS p99, round(max(ms)) AS max
+               FROM (SELECT extract(epoch FROM _pgcdc_synced_at - created_at) * 1000 AS ms FROM users WHERE id = ANY ($1::bigint[])) x`,
+            [probes],
+          ),
+        );
+        const l = lat.rows[0]!;
         say(
-          `end-to-end latency (source commit -> applied): p50 ${quantile(buckets, total, 0.5)}, p99 ${quantile(buckets, total, 0.99)}`,
+          `end-to-end latency of single-row changes (commit -> applied at the peer): p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
         );
         const result = await compareTables(src, dst, columns);
         ok = result.equal;
