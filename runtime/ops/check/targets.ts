@@ -19,11 +19,12 @@ export function checkTarget(t: TargetConfig, contract: TableContract): Promise<C
   }
 }
 
-const BOOKKEEPING: [string, string][] = [
-  [POS_LSN, 'bigint'],
-  [POS_SEQ, 'bigint'],
-  [EVENT_ID, 'text'],
-  [SYNCED_AT, 'timestamp with time zone'],
+/** name, type, and how to add it to a table that has rows (position 0: any event is newer) */
+const BOOKKEEPING: [string, string, string][] = [
+  [POS_LSN, 'bigint', 'bigint NOT NULL DEFAULT 0'],
+  [POS_SEQ, 'bigint', 'bigint NOT NULL DEFAULT 0'],
+  [EVENT_ID, 'text', "text NOT NULL DEFAULT ''"],
+  [SYNCED_AT, 'timestamp with time zone', 'timestamptz NOT NULL DEFAULT clock_timestamp()'],
 ];
 
 async function checkPostgresTarget(t: PostgresTargetConfig, contract: TableContract): Promise<CheckResult[]> {
@@ -75,10 +76,13 @@ async function checkPostgresTarget(t: PostgresTargetConfig, contract: TableContr
       ...m.missing.map((c) => `${c.name} missing`),
       ...m.wrongType.map((c) => `${c.name} is ${c.actual}, the contract says ${c.expected}`),
     ];
-    for (const [name, type] of BOOKKEEPING) {
+    const addBookkeeping: string[] = [];
+    for (const [name, type, add] of BOOKKEEPING) {
       const c = cols.find((x) => x.name === name);
-      if (!c) problems.push(`${name} missing`);
-      else if (c.type !== type) problems.push(`${name} is ${c.type}, must be ${type}`);
+      if (!c) {
+        problems.push(`${name} missing`);
+        addBookkeeping.push(`ADD COLUMN ${name} ${add}`);
+      } else if (c.type !== type) problems.push(`${name} is ${c.type}, must be ${type}`);
     }
     const required = m.extra.filter(
       (c) => c.notNull && !c.hasDefault && !BOOKKEEPING.some(([n]) => n === c.name),
@@ -89,6 +93,7 @@ async function checkPostgresTarget(t: PostgresTargetConfig, contract: TableContr
       const fix = [
         ...m.missing.map((c) => `ADD COLUMN ${pg.escapeIdentifier(c.name)} ${c.sqlType}`),
         ...m.wrongType.map((c) => `ALTER COLUMN ${pg.escapeIdentifier(c.name)} TYPE ${c.expected}`),
+        ...addBookkeeping,
       ];
       out.push(
         error(
