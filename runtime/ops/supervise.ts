@@ -121,12 +121,20 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
   };
 }
 
-/** The counters a target's earlier runs published, so this run continues them. */
+/**
+ * The counters a target's earlier runs published, so this run continues them; unless the group has
+ * no committed offsets any more (group deleted, topic recreated): that history is gone, count anew.
+ */
 export async function restoreTargetCounters(app: App, target: string): Promise<RestoredCounters | undefined> {
   const store = statusStoreFor(app);
+  const admin = app.kafka.admin();
   try {
     const rec = (await store.readAll()).get(targetKey(target));
     if (rec?.kind !== 'target') return undefined;
+    await admin.connect();
+    const group = groupFor(app.config.kafka, { name: target });
+    const committed = await admin.groupOffsets(group, topicFor(app.config.kafka, app.config.source));
+    if (committed.every((c) => c.offset < 0n)) return undefined;
     return {
       applied: rec.applied,
       failed: rec.failed,
@@ -141,6 +149,7 @@ export async function restoreTargetCounters(app: App, target: string): Promise<R
     return undefined;
   } finally {
     await store.close();
+    await admin.disconnect().catch(() => undefined);
   }
 }
 
