@@ -8,7 +8,7 @@ import { createProducer } from '../producers/producer.ts';
 import { loadContract } from '../schemas/contract.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
 import { topicFor } from './config/schema.ts';
-import { ConfigError } from './errors/errors.ts';
+import { ConfigError, describeError, UnavailableError } from './errors/errors.ts';
 import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
 import type { Logger } from './log/logger.ts';
@@ -19,7 +19,7 @@ import {
   superviseProducer,
   type SupervisedConsumer,
 } from './ops/supervise.ts';
-import { createEventCodec } from './registry/codec.ts';
+import { createEventCodec, type EventCodec } from './registry/codec.ts';
 
 export interface App {
   config: Config;
@@ -70,7 +70,9 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
   }
   const topic = topicFor(app.config.kafka, app.config.source);
   const contract = loadContract(app.config.source.table, app.config.source.schema);
-  const codec = await createEventCodec({ registryUrl: app.config.registry.url, topic, contract });
+  const codec = await codecOnceReachable(app, targetName, () =>
+    createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
+  );
   const consumer = createTargetConsumer({
     target,
     kafkaConfig: app.config.kafka,
@@ -92,6 +94,30 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
     throw err;
   }
   return supervised;
+}
+
+/**
+ * A consumer that starts while the schema registry is unreachable waits for it (backoff up to
+ * 15 s, one error line per attempt) instead of exiting, as the producer does: a process manager
+ * would otherwise restart it in a tight loop.
+ */
+async function codecOnceReachable(
+  app: App,
+  target: string,
+  create: () => Promise<EventCodec>,
+): Promise<EventCodec> {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 15_000)) {
+    try {
+      return await create();
+    } catch (err) {
+      if (!(err instanceof UnavailableError)) throw err;
+      app.logger.error(
+        { target, err: describeError(err), retryInMs: delay },
+        'schema registry unreachable; retrying',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 /** /metrics, /healthz (process alive), /readyz (the pipeline's own judgement). */
