@@ -132,7 +132,7 @@ export function formatPlan(plan: ReplayPlan, mode: 'dry-run' | 'done'): string {
       (plan.totalSkips > 0n
         ? `, ${upTo}${plan.totalSkips} events ${mode === 'dry-run' ? 'would be' : 'are'} SKIPPED (never applied)`
         : '') +
-      (plan.compacted ? ' (the topic is compacted: some offsets hold no message any more)' : ''),
+      (plan.compacted ? ' (compacted topic: offsets whose message was compacted away replay nothing)' : ''),
   );
   return L.join('\n');
 }

@@ -18,7 +18,7 @@ export function withOpsOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
     .option('--json', 'print JSON instead of text')
-    .option('--log-level <level>', 'trace|debug|info|warn|error (logs go to stderr)', 'warn')
+    .option('--log-level <level>', 'trace|debug|info|warn|error (logs go to stderr)', 'error')
     .option('--log-file <path>', 'write the logs to this file instead of stderr');
 }
 
@@ -30,7 +30,7 @@ export interface OpsContext {
 
 export function opsContext(opts: OpsOpts, config: Config = loadConfig(opts.config)): OpsContext {
   const logger = createLogger({
-    level: opts.logLevel ?? 'warn',
+    level: opts.logLevel ?? 'error',
     ...(opts.logFile ? { file: opts.logFile } : {}),
   });
   const kafka = createKafkajsFactory({
