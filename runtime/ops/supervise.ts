@@ -52,6 +52,8 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
   let monitor: SlotMonitor | undefined;
   let reporter: StatusReporter | undefined;
   let running: Promise<void> | undefined;
+  /** the last event time an earlier run reported, until this run sees one */
+  let earlierLastEventAt: string | null = null;
 
   const readiness = () => {
     const s = inner.state();
@@ -73,7 +75,7 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
       slot,
       running: s.running,
       confirmedLsn: s.confirmedLsn ?? null,
-      lastEventAt: iso(s.lastEventAt),
+      lastEventAt: iso(s.lastEventAt) ?? earlierLastEventAt,
       lastError: s.lastError ?? null,
       snapshot: snapshot.success ? snapshot.data : null,
       ...processIdentity(startedAt),
@@ -82,6 +84,13 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
   };
 
   async function run(): Promise<void> {
+    const store = statusStoreFor(app);
+    const earlier = await store
+      .readAll()
+      .then((all) => all.get(producerKey(slot)))
+      .catch(() => undefined)
+      .finally(() => store.close());
+    if (earlier?.kind === 'producer') earlierLastEventAt = earlier.lastEventAt;
     monitor = startSlotMonitor({
       url: config.source.url,
       slot,
