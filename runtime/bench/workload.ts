@@ -165,7 +165,9 @@ export function txnSql(ops: PlannedOp[], table = 'public.users'): string {
   const del = ops.filter((o) => o.op === 'd');
   const parts: string[] = [];
   if (ins.length > 0)
-    parts.push(`INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES ${ins.map((o) => insertTuple(o.id, o.row)).join(', ')}`);
+    parts.push(
+      `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES ${ins.map((o) => insertTuple(o.id, o.row)).join(', ')}`,
+    );
   if (upd.length > 0)
     parts.push(
       `UPDATE ${table} AS u SET city = v.city, balance = v.balance::numeric, updated_at = clock_timestamp() ` +

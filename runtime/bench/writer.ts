@@ -2,7 +2,15 @@
 // WorkloadPlan one transaction per round trip, either as fast as possible (a number of changes)
 // or paced at a rate (changes per second, for a duration). Counts what the server really did.
 import pg from 'pg';
-import { countOps, emptyCounts, eventsIn, txnSql, WorkloadPlan, type OpCounts, type WorkloadSpec } from './workload.ts';
+import {
+  countOps,
+  emptyCounts,
+  eventsIn,
+  txnSql,
+  WorkloadPlan,
+  type OpCounts,
+  type WorkloadSpec,
+} from './workload.ts';
 
 export interface WriteResult {
   counts: OpCounts;
@@ -52,7 +60,8 @@ export class LoadWriter {
   }
 
   async run(r: WriteRun): Promise<WriteResult> {
-    if (r.events === undefined && r.durationMs === undefined) throw new Error('writer needs events or a duration');
+    if (r.events === undefined && r.durationMs === undefined)
+      throw new Error('writer needs events or a duration');
     const counts = emptyCounts();
     const txnEvents = this.spec.txnSize;
     const maxTxns = r.events === undefined ? Infinity : Math.ceil(r.events / txnEvents);

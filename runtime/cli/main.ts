@@ -1,6 +1,7 @@
 // `pgcdc` command line: one composition root per verb. Every verb has --help.
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors/errors.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { registerCheckCommand } from './commands/check.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReplayCommand(program);
   registerCheckCommand(program);
   registerSlotsCommands(program);
+  registerBenchCommand(program);
   return program;
 }
 

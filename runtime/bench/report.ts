@@ -1,0 +1,219 @@
+// The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
+// pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
+import type { BenchResult, LatencyResult, Measured, PipelineResult } from './run.ts';
+import { fmt, markdownTable, median, ratio } from './stats.ts';
+
+const med = (
+  p: PipelineResult | undefined,
+  pick: (r: PipelineResult['rounds'][number]) => number | undefined,
+) => (p ? median(p.rounds.map(pick).filter((x): x is number => x !== undefined)) : undefined);
+
+const rate = (m: Measured | undefined) => m?.rate;
+
+function baselineRate(xs: { rate: number }[] | undefined): number | undefined {
+  return xs ? median(xs.map((x) => x.rate)) : undefined;
+}
+
+export function summary(res: BenchResult) {
+  const ours = res.pipelines.find((p) => p.name === 'pgcdc');
+  const peer = res.pipelines.find((p) => p.name !== 'pgcdc');
+  return {
+    ours,
+    peer,
+    source: [med(ours, (r) => rate(r.source)), med(peer, (r) => rate(r.source))] as const,
+    sink: [med(ours, (r) => rate(r.sink)), med(peer, (r) => rate(r.sink))] as const,
+    webhook: med(ours, (r) => rate(r.webhook)),
+    recvlogical: baselineRate(res.baselines.recvlogical),
+    kafka: res.baselines.kafkaProducerPerf?.rate,
+    upsert: baselineRate(res.baselines.rawUpsert),
+  };
+}
+
+function latencyRows(p: PipelineResult): LatencyResult[] {
+  return p.rounds.flatMap((r) => r.latency ?? []);
+}
+
+export function renderReport(res: BenchResult): string {
+  const s = summary(res);
+  const { ours, peer } = s;
+  const pn = peer?.name ?? 'peer';
+  const out: string[] = [];
+  const o = res.options;
+  const w = o.workload;
+  out.push(`# pgcdc benchmark${res.label ? `: ${res.label}` : ''}`);
+  out.push('');
+  out.push(
+    `${res.startedAt} .. ${res.finishedAt || '(running)'}; machine: ${res.machine.cpus} cores (${res.machine.cpuModel}), ${res.machine.memGiB} GiB, ${res.machine.node}, ${res.machine.java}; ` +
+      `load average (1/5/15 min) at start ${res.load.start.join(' ')}, at end ${res.load.end.join(' ')}.`,
+  );
+  out.push('');
+  out.push(
+    `Workload (seed ${w.seed}): ${w.mix.insert}/${w.mix.update}/${w.mix.delete} insert/update/delete, ${w.txnSize} changes per transaction, ` +
+      `${Math.round(w.largeBioRatio * 100)} % of inserted rows with a ${w.largeBioBytes}-byte random (TOASTed) bio; updates leave the bio unchanged; ` +
+      `${o.writers} writer connections. Throughput rounds: ${o.events} changes each, median of ${o.rounds} round(s)` +
+      (res.workloadRowBytes ? `; mean Kafka record (key + Avro value) ${res.workloadRowBytes} bytes.` : '.'),
+  );
+  out.push('');
+  for (const p of res.pipelines) out.push(`- **${p.name}**: ${p.description}`);
+  out.push('');
+
+  out.push('## Throughput (events/s; median of rounds)');
+  out.push('');
+  const cols = [
+    'figure',
+    'pgcdc',
+    ...(peer ? [pn, `pgcdc / ${pn}`] : []),
+    'raw baseline',
+    'pgcdc / baseline',
+  ];
+  const row = (
+    label: string,
+    a: number | undefined,
+    b: number | undefined,
+    base: number | undefined,
+    baseLabel: string,
+  ) => [
+    label,
+    fmt(a),
+    ...(peer ? [fmt(b), ratio(a, b)] : []),
+    base === undefined ? '' : `${fmt(base)} (${baseLabel})`,
+    base === undefined ? '' : ratio(a, base),
+  ];
+  const rows: string[][] = [
+    row('source: commit -> Kafka ack', s.source[0], s.source[1], s.recvlogical, 'pg_recvlogical'),
+    ...(s.kafka !== undefined
+      ? [
+          [
+            '  same, vs raw Kafka produce',
+            fmt(s.source[0]),
+            ...(peer ? [fmt(s.source[1]), ''] : []),
+            `${fmt(s.kafka)} (ProducerPerformance records/s)`,
+            ratio(s.source[0], s.kafka),
+          ],
+        ]
+      : []),
+    row('sink: Kafka -> peer Postgres', s.sink[0], s.sink[1], s.upsert, 'multi-row upsert rows/s'),
+    row('webhook deliveries/s (batchSize 1)', s.webhook, undefined, undefined, ''),
+  ];
+  const snapA = ours?.snapshot;
+  const snapB = peer?.snapshot;
+  if (snapA || snapB) {
+    const n = snapA?.rows ?? snapB?.rows ?? 0;
+    rows.push(
+      row(
+        `snapshot ${fmt(n, 0)} rows -> Kafka (rows/s)`,
+        snapA?.kafka.rate,
+        snapB?.kafka.rate,
+        undefined,
+        '',
+      ),
+    );
+    rows.push(
+      row(`snapshot ${fmt(n, 0)} rows -> peer (rows/s)`, snapA?.peer.rate, snapB?.peer.rate, undefined, ''),
+    );
+  }
+  if (peer) for (const r of rows) if (r[0]?.startsWith('webhook')) r[2] = 'n/a (no webhook sink)';
+  out.push(markdownTable(cols, rows));
+  out.push('');
+
+  out.push('## End-to-end latency, source commit -> applied at the peer (ms, per row)');
+  out.push('');
+  const lrows: string[][] = [];
+  for (const p of res.pipelines) {
+    for (const l of latencyRows(p)) {
+      lrows.push([
+        l.label,
+        p.name,
+        fmt(l.writtenRate),
+        fmt(l.p50, 1),
+        fmt(l.p95, 1),
+        fmt(l.p99, 1),
+        fmt(l.max, 1),
+        String(l.rows),
+        l.events > 0 ? fmt((l.cpuSeconds / l.events) * 100_000, 1) : 'n/a',
+      ]);
+    }
+  }
+  lrows.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  out.push(
+    markdownTable(
+      ['load', 'pipeline', 'written/s', 'p50', 'p95', 'p99', 'max', 'rows', 'CPU s / 100k'],
+      lrows,
+    ),
+  );
+  if (peer) {
+    const at = (p: PipelineResult, label: string) => latencyRows(p).find((l) => l.label === label)?.p99;
+    const labels = [...new Set(latencyRows(ours ?? peer).map((l) => l.label))];
+    const parts = labels.map((l) => `${l}: ${ratio(ours ? at(ours, l) : undefined, at(peer, l))}`);
+    out.push('');
+    out.push(`p99 pgcdc / ${pn}: ${parts.join(', ')}`);
+  }
+  out.push('');
+
+  out.push('## Resources');
+  out.push('');
+  const rrows = res.pipelines.map((p) => [
+    p.name,
+    fmt(
+      med(p, (r) => r.source.cpuPer100k),
+      1,
+    ),
+    fmt(
+      med(p, (r) => r.sink.cpuPer100k),
+      1,
+    ),
+    Object.entries(p.peakRssMb)
+      .map(([k, v]) => `${k} ${v} MiB`)
+      .join(', '),
+  ]);
+  out.push(
+    markdownTable(['pipeline', 'source CPU s / 100k events', 'sink CPU s / 100k events', 'peak RSS'], rrows),
+  );
+  out.push('');
+
+  out.push('## Rounds');
+  out.push('');
+  const rr: string[][] = [];
+  for (const p of res.pipelines)
+    for (const r of p.rounds)
+      rr.push([
+        p.name,
+        String(r.round),
+        fmt(r.write.rate),
+        fmt(r.source.rate),
+        fmt(r.source.cpuSeconds),
+        fmt(r.sink.rate),
+        fmt(r.sink.cpuSeconds),
+        r.load.join(' '),
+      ]);
+  out.push(
+    markdownTable(
+      [
+        'pipeline',
+        'round',
+        'written/s',
+        'source ev/s',
+        'source CPU s',
+        'sink ev/s',
+        'sink CPU s',
+        'load after',
+      ],
+      rr,
+    ),
+  );
+  const b = res.baselines;
+  out.push('');
+  out.push(
+    `Baselines: pg_recvlogical ${b.recvlogical?.map((x) => fmt(x.rate)).join(', ') ?? 'n/a'} events/s; ` +
+      `ProducerPerformance ${b.kafkaProducerPerf ? `${fmt(b.kafkaProducerPerf.rate)} records/s of ${b.kafkaProducerPerf.recordSize} B (${b.kafkaProducerPerf.note ?? ''})` : 'n/a'}; ` +
+      `multi-row upsert ${b.rawUpsert?.map((x) => `${fmt(x.rate)} rows/s (${x.note ?? ''})`).join(', ') ?? 'n/a'}.`,
+  );
+  const errors = [...b.errors, ...res.pipelines.flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`))];
+  if (errors.length > 0) {
+    out.push('');
+    out.push('Errors:');
+    for (const e of errors) out.push(`- ${e.split('\n').slice(0, 4).join(' ')}`);
+  }
+  out.push('');
+  return out.join('\n');
+}
