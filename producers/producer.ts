@@ -142,6 +142,11 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         db: slot.database,
         name: config.kafka.topicPrefix,
         version: PIPELINE_VERSION,
+        onSchemaDrift: (d) =>
+          log.warn(
+            { table: d.table, droppedNullable: d.missingNullable, notInContract: d.ignored },
+            'source table differs from the event contract: dropped nullable columns are published as null, columns the contract lacks are not published; evolve schemas/avro/*.avsc',
+          ),
       });
       const feed = createSnapshotFeed({
         source: config.source,

@@ -2,8 +2,14 @@
 // as it arrives (Begin carries the commit LSN, time and xid), so memory stays flat however large
 // the transaction. A `commit` item marks the point up to which the WAL may be acknowledged once
 // everything before it is published; a `heartbeat` item does the same for idle periods.
+//
+// Schema drift (README: Schema changes): the contract (.avsc) decides what an event carries. A
+// source column the contract lacks is ignored; a NULLABLE contract column the table no longer has
+// is carried as null (with a warning); a missing NOT NULL column stops the stream with a
+// SchemaMismatchError, before anything of that change is published or acknowledged.
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
+import { PgcdcError } from '../../runtime/errors/errors.ts';
 import { decodePgText } from '../../schemas/values.ts';
 import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
 import { parseLsn, formatLsn, type Lsn } from './lsn.ts';
@@ -27,6 +33,16 @@ export interface AssemblerOptions {
   name: string;
   version: string;
   now?: () => number;
+  /** told once per Relation message about columns the table and the contract disagree on */
+  onSchemaDrift?: (drift: SchemaDrift) => void;
+}
+
+export interface SchemaDrift {
+  table: string;
+  /** nullable contract columns the table no longer has: events carry null for them */
+  missingNullable: string[];
+  /** table columns the contract does not have: not published */
+  ignored: string[];
 }
 
 /** A raw tuple as the replication reader hands it over: text values, null, or undefined (unchanged TOAST). */
@@ -39,11 +55,23 @@ interface Txn {
   seq: bigint;
 }
 
-export class SchemaMismatchError extends Error {}
+/** The table cannot be carried by the contract; retrying does not help until one of them changes. */
+export class SchemaMismatchError extends PgcdcError {
+  constructor(message: string, hint?: string) {
+    super(message, {
+      retriable: false,
+      hint:
+        hint ??
+        'evolve schemas/avro/*.avsc together with the table (a BACKWARD-compatible change), or restore the column',
+    });
+  }
+}
 
 export class TransactionAssembler {
   private txn: Txn | undefined;
   private readonly columns: ColumnSpec[];
+  /** nullable contract columns the captured table's current Relation lacks */
+  private absent = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly opts: AssemblerOptions) {
@@ -167,14 +195,19 @@ export class TransactionAssembler {
   }
 
   private isFullImage(tuple: RawTuple): boolean {
-    return this.columns.every((c) => tuple[c.name] !== undefined && (c.nullable || tuple[c.name] !== null));
+    return this.columns.every(
+      (c) =>
+        this.absent.has(c.name) || (tuple[c.name] !== undefined && (c.nullable || tuple[c.name] !== null)),
+    );
   }
 
   private decodeRow(tuple: RawTuple, unchanged: string[]): Row {
     const row: Row = {};
     for (const c of this.columns) {
       const raw = tuple[c.name];
-      if (raw === undefined) {
+      if (this.absent.has(c.name)) {
+        row[c.name] = null; // dropped at the source: not an unchanged TOAST value
+      } else if (raw === undefined) {
         unchanged.push(c.name);
         row[c.name] = null;
       } else {
@@ -202,13 +235,23 @@ export class TransactionAssembler {
 
   private checkRelation(rel: Pgoutput.MessageRelation): void {
     const have = new Set(rel.columns.map((c) => c.name));
-    const missing = this.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
-    if (missing.length > 0) {
+    const missing = this.columns.filter((c) => !have.has(c.name));
+    const required = missing.filter((c) => !c.nullable || this.opts.contract.keyColumns.includes(c.name));
+    if (required.length > 0) {
       throw new SchemaMismatchError(
-        `table ${rel.schema}.${rel.name} lacks columns of the event schema: ${missing.join(', ')}; ` +
-          'evolve schemas/avro/*.avsc together with the table',
+        `table ${rel.schema}.${rel.name} lacks NOT NULL columns of the event schema: ${required.map((c) => c.name).join(', ')}; ` +
+          'its changes cannot be published from here on (nothing after this point is acknowledged)',
       );
     }
+    this.absent = new Set(missing.map((c) => c.name));
+    const known = new Set(this.columns.map((c) => c.name));
+    const ignored = rel.columns.map((c) => c.name).filter((n) => !known.has(n));
+    if (missing.length > 0 || ignored.length > 0)
+      this.opts.onSchemaDrift?.({
+        table: `${rel.schema}.${rel.name}`,
+        missingNullable: [...this.absent],
+        ignored,
+      });
   }
 
   private requireTxn(what: string): Txn {

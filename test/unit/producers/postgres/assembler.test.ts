@@ -357,20 +357,53 @@ describe('TransactionAssembler', () => {
     expect(asm.push({ tag: 'type', typeOid: 1, typeSchema: 'public', typeName: 'mood' }, '0/1')).toEqual([]);
   });
 
-  it('a relation lacking a contract column is a SchemaMismatchError naming it; extra columns are fine', () => {
-    expect(() => assembler().push(usersRelation({ drop: ['bio', 'tags'] }), '0/1')).toThrow(
-      SchemaMismatchError,
-    );
-    expect(() => assembler().push(usersRelation({ drop: ['bio', 'tags'] }), '0/1')).toThrow(
-      /public\.users lacks columns of the event schema: bio, tags/,
-    );
-    expect(assembler().push(usersRelation({ extra: ['nickname'] }), '0/1')).toEqual([]);
+  it('a relation lacking a NOT NULL contract column is a non-retriable SchemaMismatchError naming it', () => {
+    const lacking = () => assembler().push(usersRelation({ drop: ['username', 'bio'] }), '0/1');
+    expect(lacking).toThrow(SchemaMismatchError);
+    expect(lacking).toThrow(/public\.users lacks NOT NULL columns of the event schema: username;/);
+    try {
+      lacking();
+    } catch (err) {
+      expect((err as SchemaMismatchError).retriable).toBe(false);
+      expect((err as SchemaMismatchError).hint).toMatch(/evolve schemas\/avro/);
+    }
+  });
+
+  it('extra source columns are ignored; dropped NULLABLE columns are carried as null, not as unchanged', () => {
+    const drift: unknown[] = [];
+    const asm = new TransactionAssembler({
+      contract,
+      db: 'sourcedb',
+      name: 'pgcdc',
+      version: '0.1.0',
+      now: () => NOW_MS,
+      onSchemaDrift: (d) => drift.push(d),
+    });
+    const altered = usersRelation({ drop: ['middle_name'], extra: ['nickname'] });
+    const row: RawTuple = { ...usersRow(1, { city: 'Oslo' }), nickname: 'nick' };
+    delete row.middle_name;
+    const [ins, upd] = events(feed(asm, txn(altered, [insert(altered, row), update(altered, row)])));
+    expect(drift).toEqual([
+      { table: 'public.users', missingNullable: ['middle_name'], ignored: ['nickname'] },
+    ]);
+    for (const e of [ins!, upd!]) {
+      expect(e.event.after?.middle_name).toBeNull();
+      expect(e.event.after).not.toHaveProperty('nickname');
+      expect(e.event.unchanged).toEqual([]);
+      assertValid(avroType(contract.valueSchema), e.event);
+    }
+    expect(ins!.event.after?.city).toBe('Oslo');
   });
 
   it('a relation re-sent after ALTER TABLE (same oid) is checked again', () => {
     const asm = assembler();
     expect(asm.push(usersRelation(), '0/1')).toEqual([]);
-    expect(() => asm.push(usersRelation({ drop: ['bio'] }), '0/2')).toThrow(SchemaMismatchError);
+    expect(() => asm.push(usersRelation({ drop: ['email'] }), '0/2')).toThrow(SchemaMismatchError);
+    // and a column that comes back is no longer carried as null
+    const drifting = assembler();
+    drifting.push(usersRelation({ drop: ['city'] }), '0/1');
+    const [e] = events(feed(drifting, txn(rel, [insert(rel, usersRow(1, { city: 'Rome' }))])));
+    expect(e!.event.after?.city).toBe('Rome');
   });
 
   it('changes outside a transaction and a change without key value are errors', () => {
