@@ -16,6 +16,7 @@ import type { Logger } from '../runtime/log/logger.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
 import { DecodeError, type EventCodec } from '../runtime/registry/codec.ts';
 import { DeadLetterWriter, type DeadLetterRecord } from './dlq.ts';
+import { tombstoneDelete } from './tombstone.ts';
 import type { DecodedEvent, Sink } from './sink.ts';
 
 export interface TargetStatus {
@@ -139,15 +140,20 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     }
   }
 
+  const [schema = '', table = ''] = deps.topic.split('.').slice(-2);
+  const topicTable = { schema, table };
+
   async function decode(messages: InMessage[], dead: DeadLetterRecord[]): Promise<DecodedEvent[]> {
     const out: DecodedEvent[] = [];
-    for (const m of messages) {
-      if (m.value === null) continue; // tombstone (compaction marker), nothing to apply
+    for (const [i, m] of messages.entries()) {
+      // A tombstone is a delete once compaction removed the delete event before it (tombstone.ts).
+      const tombstone = m.value === null ? tombstoneDelete(m, messages[i - 1], topicTable) : undefined;
+      if (m.value === null && !tombstone) continue;
       try {
         if (!m.key) throw new DecodeError('message without key');
         const [key, event] = await Promise.all([
           deps.codec.decodeKey(m.key),
-          deps.codec.decodeValue(m.value),
+          tombstone ?? deps.codec.decodeValue(m.value!),
         ]);
         out.push({ offset: m.offset, key, event });
       } catch (err) {

@@ -2,6 +2,7 @@
 // acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
 // of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
 // A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
+import { tombstoneHeaders } from '../consumers/tombstone.ts';
 import type { KafkaProducerPort, OutMessage } from '../runtime/kafka/port.ts';
 import type { EventCodec } from '../runtime/registry/codec.ts';
 import type { Metrics } from '../runtime/metrics/metrics.ts';
@@ -55,7 +56,11 @@ export class AckingPublisher {
         this.pending.ops.push(item.event.op);
         this.pending.commitTimesUs.push(item.event.source.ts_us);
         if (item.event.op === 'd') {
-          this.pending.messages.push({ key: this.pending.messages.at(-1)!.key, value: null });
+          this.pending.messages.push({
+            key: this.pending.messages.at(-1)!.key,
+            value: null,
+            headers: tombstoneHeaders(item.event),
+          });
         }
         this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: item.event.op });
         if (this.pending.messages.length >= this.opts.batchMaxMessages) await this.flush();

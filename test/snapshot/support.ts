@@ -180,7 +180,6 @@ export async function explainKeys(app: App, topic: string, peerUrl: string, ids:
   if (ids.length === 0) return '';
   const { createEventCodec } = await import('../../runtime/registry/codec.ts');
   const { loadContract } = await import('../../schemas/contract.ts');
-  const { readTopic } = await import('../support/pipeline.ts');
   const codec = await createEventCodec({
     registryUrl: app.config.registry.url,
     topic,
@@ -188,7 +187,15 @@ export async function explainKeys(app: App, topic: string, peerUrl: string, ids:
   });
   const wanted = new Set(ids);
   const lines: string[] = [];
-  for (const m of await readTopic(app.kafka, topic)) {
+  const admin = app.kafka.admin();
+  await admin.connect();
+  const offsets = await admin.topicOffsets(topic).finally(() => admin.disconnect());
+  const all = await app.kafka.reader().read(
+    topic,
+    offsets.map((o) => ({ partition: o.partition, from: o.low, to: o.high })),
+    { timeoutMs: 60_000 },
+  );
+  for (const m of all) {
     const key = m.key ? String((await codec.decodeKey(m.key)).id) : '?';
     if (!wanted.has(key)) continue;
     if (m.value === null) {

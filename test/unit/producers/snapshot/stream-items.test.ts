@@ -113,12 +113,17 @@ describe('publisher: snapshot markers and tombstones', () => {
     return { producer, acks, publisher };
   }
 
-  it('a delete is followed by a tombstone with the same key; other ops are not', async () => {
+  it('a delete is followed by a tombstone with the same key and its position; other ops are not', async () => {
     const { producer, publisher } = setup();
     for (const item of [ev('c', 1, 0x10n), ev('u', 1, 0x20n), ev('d', 1, 0x30n), ev('r', 2, 0x40n)]) {
       await publisher.push(item);
     }
     await publisher.flush();
+    expect(producer.sent[3]!.headers).toEqual({
+      'pgcdc-event-id': '48:1',
+      'pgcdc-commit-lsn': '48',
+      'pgcdc-seq': '0',
+    });
     expect(producer.sent.map((m) => [m.key.toString(), m.value?.toString() ?? null])).toEqual([
       ['k1', 'c:16:1'],
       ['k1', 'u:32:1'],
