@@ -12,11 +12,13 @@ import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { classifyPgError } from './errors.ts';
 import {
   applySql,
-  collapseByKey,
+  collapseBatch,
   createTableSql,
+  existingKeysSql,
   existsSql,
   holderPositionSql,
   multiDeleteSql,
+  multiPartialUpdateSql,
   multiUpsertSql,
   type TargetTable,
 } from './sql.ts';
@@ -92,7 +94,8 @@ export class PostgresSink implements Sink {
   async apply(events: DecodedEvent[]): Promise<ApplyResult> {
     if (!this.client) await this.open();
     try {
-      return await this.applyFast(events);
+      // undefined: a partial update found no row to update; the per-event path dead-letters it
+      return (await this.applyFast(events)) ?? (await this.applyCareful(events));
     } catch (err) {
       const kind = classifyPgError(err, this.pkConstraint);
       if (kind === 'transient') {
@@ -112,18 +115,28 @@ export class PostgresSink implements Sink {
     });
   }
 
-  private async applyFast(events: DecodedEvent[]): Promise<ApplyResult> {
+  private async applyFast(events: DecodedEvent[]): Promise<ApplyResult | undefined> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
     const collapsed =
-      this.table.keyColumns.length === 1 ? collapseByKey(events, this.table.keyColumns) : undefined;
+      this.table.keyColumns.length === 1 ? collapseBatch(events, this.table.keyColumns) : undefined;
     await c.query('BEGIN');
     try {
       if (collapsed) {
-        // Set-based: one upsert and one delete for the whole batch, each row guarded by position.
-        const upserts = collapsed.filter((e) => e.event.op !== 'd').map((e) => e.event);
-        const deletes = collapsed.filter((e) => e.event.op === 'd');
-        if (upserts.length > 0) await c.query(multiUpsertSql(this.table, upserts));
+        // Set-based: one upsert, one update per set of unchanged columns and one delete for the
+        // whole batch, each row guarded by position.
+        const { upserts, partials, deletes } = collapsed;
+        if (upserts.length > 0)
+          await c.query(
+            multiUpsertSql(
+              this.table,
+              upserts.map((e) => e.event),
+            ),
+          );
+        if (!(await this.applyPartials(c, partials))) {
+          await c.query('ROLLBACK');
+          return undefined;
+        }
         if (deletes.length > 0) await c.query(multiDeleteSql(this.table, deletes));
         result.applied.push(...events);
       } else {
@@ -139,6 +152,37 @@ export class PostgresSink implements Sink {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Partial updates, grouped by their unchanged columns; false when a row to update is missing. */
+  private async applyPartials(c: pg.Client, partials: DecodedEvent[]): Promise<boolean> {
+    if (partials.length === 0) return true;
+    const groups = new Map<string, DecodedEvent[]>();
+    for (const e of partials) {
+      const k = [...e.event.unchanged].sort().join(',');
+      groups.set(k, [...(groups.get(k) ?? []), e]);
+    }
+    const key = this.table.keyColumns[0]!;
+    const notUpdated: DecodedEvent[] = [];
+    for (const group of groups.values()) {
+      const res = await c.query<Record<string, string>>(
+        multiPartialUpdateSql(
+          this.table,
+          group.map((e) => e.event),
+        ),
+      );
+      const updated = new Set(res.rows.map((r) => r[key]));
+      notUpdated.push(...group.filter((e) => !updated.has(String(e.key[key]))));
+    }
+    if (notUpdated.length === 0) return true;
+    // not updated: newer at the target (fine), or missing there (dead letter, per event)
+    const exists = await c.query<{ k: string }>(
+      existingKeysSql(
+        this.table,
+        notUpdated.map((e) => e.key),
+      ),
+    );
+    return exists.rowCount === notUpdated.length;
   }
 
   /** Applies one event; returns a dead letter when a partial update finds no row to update. */

@@ -130,23 +130,103 @@ export function applySql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
   }
 }
 
+/** What a batch comes down to once each key's events are folded into one change (see collapseBatch). */
+export interface CollapsedBatch<E> {
+  /** full rows (an update's unchanged columns filled from an earlier event of the batch) */
+  upserts: E[];
+  /** updates whose unchanged columns no event of the batch carries: the target's values stay */
+  partials: E[];
+  deletes: E[];
+}
+
 /**
- * Collapses a partition batch to the last event per key (every event of one key is in order, and
- * the position guard makes the last one decide the row), or returns undefined when an event
- * depends on the row's previous values (a partial update), which must be applied one by one.
+ * Folds a partition batch into one change per key (every event of one key is in order, and the
+ * position guard makes the last one decide the row). An update without some columns (unchanged
+ * TOASTed values) takes them from the key's earlier events of the batch when they carry them, and
+ * otherwise stays a partial update of the columns it has. The folded event keeps the position of
+ * the key's last event.
  */
-export function collapseByKey<E extends { key: Row; event: ChangeEvent }>(
+export function collapseBatch<E extends { key: Row; event: ChangeEvent }>(
   events: E[],
   keyColumns: string[],
-): E[] | undefined {
-  const last = new Map<string, E>();
+): CollapsedBatch<E> {
+  const chains = new Map<string, E[]>();
   for (const e of events) {
-    if (e.event.unchanged.length > 0) return undefined;
     const k = keyColumns.map((c) => String(e.key[c])).join('\u0000');
-    last.delete(k); // keep source order of the survivors
-    last.set(k, e);
+    const chain = chains.get(k);
+    if (chain) {
+      chains.delete(k); // keep source order of the survivors (by their last event)
+      chain.push(e);
+      chains.set(k, chain);
+    } else chains.set(k, [e]);
   }
-  return [...last.values()];
+  const out: CollapsedBatch<E> = { upserts: [], partials: [], deletes: [] };
+  for (const chain of chains.values()) {
+    const last = chain[chain.length - 1]!;
+    if (last.event.op === 'd') out.deletes.push(last);
+    else if (last.event.unchanged.length === 0) out.upserts.push(last);
+    else {
+      const need = new Set(last.event.unchanged);
+      const row: Row = { ...last.event.after };
+      for (let i = chain.length - 2; i >= 0 && need.size > 0; i--) {
+        const prev = chain[i]!.event;
+        if (prev.op === 'd' || !prev.after) break;
+        for (const col of [...need]) {
+          if (prev.unchanged.includes(col)) continue;
+          row[col] = prev.after[col] ?? null;
+          need.delete(col);
+        }
+      }
+      const unchanged = last.event.unchanged.filter((c) => need.has(c));
+      const folded = { ...last, event: { ...last.event, after: row, unchanged } };
+      (unchanged.length === 0 ? out.upserts : out.partials).push(folded);
+    }
+  }
+  return out;
+}
+
+/**
+ * One guarded multi-row UPDATE of the columns partial updates carry (all of them must leave the
+ * same columns unchanged). Returns the keys it updated; a key not returned was either newer at the
+ * target (fine) or missing there (for the caller to find out).
+ */
+export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[]): Statement {
+  const e0 = events[0]!;
+  const skip = new Set([...e0.unchanged, ...t.keyColumns]);
+  const keys = t.keyColumns.map((k) => t.columns.find((c) => c.name === k)!);
+  const cols = t.columns.filter((c) => !skip.has(c.name));
+  const values: unknown[] = [];
+  const param = (v: unknown, type: string) => (values.push(v), `$${values.length}::${type}`);
+  const tuples = events.map((e) => {
+    const row = e.after!;
+    return `(${[
+      ...keys.map((k) => param(toSqlParam(k.pgType, row[k.name] ?? null), k.sqlType)),
+      ...cols.map((c) => param(toSqlParam(c.pgType, row[c.name] ?? null), c.sqlType)),
+      param(e.source.commit_lsn.toString(), 'bigint'),
+      param(e.source.seq.toString(), 'bigint'),
+      param(e.event_id, 'text'),
+    ].join(', ')})`;
+  });
+  const names = [...keys.map((k) => k.name), ...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const sets = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID]
+    .map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`)
+    .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
+  const match = keys.map((k) => `t.${quoteIdent(k.name)} = v.${quoteIdent(k.name)}`).join(' AND ');
+  const text =
+    `UPDATE ${qname(t)} AS t SET ${sets.join(', ')} FROM (VALUES ${tuples.join(', ')}) AS v (${names.map(quoteIdent).join(', ')}) ` +
+    `WHERE ${match} AND (t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (v.${quoteIdent(POS_LSN)}, v.${quoteIdent(POS_SEQ)}) ` +
+    `RETURNING ${keys.map((k) => `t.${quoteIdent(k.name)}::text`).join(', ')}`;
+  return { text, values };
+}
+
+/** Which of these keys (single-column key) exist at the target, as text. */
+export function existingKeysSql(t: TargetTable, keys: Row[]): Statement {
+  const k = t.keyColumns[0]!;
+  const spec = t.columns.find((c) => c.name === k)!;
+  return {
+    text: `SELECT t.${quoteIdent(k)}::text AS k FROM ${qname(t)} AS t WHERE t.${quoteIdent(k)} = ANY ($1::${spec.sqlType}[])`,
+    values: [keys.map((key) => toSqlParam(spec.pgType, key[k] ?? null))],
+  };
 }
 
 /** One multi-row guarded upsert for full-row events of distinct keys. */

@@ -1,0 +1,145 @@
+// consumers/postgres/sql.ts: folding a batch into one change per key (collapseBatch), including
+// updates that leave TOASTed columns unchanged, and the set-based partial update statement.
+import { describe, expect, it } from 'vitest';
+import {
+  POS_LSN,
+  POS_SEQ,
+  collapseBatch,
+  existingKeysSql,
+  multiPartialUpdateSql,
+  type TargetTable,
+} from '../../../../consumers/postgres/sql.ts';
+import { loadContract, type ChangeEvent, type Op, type Row } from '../../../../schemas/contract.ts';
+
+const contract = loadContract();
+const table: TargetTable = {
+  schema: 'public',
+  table: 'users',
+  columns: contract.columns,
+  keyColumns: contract.keyColumns,
+};
+
+let seq = 0n;
+function ev(op: Op, id: bigint, after: Row | null, unchanged: string[] = []) {
+  seq++;
+  const event: ChangeEvent = {
+    before: null,
+    after: after ? { id, ...after } : null,
+    unchanged,
+    source: {
+      version: '0.1.0',
+      connector: 'pgcdc',
+      name: 'pgcdc',
+      db: 'src',
+      schema: 'public',
+      table: 'users',
+      lsn: 0x100n + seq,
+      commit_lsn: 0x100n + seq,
+      seq: 0n,
+      tx_id: 1n,
+      ts_us: 0n,
+      snapshot: false,
+    },
+    op,
+    ts_ms: 0n,
+    event_id: `e${seq}`,
+  };
+  return { offset: seq, key: { id } as Row, event };
+}
+
+describe('collapseBatch', () => {
+  it('keeps the last full event per key, in the order of the last events', () => {
+    const a1 = ev('c', 1n, { city: 'a' });
+    const b1 = ev('c', 2n, { city: 'b' });
+    const a2 = ev('u', 1n, { city: 'a2' });
+    const out = collapseBatch([a1, b1, a2], ['id']);
+    expect(out.upserts.map((e) => e.event.event_id)).toEqual([b1.event.event_id, a2.event.event_id]);
+    expect(out.partials).toEqual([]);
+    expect(out.deletes).toEqual([]);
+  });
+
+  it('a delete last wins over earlier changes of the key', () => {
+    const out = collapseBatch([ev('c', 1n, { city: 'a' }), ev('d', 1n, null)], ['id']);
+    expect(out.deletes).toHaveLength(1);
+    expect(out.upserts).toHaveLength(0);
+  });
+
+  it('fills unchanged columns from an earlier event of the batch: a full row at the last position', () => {
+    const c = ev('c', 1n, { city: 'a', bio: 'long bio' });
+    const u = ev('u', 1n, { city: 'b', bio: null }, ['bio']);
+    const out = collapseBatch([c, u], ['id']);
+    expect(out.partials).toEqual([]);
+    const [f] = out.upserts;
+    expect(f?.event.after).toMatchObject({ city: 'b', bio: 'long bio' });
+    expect(f?.event.unchanged).toEqual([]);
+    expect(f?.event.source.commit_lsn).toBe(u.event.source.commit_lsn);
+    expect(f?.event.event_id).toBe(u.event.event_id);
+  });
+
+  it('an update whose unchanged column no earlier event carries stays partial', () => {
+    const u1 = ev('u', 1n, { city: 'a', bio: null }, ['bio']);
+    const u2 = ev('u', 1n, { city: 'b', bio: null }, ['bio']);
+    const out = collapseBatch([u1, u2], ['id']);
+    expect(out.upserts).toEqual([]);
+    expect(out.partials).toHaveLength(1);
+    expect(out.partials[0]?.event.after).toMatchObject({ city: 'b' });
+    expect(out.partials[0]?.event.unchanged).toEqual(['bio']);
+  });
+
+  it('combines columns carried by different earlier updates, and stops at a delete', () => {
+    const u1 = ev('u', 1n, { preferences: '{"a":1}', bio: null }, ['bio']);
+    const u2 = ev('u', 1n, { bio: 'x', preferences: null }, ['preferences']);
+    expect(collapseBatch([u1, u2], ['id']).upserts[0]?.event.after).toMatchObject({
+      bio: 'x',
+      preferences: '{"a":1}',
+    });
+    const d = ev('d', 2n, null);
+    const u3 = ev('u', 2n, { city: 'z', bio: null }, ['bio']);
+    expect(collapseBatch([ev('c', 2n, { bio: 'old' }), d, u3], ['id']).partials).toHaveLength(1);
+  });
+
+  it('does not modify the events it was given', () => {
+    const c = ev('c', 1n, { bio: 'b' });
+    const u = ev('u', 1n, { bio: null }, ['bio']);
+    collapseBatch([c, u], ['id']);
+    expect(u.event.unchanged).toEqual(['bio']);
+    expect(u.event.after?.bio).toBeNull();
+  });
+});
+
+describe('multiPartialUpdateSql', () => {
+  const events = [
+    ev('u', 7n, { city: "O'Brien", bio: null }, ['bio']).event,
+    ev('u', 8n, { city: 'x', bio: null }, ['bio']).event,
+  ];
+  const stmt = multiPartialUpdateSql(table, events);
+
+  it('sets every carried non-key column and the position, never the unchanged ones', () => {
+    expect(stmt.text).toMatch(/^UPDATE "public"."users" AS t SET "email" = v."email", /);
+    expect(stmt.text).toContain('"city" = v."city"');
+    expect(stmt.text).not.toContain('"bio" = ');
+    expect(stmt.text).not.toContain('"id" = v."id",');
+    expect(stmt.text).toContain(`"${POS_LSN}" = v."${POS_LSN}"`);
+  });
+
+  it('guards each row by position and returns the updated keys', () => {
+    expect(stmt.text).toContain(`(t."${POS_LSN}", t."${POS_SEQ}") < (v."${POS_LSN}", v."${POS_SEQ}")`);
+    expect(stmt.text).toMatch(/WHERE t."id" = v."id" AND /);
+    expect(stmt.text).toMatch(/RETURNING t."id"::text$/);
+  });
+
+  it('passes values only as typed parameters', () => {
+    const perRow = 1 + contract.columns.length - 2 + 3; // key, carried columns, position
+    expect(stmt.values).toHaveLength(2 * perRow);
+    expect(stmt.text).not.toContain("O'Brien");
+    expect(stmt.text).toContain('$1::bigint');
+    const used = new Set([...stmt.text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+    expect(used.size).toBe(stmt.values.length);
+  });
+
+  it('existingKeysSql asks for the keys as one array parameter', () => {
+    const q = existingKeysSql(table, [{ id: 7n }, { id: 8n }]);
+    expect(q.values).toEqual([['7', '8']]);
+    expect(q.text).toContain('= ANY ($1::bigint[])');
+  });
+});
