@@ -20,6 +20,8 @@ const stops: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   env = await pipelineEnv(stackUrls(), 'status', {
+    // no initial feed: it could race the first inserts and publish them once more (op r)
+    source: { snapshot: { mode: 'never' } },
     operations: { statusIntervalMs: 200, slotPollIntervalMs: 500 },
   });
   // the target table is ours: the contract's shape plus a CHECK the source does not have
