@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SlotHealth } from '../../../producers/postgres/slot-monitor.ts';
 import { StallDetector } from '../../../producers/postgres/slots.ts';
 import { compareColumns, normalizeType } from '../../../runtime/ops/check/columns.ts';
 import { judgeReadiness } from '../../../runtime/ops/readiness.ts';
@@ -86,7 +87,7 @@ describe('readiness', () => {
     slot: undefined,
     stalledForMs: 0,
     stalled: false,
-  };
+  } as SlotHealth; // later fields (e.g. WAL risk) stay unset: not what these cases are about
   it('ready when streaming and targets apply', () => {
     expect(
       judgeReadiness({
@@ -102,7 +103,13 @@ describe('readiness', () => {
       producer: {
         running: false,
         lastError: 'boom',
-        slot: { ...slot, connected: false, error: 'refused', stalled: true, stalledForMs: 61_000 },
+        slot: {
+          ...slot,
+          connected: false,
+          error: 'refused',
+          stalled: true,
+          stalledForMs: 61_000,
+        } as SlotHealth,
       },
       targets: [
         { target: 'peer', state: 'ERR', failingSince: new Date(60_000), lastError: 'db down' },
