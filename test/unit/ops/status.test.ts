@@ -109,7 +109,7 @@ describe('readiness', () => {
           error: 'refused',
           stalled: true,
           stalledForMs: 61_000,
-        } as SlotHealth,
+        },
       },
       targets: [
         { target: 'peer', state: 'ERR', failingSince: new Date(60_000), lastError: 'db down' },
