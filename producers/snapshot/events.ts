@@ -1,6 +1,7 @@
 // Snapshot rows -> `op = r` change events. Pure. A chunk's rows are positioned at the chunk's high
-// watermark (commit_lsn = its LSN, seq = 0..n-1), so targets guarded by (commit_lsn, seq) order
-// them after every change committed before the watermark and before every change committed after.
+// watermark (window.ts snapshotPosition: commit_lsn = its LSN - 1, seq = 0..n-1), so targets
+// guarded by (commit_lsn, seq) order them after every change committed before the watermark and
+// before every change committed after.
 import type { ChangeEvent, ColumnSpec, Row, TableContract } from '../../schemas/contract.ts';
 import { decodePgText } from '../../schemas/values.ts';
 import type { Lsn } from '../postgres/lsn.ts';
@@ -62,7 +63,7 @@ export function snapshotEvent(
   ctx: SnapshotEventContext,
   snapshotId: string,
   row: SnapshotRow,
-  position: { highLsn: Lsn; seq: bigint; readAtUs: bigint; nowMs: bigint },
+  position: { lsn: Lsn; commitLsn: Lsn; seq: bigint; readAtUs: bigint; nowMs: bigint },
 ): ChangeEvent {
   return {
     before: null,
@@ -75,8 +76,8 @@ export function snapshotEvent(
       db: ctx.db,
       schema: ctx.contract.schema,
       table: ctx.contract.table,
-      lsn: position.highLsn,
-      commit_lsn: position.highLsn,
+      lsn: position.lsn,
+      commit_lsn: position.commitLsn,
       seq: position.seq,
       tx_id: null,
       ts_us: position.readAtUs,

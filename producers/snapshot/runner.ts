@@ -25,6 +25,7 @@ import {
   resumeSnapshot,
   saveChunk,
   type Checkpoint,
+  type ChunkDone,
   type CheckpointKey,
   type CheckpointTable,
 } from './checkpoint.ts';
@@ -100,12 +101,11 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
 
   const window = new SnapshotWindow({
     keyText: (item) => keyTextOf(contract, item.key),
-    makeEvent: (chunk, row, highLsn, seq) => ({
+    makeEvent: (chunk, row, position) => ({
       kind: 'event',
       key: row.key,
       event: snapshotEvent(deps.events, chunk.snapshotId, row, {
-        highLsn,
-        seq,
+        ...position,
         readAtUs: chunk.readAtUs,
         nowMs: BigInt(now()),
       }),
@@ -127,6 +127,12 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     options: SOURCE_SESSION_OPTIONS,
   });
   client.on('error', (err) => log.warn({ err: err.message }, 'snapshot connection error'));
+  /** Checkpoint writes, while `client` reads the next chunk. */
+  const saver = new pg.Client({
+    connectionString: source.url,
+    application_name: `pgcdc-snapshot-checkpoint:${source.slot}`,
+  });
+  saver.on('error', (err) => log.warn({ err: err.message }, 'snapshot checkpoint connection error'));
 
   const untilClosed = (chunk: string) =>
     new Promise<ChunkOutcome>((resolve, reject) => {
@@ -241,6 +247,10 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     let lastLog = started;
     let dropped = 0;
     let events = 0;
+    let saving: Promise<boolean> | undefined;
+    const superseded = () => {
+      log.info({ snapshotId }, 'snapshot superseded (restart requested); looking at the checkpoint again');
+    };
     meter.observe(started, rowsDone);
     setGauges(rowsDone, cp.rowsTotal);
     if (run > 0) {
@@ -271,7 +281,6 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
           filter,
         });
         const outcome = await untilClosed(id);
-        await untilAcked(outcome.highLsn);
 
         const scanDone = scanRows.length < limit;
         if (scanRows.length > 0) lastKey = scanRows.at(-1)!.keyText;
@@ -291,27 +300,32 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
           firstKey: all[0]?.keyText ?? null,
           lastKey: all.at(-1)?.keyText ?? null,
         };
-        const saved = await saveChunk(client, ref, key, {
+        const done: ChunkDone = {
           snapshotId,
           lastKey: scanRows.length > 0 ? lastKey : null,
           pendingKeys: pending,
           rows: scanRows.length,
           events: outcome.emitted,
           batch,
+        };
+        // The checkpoint follows Kafka's acknowledgement of the high watermark, in chunk order, on
+        // its own connection, while the next chunk is read: at most one chunk ahead of it.
+        const save = untilAcked(outcome.highLsn).then(async () => {
+          const ok = await saveChunk(saver, ref, key, done);
+          if (ok) {
+            rowsDone += done.rows;
+            setGauges(rowsDone, cp.rowsTotal);
+            meter.observe(now(), rowsDone);
+          }
+          return ok;
         });
-        if (!saved) {
-          log.info(
-            { snapshotId },
-            'snapshot superseded (restart requested); looking at the checkpoint again',
-          );
-          return;
-        }
-        rowsDone += scanRows.length;
+        save.catch(() => undefined); // awaited below or by the next chunk
+        const previous = saving;
+        saving = save;
+        if (previous && !(await previous)) return superseded();
         dropped += outcome.dropped;
         events += outcome.emitted;
-        setGauges(rowsDone, cp.rowsTotal);
         const t = now();
-        meter.observe(t, rowsDone);
         if (t - lastLog >= cfg.progressIntervalMs) {
           lastLog = t;
           const p = progressOf({ done: rowsDone, total: cp.rowsTotal, rate: meter.rate, lastBatch: batch });
@@ -321,7 +335,8 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
           );
         }
         if (scanDone && pending.length === 0) {
-          await finishSnapshot(client, ref, key, snapshotId);
+          if (!(await save)) return superseded();
+          await finishSnapshot(saver, ref, key, snapshotId);
           setGauges(rowsDone, rowsDone);
           const secs = (now() - started) / 1000;
           log.info(
@@ -341,12 +356,15 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     } finally {
       window.disarm();
       window.stopRecording();
+      // A save still in flight completes after its acknowledgement, or fails harmlessly (stop,
+      // superseded); never wait for it here: after a stream failure that acknowledgement never comes.
     }
   }
 
   async function loop(): Promise<void> {
-    await client.connect();
     try {
+      await client.connect();
+      await saver.connect();
       await ensureCheckpointTable(client, ref);
       while (!stopping) {
         const job = await nextJob();
@@ -357,6 +375,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       if (!(err instanceof Stopped) && !stopping) throw err;
     } finally {
       await client.end().catch(() => undefined);
+      await saver.end().catch(() => undefined);
     }
   }
 

@@ -3,7 +3,7 @@
 // For each chunk the snapshot runner arms a window, emits the low watermark, SELECTs the chunk
 // (handing the rows and the SELECT's pg_snapshot over with fill()), then emits the high watermark.
 // When the high watermark comes through the stream, the chunk's rows are emitted as `op = r`
-// events positioned at it, followed by the watermark item itself (a position the publisher
+// events positioned just before it (snapshotPosition), followed by the watermark item itself (a position the publisher
 // acknowledges once Kafka has everything before it, which is when the runner checkpoints).
 //
 // Which live changes win over a chunk row: a change to the same key by a transaction the SELECT
@@ -34,6 +34,25 @@ export interface ChunkRows {
   readAtUs: bigint;
 }
 
+export interface SnapshotPosition {
+  /** The high watermark's LSN (source.lsn). */
+  lsn: Lsn;
+  /** commit_lsn of the chunk's events: just before the high watermark's LSN. */
+  commitLsn: Lsn;
+  seq: bigint;
+}
+
+/**
+ * Where the i-th row of a chunk sorts among the changes. PostgreSQL reports a logical message at
+ * the END of its WAL record, and the next transaction's commit record may start right there, with
+ * that same LSN as its commit_lsn. So the rows take `high watermark - 1`: after every transaction
+ * committed before the watermark (whose commit record ends before the watermark's record starts)
+ * and before every transaction committed after it (commit_lsn >= the watermark's LSN).
+ */
+export function snapshotPosition(highLsn: Lsn, i: bigint): SnapshotPosition {
+  return { lsn: highLsn, commitLsn: highLsn - 1n, seq: i };
+}
+
 export interface ChunkOutcome {
   snapshotId: string;
   chunk: string;
@@ -48,12 +67,11 @@ export interface ChunkOutcome {
 
 export interface WindowOptions {
   keyText: (item: Extract<SourceItem, { kind: 'event' }>) => string;
-  /** Builds the `op = r` event of a row at the high watermark. */
+  /** Builds the `op = r` event of a row at its position (snapshotPosition). */
   makeEvent: (
     chunk: ChunkRows,
     row: SnapshotRow,
-    highLsn: Lsn,
-    seq: bigint,
+    position: SnapshotPosition,
   ) => Extract<SourceItem, { kind: 'event' }>;
   onClosed: (outcome: ChunkOutcome) => void;
 }
@@ -162,7 +180,7 @@ export class SnapshotWindow {
     for (const row of chunk.rows) {
       const partial = lost.get(row.keyText);
       if (partial === undefined) {
-        out.push(this.opts.makeEvent(chunk, row, item.lsn, seq++));
+        out.push(this.opts.makeEvent(chunk, row, snapshotPosition(item.lsn, seq++)));
       } else if (partial) {
         requeue.push(row.keyText);
       }

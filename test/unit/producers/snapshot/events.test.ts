@@ -49,7 +49,13 @@ describe('snapshot events', () => {
 
   it('an op=r event at the high watermark, with a deterministic id per (snapshot, row), valid Avro', () => {
     const row = decodeSnapshotRow(contract, asRawRow(usersRow(42)));
-    const e = snapshotEvent(ctx, 'mwzm1', row, { highLsn: 0x5000n, seq: 3n, readAtUs: 17n, nowMs: 18n });
+    const e = snapshotEvent(ctx, 'mwzm1', row, {
+      lsn: 0x5000n,
+      commitLsn: 0x4fffn,
+      seq: 3n,
+      readAtUs: 17n,
+      nowMs: 18n,
+    });
     expect(e).toMatchObject({
       op: 'r',
       before: null,
@@ -58,7 +64,7 @@ describe('snapshot events', () => {
       ts_ms: 18n,
       source: {
         lsn: 0x5000n,
-        commit_lsn: 0x5000n,
+        commit_lsn: 0x4fffn,
         seq: 3n,
         tx_id: null,
         ts_us: 17n,

@@ -51,13 +51,14 @@ function makeWindow() {
   const closed: ChunkOutcome[] = [];
   const window = new SnapshotWindow({
     keyText: (item) => String(item.key.id),
-    makeEvent: (chunk, row, highLsn, seq) => ({
+    makeEvent: (chunk, row, pos) => ({
       kind: 'event',
       key: row.key,
       event: {
-        ...change('r', Number(row.key.id), 0, highLsn, Number(seq), row.after).event,
+        ...change('r', Number(row.key.id), 0, pos.commitLsn, Number(pos.seq), row.after).event,
         source: {
-          ...change('r', 0, 0, highLsn, Number(seq), null).event.source,
+          ...change('r', 0, 0, pos.commitLsn, Number(pos.seq), null).event.source,
+          lsn: pos.lsn,
           tx_id: null,
           snapshot: true,
         },
@@ -97,7 +98,7 @@ const ids = (items: SourceItem[]) =>
   items.map((i) => (i.kind === 'event' ? `${i.event.op}${String(i.key.id)}` : `${i.kind}`));
 
 describe('SnapshotWindow', () => {
-  it('emits the chunk at the high watermark: op=r, positioned there (seq 0..n-1), then the watermark', () => {
+  it('emits the chunk at the high watermark: op=r, positioned just before it (seq 0..n-1), then the watermark', () => {
     const { window, closed } = makeWindow();
     window.startRecording();
     window.arm('s1', '0.1');
@@ -106,14 +107,31 @@ describe('SnapshotWindow', () => {
     const out = window.process(wm('high', 200n));
     expect(ids(out)).toEqual(['r1', 'r2', 'r3', 'watermark']);
     const events = out.flatMap((i) => (i.kind === 'event' ? [i.event] : []));
-    expect(events.map((e) => [e.source.commit_lsn, e.source.seq, e.event_id])).toEqual([
-      [200n, 0n, 'snap:s1:1'],
-      [200n, 1n, 'snap:s1:2'],
-      [200n, 2n, 'snap:s1:3'],
+    // Just before the watermark's LSN: a transaction committing right after it may have that LSN.
+    expect(events.map((e) => [e.source.lsn, e.source.commit_lsn, e.source.seq, e.event_id])).toEqual([
+      [200n, 199n, 0n, 'snap:s1:1'],
+      [200n, 199n, 1n, 'snap:s1:2'],
+      [200n, 199n, 2n, 'snap:s1:3'],
     ]);
     expect(closed).toEqual([
       { snapshotId: 's1', chunk: '0.1', highLsn: 200n, lowSeen: true, emitted: 3, dropped: 0, requeue: [] },
     ]);
+  });
+
+  it('a transaction committed right after the high watermark (same LSN: the record ends there) sorts after the chunk', () => {
+    const { window } = makeWindow();
+    window.startRecording();
+    window.arm('s1', '0.1');
+    window.fill(chunkRows([row(1, 10), row(2, 20)], snap(50, 50)));
+    const [r1, r2] = window
+      .process(wm('high', 200n))
+      .flatMap((i) => (i.kind === 'event' ? [i.event.source] : []));
+    const after = change('d', 2, 60, 200n, 0, null).event.source; // commit record starts where the watermark ends
+    for (const r of [r1!, r2!]) {
+      expect(
+        r.commit_lsn < after.commit_lsn || (r.commit_lsn === after.commit_lsn && r.seq < after.seq),
+      ).toBe(true);
+    }
   });
 
   it('a live change by a transaction the SELECT did not see wins; one it saw does not', () => {
@@ -275,8 +293,8 @@ describe('SnapshotWindow model', () => {
 
           const window = new SnapshotWindow({
             keyText: (item) => String(item.key.id),
-            makeEvent: (_chunk, r, highLsn, seq) =>
-              change('r', Number(r.key.id), 0, highLsn, Number(seq), r.after),
+            makeEvent: (_chunk, r, pos) =>
+              change('r', Number(r.key.id), 0, pos.commitLsn, Number(pos.seq), r.after),
             onClosed: (o) => outcomes.push(o),
           });
           const outcomes: ChunkOutcome[] = [];
@@ -324,7 +342,15 @@ describe('SnapshotWindow model', () => {
               if (scan.length < batchSize) scanDone = true;
               phase = 'selected';
             } else {
-              feed({ kind: 'watermark', lsn: ++lsn, snapshotId: 's', chunk: `0.${chunkNo}`, edge: 'high' });
+              // PostgreSQL reports a logical message at the end of its WAL record, where the next
+              // transaction's commit record may start: that commit then has the same LSN.
+              feed({
+                kind: 'watermark',
+                lsn: lsn + 1n,
+                snapshotId: 's',
+                chunk: `0.${chunkNo}`,
+                edge: 'high',
+              });
               pending = outcomes.at(-1)!.requeue.map(Number);
               expect(outcomes.at(-1)!.emitted + outcomes.at(-1)!.dropped).toBe(current!.rows.length);
               phase = 'idle';
