@@ -150,6 +150,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       });
       const feed = createSnapshotFeed({
         source: config.source,
+        slotCreated: slot.created,
         events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
         logger: log,
         metrics: deps.metrics,

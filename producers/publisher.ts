@@ -2,6 +2,9 @@
 // acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
 // of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
 // A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
+// Batching: a batch leaves when it is full, or lingerMs after a transaction ended; if a send is in
+// flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
+// own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
 import { tombstoneHeaders } from '../consumers/tombstone.ts';
 import type { KafkaProducerPort, OutMessage } from '../runtime/kafka/port.ts';
 import type { EventCodec } from '../runtime/registry/codec.ts';
@@ -37,6 +40,10 @@ export class AckingPublisher {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
+  /** sends queued or in flight */
+  private sending = 0;
+  /** the linger time of the pending batch ran out while a send was in flight */
+  private lingered = false;
   private readonly now: () => number;
 
   constructor(private readonly opts: PublisherOptions) {
@@ -87,7 +94,9 @@ export class AckingPublisher {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush().catch(() => undefined); // failure is recorded and rethrown by the next push/flush
+      if (this.sending > 0)
+        this.lingered = true; // goes with the end of the send in flight
+      else this.flush().catch(() => undefined); // failure is recorded and rethrown by the next push/flush
     }, this.opts.lingerMs);
   }
 
@@ -97,18 +106,26 @@ export class AckingPublisher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.lingered = false;
     const batch = this.pending;
     this.pending = emptyPending();
+    this.sending++;
     this.chain = this.chain.then(async () => {
-      if (this.failure) throw this.failure;
       try {
-        await this.opts.producer.send(this.opts.topic, batch.messages);
-      } catch (err) {
-        this.failure = err instanceof Error ? err : new Error(String(err));
-        throw this.failure;
+        if (this.failure) throw this.failure;
+        try {
+          await this.opts.producer.send(this.opts.topic, batch.messages);
+        } catch (err) {
+          this.failure = err instanceof Error ? err : new Error(String(err));
+          throw this.failure;
+        }
+        this.record(batch);
+        if (batch.ackLsn !== undefined) this.opts.ackAfterPublish(batch.ackLsn);
+      } finally {
+        this.sending--;
       }
-      this.record(batch);
-      if (batch.ackLsn !== undefined) this.opts.ackAfterPublish(batch.ackLsn);
+      // what lingered behind this send goes now, with everything that arrived meanwhile
+      if (this.lingered && this.sending === 0 && !this.failure) this.flush().catch(() => undefined);
     });
     return this.chain;
   }

@@ -22,6 +22,7 @@ import {
   finishSnapshot,
   readCheckpoint,
   requestInitialSnapshot,
+  requestSnapshot,
   resumeSnapshot,
   saveChunk,
   type Checkpoint,
@@ -49,6 +50,11 @@ const IDLE_RECHECK_MS = 30_000;
 
 export interface SnapshotFeedDeps {
   source: SourceConfig;
+  /**
+   * The producer created the slot just now (first start, or the slot was dropped): the WAL
+   * before it is lost to the targets, so with mode `initial` the table is fed again from the start.
+   */
+  slotCreated?: boolean;
   events: SnapshotEventContext;
   logger: Logger;
   metrics?: Metrics;
@@ -169,11 +175,19 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   }
 
   /** What the checkpoint row asks for: a snapshot to start or resume, or nothing. */
+  let slotIsNew = deps.slotCreated ?? false;
   async function nextJob(): Promise<Checkpoint | undefined> {
     let cp = await readCheckpoint(client, ref, key);
     if (!cp && cfg.mode === 'initial') {
       cp = (await requestInitialSnapshot(client, ref, key)) ?? (await readCheckpoint(client, ref, key));
+    } else if (cp && slotIsNew && cfg.mode === 'initial' && cp.status !== 'requested') {
+      log.info(
+        { previous: cp.snapshotId, status: cp.status },
+        'new replication slot: feeding the table again',
+      );
+      cp = await requestSnapshot(client, ref, key, { restart: true, reason: 'initial' });
     }
+    slotIsNew = false;
     if (!cp || cp.status === 'done') return undefined;
     if (cp.status === 'running' && cp.snapshotId !== null) {
       return resumeSnapshot(client, ref, key, cp.snapshotId);
