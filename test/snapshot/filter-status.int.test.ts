@@ -1,0 +1,93 @@
+// `source.snapshot.mode: never` and `source.snapshot.filter`: a producer does not snapshot by
+// itself; `pgcdc snapshot` asks the running producer (signal) and follows it to the end; only the
+// rows matching the filter are fed; `pgcdc snapshot --status` shows the checkpoint.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConsumer, startProducer } from '../../runtime/app.ts';
+import { stackUrls, waitUntil } from '../support/index.ts';
+import { pipelineEnv, query, spawnCli, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import { checkpoint, seedUsers } from './support.ts';
+
+const ROWS = 3000;
+const FILTER = 'is_active AND NOT is_blocked';
+const urls = stackUrls();
+let env: PipelineEnv;
+const stops: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  env = await pipelineEnv(urls, 'snapfilter', {
+    source: { snapshot: { mode: 'never', batchSize: 300, filter: FILTER } },
+  });
+  await seedUsers(env.source.url, ROWS);
+});
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await env?.drop();
+});
+
+async function run(args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawnCli(args);
+  const code = await waitUntil(() => child.proc.exitCode ?? undefined, {
+    what: `pgcdc ${args.join(' ')}`,
+    timeoutMs: 90_000,
+    intervalMs: 100,
+  });
+  return { code, out: child.output() };
+}
+
+const ids = async (url: string, where = 'true') =>
+  (await query<{ id: string }>(url, `SELECT id::text FROM users WHERE ${where} ORDER BY id`)).map(
+    (r) => r.id,
+  );
+
+describe('snapshot on request, with a filter', () => {
+  it('mode never: nothing is fed until asked; then only matching rows; --status shows it', async () => {
+    const never = await run(['snapshot', '--status', '-c', env.configFile]);
+    expect(never.code).toBe(0);
+    expect(never.out).toContain('never requested');
+
+    const app = testApp(env.config);
+    const { producer, done } = startProducer(app);
+    stops.push(async () => {
+      await producer.stop();
+      await done;
+    });
+    const consumer = await startConsumer(app, 'peer');
+    stops.push(() => consumer.stop());
+    await waitUntil(() => producer.state().running, { what: 'the producer to stream' });
+    expect(await checkpoint(env.config)).toBeUndefined(); // mode never: no automatic snapshot
+
+    const asked = await run(['snapshot', '-c', env.configFile]);
+    expect(asked.code, asked.out).toBe(0);
+    expect(asked.out).toContain('the producer streaming the slot');
+    const matching = await ids(env.source.url, FILTER);
+    expect(matching.length).toBeGreaterThan(ROWS / 2);
+    expect(matching.length).toBeLessThan(ROWS);
+    await waitUntil(async () => (await ids(env.peer.url).catch(() => [])).length === matching.length, {
+      what: 'the matching rows at the peer',
+    });
+    expect(await ids(env.peer.url)).toEqual(matching);
+
+    const status = await run(['snapshot', '--status', '--json', '-c', env.configFile]);
+    expect(status.code).toBe(0);
+    const { checkpoint: cp, producerPid } = JSON.parse(status.out) as {
+      checkpoint: Record<string, unknown>;
+      producerPid: number | null;
+    };
+    expect(cp).toMatchObject({
+      status: 'done',
+      reason: 'requested',
+      filter: FILTER,
+      batchSize: 300,
+      rowsDone: matching.length,
+      rowsTotal: matching.length,
+      events: matching.length,
+      pendingKeys: [],
+    });
+    expect(producerPid).toEqual(expect.any(Number));
+    const human = await run(['snapshot', '--status', '-c', env.configFile]);
+    expect(human.out).toMatch(/: done, requested/);
+    expect(human.out).toContain(
+      `${matching.length.toLocaleString('en-US')}/${matching.length.toLocaleString('en-US')} rows`,
+    );
+  });
+});
