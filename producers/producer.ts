@@ -15,6 +15,7 @@ import { createEventCodec } from '../runtime/registry/codec.ts';
 import { loadContract } from '../schemas/contract.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler } from './postgres/assembler.ts';
 import { formatLsn } from './postgres/lsn.ts';
+import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { ReplicationStream } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource } from './postgres/setup.ts';
 import { AckingPublisher } from './publisher.ts';
@@ -71,6 +72,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
     let heartbeat: NodeJS.Timeout | undefined;
     let auditTimer: NodeJS.Timeout | undefined;
     let publisher: AckingPublisher | undefined;
+    let keeper: PositionKeeper | undefined;
     let snapshot: SnapshotFeed | undefined;
     let cleaned: Promise<void> | undefined;
     const cleanup = () => (cleaned ??= closeAll());
@@ -91,6 +93,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       stop: async () => {
         stream?.hold();
         await publisher?.flush().catch(() => undefined);
+        await keeper?.flush();
         await cleanup();
       },
     };
@@ -99,7 +102,13 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       client.on('error', (err) => log.warn({ err: err.message }, 'source connection error'));
       const slot = await prepareSource(client, config.source);
       log.info(
-        { slot: config.source.slot, created: slot.created, confirmedLsn: formatLsn(slot.confirmedFlushLsn) },
+        {
+          slot: config.source.slot,
+          created: slot.created,
+          adopted: slot.adopted,
+          confirmedLsn: formatLsn(slot.confirmedFlushLsn),
+          positionTable: `${config.source.position.schema}.${config.source.position.table}`,
+        },
         'source ready',
       );
       await admin.connect();
@@ -121,6 +130,18 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         logger: log,
       });
       const s = stream;
+      // The acknowledged position is stored in the source database before the server hears of
+      // it, so the slot can never be ahead of what pgcdc stored (checked at the next start).
+      const keep = new PositionKeeper(
+        slot.confirmedFlushLsn,
+        (lsn) => storePosition(client, config.source.position, config.source.slot, lsn),
+        (lsn) => {
+          s.acknowledge(lsn);
+          st.confirmedLsn = formatLsn(s.acknowledgedLsn);
+          deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
+        },
+      );
+      keeper = keep;
       publisher = new AckingPublisher({
         producer,
         codec,
@@ -130,10 +151,8 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         lingerMs: config.producer.lingerMs,
         metrics: deps.metrics,
         ackAfterPublish: (lsn) => {
-          s.acknowledge(lsn);
           snapshot?.acknowledged(lsn);
-          st.confirmedLsn = formatLsn(s.acknowledgedLsn);
-          deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
+          keep.advance(lsn);
         },
       });
       const pub = publisher;
@@ -181,7 +200,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
         }
       });
       // The feed fails the run like the stream does; it resolves only when stopped.
-      await Promise.race([streaming, feed.run().then(() => streaming)]);
+      await Promise.race([streaming, feed.run().then(() => streaming), keep.failure]);
       if (!stopping) throw new Error('replication stream ended unexpectedly');
     } finally {
       st.running = false;

@@ -1,13 +1,18 @@
 // Prepares the source for streaming: checks wal_level and the table, creates the publication and
-// the pgoutput replication slot when missing, and reads the slot's confirmed position.
+// the pgoutput replication slot when missing, and reads the slot's confirmed position. The slot is
+// checked against the position pgcdc stored for it (position.ts): a slot that would skip changes
+// (dropped, re-created, invalidated) is refused, never silently streamed from.
 import pg from 'pg';
 import type { SourceConfig } from '../../runtime/config/schema.ts';
 import { ConfigError, UnavailableError } from '../../runtime/errors/errors.ts';
 import { parseLsn, type Lsn } from './lsn.ts';
+import { ensurePositionTable, judgeSlot, readPosition, storePosition } from './position.ts';
 
 export interface SlotInfo {
   confirmedFlushLsn: Lsn;
   created: boolean;
+  /** the slot existed but pgcdc had no stored position for it (first start of this version) */
+  adopted: boolean;
   database: string;
 }
 
@@ -60,24 +65,31 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     }
   }
 
+  await ensurePositionTable(client, src.position);
+  const stored = await readPosition(client, src.position, src.slot);
   const slot = await client.query<{
     plugin: string;
     confirmed_flush_lsn: string | null;
+    wal_status: string | null;
     active: boolean;
     active_pid: number | null;
     database: string;
   }>(
-    'SELECT plugin, confirmed_flush_lsn::text, active, active_pid, database FROM pg_replication_slots WHERE slot_name = $1',
+    'SELECT plugin, confirmed_flush_lsn::text, wal_status, active, active_pid, database FROM pg_replication_slots WHERE slot_name = $1',
     [src.slot],
   );
   const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   const s = slot.rows[0];
   if (!s) {
+    const verdict = judgeSlot({ slot: src.slot, found: undefined, stored, positionTable: src.position });
+    if (verdict.kind === 'refuse') throw verdict.error;
     const created = await client.query<{ lsn: string }>(
       "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')",
       [src.slot],
     );
-    return { confirmedFlushLsn: parseLsn(created.rows[0]!.lsn), created: true, database: db };
+    const at = parseLsn(created.rows[0]!.lsn);
+    await storePosition(client, src.position, src.slot, at);
+    return { confirmedFlushLsn: at, created: true, adopted: false, database: db };
   }
   if (s.plugin !== 'pgoutput') {
     throw new ConfigError(`replication slot ${src.slot} uses plugin ${s.plugin}, pgcdc needs pgoutput`, {
@@ -97,7 +109,23 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
       },
     );
   }
-  return { confirmedFlushLsn: parseLsn(s.confirmed_flush_lsn ?? '0/0'), created: false, database: db };
+  const verdict = judgeSlot({
+    slot: src.slot,
+    found: { confirmedFlushLsn: parseLsn(s.confirmed_flush_lsn ?? '0/0'), walStatus: s.wal_status },
+    stored,
+    positionTable: src.position,
+  });
+  switch (verdict.kind) {
+    case 'refuse':
+      throw verdict.error;
+    case 'create':
+      throw new Error('unreachable: the slot exists');
+    case 'stream':
+      if (verdict.adopt) await storePosition(client, src.position, src.slot, verdict.from);
+      return { confirmedFlushLsn: verdict.from, created: false, adopted: verdict.adopt, database: db };
+    default:
+      return verdict satisfies never;
+  }
 }
 
 export async function emitHeartbeat(client: pg.Client, prefix: string): Promise<void> {

@@ -1,11 +1,12 @@
 // Watches the producer's replication slot from the side (its own small connection): WAL retained
-// behind the slot (gauge pgcdc_slot_wal_retained_bytes) and whether the slot has stalled, which
-// readiness reports. The replication stream itself is not touched.
+// behind the slot (gauge pgcdc_slot_wal_retained_bytes), whether the slot has stalled, and whether
+// the server is about to invalidate it or has (max_slot_wal_keep_size: pgcdc_slot_wal_at_risk, a
+// warning / error line), which readiness reports. The replication stream itself is not touched.
 import pg from 'pg';
 import type { Logger } from '../../runtime/log/logger.ts';
 import type { Metrics } from '../../runtime/metrics/metrics.ts';
 import { parseLsn } from './lsn.ts';
-import { readSlots, StallDetector, type SlotRow } from './slots.ts';
+import { judgeSlotWal, readSlots, StallDetector, type SlotRow, type SlotWalRisk } from './slots.ts';
 
 export interface SlotHealth {
   /** the monitor's connection to the source works */
@@ -15,6 +16,8 @@ export interface SlotHealth {
   slot: SlotRow | undefined;
   stalledForMs: number;
   stalled: boolean;
+  /** invalidation risk (max_slot_wal_keep_size); absent before the first sample */
+  walRisk?: SlotWalRisk;
 }
 
 export interface SlotMonitor {
@@ -27,6 +30,8 @@ export function startSlotMonitor(opts: {
   slot: string;
   intervalMs: number;
   stallMs: number;
+  /** at risk below this share of max_slot_wal_keep_size left (operations.slotWalWarnRatio) */
+  walWarnRatio: number;
   metrics: Metrics;
   logger: Logger;
   onSample?: (h: SlotHealth) => void;
@@ -39,7 +44,10 @@ export function startSlotMonitor(opts: {
     slot: undefined,
     stalledForMs: 0,
     stalled: false,
+    walRisk: { level: 'ok' },
   };
+  let riskLoggedAt = 0;
+  const RISK_LOG_EVERY_MS = 60_000;
   let client: pg.Client | undefined;
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -75,6 +83,25 @@ export function startSlotMonitor(opts: {
       );
       health.stalled = health.stalledForMs > opts.stallMs;
       if (slot?.retainedBytes != null) opts.metrics.slotWalRetained.set(slot.retainedBytes);
+      if (slot?.safeWalSizeBytes != null) opts.metrics.slotSafeWalSize.set(slot.safeWalSizeBytes);
+      const risk = judgeSlotWal(slot, reading.maxSlotWalKeepBytes ?? null, opts.walWarnRatio);
+      const was = health.walRisk?.level ?? 'ok';
+      health.walRisk = risk;
+      opts.metrics.slotWalAtRisk.set(risk.level === 'ok' ? 0 : risk.level === 'at-risk' ? 1 : 2);
+      if (risk.level === 'ok') {
+        if (was !== 'ok') opts.logger.info({ slot: opts.slot }, 'slot no longer at risk of invalidation');
+      } else if (risk.level !== was || now - riskLoggedAt >= RISK_LOG_EVERY_MS) {
+        riskLoggedAt = now;
+        const detail = {
+          slot: opts.slot,
+          walStatus: slot?.walStatus,
+          safeWalSizeBytes: risk.safeWalSizeBytes,
+          maxSlotWalKeepBytes: reading.maxSlotWalKeepBytes,
+          retainedBytes: slot?.retainedBytes,
+        };
+        if (risk.level === 'lost') opts.logger.error(detail, risk.message);
+        else opts.logger.warn(detail, risk.message);
+      }
     } catch (err) {
       health.connected = false;
       health.error = err instanceof Error ? err.message : String(err);

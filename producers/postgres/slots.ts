@@ -18,10 +18,14 @@ export interface SlotRow {
   walStatus: string | null;
   retainedBytes: number | null;
   flushLagBytes: number | null;
+  /** WAL that may still be written before the slot is in danger of being lost (null: no limit) */
+  safeWalSizeBytes?: number | null;
 }
 
 export interface SlotsReading {
   currentLsn: Lsn;
+  /** the server's max_slot_wal_keep_size in bytes (null: -1, unlimited) */
+  maxSlotWalKeepBytes?: number | null;
   slots: SlotRow[];
 }
 
@@ -38,6 +42,8 @@ interface Raw {
   wal_status: string | null;
   retained_bytes: string | null;
   flush_lag_bytes: string | null;
+  safe_wal_size: string | null;
+  max_keep: string | null;
 }
 
 const SQL = `
@@ -45,7 +51,10 @@ SELECT pg_current_wal_lsn()::text AS current_lsn,
        s.slot_name::text, s.plugin::text, s.slot_type, s.database::text, s.active, s.active_pid,
        s.restart_lsn::text, s.confirmed_flush_lsn::text, s.wal_status,
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained_bytes,
-       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS flush_lag_bytes
+       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS flush_lag_bytes,
+       s.safe_wal_size::text,
+       CASE WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN NULL
+            ELSE pg_size_bytes(current_setting('max_slot_wal_keep_size'))::text END AS max_keep
   FROM (SELECT 1) AS one
   LEFT JOIN pg_replication_slots s ON ($1::text IS NULL OR s.slot_name = $1)
  ORDER BY s.slot_name`;
@@ -56,6 +65,7 @@ export async function readSlots(client: pg.ClientBase, name?: string): Promise<S
   const first = res.rows[0];
   return {
     currentLsn: parseLsn(first?.current_lsn ?? '0/0'),
+    maxSlotWalKeepBytes: first?.max_keep == null ? null : Number(first.max_keep),
     slots: res.rows
       .filter((r) => r.slot_name !== null)
       .map((r) => ({
@@ -70,8 +80,52 @@ export async function readSlots(client: pg.ClientBase, name?: string): Promise<S
         walStatus: r.wal_status,
         retainedBytes: r.retained_bytes === null ? null : Number(r.retained_bytes),
         flushLagBytes: r.flush_lag_bytes === null ? null : Number(r.flush_lag_bytes),
+        safeWalSizeBytes: r.safe_wal_size === null ? null : Number(r.safe_wal_size),
       })),
   };
+}
+
+export type SlotWalRisk =
+  { level: 'ok' } | { level: 'at-risk' | 'lost'; message: string; safeWalSizeBytes: number | null };
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * Slot protection, part 2 (README: Slot protection): is the server about to invalidate the slot
+ * (max_slot_wal_keep_size), or has it? At risk once less than `warnRatio` of the allowance is left
+ * (safe_wal_size), or when wal_status is `unreserved` (lost at the next checkpoint); lost when
+ * wal_status is `lost`. Without a limit (-1) a slot is never invalidated: only the disk is at risk,
+ * which pgcdc_slot_wal_retained_bytes and stall detection cover.
+ */
+export function judgeSlotWal(
+  slot: SlotRow | undefined,
+  maxKeepBytes: number | null,
+  warnRatio: number,
+): SlotWalRisk {
+  if (!slot) return { level: 'ok' };
+  const safe = slot.safeWalSizeBytes ?? null;
+  if (slot.walStatus === 'lost') {
+    return {
+      level: 'lost',
+      safeWalSizeBytes: safe,
+      message:
+        `replication slot ${slot.name} was invalidated (wal_status = lost): the server removed WAL it had not ` +
+        `delivered; fix: pgcdc slots drop ${slot.name} --yes, restart pgcdc produce, pgcdc snapshot --restart`,
+    };
+  }
+  const limit = maxKeepBytes !== null && maxKeepBytes > 0 ? maxKeepBytes : undefined;
+  if (slot.walStatus === 'unreserved' || (limit !== undefined && safe !== null && safe < warnRatio * limit)) {
+    return {
+      level: 'at-risk',
+      safeWalSizeBytes: safe,
+      message:
+        `replication slot ${slot.name} is at risk of invalidation (wal_status = ${slot.walStatus ?? '?'}): ` +
+        `${safe === null ? 'no' : mib(Math.max(0, safe))} WAL left before max_slot_wal_keep_size ` +
+        `(${limit === undefined ? '?' : mib(limit)}) is exceeded; the slot is not advancing: check that the producer ` +
+        'streams and Kafka acknowledges, or raise max_slot_wal_keep_size',
+    };
+  }
+  return { level: 'ok' };
 }
 
 /**

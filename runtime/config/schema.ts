@@ -68,6 +68,13 @@ export const SourceSchema = z
       .default(5000)
       .describe('standby status (acknowledged LSN) sent at least this often'),
     snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (README: Initial feed)'),
+    position: z
+      .object({ schema: identifier.default('public'), table: identifier.default('pgcdc_position') })
+      .strict()
+      .default({ schema: 'public', table: 'pgcdc_position' })
+      .describe(
+        'source table (created if missing) holding the last acknowledged LSN per slot; a slot that disagrees with it is refused (README: Slot protection)',
+      ),
   })
   .strict();
 
@@ -210,6 +217,14 @@ export const OperationsSchema = z
     slotStallMs: positiveInt
       .default(60_000)
       .describe('not ready when the confirmed LSN has not moved for this long while the WAL did'),
+    slotWalWarnRatio: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.5)
+      .describe(
+        'warn (log, pgcdc_slot_wal_at_risk, readiness) when the slot may retain less than this share of max_slot_wal_keep_size before the server invalidates it',
+      ),
     targetStuckMs: positiveInt
       .default(60_000)
       .describe('not ready when a target has kept failing (retrying) for this long'),

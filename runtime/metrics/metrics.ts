@@ -53,6 +53,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'WAL the server keeps for the replication slot: pg_current_wal_lsn() - restart_lsn',
       registers: [registry],
     }),
+    slotSafeWalSize: new Gauge({
+      name: 'pgcdc_slot_safe_wal_size_bytes',
+      help: 'WAL that may still be written before the server invalidates the slot (safe_wal_size; absent without max_slot_wal_keep_size)',
+      registers: [registry],
+    }),
+    slotWalAtRisk: new Gauge({
+      name: 'pgcdc_slot_wal_at_risk',
+      help: '0 ok, 1 at risk of invalidation (little of max_slot_wal_keep_size left), 2 invalidated (wal_status = lost)',
+      registers: [registry],
+    }),
     producerReady: new Gauge({
       name: 'pgcdc_producer_ready',
       help: '1 while the producer streams and its slot advances, else 0',

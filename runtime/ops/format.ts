@@ -34,6 +34,7 @@ export function formatStatus(st: PipelineStatus, nowMs: number): string {
       `producer   slot ${p.slot} (${p.plugin}) ${p.active ? `active, streamed by pid ${p.activePid}` : 'NOT active: no producer streams it'}${p.walStatus && p.walStatus !== 'reserved' ? `, wal_status ${p.walStatus}` : ''}`,
       `${I}confirmed flush LSN ${p.confirmedFlushLsn ?? '?'} (server at ${p.currentWalLsn ?? '?'}); WAL retained ${bytes(p.walRetainedBytes)}, not yet confirmed ${bytes(p.confirmedFlushLagBytes)}`,
     );
+    if (p.walRisk) L.push(`${I}WARNING: ${p.walRisk}`);
   }
   if (p.reportedAt) {
     L.push(

@@ -1,7 +1,8 @@
 // Readiness (/readyz): the pipeline's own judgement of whether it is doing its job. Not ready when
 // the producer's stream is down, its slot stalled (confirmed LSN still while the WAL moves) or the
-// slot cannot be read; or when a target has kept failing (retrying, e.g. its database is down) for
-// longer than operations.targetStuckMs. A dead-lettered event shows as ERR in `pgcdc status` but
+// slot cannot be read, is at risk of invalidation or was invalidated (max_slot_wal_keep_size); or
+// when a target has kept failing (retrying, e.g. its database is down) for longer than
+// operations.targetStuckMs. A dead-lettered event shows as ERR in `pgcdc status` but
 // does not make the pipeline unready: delivery goes on.
 import type { TargetStatus } from '../../consumers/runner.ts';
 import type { SlotHealth } from '../../producers/postgres/slot-monitor.ts';
@@ -27,6 +28,8 @@ export function judgeReadiness(input: ReadinessInput): Readiness {
       problems.push(`producer: replication stream is not running${p.lastError ? ` (${p.lastError})` : ''}`);
     if (p.slot && !p.slot.connected)
       problems.push(`producer: cannot read the slot from the source (${p.slot.error ?? 'not connected'})`);
+    const risk = p.slot?.walRisk;
+    if (risk && risk.level !== 'ok') problems.push(`producer: ${risk.message}`);
     if (p.slot?.stalled)
       problems.push(
         `producer: slot ${p.slot.slot?.name ?? ''} stalled: confirmed LSN has not moved for ${Math.round(p.slot.stalledForMs / 1000)} s while WAL grew (threshold ${input.slotStallMs / 1000} s)`,

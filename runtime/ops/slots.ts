@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { readSlots, type SlotRow } from '../../producers/postgres/slots.ts';
 import { formatLsn } from '../../producers/postgres/lsn.ts';
+import { forgetPosition, type PositionTable } from '../../producers/postgres/position.ts';
 import { PgcdcError } from '../errors/errors.ts';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -40,7 +41,7 @@ export interface DropOutcome {
 export async function dropSlot(
   url: string,
   name: string,
-  opts: { yes: boolean; configuredSlot: string },
+  opts: { yes: boolean; configuredSlot: string; positionTable?: PositionTable },
 ): Promise<DropOutcome> {
   return withClient(url, async (c) => {
     const slot = (await readSlots(c, name)).slots[0];
@@ -55,7 +56,7 @@ export async function dropSlot(
     }
     const consequence =
       name === opts.configuredSlot
-        ? `${name} is this configuration's slot: the next pgcdc produce creates a new one at the current WAL position, so changes committed in between are never captured; re-snapshot the targets afterwards`
+        ? `${name} is this configuration's slot: the next pgcdc produce creates a new one at the current WAL position, so changes committed in between are never captured; re-snapshot the targets afterwards (pgcdc snapshot --restart)`
         : undefined;
     if (!opts.yes) return { dropped: false, slot, consequence };
     try {
@@ -66,6 +67,9 @@ export async function dropSlot(
         cause: err,
       });
     }
+    // Dropping the pipeline's own slot accepts the gap: forget the position pgcdc stored for it,
+    // which would otherwise (rightly) stop the next producer from creating a new slot.
+    if (name === opts.configuredSlot && opts.positionTable) await forgetPosition(c, opts.positionTable, name);
     return { dropped: true, slot, consequence };
   });
 }

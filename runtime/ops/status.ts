@@ -4,7 +4,7 @@
 // part that cannot be read says why instead of failing the whole view.
 import pg from 'pg';
 import { formatLsn } from '../../producers/postgres/lsn.ts';
-import { readSlots } from '../../producers/postgres/slots.ts';
+import { judgeSlotWal, readSlots } from '../../producers/postgres/slots.ts';
 import type { Config } from '../config/schema.ts';
 import { groupFor, topicFor } from '../config/schema.ts';
 import { describeError } from '../errors/errors.ts';
@@ -27,6 +27,10 @@ export interface ProducerView {
   active: boolean | null;
   activePid: number | null;
   walStatus: string | null;
+  /** WAL that may still be written before max_slot_wal_keep_size invalidates the slot (null: no limit) */
+  safeWalSizeBytes?: number | null;
+  /** set when the slot is at risk of invalidation, or invalidated: what it means and what to do */
+  walRisk?: string | null;
   currentWalLsn: string | null;
   confirmedFlushLsn: string | null;
   restartLsn: string | null;
@@ -124,6 +128,9 @@ async function producerView(config: Config, records: Map<string, StatusRecord>):
       view.active = s.active;
       view.activePid = s.activePid;
       view.walStatus = s.walStatus;
+      view.safeWalSizeBytes = s.safeWalSizeBytes ?? null;
+      const risk = judgeSlotWal(s, r.maxSlotWalKeepBytes ?? null, config.operations.slotWalWarnRatio);
+      view.walRisk = risk.level === 'ok' ? null : risk.message;
       view.confirmedFlushLsn = s.confirmedFlushLsn;
       view.restartLsn = s.restartLsn;
       view.walRetainedBytes = s.retainedBytes;

@@ -96,6 +96,7 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
       slot,
       intervalMs: ops.slotPollIntervalMs,
       stallMs: ops.slotStallMs,
+      walWarnRatio: ops.slotWalWarnRatio,
       metrics,
       logger: log,
       onSample: () => metrics.producerReady.set(readiness().ok ? 1 : 0),

@@ -14,12 +14,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startKafka, stopKafka } from '../../deploy/local/kafka.ts';
 import { findPgBinDir } from '../../deploy/local/prerequisites.ts';
 import { stackSettingsFromEnv, StackSettingsSchema } from '../../deploy/local/settings.ts';
 import { parseLsn, type Lsn } from '../../producers/postgres/lsn.ts';
-import type { App } from '../../runtime/app.ts';
+import { createApp, type App } from '../../runtime/app.ts';
 import { dlqTopicFor } from '../../runtime/config/schema.ts';
 import type { InMessage, KafkaClientFactory } from '../../runtime/kafka/port.ts';
 import { createEventCodec } from '../../runtime/registry/codec.ts';
@@ -248,6 +249,23 @@ export function reconfigure(env: PipelineEnv, change: (c: PipelineEnv['config'])
 
 function writeYaml(file: string, value: unknown): void {
   writeFileSync(file, stringify(value));
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** An app like testApp's whose log lines (level `info` and up) the test can read. */
+export function appWithLog(
+  config: PipelineEnv['config'],
+  wrap?: (k: KafkaClientFactory) => KafkaClientFactory,
+): { app: App; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as LogLine) });
+  const app = createApp(config, logger, { defaultMetrics: false });
+  return { app: wrap ? { ...app, kafka: wrap(app.kafka) } : app, lines };
 }
 
 export interface TopicEvent {

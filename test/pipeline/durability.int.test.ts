@@ -2,12 +2,12 @@
 // producer or consumer killed at any moment resumes without loss, redelivery changes nothing, and
 // one huge transaction streams through with bounded memory.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
 import { parseLsn } from '../../producers/postgres/lsn.ts';
 import { groupFor } from '../../runtime/config/schema.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,
+  gatedKafka,
   pipelineEnv,
   query,
   readTopic,
@@ -30,37 +30,6 @@ async function env(name: string): Promise<PipelineEnv> {
   const e = await pipelineEnv(urls, name);
   cleanups.push(() => e.drop());
   return e;
-}
-
-/** Kafka sends that wait while the gate is closed: Kafka never acknowledges in that time. */
-function gatedKafka(inner: KafkaClientFactory) {
-  let open = true;
-  let release: () => void = () => undefined;
-  let opened = Promise.resolve();
-  let blocked = 0;
-  const wrap = (p: KafkaProducerPort): KafkaProducerPort => ({
-    connect: () => p.connect(),
-    disconnect: () => p.disconnect(),
-    async send(topic, messages) {
-      while (!open) {
-        blocked++;
-        await opened;
-      }
-      return p.send(topic, messages);
-    },
-  });
-  return {
-    factory: { ...inner, producer: () => wrap(inner.producer()) } satisfies KafkaClientFactory,
-    close() {
-      open = false;
-      opened = new Promise((r) => (release = r));
-    },
-    open() {
-      open = true;
-      release();
-    },
-    blockedSends: () => blocked,
-  };
 }
 
 describe('acknowledgement follows Kafka', () => {

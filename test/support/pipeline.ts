@@ -12,7 +12,7 @@ import { createApp, startConsumer, startProducer, type App } from '../../runtime
 import { parseConfig } from '../../runtime/config/load.ts';
 import type { Config } from '../../runtime/config/schema.ts';
 import { topicFor } from '../../runtime/config/schema.ts';
-import type { InMessage, KafkaClientFactory } from '../../runtime/kafka/port.ts';
+import type { InMessage, KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
 import { createLogger } from '../../runtime/log/logger.ts';
 import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
@@ -115,6 +115,37 @@ export async function runInProcess(app: App, opts: { producer?: boolean; targets
       }
       await Promise.all(consumers.map((c) => c.stop()));
     },
+  };
+}
+
+/** Kafka sends that wait while the gate is closed: Kafka never acknowledges in that time. */
+export function gatedKafka(inner: KafkaClientFactory) {
+  let open = true;
+  let release: () => void = () => undefined;
+  let opened = Promise.resolve();
+  let blocked = 0;
+  const wrap = (p: KafkaProducerPort): KafkaProducerPort => ({
+    connect: () => p.connect(),
+    disconnect: () => p.disconnect(),
+    async send(topic, messages) {
+      while (!open) {
+        blocked++;
+        await opened;
+      }
+      return p.send(topic, messages);
+    },
+  });
+  return {
+    factory: { ...inner, producer: () => wrap(inner.producer()) } satisfies KafkaClientFactory,
+    close() {
+      open = false;
+      opened = new Promise((r) => (release = r));
+    },
+    open() {
+      open = true;
+      release();
+    },
+    blockedSends: () => blocked,
   };
 }
 

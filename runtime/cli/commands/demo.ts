@@ -3,6 +3,7 @@
 // makes live inserts/updates/deletes, shows them arriving, and compares peer and source row by row.
 import type { Command } from 'commander';
 import pg from 'pg';
+import { forgetPosition } from '../../../producers/postgres/position.ts';
 import { stackSettingsFromEnv } from '../../../deploy/local/settings.ts';
 import { createUsersTable, stackDown, stackUp } from '../../../deploy/local/stack.ts';
 import { loadContract } from '../../../schemas/contract.ts';
@@ -75,6 +76,7 @@ export function registerDemoCommand(program: Command): void {
             'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
             [config.source.slot],
           );
+          await forgetPosition(c, config.source.position, config.source.slot); // the slot is gone on purpose
           await c.query(`DROP PUBLICATION IF EXISTS ${pg.escapeIdentifier(config.source.publication)}`);
           await c.query('DROP TABLE IF EXISTS public.users');
         });

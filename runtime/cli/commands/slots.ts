@@ -27,6 +27,7 @@ export function registerSlotsCommands(program: Command): void {
       const out = await dropSlot(config.source.url, name, {
         yes: opts.yes ?? false,
         configuredSlot: config.source.slot,
+        positionTable: config.source.position,
       });
       if (opts.json) console.log(toJson(out));
       else {

@@ -47,6 +47,7 @@ describe('parseConfig', () => {
           progressIntervalMs: 10_000,
           countTimeoutMs: 10_000,
         },
+        position: { schema: 'public', table: 'pgcdc_position' },
       },
       kafka: {
         brokers: ['localhost:19092'],
@@ -66,6 +67,7 @@ describe('parseConfig', () => {
         statusIntervalMs: 2000,
         slotPollIntervalMs: 5000,
         slotStallMs: 60_000,
+        slotWalWarnRatio: 0.5,
         targetStuckMs: 60_000,
         auditSummaryIntervalMs: 10_000,
       },
