@@ -4,13 +4,12 @@
 // (upsert into the peer), created and deleted through Connect's REST API. JSON converter with
 // schemas (the JDBC sink needs them). Otherwise Debezium's and Connect's defaults.
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT, type StackSettings, type StackUrls } from '../../deploy/local/settings.ts';
 import { PeakTracker, type PipelineDriver, type Round } from './driver.ts';
 import { installSyncedStamp, withPg } from './env.ts';
 import { installConnect, installDebezium } from './install.ts';
-import { spawnChild, type Child } from './proc.ts';
+import { freePort, spawnChild, type Child } from './proc.ts';
 
 export interface DebeziumDriverOptions {
   settings: StackSettings;
@@ -18,17 +17,6 @@ export interface DebeziumDriverOptions {
   dir: string;
   heapMb?: number;
   log: (m: string) => void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export class DebeziumDriver implements PipelineDriver {

@@ -7,7 +7,7 @@ import type { StackUrls } from '../../deploy/local/settings.ts';
 import { groupFor, KafkaSchema, topicFor } from '../config/schema.ts';
 import { parseConfig } from '../config/load.ts';
 import { PeakTracker, type PipelineDriver, type Round } from './driver.ts';
-import { spawnPgcdc, type Child } from './proc.ts';
+import { freePort, spawnPgcdc, type Child } from './proc.ts';
 
 export interface PgcdcDriverOptions {
   urls: StackUrls;
@@ -24,7 +24,9 @@ export class PgcdcDriver implements PipelineDriver {
   readonly name = 'pgcdc';
   readonly syncedColumn = '_pgcdc_synced_at';
   private source: Child | undefined;
+  private sourceMetricsPort: number | undefined;
   private sinks: Child[] = [];
+  private sinkMetricsPort: number | undefined;
   private readonly peaks = new PeakTracker();
 
   constructor(private readonly opts: PgcdcDriverOptions) {}
@@ -83,14 +85,19 @@ export class PgcdcDriver implements PipelineDriver {
     return Promise.resolve(); // the sink creates its table, with _pgcdc_synced_at
   }
 
-  startSource(r: Round): Promise<void> {
+  /** the producer's /metrics while it runs */
+  sourceMetricsUrl(): string | undefined {
+    return this.sourceMetricsPort ? `http://127.0.0.1:${this.sourceMetricsPort}/metrics` : undefined;
+  }
+
+  async startSource(r: Round): Promise<void> {
+    this.sourceMetricsPort = await freePort();
     this.source = spawnPgcdc(
       'pgcdc produce',
-      ['produce', '--config', this.configFile(r)],
+      ['produce', '--config', this.configFile(r), '--metrics-port', String(this.sourceMetricsPort)],
       this.log(r, 'produce'),
       this.opts.profileDir,
     );
-    return Promise.resolve();
   }
 
   async stopSource(): Promise<void> {
@@ -99,17 +106,23 @@ export class PgcdcDriver implements PipelineDriver {
     this.source = undefined;
   }
 
-  startSink(r: Round, target = 'peer'): Promise<void> {
+  /** the peer consumer's /metrics while it runs */
+  sinkMetricsUrl(): string | undefined {
+    return this.sinkMetricsPort ? `http://127.0.0.1:${this.sinkMetricsPort}/metrics` : undefined;
+  }
+
+  async startSink(r: Round, target = 'peer'): Promise<void> {
     const name = target === 'peer' ? 'pgcdc consume' : `pgcdc consume ${target}`;
+    const port = await freePort();
+    if (target === 'peer') this.sinkMetricsPort = port;
     this.sinks.push(
       spawnPgcdc(
         name,
-        ['consume', '--target', target, '--config', this.configFile(r)],
+        ['consume', '--target', target, '--config', this.configFile(r), '--metrics-port', String(port)],
         this.log(r, target),
         this.opts.profileDir,
       ),
     );
-    return Promise.resolve();
   }
 
   async stopSink(): Promise<void> {

@@ -2,6 +2,7 @@
 // and peak resident memory read from /proc while they live. Stopped by their own pid only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
@@ -123,4 +124,16 @@ export class CpuMeter {
     for (const c of this.children) sum += Math.max(0, (c.cpu() ?? 0) - (this.start.get(c.pid) ?? 0));
     return Math.round(sum * 100) / 100;
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

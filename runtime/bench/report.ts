@@ -130,6 +130,7 @@ export function renderReport(res: BenchResult): string {
         fmt(l.p99, 1),
         fmt(l.max, 1),
         String(l.rows),
+        l.publishP50 !== undefined ? `<= ${fmt(l.publishP50, 0)} / <= ${fmt(l.publishP99, 0)}` : '',
         l.events > 0 ? fmt((l.cpuSeconds / l.events) * 100_000, 1) : 'n/a',
       ]);
     }

@@ -11,7 +11,7 @@
 // Raw baselines of the same workload: pg_recvlogical, Kafka ProducerPerformance, multi-row upsert.
 // CPU seconds (utime+stime from /proc) of the measured processes over the measured interval, and
 // their peak RSS (VmHWM). Noisy machine: rounds are repeated, medians reported, load printed.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,7 @@ import { PgcdcDriver } from './pgcdc-driver.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
 import { renderReport } from './report.ts';
+import { diffHistogram, histogramQuantileMs, scrapeHistogram } from './scrape.ts';
 import { rateOf, type ProgressPoint } from './stats.ts';
 import { eventsIn, kafkaMessagesFor, type OpCounts, type WorkloadSpec } from './workload.ts';
 import { LoadWriter } from './writer.ts';
@@ -78,6 +79,12 @@ export interface Measured {
 
 export interface LatencyResult extends LatencySample {
   label: string;
+  /** ours: commit -> Kafka ack from the producer's histogram (bucket upper bounds, ms) */
+  publishP50?: number | undefined;
+  publishP99?: number | undefined;
+  /** ours: duration of one peer transaction (apply) from the consumer's histogram, ms */
+  applyP50?: number | undefined;
+  applyP99?: number | undefined;
   targetRate: number | undefined;
   writtenRate: number;
   events: number;
@@ -124,11 +131,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function machine(): Record<string, string | number> {
   const cmd = (c: string, args: string[]) => {
-    try {
-      return execFileSync(c, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    } catch (err) {
-      return ((err as { stderr?: string }).stderr ?? '').trim();
-    }
+    const r = spawnSync(c, args, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   };
   return {
     cpus: os.cpus().length,
@@ -468,8 +472,20 @@ export class Bench {
           ...o.rates.map((x) => ({ label: `${x}/s`, rate: x })),
           ...(o.saturation ? [{ label: 'saturation', rate: undefined }] : []),
         ];
+        const metricsUrl = d instanceof PgcdcDriver ? d.sourceMetricsUrl() : undefined;
+        const publishHist = () =>
+          metricsUrl
+            ? scrapeHistogram(metricsUrl, 'pgcdc_publish_latency_seconds')
+            : Promise.resolve(undefined);
+        const sinkUrl = d instanceof PgcdcDriver ? d.sinkMetricsUrl() : undefined;
+        const applyHist = () =>
+          sinkUrl
+            ? scrapeHistogram(sinkUrl, 'pgcdc_target_apply_duration_seconds')
+            : Promise.resolve(undefined);
         for (const ph of phases) {
           const m = meter();
+          const histBefore = await publishHist();
+          const applyBefore = await applyHist();
           const w = await writer.run({
             durationMs: o.latencySeconds * 1000,
             ...(ph.rate ? { rate: ph.rate } : {}),
@@ -496,7 +512,17 @@ export class Bench {
             { timeoutMs: 900_000, intervalMs: 250 },
           );
           const lat = await peerLatency(r.peerUrl, d.syncedColumn, w.startedAt, w.endedAt);
+          const histAfter = await publishHist();
+          const pub = histBefore && histAfter ? diffHistogram(histAfter, histBefore) : undefined;
+          const applyAfter = await applyHist();
+          const apply = applyBefore && applyAfter ? diffHistogram(applyAfter, applyBefore) : undefined;
           latency.push({
+            ...(pub
+              ? { publishP50: histogramQuantileMs(pub, 0.5), publishP99: histogramQuantileMs(pub, 0.99) }
+              : {}),
+            ...(apply
+              ? { applyP50: histogramQuantileMs(apply, 0.5), applyP99: histogramQuantileMs(apply, 0.99) }
+              : {}),
             label: ph.label,
             targetRate: ph.rate,
             writtenRate: w.events / w.seconds,
@@ -505,7 +531,13 @@ export class Bench {
             ...lat,
           });
           this.say(
-            `  latency ${ph.label}: wrote ${Math.round(w.events / w.seconds)}/s, p50 ${lat.p50?.toFixed(1)} p95 ${lat.p95?.toFixed(1)} p99 ${lat.p99?.toFixed(1)} max ${lat.max?.toFixed(1)} ms (${lat.rows} rows)`,
+            `  latency ${ph.label}: wrote ${Math.round(w.events / w.seconds)}/s, p50 ${lat.p50?.toFixed(1)} p95 ${lat.p95?.toFixed(1)} p99 ${lat.p99?.toFixed(1)} max ${lat.max?.toFixed(1)} ms (${lat.rows} rows)` +
+              (pub
+                ? `; commit -> Kafka ack p50 <= ${histogramQuantileMs(pub, 0.5)} p99 <= ${histogramQuantileMs(pub, 0.99)} ms`
+                : '') +
+              (apply
+                ? `; peer transaction p50 <= ${histogramQuantileMs(apply, 0.5)} p99 <= ${histogramQuantileMs(apply, 0.99)} ms (${apply.count})`
+                : ''),
           );
         }
       }
