@@ -1,6 +1,7 @@
 // Initial feed with live writes: the users table is filled before the producer first starts; the
 // producer's automatic first snapshot (small feed limit) runs while another connection inserts,
-// updates (full and TOAST-partial) and deletes rows, half of them right where the snapshot reads.
+// updates (full, and partial: without an unchanged out-of-line bio) and deletes rows, half of them
+// right where the snapshot reads.
 // Afterwards the peer equals the source row by row: no snapshot row overwrote a newer change and
 // no deleted row came back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   compareWithPeer,
   pipelineEnv,
+  query,
   testApp,
   waitForPeerEqual,
   type PipelineEnv,
@@ -35,7 +37,12 @@ beforeAll(async () => {
   env = await pipelineEnv(urls, 'snapconc', {
     source: { snapshot: { batchSize: BATCH, progressIntervalMs: 5000 } },
   });
-  const ms = await seedUsers(env.source.url, ROWS);
+  const ms = await seedUsers(env.source.url, ROWS, { toastEvery: 10 });
+  const [toasted] = await query<{ n: string }>(
+    env.source.url,
+    'SELECT count(*) AS n FROM users WHERE pg_column_size(bio) > 2000',
+  );
+  expect(Number(toasted!.n)).toBeGreaterThanOrEqual(ROWS / 10);
   report('seeded', { rows: ROWS, ms });
 });
 afterAll(async () => {
@@ -73,6 +80,7 @@ describe('initial snapshot with concurrent writes', () => {
       // The snapshot ran concurrently with the writes, including changes where it was reading.
       expect(counts.txns).toBeGreaterThan(20);
       expect(counts.nearSnapshot).toBeGreaterThan(20);
+      expect(counts.partialUpdates).toBeGreaterThan(0); // updates sent without their out-of-line bio
       expect(cp.reason).toBe('initial');
       expect(cp.resumes).toBe(0);
       expect(cp.rowsTotal).toBe(ROWS);

@@ -22,11 +22,15 @@ export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T
   }
 }
 
-/** Inserts `n` users (ids 1..n on a fresh table); `largeBioRatio` of them with a TOASTed bio. */
+/**
+ * Inserts `n` users (ids 1..n on a fresh table). `largeBioRatio` of them get a long but repetitive
+ * bio (compressed inline); every `toastEvery`-th row an incompressible ~4 kB bio that PostgreSQL
+ * stores out of line, so that updates leaving it alone are sent without it (partial events).
+ */
 export async function seedUsers(
   url: string,
   n: number,
-  opts: { largeBioRatio?: number; seed?: number } = {},
+  opts: { largeBioRatio?: number; seed?: number; toastEvery?: number } = {},
 ) {
   const r = rng(opts.seed ?? 42);
   const t0 = Date.now();
@@ -37,6 +41,14 @@ export async function seedUsers(
         makeUser(r, i + j, { tag: 'seed', largeBioRatio: opts.largeBioRatio ?? 0.1 }),
       );
       await insertUsers(c, rows, 500);
+    }
+    if (opts.toastEvery) {
+      await c.query(
+        `UPDATE users SET bio = (SELECT string_agg(md5(random()::text || g::text || users.id::text), '')
+                                   FROM generate_series(1, 128) g)
+          WHERE id % $1 = 0`,
+        [opts.toastEvery],
+      );
     }
     await c.query('ANALYZE users');
   });
@@ -60,6 +72,7 @@ export interface WriterCounts {
   txns: number;
   inserts: number;
   updates: number;
+  /** updates sent without the (unchanged, out-of-line) bio: partial events */
   partialUpdates: number;
   deletes: number;
   /** changes made to rows at or just ahead of the snapshot's position */
@@ -115,11 +128,13 @@ export function concurrentWriter(config: Config, seed = 7) {
             await insertUsers(c, [makeUser(r, ++n, { tag: `live${seed}x`, largeBioRatio: 0.2 })]);
             counts.inserts++;
           } else if (what < 0.55) {
-            const res = await c.query(
-              "UPDATE users SET city = 'city-' || $2, balance = coalesce(balance, 0) + 1, updated_at = clock_timestamp() WHERE id = $1",
+            const res = await c.query<{ toasted: boolean }>(
+              "UPDATE users SET city = 'city-' || $2, balance = coalesce(balance, 0) + 1, updated_at = clock_timestamp() WHERE id = $1 RETURNING pg_column_size(bio) > 2000 AS toasted",
               [pick(), n],
             );
-            counts.partialUpdates += res.rowCount ?? 0; // partial when the row's bio is TOASTed
+            counts.updates += res.rowCount ?? 0;
+            // the bio stays out of line and unchanged: PostgreSQL sends the update without it
+            counts.partialUpdates += res.rows.filter((x) => x.toasted).length;
           } else if (what < 0.8) {
             const res = await c.query(
               "UPDATE users SET bio = coalesce(bio, '') || ' +' || $2, is_active = NOT is_active, updated_at = clock_timestamp() WHERE id = $1",
