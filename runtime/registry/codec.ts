@@ -45,13 +45,40 @@ export async function createEventCodec(opts: {
   contract: TableContract;
 }): Promise<EventCodec> {
   const registry = createRegistryClient(opts.registryUrl);
+  const base = opts.registryUrl.replace(/\/+$/, '');
+  const registerOnce = async (subject: string, schema: object) => {
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    return id;
+  };
+  // Registration races between processes (producer and consumers start together): the registry may
+  // report the subject's compatibility as its global default (NONE) before the first registrant set
+  // it, or refuse a second "first" config with 409. Both settle once BACKWARD is set: set it (a 409
+  // means someone else did) and register again.
+  const racing = (err: unknown) =>
+    err instanceof Error && /BACKWARD != NONE|rule named 'COMPATIBILITY' already exists/.test(err.message);
+  const ensureBackward = async (subject: string) => {
+    const res = await fetch(`${base}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: 'BACKWARD' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok && res.status !== 409)
+      throw new Error(`setting compatibility of ${subject}: HTTP ${res.status}`);
+  };
   const register = async (subject: string, schema: object) => {
     try {
-      const { id } = await registry.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
-      );
-      return id;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await registerOnce(subject, schema);
+        } catch (err) {
+          if (!racing(err) || attempt >= 4) throw err;
+          await ensureBackward(subject);
+        }
+      }
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (/ECONNREFUSED|ENOTFOUND|fetch failed|socket hang up|ETIMEDOUT/i.test(msg)) {
