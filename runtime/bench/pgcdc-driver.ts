@@ -16,6 +16,8 @@ export interface PgcdcDriverOptions {
   producer?: { batchMaxMessages?: number; lingerMs?: number };
   peerBatchSize?: number;
   webhook?: { url: string; secret: string; batchSize: number; concurrency: number };
+  /** source.snapshot.batchSize (default: the configuration default) */
+  snapshotBatchSize?: number;
   /** write V8 CPU profiles of the children here */
   profileDir?: string;
 }
@@ -37,7 +39,10 @@ export class PgcdcDriver implements PipelineDriver {
         url: r.sourceUrl,
         slot: r.slot,
         publication: r.publication,
-        snapshot: { mode: r.snapshot ? 'initial' : 'never' },
+        snapshot: {
+          mode: r.snapshot ? 'initial' : 'never',
+          ...(this.opts.snapshotBatchSize ? { batchSize: this.opts.snapshotBatchSize } : {}),
+        },
       },
       kafka: { brokers: this.opts.urls.kafkaBrokers, topicPrefix: r.topicPrefix, partitions: 3 },
       registry: { url: this.opts.urls.registryUrl },

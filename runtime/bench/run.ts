@@ -57,6 +57,8 @@ export interface BenchOptions {
   rates: number[];
   saturation: boolean;
   snapshotRows: number;
+  /** our source.snapshot.batchSize */
+  snapshotBatchSize?: number;
   webhook: boolean;
   baselines: boolean;
   workload: WorkloadSpec;
@@ -126,6 +128,9 @@ export interface BenchResult {
   };
   pipelines: PipelineResult[];
 }
+
+/** webhook deliveries are measured over this many events (one HTTP request each) */
+const WEBHOOK_EVENTS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -320,6 +325,7 @@ export class Bench {
       dir: this.dir,
       ...(this.opts.producer ? { producer: this.opts.producer } : {}),
       ...(this.opts.profile ? { profileDir: path.join(this.dir, 'profiles') } : {}),
+      ...(this.opts.snapshotBatchSize ? { snapshotBatchSize: this.opts.snapshotBatchSize } : {}),
     });
   }
 
@@ -545,7 +551,7 @@ export class Bench {
       // 4. webhook deliveries (ours)
       let webhook: Measured | undefined;
       if (last && o.webhook && d instanceof PgcdcDriver) {
-        webhook = await this.webhookPhase(r, eventsIn(written));
+        webhook = await this.webhookPhase(r, Math.min(eventsIn(written), WEBHOOK_EVENTS));
         extraTopics.push(`${r.topicPrefix}.dlq.hook`);
       }
       extraTopics.push(`${r.topicPrefix}.dlq.peer`, `${r.topicPrefix}.status`);

@@ -17,6 +17,7 @@ interface BenchCliOpts {
   rates: string;
   saturation: boolean;
   snapshotRows: string;
+  snapshotBatchSize?: string;
   webhook: boolean;
   baselines: boolean;
   mix: string;
@@ -61,6 +62,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
       .map((x) => int('rates', x.trim(), 1)),
     saturation: o.saturation,
     snapshotRows: int('snapshot-rows', o.snapshotRows),
+    ...(o.snapshotBatchSize ? { snapshotBatchSize: int('snapshot-batch-size', o.snapshotBatchSize, 1) } : {}),
     webhook: o.webhook,
     baselines: o.baselines,
     workload: {
@@ -100,7 +102,7 @@ export function registerBenchCommand(program: Command): void {
       'also run the same workload through this peer: debezium (Kafka Connect + Debezium)',
     )
     .option('--only <pipeline>', 'run only pgcdc or only debezium')
-    .option('--events <n>', 'changes written per throughput round', '40000')
+    .option('--events <n>', 'changes written per throughput round', '30000')
     .option('--rounds <n>', 'throughput rounds per pipeline (medians are reported)', '3')
     .option('--latency-seconds <n>', 'duration of each latency phase (0 skips them)', '15')
     .option('--rates <list>', 'fixed write rates of the latency phases, changes/s', '1000,5000')
@@ -108,8 +110,9 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '--snapshot-rows <n>',
       'rows of the snapshot phase (1000000 for the full figure; 0 skips)',
-      '100000',
+      '20000',
     )
+    .option('--snapshot-batch-size <n>', 'our source.snapshot.batchSize (default: the configuration default)')
     .option('--no-webhook', 'skip webhook deliveries')
     .option('--no-baselines', 'skip pg_recvlogical, ProducerPerformance and the raw upsert')
     .option(
@@ -121,7 +124,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--large-bio-ratio <r>', 'fraction of inserted rows with a large bio', String(w.largeBioRatio))
     .option('--large-bio-bytes <n>', 'size of a large bio', String(w.largeBioBytes))
     .option('--seed <n>', 'workload seed', String(w.seed))
-    .option('--writers <n>', 'writer connections', '4')
+    .option('--writers <n>', 'writer connections', '8')
     .option('--batch-max-messages <n>', 'our producer.batchMaxMessages (default: the configuration default)')
     .option('--linger-ms <n>', 'our producer.lingerMs (default: the configuration default)')
     .option('--out <dir>', 'results folder', path.join(PROJECT_ROOT, 'bench-results'))
