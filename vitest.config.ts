@@ -13,6 +13,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Property-based tests run hundreds of cases; a loaded 2-core CI machine needs headroom.
+          testTimeout: 30_000,
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.int.test.ts'],
         },
