@@ -131,6 +131,7 @@ export function renderReport(res: BenchResult): string {
         fmt(l.max, 1),
         String(l.rows),
         l.publishP50 !== undefined ? `<= ${fmt(l.publishP50, 0)} / <= ${fmt(l.publishP99, 0)}` : '',
+        l.applyP50 !== undefined ? `<= ${fmt(l.applyP50, 0)} / <= ${fmt(l.applyP99, 0)}` : '',
         l.events > 0 ? fmt((l.cpuSeconds / l.events) * 100_000, 1) : 'n/a',
       ]);
     }
@@ -138,7 +139,19 @@ export function renderReport(res: BenchResult): string {
   lrows.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
   out.push(
     markdownTable(
-      ['load', 'pipeline', 'written/s', 'p50', 'p95', 'p99', 'max', 'rows', 'CPU s / 100k'],
+      [
+        'load',
+        'pipeline',
+        'written/s',
+        'p50',
+        'p95',
+        'p99',
+        'max',
+        'rows',
+        'commit -> Kafka ack p50 / p99',
+        'peer txn p50 / p99',
+        'CPU s / 100k',
+      ],
       lrows,
     ),
   );
