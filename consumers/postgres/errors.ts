@@ -4,8 +4,13 @@ export type PgErrorClass = 'transient' | 'blocking' | 'secondary-unique' | 'reje
 interface PgError {
   code?: string;
   constraint?: string;
+  /** set on Node system errors (ECONNRESET, EPIPE, ...), never on a server's error */
+  syscall?: string;
   message: string;
 }
+
+/** A SQLSTATE is five digits / upper-case letters; Node's socket errors carry codes like ECONNRESET. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 /**
  * transient: connection or resource trouble, retry the batch later;
@@ -16,7 +21,9 @@ interface PgError {
 export function classifyPgError(err: unknown, primaryKeyConstraint: string): PgErrorClass {
   const e = err as PgError;
   const code = e.code ?? '';
-  if (!code) return 'transient'; // no SQLSTATE: socket closed, timeout, refused connection
+  // No SQLSTATE: socket closed or reset, timeout, refused connection (a system error such as
+  // ECONNRESET is not a server's verdict on the batch, however its code looks).
+  if (!code || e.syscall !== undefined || !SQLSTATE.test(code)) return 'transient';
   const cls = code.slice(0, 2);
   if (
     cls === '08' ||

@@ -6,9 +6,13 @@ import { classifyPgError, type PgErrorClass } from '../../../../consumers/postgr
 const PK = 'users_pkey';
 
 describe('classifyPgError', () => {
-  it.each<[string, { code?: string; constraint?: string }, PgErrorClass]>([
+  it.each<[string, { code?: string; constraint?: string; syscall?: string }, PgErrorClass]>([
     ['no SQLSTATE (socket closed, timeout)', {}, 'transient'],
     ['empty SQLSTATE', { code: '' }, 'transient'],
+    ['socket reset mid-query (read ECONNRESET)', { code: 'ECONNRESET', syscall: 'read' }, 'transient'],
+    ['broken pipe (a 5-letter system code)', { code: 'EPIPE', syscall: 'write' }, 'transient'],
+    ['connect timeout', { code: 'ETIMEDOUT', syscall: 'connect' }, 'transient'],
+    ['a system code without syscall', { code: 'ECONNREFUSED' }, 'transient'],
     ['08006 connection_failure', { code: '08006' }, 'transient'],
     ['08P01 protocol_violation', { code: '08P01' }, 'transient'],
     ['53300 too_many_connections', { code: '53300' }, 'transient'],
