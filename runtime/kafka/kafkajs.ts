@@ -122,6 +122,8 @@ class KafkajsProducer implements KafkaProducerPort {
 class KafkajsConsumer implements KafkaConsumerPort {
   private readonly consumer: Consumer;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** set by stop(): a batch still finishing must not schedule a resume on a disconnected consumer */
+  private stopped = false;
   constructor(
     kafka: Kafka,
     groupId: string,
@@ -170,10 +172,11 @@ class KafkajsConsumer implements KafkaConsumerPort {
         }
         if (outcome.kind === 'retry-from') {
           this.consumer.seek({ ...tp, offset: outcome.offset.toString() });
+          if (this.stopped) return;
           this.consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
           const t = setTimeout(() => {
             this.timers.delete(t);
-            this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+            if (!this.stopped) this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
           }, outcome.afterMs);
           this.timers.add(t);
         } else {
@@ -184,6 +187,7 @@ class KafkajsConsumer implements KafkaConsumerPort {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.consumer.disconnect();
