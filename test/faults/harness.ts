@@ -21,13 +21,14 @@ import { findPgBinDir } from '../../deploy/local/prerequisites.ts';
 import { stackSettingsFromEnv, StackSettingsSchema } from '../../deploy/local/settings.ts';
 import { parseLsn, type Lsn } from '../../producers/postgres/lsn.ts';
 import { createApp, type App } from '../../runtime/app.ts';
-import { dlqTopicFor } from '../../runtime/config/schema.ts';
 import type { InMessage, KafkaClientFactory } from '../../runtime/kafka/port.ts';
 import { createEventCodec } from '../../runtime/registry/codec.ts';
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { waitUntil } from '../support/index.ts';
 import { query, readTopic, type PipelineEnv } from '../support/pipeline.ts';
+
+export { deadLetters } from '../support/pipeline.ts';
 
 const execFileP = promisify(execFile);
 const IS_ROOT = process.getuid?.() === 0;
@@ -322,15 +323,6 @@ export function orderViolations(events: TopicEvent[]): string[] {
 /** Events published more than once (same event id). */
 export function repeats(events: TopicEvent[]): number {
   return events.length - new Set(events.map((e) => e.event.event_id)).size;
-}
-
-/** The messages of the target's dead-letter topic ([] when it was never created). */
-export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, target = 'peer') {
-  const topic = dlqTopicFor(env.config.kafka, { name: target });
-  const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin.describeTopic(topic).finally(() => admin.disconnect());
-  return exists ? readTopic(kafka, topic) : [];
 }
 
 /** Sum of a metric's values (optionally only those with the given labels) in the app's registry. */

@@ -10,6 +10,7 @@ import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,
+  deadLetters,
   gatedKafka,
   pipelineEnv,
   query,
@@ -109,6 +110,7 @@ describe('killed processes lose nothing', () => {
     const ids = (await readTopic(app.kafka, e.topic)).flatMap((m) =>
       m.value ? [m.headers['pgcdc-event-id']] : [],
     );
+    expect(await deadLetters(app.kafka, e)).toEqual([]);
     console.log(
       `producer killed 3 times: ${ids.length} events in the topic, ${ids.length - new Set(ids).size} published more than once; writer ${counts.txns} txns`,
     );
@@ -191,6 +193,7 @@ describe('killed processes lose nothing', () => {
     cleanups.push(() => child.kill('SIGTERM'));
     await writer.stop();
     await waitForPeerEqual(e);
+    expect(await deadLetters(app.kafka, e)).toEqual([]);
     console.log(
       `consumer killed at a target commit ${uncommitted.length} times; applied-but-uncommitted events per kill: ${uncommitted.join(', ')}`,
     );

@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
 import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
 import { parseConfig } from '../../runtime/config/load.ts';
 import type { Config } from '../../runtime/config/schema.ts';
-import { topicFor } from '../../runtime/config/schema.ts';
+import { dlqTopicFor, topicFor } from '../../runtime/config/schema.ts';
 import type { InMessage, KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
 import { createLogger } from '../../runtime/log/logger.ts';
 import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
@@ -253,6 +253,15 @@ export async function readTopic(kafka: KafkaClientFactory, topic: string): Promi
     await consumer.stop();
   }
   return got;
+}
+
+/** The messages of the target's dead-letter topic ([] when it was never created). */
+export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, target = 'peer') {
+  const topic = dlqTopicFor(env.config.kafka, { name: target });
+  const admin = kafka.admin();
+  await admin.connect();
+  const exists = await admin.describeTopic(topic).finally(() => admin.disconnect());
+  return exists ? readTopic(kafka, topic) : [];
 }
 
 /**
