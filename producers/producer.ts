@@ -140,6 +140,8 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
           st.confirmedLsn = formatLsn(s.acknowledgedLsn);
           deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
         },
+        // PostgreSQL < 15 streams empty transactions, this write's included (PositionKeeper)
+        slot.serverVersion >= 150_000 ? 0 : config.source.statusIntervalMs,
       );
       keeper = keep;
       publisher = new AckingPublisher({

@@ -134,6 +134,9 @@ export function judgeSlot(f: SlotFacts): SlotVerdict {
  * Write-behind of acknowledged positions: advance() records the newest one, a single writer
  * stores it (coalescing whatever arrived meanwhile) and only then hands it to `onStored`, which
  * acknowledges it to the server. A failed write rejects `failure` (the stream restarts).
+ * `minIntervalMs` spaces the writes: before PostgreSQL 15, pgoutput sends even an empty
+ * transaction (such as this very write), whose commit would be acknowledged and stored again,
+ * round after round; spaced writes keep that to one per interval.
  */
 export class PositionKeeper {
   private wanted: Lsn;
@@ -143,10 +146,13 @@ export class PositionKeeper {
   private fail: (err: Error) => void = () => undefined;
   readonly failure: Promise<never>;
 
+  private lastStoreAt = 0;
+
   constructor(
     start: Lsn,
     private readonly store: (lsn: Lsn) => Promise<void>,
     private readonly onStored: (lsn: Lsn) => void,
+    private readonly minIntervalMs = 0,
   ) {
     this.wanted = start;
     this.stored = start;
@@ -162,6 +168,9 @@ export class PositionKeeper {
 
   private async drain(): Promise<void> {
     while (this.wanted > this.stored) {
+      const wait = this.lastStoreAt + this.minIntervalMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.lastStoreAt = Date.now();
       const lsn = this.wanted;
       try {
         await this.store(lsn);

@@ -14,6 +14,8 @@ export interface SlotInfo {
   /** the slot existed but pgcdc had no stored position for it (first start of this version) */
   adopted: boolean;
   database: string;
+  /** server_version_num, e.g. 150018 */
+  serverVersion: number;
 }
 
 const q = pg.escapeIdentifier;
@@ -78,7 +80,12 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     'SELECT plugin, confirmed_flush_lsn::text, wal_status, active, active_pid, database FROM pg_replication_slots WHERE slot_name = $1',
     [src.slot],
   );
-  const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+  const { db, version } = (
+    await client.query<{ db: string; version: string }>(
+      "SELECT current_database() AS db, current_setting('server_version_num') AS version",
+    )
+  ).rows[0]!;
+  const serverVersion = Number(version);
   const s = slot.rows[0];
   if (!s) {
     const verdict = judgeSlot({ slot: src.slot, found: undefined, stored, positionTable: src.position });
@@ -89,7 +96,7 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     );
     const at = parseLsn(created.rows[0]!.lsn);
     await storePosition(client, src.position, src.slot, at);
-    return { confirmedFlushLsn: at, created: true, adopted: false, database: db };
+    return { confirmedFlushLsn: at, created: true, adopted: false, database: db, serverVersion };
   }
   if (s.plugin !== 'pgoutput') {
     throw new ConfigError(`replication slot ${src.slot} uses plugin ${s.plugin}, pgcdc needs pgoutput`, {
@@ -122,7 +129,13 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
       throw new Error('unreachable: the slot exists');
     case 'stream':
       if (verdict.adopt) await storePosition(client, src.position, src.slot, verdict.from);
-      return { confirmedFlushLsn: verdict.from, created: false, adopted: verdict.adopt, database: db };
+      return {
+        confirmedFlushLsn: verdict.from,
+        created: false,
+        adopted: verdict.adopt,
+        database: db,
+        serverVersion,
+      };
     default:
       return verdict satisfies never;
   }

@@ -129,6 +129,26 @@ describe('PositionKeeper', () => {
     expect(log).toEqual(['store 20', 'ack 20', 'store 40', 'ack 40']);
   });
 
+  it('spaces writes by minIntervalMs, storing only the newest position of each interval', async () => {
+    const stored: [Lsn, number][] = [];
+    const t0 = Date.now();
+    const keeper = new PositionKeeper(
+      0n,
+      (lsn) => {
+        stored.push([lsn, Date.now() - t0]);
+        return Promise.resolve();
+      },
+      () => undefined,
+      80,
+    );
+    keeper.advance(1n); // stored at once
+    await new Promise((r) => setImmediate(r));
+    for (let lsn = 2n; lsn <= 6n; lsn++) keeper.advance(lsn); // one write, after the interval
+    await keeper.flush();
+    expect(stored.map(([l]) => l)).toEqual([1n, 6n]);
+    expect(stored[1]![1] - stored[0]![1]).toBeGreaterThanOrEqual(70);
+  });
+
   it('a failed store rejects `failure` and acknowledges nothing more', async () => {
     const acked: Lsn[] = [];
     const keeper = new PositionKeeper(
