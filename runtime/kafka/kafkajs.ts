@@ -72,8 +72,8 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
           idempotent: true,
           maxInFlightRequests: 1,
           allowAutoTopicCreation: false,
-          // Never give up on a send: while Kafka is away the publisher waits and the slot is not
-          // acknowledged; a restart would only re-read the same WAL.
+          // Retry sends for as long as kafkajs lets us (it can still give up during a broker outage;
+          // the producer then restarts from the slot's confirmed position, losing nothing).
           retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
         }),
       ),
