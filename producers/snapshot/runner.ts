@@ -33,6 +33,7 @@ import {
 import { decodeSnapshotRow, keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts';
 import { formatProgressLine, progressOf, RateMeter } from './progress.ts';
 import {
+  absentColumns,
   emitHighWatermark,
   emitWatermark,
   estimateRows,
@@ -222,13 +223,22 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     return begun;
   }
 
+  let warnedAbsent = 0;
   /** One chunk: low watermark, SELECT, rows to the window, high watermark; one short transaction. */
   async function readChunk(snapshotId: string, id: string, spec: ChunkSpec) {
     window.arm(snapshotId, id);
     try {
       await client.query('BEGIN');
       await emitWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'low' }));
-      const read = await selectChunk(client, spec);
+      const absent = await absentColumns(client, contract);
+      if (absent.size > 0 && absent.size !== warnedAbsent) {
+        warnedAbsent = absent.size;
+        log.warn(
+          { droppedNullable: [...absent] },
+          'source table lacks nullable columns of the event contract: the snapshot reads them as null',
+        );
+      }
+      const read = await selectChunk(client, { ...spec, absent });
       const scanRows = read.scan.map((r) => decodeSnapshotRow(contract, r));
       const pendingRows = read.pending.map((r) => decodeSnapshotRow(contract, r));
       window.fill({

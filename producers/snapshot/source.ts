@@ -20,6 +20,11 @@ export interface ChunkSpec {
   pendingKeys: string[];
   /** Trusted SQL predicate from the configuration (source.snapshot.filter). */
   filter: string | undefined;
+  /**
+   * Contract columns the table no longer has (nullable ones only: see tableColumnsMissing); they
+   * are read as NULL, as the stream carries them after a DROP COLUMN.
+   */
+  absent?: ReadonlySet<string>;
 }
 
 export interface ChunkRead {
@@ -40,7 +45,9 @@ const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) =>
 export function chunkSql(s: ChunkSpec): { text: string; values: unknown[] } {
   const key = q(singleKeyColumn(s.contract));
   const table = `${q(s.contract.schema)}.${q(s.contract.table)}`;
-  const cols = s.contract.columns.map((c) => `s.${q(c.name)}`).join(', ');
+  const cols = s.contract.columns
+    .map((c) => (s.absent?.has(c.name) ? `NULL AS ${q(c.name)}` : `s.${q(c.name)}`))
+    .join(', ');
   const filter = s.filter ? ` AND (${s.filter})` : '';
   const values: unknown[] = [s.maxKey, s.limit];
   const lower = s.afterKey === null ? '' : ` AND ${key} > $${values.push(s.afterKey)}`;
@@ -68,6 +75,30 @@ export async function selectChunk(c: pg.Client, s: ChunkSpec): Promise<ChunkRead
     (row[1] === 't' ? out.scan : out.pending).push(row.slice(2));
   }
   return out;
+}
+
+/**
+ * Contract columns the table lacks now (schema drift, README: Schema changes): nullable ones are
+ * returned and read as NULL; a missing NOT NULL or key column cannot be carried and throws, as
+ * the stream's assembler does. Runs inside the chunk's transaction, so a column dropped since the
+ * last chunk is seen.
+ */
+export async function absentColumns(c: pg.Client, contract: TableContract): Promise<Set<string>> {
+  const table = `${q(contract.schema)}.${q(contract.table)}`;
+  const res = await c.query<{ attname: string }>(
+    'SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped',
+    [table],
+  );
+  const have = new Set(res.rows.map((r) => r.attname));
+  const missing = contract.columns.filter((col) => !have.has(col.name));
+  const required = missing.filter((col) => !col.nullable || contract.keyColumns.includes(col.name));
+  if (required.length > 0) {
+    throw new Error(
+      `table ${contract.schema}.${contract.table} lacks NOT NULL columns of the event schema: ` +
+        `${required.map((col) => col.name).join(', ')}; the snapshot cannot read it`,
+    );
+  }
+  return new Set(missing.map((col) => col.name));
 }
 
 /** Emits a watermark; the returned promise resolves once the message is in the WAL. */

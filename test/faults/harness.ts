@@ -26,12 +26,27 @@ import { createEventCodec } from '../../runtime/registry/codec.ts';
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { waitUntil } from '../support/index.ts';
-import { query, readTopic, type PipelineEnv } from '../support/pipeline.ts';
+import { query, readTopic, spawnCli, type PipelineEnv } from '../support/pipeline.ts';
 
 export { deadLetters } from '../support/pipeline.ts';
 
 const execFileP = promisify(execFile);
 const IS_ROOT = process.getuid?.() === 0;
+
+/** Runs a pgcdc command to its end and returns its output; fails on a non-zero exit. */
+export async function pgcdc(args: string[]): Promise<string> {
+  const child = spawnCli(args);
+  const code = await waitUntil(() => child.proc.exitCode ?? undefined, {
+    what: `pgcdc ${args.join(' ')} to finish`,
+    timeoutMs: 120_000,
+    intervalMs: 200,
+  }).catch(async (err: Error) => {
+    await child.kill();
+    throw new Error(`${err.message}; its output:\n${child.output()}`);
+  });
+  if (code !== 0) throw new Error(`pgcdc ${args.join(' ')} exited with ${code}:\n${child.output()}`);
+  return child.output();
+}
 
 /** Holds an outage for its stated duration: the one place a fault test sleeps on purpose. */
 export function holdFor(ms: number): Promise<void> {

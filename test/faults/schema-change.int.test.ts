@@ -5,14 +5,23 @@
 //   - DROP COLUMN of a NULLABLE contract column (middle_name): events carry null for it, with a
 //     warning; the peer keeps the column, rows written after the drop get null there.
 // Neither restarts the producer; nothing is lost: the peer equals the source on every column the
-// source still has, and the dead-letter topic stays empty. (Dropping a NOT NULL contract column
+// source still has, and the dead-letter topic stays empty. A re-snapshot after the drop
+// (`pgcdc snapshot --restart`) reads the dropped column as null too, and the peer stays equal. (Dropping a NOT NULL contract column
 // stops the stream with a non-retriable SchemaMismatchError: unit-tested in assembler.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { continuousWriter, pipelineEnv, query, runInProcess } from '../support/pipeline.ts';
-import { appWithLog, deadLetters, metricValue, orderViolations, topicEvents } from './harness.ts';
+import {
+  appWithLog,
+  deadLetters,
+  metricValue,
+  orderViolations,
+  pgcdc,
+  topicEvents,
+  type TopicEvent,
+} from './harness.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -57,19 +66,21 @@ describe('schema change while streaming', () => {
     // Equal on every column the source still has (waitForPeerEqual compares the whole contract).
     const columns = loadContract().columns.filter((c) => c.name !== 'middle_name');
     let last: CompareResult | undefined;
-    await waitUntil(
-      async () => {
-        last = await compareTables(
-          { url: e.source.url, schema: 'public', table: 'users' },
-          { url: e.peer.url, schema: 'public', table: 'users' },
-          columns,
-        );
-        return last.equal;
-      },
-      { what: 'the peer to equal the source (without middle_name)', timeoutMs: 90_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}: ${JSON.stringify({ ...last, missing: last?.missing.slice(0, 5) })}`);
-    });
+    const peerEqual = (what: string) =>
+      waitUntil(
+        async () => {
+          last = await compareTables(
+            { url: e.source.url, schema: 'public', table: 'users' },
+            { url: e.peer.url, schema: 'public', table: 'users' },
+            columns,
+          );
+          return last.equal;
+        },
+        { what, timeoutMs: 90_000 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify({ ...last, missing: last?.missing.slice(0, 5) })}`);
+      });
+    await peerEqual('the peer to equal the source (without middle_name)');
     // Rows changed after the drop carry null; rows untouched since keep what they had.
     const peer = await query<{ after_drop: string; kept: string; loyalty_cols: string }>(
       e.peer.url,
@@ -80,6 +91,24 @@ describe('schema change while streaming', () => {
     );
     expect(peer[0]).toMatchObject({ after_drop: '0', loyalty_cols: '0' });
     expect(Number(peer[0]!.kept)).toBeGreaterThan(0);
+
+    // Re-feed after the drop: every row, with null for the dropped column.
+    const snap = await pgcdc(['snapshot', '--restart', '-c', e.configFile]);
+    await peerEqual('the peer to equal the source after the re-snapshot');
+    const sourceRows = (await query<{ n: string }>(e.source.url, 'SELECT count(*)::text AS n FROM users'))[0]!
+      .n;
+    const snapshotOf = (t: TopicEvent) => t.event.event_id.split(':')[1]!;
+    const fed = (await topicEvents(app, e.topic)).filter((t) => t.event.op === 'r');
+    const latest = fed.map(snapshotOf).sort().at(-1);
+    const snapshotEvents = fed.filter((t) => snapshotOf(t) === latest);
+    const refed = new Set(snapshotEvents.map((t) => String(t.key.id)));
+    expect(refed.size, snap).toBe(Number(sourceRows));
+    expect(snapshotEvents.filter((t) => t.event.after?.middle_name !== null)).toEqual([]);
+    const afterSnap = await query<{ n: string }>(
+      e.peer.url,
+      'SELECT count(*)::text AS n FROM users WHERE middle_name IS NOT NULL',
+    );
+    expect(afterSnap[0]!.n).toBe('0');
 
     expect(await metricValue(app, 'pgcdc_producer_restarts_total')).toBe(0);
     const drift = lines

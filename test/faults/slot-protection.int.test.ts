@@ -19,7 +19,6 @@ import {
   pipelineEnv,
   query,
   runInProcess,
-  spawnCli,
   waitForPeerEqual,
   type PipelineEnv,
 } from '../support/pipeline.ts';
@@ -28,6 +27,7 @@ import {
   deadLetters,
   lsn,
   metricValue,
+  pgcdc,
   slotRow,
   startOwnPostgres,
   type LogLine,
@@ -53,18 +53,6 @@ async function env(name: string): Promise<PipelineEnv> {
   });
   cleanups.push(() => e.drop());
   return e;
-}
-
-/** Runs a pgcdc command to its end and returns its output; fails on a non-zero exit. */
-async function pgcdc(args: string[]): Promise<string> {
-  const child = spawnCli(args);
-  const code = await waitUntil(() => child.proc.exitCode ?? undefined, {
-    what: `pgcdc ${args.join(' ')} to finish`,
-    timeoutMs: 120_000,
-    intervalMs: 200,
-  });
-  expect(code, child.output()).toBe(0);
-  return child.output();
 }
 
 /** The documented recovery after the slot was lost or replaced: drop it, restart, re-snapshot. */

@@ -45,6 +45,21 @@ describe('chunkSql', () => {
     );
   });
 
+  it('a nullable contract column the table no longer has is read as NULL', () => {
+    const { text } = chunkSql({
+      contract,
+      afterKey: null,
+      maxKey: '10',
+      limit: 5,
+      pendingKeys: [],
+      filter: undefined,
+      absent: new Set(['middle_name']),
+    });
+    expect(text).toContain('NULL AS "middle_name"');
+    expect(text).not.toContain('s."middle_name"');
+    expect(text.match(/s\."[a-z_]+"/g)?.length).toBe(contract.columns.length); // one column fewer
+  });
+
   it('the checkpoint table is keyed by slot and table', () => {
     const ddl = checkpointDdl({ schema: 'public', table: 'pgcdc_snapshot' });
     expect(ddl).toContain('CREATE TABLE IF NOT EXISTS "public"."pgcdc_snapshot"');
