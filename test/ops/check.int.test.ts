@@ -3,9 +3,11 @@
 // warnings for what pgcdc will create) and never prints a password.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
 import { createUsersTable } from '../../deploy/local/stack.ts';
+import { ensurePositionTable } from '../../producers/postgres/position.ts';
 import { freshDatabase, randomName, stackUrls } from '../support/index.ts';
 import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
 import { configVariant, freePort, json, runCli, startTinyCluster } from './support.ts';
@@ -168,5 +170,51 @@ it('target table that does not fit the contract: error naming the columns', asyn
     );
   } finally {
     await query(env.peer.url, 'DROP TABLE users');
+  }
+});
+
+it('a slot dropped, or re-created behind pgcdc: error from the stored position, with the recovery', async () => {
+  const { slot, position } = env.config.source;
+  const table = `${position.schema}.${position.table}`;
+  const c = new pg.Client({ connectionString: env.source.url });
+  await c.connect();
+  await ensurePositionTable(c, position).finally(() => c.end());
+  await query(env.source.url, `INSERT INTO ${table} (slot_name, acknowledged_lsn) VALUES ($1, '0/10')`, [
+    slot,
+  ]);
+  try {
+    const dropped = await check(env.configFile);
+    expect(dropped.code).toBe(1);
+    expect(dropped.stdout).toMatch(
+      new RegExp(
+        `^ERROR +source\\.position +replication slot ${slot} does not exist, but pgcdc had streamed it up to 0/10: .* -> fix: accept the gap: DELETE FROM`,
+        'm',
+      ),
+    );
+    await query(env.source.url, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    const recreated = await check(env.configFile);
+    expect(recreated.code).toBe(1);
+    expect(recreated.stdout).toMatch(
+      new RegExp(
+        `^ERROR +source\\.position +replication slot ${slot} starts at \\S+, after the position pgcdc last acknowledged \\(0/10\\).* -> fix: pgcdc slots drop ${slot} --yes`,
+        'm',
+      ),
+    );
+    // The stored position catches up (as the producer's own acknowledgements do): they agree.
+    await query(
+      env.source.url,
+      `UPDATE ${table} SET acknowledged_lsn = (SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1)`,
+      [slot],
+    );
+    const agreed = await check(env.configFile);
+    expect(agreed.stdout).toMatch(/^OK +source\.position +the slot agrees with the position pgcdc stored/m);
+    expect(agreed.stdout).not.toMatch(/^ERROR +source\./m);
+  } finally {
+    await query(env.source.url, `DELETE FROM ${table} WHERE slot_name = $1`, [slot]);
+    await query(
+      env.source.url,
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
   }
 });

@@ -1,6 +1,8 @@
 // `pgcdc check` for the source database: connection, wal_level, privileges, the table (primary
 // key, replica identity, columns vs the contract), the publication and the replication slot.
 import pg from 'pg';
+import { formatLsn, parseLsn } from '../../../producers/postgres/lsn.ts';
+import { judgeSlot, readPosition } from '../../../producers/postgres/position.ts';
 import { readSlots } from '../../../producers/postgres/slots.ts';
 import type { TableContract } from '../../../schemas/contract.ts';
 import type { SourceConfig } from '../../config/schema.ts';
@@ -282,9 +284,49 @@ async function checkPublication(
   ];
 }
 
+/**
+ * The producer's start-up verdict (judgeSlot) on the slot and the position pgcdc stored for it: a
+ * slot that was dropped, re-created or advanced behind pgcdc's back is reported before a start.
+ */
+async function checkPosition(
+  client: pg.Client,
+  src: SourceConfig,
+  slot: { confirmedFlushLsn: string | null; walStatus: string | null } | undefined,
+): Promise<CheckResult[]> {
+  const table = `${pg.escapeIdentifier(src.position.schema)}.${pg.escapeIdentifier(src.position.table)}`;
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
+  if (!exists.rows[0]?.t) return [];
+  const stored = await readPosition(client, src.position, src.slot);
+  if (stored === undefined) return [];
+  const verdict = judgeSlot({
+    slot: src.slot,
+    found: slot && {
+      confirmedFlushLsn: parseLsn(slot.confirmedFlushLsn ?? '0/0'),
+      walStatus: slot.walStatus,
+    },
+    stored,
+    positionTable: src.position,
+  });
+  if (verdict.kind === 'refuse') {
+    return [error('source.position', verdict.error.message, verdict.error.hint ?? 'see the message')];
+  }
+  return [ok('source.position', `the slot agrees with the position pgcdc stored (${formatLsn(stored)})`)];
+}
+
 async function checkSlot(client: pg.Client, src: SourceConfig): Promise<CheckResult[]> {
   const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   const s = (await readSlots(client, src.slot)).slots[0];
+  const position = await checkPosition(client, src, s);
+  if (position.some((r) => r.level === 'ERROR')) return position;
+  return [...(await checkSlotItself(client, src, db, s)), ...position];
+}
+
+async function checkSlotItself(
+  client: pg.Client,
+  src: SourceConfig,
+  db: string,
+  s: Awaited<ReturnType<typeof readSlots>>['slots'][number] | undefined,
+): Promise<CheckResult[]> {
   if (!s) {
     const used = await client.query<{ used: number; max: number }>(
       "SELECT (SELECT count(*) FROM pg_replication_slots)::int AS used, current_setting('max_replication_slots')::int AS max",
