@@ -180,7 +180,9 @@ class KafkajsConsumer implements KafkaConsumerPort {
           }, outcome.afterMs);
           this.timers.add(t);
         } else {
-          this.consumer.seek({ ...tp, offset: next.toString() });
+          // The batch is consumed up to `next`: move the fetch position the way eachBatch's own
+          // auto-resolve would (a seek would do the same, but also discard a prefetched batch).
+          payload.resolveOffset((next - 1n).toString());
         }
       },
     });
