@@ -3,11 +3,16 @@
 // to ready once Kafka acknowledges. A target that keeps failing -> not ready, pgcdc_target_up 0.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
-import { dlqTopicFor, groupFor } from '../../runtime/config/schema.ts';
 import type { KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
-import { statusTopicFor } from '../../runtime/ops/status-store.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, testApp, waitForPeerEqual, type PipelineEnv } from '../support/pipeline.ts';
+import {
+  dropPipelineEnv,
+  pipelineEnv,
+  query,
+  testApp,
+  waitForPeerEqual,
+  type PipelineEnv,
+} from '../support/pipeline.ts';
 
 let env: PipelineEnv;
 let app: App;
@@ -45,16 +50,7 @@ afterAll(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
   const admin = app.kafka.admin();
   await admin.connect();
-  const target = env.config.targets[0]!;
-  for (const t of [
-    env.topic,
-    statusTopicFor(env.config.kafka, env.config.operations),
-    dlqTopicFor(env.config.kafka, target),
-  ])
-    await admin.deleteTopic(t).catch(() => undefined);
-  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
-  await admin.disconnect();
-  await env.drop();
+  await dropPipelineEnv(env, admin);
 });
 
 it('a stalled slot and a failing target make the pipeline unready, and ready again once fixed', async () => {

@@ -4,12 +4,18 @@
 // status topic carries across the consumer's restarts), and the peer still equals the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
-import { dlqTopicFor, groupFor } from '../../runtime/config/schema.ts';
+import { groupFor } from '../../runtime/config/schema.ts';
 import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
 import type { ReplayPlan } from '../../runtime/ops/replay.ts';
-import { statusTopicFor } from '../../runtime/ops/status-store.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, testApp, waitForPeerEqual, type PipelineEnv } from '../support/pipeline.ts';
+import {
+  dropPipelineEnv,
+  pipelineEnv,
+  query,
+  testApp,
+  waitForPeerEqual,
+  type PipelineEnv,
+} from '../support/pipeline.ts';
 import { json, runCli } from './support.ts';
 
 type JsonPlan = Omit<ReplayPlan, 'totalReplays' | 'totalSkips' | 'partitions'> & {
@@ -44,16 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
-  const target = env.config.targets[0]!;
-  for (const t of [
-    env.topic,
-    statusTopicFor(env.config.kafka, env.config.operations),
-    dlqTopicFor(env.config.kafka, target),
-  ])
-    await admin.deleteTopic(t).catch(() => undefined);
-  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
-  await admin.disconnect();
-  await env.drop();
+  await dropPipelineEnv(env, admin);
 });
 
 const group = () => groupFor(env.config.kafka, env.config.targets[0]!);

@@ -4,13 +4,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTableSql } from '../../consumers/postgres/sql.ts';
 import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
-import { dlqTopicFor, groupFor } from '../../runtime/config/schema.ts';
 import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
 import { gatherStatus, type PipelineStatus } from '../../runtime/ops/status.ts';
-import { statusTopicFor } from '../../runtime/ops/status-store.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import { dropPipelineEnv, pipelineEnv, query, testApp, type PipelineEnv } from '../support/pipeline.ts';
 import { json, runCli } from './support.ts';
 
 let env: PipelineEnv;
@@ -43,16 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
-  const target = env.config.targets[0]!;
-  for (const t of [
-    env.topic,
-    statusTopicFor(env.config.kafka, env.config.operations),
-    dlqTopicFor(env.config.kafka, target),
-  ])
-    await admin.deleteTopic(t).catch(() => undefined);
-  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
-  await admin.disconnect();
-  await env.drop();
+  await dropPipelineEnv(env, admin);
 });
 
 const insert = (n: number, tag: string) =>

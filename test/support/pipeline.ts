@@ -11,9 +11,15 @@ import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
 import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
 import { parseConfig } from '../../runtime/config/load.ts';
 import type { Config } from '../../runtime/config/schema.ts';
-import { dlqTopicFor, topicFor } from '../../runtime/config/schema.ts';
-import type { InMessage, KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
+import { dlqTopicFor, groupFor, topicFor } from '../../runtime/config/schema.ts';
+import type {
+  InMessage,
+  KafkaAdminPort,
+  KafkaClientFactory,
+  KafkaProducerPort,
+} from '../../runtime/kafka/port.ts';
 import { createLogger } from '../../runtime/log/logger.ts';
+import { statusTopicFor } from '../../runtime/ops/status-store.ts';
 import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, type FreshDatabase } from './database.ts';
@@ -92,6 +98,24 @@ export async function pipelineEnv(
       await peer.drop();
     },
   };
+}
+
+/**
+ * Tears a pipeline down: deletes its change topic, status topic, and the first target's dead-letter
+ * topic and consumer group (each may be missing), disconnects `admin` (connected by the caller),
+ * then drops the databases and the slot (`env.drop()`).
+ */
+export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort): Promise<void> {
+  const target = env.config.targets[0]!;
+  for (const t of [
+    env.topic,
+    statusTopicFor(env.config.kafka, env.config.operations),
+    dlqTopicFor(env.config.kafka, target),
+  ])
+    await admin.deleteTopic(t).catch(() => undefined);
+  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
+  await admin.disconnect();
+  await env.drop();
 }
 
 export function testApp(config: Config, wrap?: (k: KafkaClientFactory) => KafkaClientFactory): App {
