@@ -1,38 +1,24 @@
 // How a webhook target answers a receiver's failures: timeouts are retried and counted, a 410 is
 // dead-lettered at once (status, body excerpt and attempts in the DLQ headers, target status ERR)
 // while delivery goes on, and a 429 with Retry-After: 1 makes the next attempt wait a second.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../consumers/redrive.ts';
 import { WEBHOOK_DLQ_HEADERS } from '../../consumers/webhook/sink.ts';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
 import { createEventCodec } from '../../runtime/registry/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import {
-  delivered,
-  insertUser,
-  startReceiver,
-  webhookPipeline,
-  type Receiver,
-  type WebhookPipeline,
-} from './support.ts';
+import { closeAfterEach, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
 
-let receiver: Receiver | undefined;
-let pipeline: WebhookPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-  await receiver?.close();
-  receiver = undefined;
-});
+closeAfterEach();
 
 describe('webhook failures', () => {
   it('a receiver that does not answer: timeouts are retried and counted', async () => {
-    receiver = await startReceiver((_req, nth) => (nth <= 2 ? 'hang' : { status: 204 }));
-    pipeline = await webhookPipeline(stackUrls(), 'wh_timeout', receiver.url, { responseTimeout: 0.3 });
+    const receiver = await startReceiver((_req, nth) => (nth <= 2 ? 'hang' : { status: 204 }));
+    const pipeline = await webhookPipeline(stackUrls(), 'wh_timeout', receiver.url, { responseTimeout: 0.3 });
     await pipeline.startConsumer();
     await insertUser(pipeline, 'slow');
-    await waitUntil(() => delivered(receiver!).length === 1, { what: 'the delivery', timeoutMs: 30_000 });
+    await waitUntil(() => delivered(receiver).length === 1, { what: 'the delivery', timeoutMs: 30_000 });
     expect(receiver.received.map((r) => r.answer)).toEqual(['hang', 'hang', 204]);
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(1);
     expect(await pipeline.metric('webhookResponses', { code: 'timeout' })).toBe(2);
@@ -42,15 +28,14 @@ describe('webhook failures', () => {
 
   it('410 goes straight to the dead-letter topic; delivery goes on', async () => {
     let goneId: string | undefined;
-    receiver = await startReceiver((req) => {
+    const receiver = await startReceiver((req) => {
       if (req.body.after?.username === 'gone') {
         goneId = req.id;
         return { status: 410, body: 'this hook is gone for good' };
       }
       return { status: 200 };
     });
-    pipeline = await webhookPipeline(stackUrls(), 'wh_gone', receiver.url);
-    const p = pipeline;
+    const p = await webhookPipeline(stackUrls(), 'wh_gone', receiver.url);
     await p.startConsumer();
     const gone = await insertUser(p, 'gone');
     await waitUntil(() => p.consumer!.status().deadLettered === 1, {
@@ -65,7 +50,7 @@ describe('webhook failures', () => {
 
     // Delivery goes on; the state recovers, the last error stays visible.
     await insertUser(p, 'fine');
-    await waitUntil(() => delivered(receiver!).length === 1, {
+    await waitUntil(() => delivered(receiver).length === 1, {
       what: 'the next delivery',
       timeoutMs: 30_000,
     });
@@ -95,13 +80,13 @@ describe('webhook failures', () => {
   });
 
   it('429 with Retry-After: 1 waits a second before the next attempt', async () => {
-    receiver = await startReceiver((_req, nth) =>
+    const receiver = await startReceiver((_req, nth) =>
       nth === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
     );
-    pipeline = await webhookPipeline(stackUrls(), 'wh_429', receiver.url);
+    const pipeline = await webhookPipeline(stackUrls(), 'wh_429', receiver.url);
     await pipeline.startConsumer();
     await insertUser(pipeline, 'limited');
-    await waitUntil(() => delivered(receiver!).length === 1, { what: 'the delivery', timeoutMs: 30_000 });
+    await waitUntil(() => delivered(receiver).length === 1, { what: 'the delivery', timeoutMs: 30_000 });
     const [first, second] = receiver.received;
     expect([first!.answer, second!.answer]).toEqual([429, 200]);
     // backoff alone would be 50 ms here

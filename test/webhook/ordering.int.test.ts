@@ -2,38 +2,29 @@
 // an earlier one succeeded; and a receiver that is down (connection refused) for a while loses
 // nothing and gets nothing out of order once it is back. The outage lasts ~6 s here (instead of
 // 20 s) to keep the suite fast; the circuit breaker keeps the number of attempts small meanwhile.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
+  closeAfterEach,
   delivered,
   freePort,
   insertUser,
   startReceiver,
   webhookPipeline,
   type Received,
-  type Receiver,
-  type WebhookPipeline,
 } from './support.ts';
 
-let receiver: Receiver | undefined;
-let pipeline: WebhookPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-  await receiver?.close();
-  receiver = undefined;
-});
+closeAfterEach();
 
 const userOf = (r: Received) => String(r.body.key.id);
 const cityOf = (r: Received) => r.body.after?.city ?? null;
 
 describe('webhook ordering', () => {
   it('two updates of one user, the first failing twice, arrive in order (other users flow meanwhile)', async () => {
-    receiver = await startReceiver((req, nth) =>
+    const receiver = await startReceiver((req, nth) =>
       cityOf(req) === 'first' && nth <= 2 ? { status: 503 } : { status: 200 },
     );
-    pipeline = await webhookPipeline(stackUrls(), 'wh_order', receiver.url, { concurrency: 4 });
-    const p = pipeline;
+    const p = await webhookPipeline(stackUrls(), 'wh_order', receiver.url, { concurrency: 4 });
     await p.startConsumer();
     const user = await insertUser(p, 'ordered');
     const others = [await insertUser(p, 'o1'), await insertUser(p, 'o2'), await insertUser(p, 'o3')];
@@ -44,7 +35,7 @@ describe('webhook ordering', () => {
        UPDATE users SET city = 'second' WHERE id = ${user};
        COMMIT;`,
     );
-    await waitUntil(() => delivered(receiver!).length === 9, { what: 'nine deliveries', timeoutMs: 60_000 });
+    await waitUntil(() => delivered(receiver).length === 9, { what: 'nine deliveries', timeoutMs: 60_000 });
     const mine = receiver.received.filter((r) => userOf(r) === user);
     expect(mine.map((r) => [r.body.type, cityOf(r), r.answer])).toEqual([
       ['created', null, 200],
@@ -58,12 +49,11 @@ describe('webhook ordering', () => {
 
   it('a receiver down (connection refused) for ~6 s: nothing lost, nothing out of order', async () => {
     const port = await freePort();
-    pipeline = await webhookPipeline(stackUrls(), 'wh_down', `http://127.0.0.1:${port}/hook`, {
+    const p = await webhookPipeline(stackUrls(), 'wh_down', `http://127.0.0.1:${port}/hook`, {
       maxAttempts: 30,
       backoff: { initial: 0.1, max: 1, jitter: 0.2 },
       circuitBreaker: { failureThreshold: 3, cooldown: 1 },
     });
-    const p = pipeline;
     await p.startConsumer();
     const outageStart = performance.now();
     const users: string[] = [];
@@ -82,9 +72,9 @@ describe('webhook ordering', () => {
       timeoutMs: 10_000,
     });
     const refused = await p.metric('webhookResponses', { code: 'network' });
-    receiver = await startReceiver(undefined, port);
+    const receiver = await startReceiver(undefined, port);
 
-    await waitUntil(() => delivered(receiver!).length >= 20, { what: '20 deliveries', timeoutMs: 60_000 });
+    await waitUntil(() => delivered(receiver).length >= 20, { what: '20 deliveries', timeoutMs: 60_000 });
     const got = delivered(receiver);
     expect(got).toHaveLength(20);
     expect(new Set(got.map((r) => r.id)).size).toBe(20);

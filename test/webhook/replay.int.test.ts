@@ -3,28 +3,13 @@
 // `pgcdc dlq redrive` once the receiver is fixed arrives with the webhook-id it had the first time.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
 import { verifyWebhook } from '../../consumers/webhook/verify.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import {
-  SECRET,
-  delivered,
-  insertUser,
-  startReceiver,
-  webhookPipeline,
-  type Receiver,
-  type WebhookPipeline,
-} from './support.ts';
+import { closeAfterEach, SECRET, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
 
-let receiver: Receiver | undefined;
-let pipeline: WebhookPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-  await receiver?.close();
-  receiver = undefined;
-});
+closeAfterEach();
 
 function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -39,15 +24,14 @@ function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
 
 describe('webhook re-delivery', () => {
   it('a replay from the earliest offsets re-delivers with the same webhook-ids', async () => {
-    receiver = await startReceiver();
-    pipeline = await webhookPipeline(stackUrls(), 'wh_replay', receiver.url);
-    const p = pipeline;
+    const receiver = await startReceiver();
+    const p = await webhookPipeline(stackUrls(), 'wh_replay', receiver.url);
     await p.startConsumer();
     const a = await insertUser(p, 'a');
     await insertUser(p, 'b');
     await insertUser(p, 'c');
     await p.sql(`UPDATE users SET city = 'Lima' WHERE id = ${a}`);
-    await waitUntil(() => delivered(receiver!).length === 4, { what: 'four deliveries', timeoutMs: 30_000 });
+    await waitUntil(() => delivered(receiver).length === 4, { what: 'four deliveries', timeoutMs: 30_000 });
     const first = delivered(receiver).map((r) => r.id);
 
     await p.stopConsumer();
@@ -64,7 +48,7 @@ describe('webhook re-delivery', () => {
       await admin.disconnect();
     }
     await p.startConsumer();
-    await waitUntil(() => delivered(receiver!).length === 8, {
+    await waitUntil(() => delivered(receiver).length === 8, {
       what: 'four re-deliveries',
       timeoutMs: 30_000,
     });
@@ -72,7 +56,7 @@ describe('webhook re-delivery', () => {
     expect(again.map((r) => r.id).sort()).toEqual([...first].sort());
     // per user, the same order as the first time
     const ofA = (ids: string[]) =>
-      ids.filter((id) => receiver!.received.find((r) => r.id === id)!.body.key.id === a);
+      ids.filter((id) => receiver.received.find((r) => r.id === id)!.body.key.id === a);
     expect(ofA(again.map((r) => r.id))).toEqual(ofA(first));
     for (const r of again)
       expect(verifyWebhook({ secret: SECRET, headers: r.headers, body: r.rawBody }).ok).toBe(true);
@@ -80,17 +64,16 @@ describe('webhook re-delivery', () => {
 
   it('pgcdc dlq list / redrive: a dead-lettered event is delivered, same webhook-id, once the receiver is fixed', async () => {
     let broken = true;
-    receiver = await startReceiver((req) =>
+    const receiver = await startReceiver((req) =>
       broken && req.body.after?.username === 'victim'
         ? { status: 422, body: 'cannot take this one' }
         : { status: 200 },
     );
-    pipeline = await webhookPipeline(stackUrls(), 'wh_redrive', receiver.url);
-    const p = pipeline;
+    const p = await webhookPipeline(stackUrls(), 'wh_redrive', receiver.url);
     await p.startConsumer();
     const victim = await insertUser(p, 'victim');
     await insertUser(p, 'bystander');
-    await waitUntil(() => p.consumer!.status().deadLettered === 1 && delivered(receiver!).length === 1, {
+    await waitUntil(() => p.consumer!.status().deadLettered === 1 && delivered(receiver).length === 1, {
       what: 'one dead letter and one delivery',
       timeoutMs: 30_000,
     });

@@ -1,35 +1,21 @@
 // A receiver that answers 500 three times, then 200: the event is delivered, every attempt carries
 // the same webhook-id (the event id) and a valid Standard Webhooks signature, and the offset is
 // committed only after the success. The payload is checked end to end (insert, update, delete).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../consumers/webhook/verify.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import {
-  SECRET,
-  delivered,
-  insertUser,
-  startReceiver,
-  webhookPipeline,
-  type Receiver,
-  type WebhookPipeline,
-} from './support.ts';
+import { closeAfterEach, SECRET, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
 
-let receiver: Receiver | undefined;
-let pipeline: WebhookPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.close();
-  await receiver?.close();
-});
+closeAfterEach();
 
 describe('webhook retries', () => {
   it('500 x3 then 200: delivered once accepted, same webhook-id, signatures verify, offsets committed', async () => {
     let firstId: string | undefined;
-    receiver = await startReceiver((req, nth) => {
+    const receiver = await startReceiver((req, nth) => {
       firstId ??= req.id;
       return req.id === firstId && nth <= 3 ? { status: 500, body: 'boom' } : { status: 200 };
     });
-    pipeline = await webhookPipeline(stackUrls(), 'wh_retry', receiver.url);
-    const p = pipeline;
+    const p = await webhookPipeline(stackUrls(), 'wh_retry', receiver.url);
     await p.startConsumer();
     const id = await insertUser(p, 'retry');
     await p.sql(
@@ -38,7 +24,7 @@ describe('webhook retries', () => {
     );
     await p.sql('DELETE FROM users WHERE id = $1', [id]);
 
-    await waitUntil(() => delivered(receiver!).length === 3, { what: 'three deliveries', timeoutMs: 60_000 });
+    await waitUntil(() => delivered(receiver).length === 3, { what: 'three deliveries', timeoutMs: 60_000 });
     const r = receiver.received;
     // The insert: four attempts with one id; the update and the delete wait for it (same user).
     expect(r.map((x) => x.id)).toEqual([firstId, firstId, firstId, firstId, r[4]!.id, r[5]!.id]);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
+import { afterEach } from 'vitest';
 import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
 import { parseConfig } from '../../runtime/config/load.ts';
 import { dlqTopicFor, groupFor, topicFor, type Config } from '../../runtime/config/schema.ts';
@@ -58,6 +59,20 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
+/** What the running test opened and has not closed yet (each test file has its own module). */
+const open = { pipelines: new Set<WebhookPipeline>(), receivers: new Set<Receiver>() };
+
+/**
+ * For a test file's top level: after each test, closes the pipelines it opened (consumer,
+ * producer, slot, topics, groups, database), then its receivers.
+ */
+export function closeAfterEach(): void {
+  afterEach(async () => {
+    for (const p of [...open.pipelines]) await p.close();
+    for (const r of [...open.receivers]) await r.close();
+  });
+}
+
 /** Listens on 127.0.0.1 (port 0 = any free one). Answers 200 unless `reply` says otherwise. */
 export async function startReceiver(reply?: Receiver['reply'], port = 0): Promise<Receiver> {
   const seen = new Map<string, number>();
@@ -100,11 +115,13 @@ export async function startReceiver(reply?: Receiver['reply'], port = 0): Promis
     received: [],
     reply: reply ?? (() => ({ status: 200 })),
     async close() {
+      open.receivers.delete(receiver);
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  open.receivers.add(receiver);
   return receiver;
 }
 
@@ -232,6 +249,7 @@ export async function targetPipeline(
         .reduce((n, v) => n + v.value, 0);
     },
     async close() {
+      open.pipelines.delete(p);
       await p.stopConsumer();
       await producer.stop();
       await done;
@@ -261,6 +279,7 @@ export async function targetPipeline(
       await db.drop();
     },
   };
+  open.pipelines.add(p);
   return p;
 }
 
