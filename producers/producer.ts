@@ -140,8 +140,12 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
           st.confirmedLsn = formatLsn(s.acknowledgedLsn);
           deps.metrics.confirmedLsn.set(Number(s.acknowledgedLsn));
         },
-        // PostgreSQL < 15 streams empty transactions, this write's included (PositionKeeper)
-        slot.serverVersion >= 150_000 ? 0 : config.source.statusIntervalMs,
+        // Spaced writes: one source commit per interval, not one per acknowledged transaction.
+        // PostgreSQL < 15 streams empty transactions, this write's included, so there the
+        // interval is also at least the status interval (PositionKeeper).
+        slot.serverVersion >= 150_000
+          ? config.source.ackIntervalMs
+          : Math.max(config.source.ackIntervalMs, config.source.statusIntervalMs),
       );
       keeper = keep;
       publisher = new AckingPublisher({

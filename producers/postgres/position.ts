@@ -134,9 +134,11 @@ export function judgeSlot(f: SlotFacts): SlotVerdict {
  * Write-behind of acknowledged positions: advance() records the newest one, a single writer
  * stores it (coalescing whatever arrived meanwhile) and only then hands it to `onStored`, which
  * acknowledges it to the server. A failed write rejects `failure` (the stream restarts).
- * `minIntervalMs` spaces the writes: before PostgreSQL 15, pgoutput sends even an empty
- * transaction (such as this very write), whose commit would be acknowledged and stored again,
- * round after round; spaced writes keep that to one per interval.
+ * `minIntervalMs` (source.ackIntervalMs) spaces the writes: under load one source commit per
+ * interval instead of one per acknowledged transaction (a commit, a WAL flush and a status message
+ * each). Before PostgreSQL 15 it also matters for correctness of the load: pgoutput sends even an
+ * empty transaction (such as this very write), whose commit would be acknowledged and stored
+ * again, round after round; spaced writes keep that to one per interval.
  */
 export class PositionKeeper {
   private wanted: Lsn;

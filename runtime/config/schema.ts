@@ -67,6 +67,11 @@ export const SourceSchema = z
     statusIntervalMs: positiveInt
       .default(5000)
       .describe('standby status (acknowledged LSN) sent at least this often'),
+    ackIntervalMs: positiveInt
+      .default(1000)
+      .describe(
+        'store (source.position) and acknowledge the newest Kafka-acknowledged position at most this often: one small source write per interval instead of one per transaction; a restart re-publishes at most this much (duplicates are absorbed)',
+      ),
     snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (README: Initial feed)'),
     position: z
       .object({ schema: identifier.default('public'), table: identifier.default('pgcdc_position') })
