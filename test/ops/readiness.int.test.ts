@@ -2,17 +2,18 @@
 // send, WAL keeps moving, the confirmed LSN does not) -> not ready, pgcdc_producer_ready 0; back
 // to ready once Kafka acknowledges. A target that keeps failing -> not ready, pgcdc_target_up 0.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import type { App } from '../../runtime/app.ts';
 import type { KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   dropPipelineEnv,
   pipelineEnv,
   query,
+  runPipeline,
   testApp,
   waitForPeerEqual,
-  type PipelineEnv,
 } from '../support/pipeline.ts';
+import type { PipelineEnv } from '../support/pipeline.ts';
 
 let env: PipelineEnv;
 let app: App;
@@ -54,13 +55,7 @@ afterAll(async () => {
 });
 
 it('a stalled slot and a failing target make the pipeline unready, and ready again once fixed', async () => {
-  const { producer, done } = startProducer(app);
-  stops.push(async () => {
-    await producer.stop();
-    await done;
-  });
-  const consumer = await startConsumer(app, 'peer');
-  stops.push(() => consumer.stop());
+  const { producer, consumer } = await runPipeline(app, stops);
   await query(env.source.url, "INSERT INTO users (email, username) VALUES ('a@example.org', 'a')");
   await waitForPeerEqual(env);
   await waitUntil(async () => producer.readiness().ok && (await gauge(app.metrics.producerReady)) === 1, {

@@ -3,7 +3,7 @@
 // exactly the expected number of events (counted by the target's applied counter, which the
 // status topic carries across the consumer's restarts), and the peer still equals the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { startConsumer, type App } from '../../runtime/app.ts';
 import { groupFor } from '../../runtime/config/schema.ts';
 import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
 import type { ReplayPlan } from '../../runtime/ops/replay.ts';
@@ -12,6 +12,7 @@ import {
   dropPipelineEnv,
   pipelineEnv,
   query,
+  runProducer,
   testApp,
   waitForPeerEqual,
   type PipelineEnv,
@@ -48,10 +49,7 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-  await dropPipelineEnv(env, admin);
-});
+afterAll(() => dropPipelineEnv(env, admin, stops));
 
 const group = () => groupFor(env.config.kafka, env.config.targets[0]!);
 
@@ -88,11 +86,7 @@ async function consumeMore(more: (restored: number) => number) {
 const replay = (...args: string[]) => runCli(['replay', '-c', env.configFile, '--target', 'peer', ...args]);
 
 it('replays to earliest and to a time: the expected events are re-applied, the peer stays equal', async () => {
-  const { producer, done } = startProducer(app);
-  stops.push(async () => {
-    await producer.stop();
-    await done;
-  });
+  runProducer(app, stops);
   const consumer = await startConsumer(app, 'peer');
   const stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);

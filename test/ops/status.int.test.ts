@@ -3,12 +3,19 @@
 // last error after the target rejected a row; and `pgcdc slots` on the same pipeline.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTableSql } from '../../consumers/postgres/sql.ts';
-import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { startConsumer, type App } from '../../runtime/app.ts';
 import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
 import { gatherStatus, type PipelineStatus } from '../../runtime/ops/status.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { dropPipelineEnv, pipelineEnv, query, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import {
+  dropPipelineEnv,
+  pipelineEnv,
+  query,
+  runProducer,
+  testApp,
+  type PipelineEnv,
+} from '../support/pipeline.ts';
 import { json, runCli } from './support.ts';
 
 let env: PipelineEnv;
@@ -39,10 +46,7 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-  await dropPipelineEnv(env, admin);
-});
+afterAll(() => dropPipelineEnv(env, admin, stops));
 
 const insert = (n: number, tag: string) =>
   query(
@@ -67,11 +71,7 @@ const statusWhen = (what: string, ok: (s: PipelineStatus) => boolean) =>
   );
 
 it('reports the slot, lag while the target is stopped, zero after it caught up, and the last error', async () => {
-  const { producer, done } = startProducer(app);
-  stops.push(async () => {
-    await producer.stop();
-    await done;
-  });
+  const producer = runProducer(app, stops);
   let consumer = await startConsumer(app, 'peer');
   let stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);

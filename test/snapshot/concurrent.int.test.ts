@@ -5,12 +5,12 @@
 // Afterwards the peer equals the source row by row: no snapshot row overwrote a newer change and
 // no deleted row came back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsumer, startProducer } from '../../runtime/app.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   compareWithPeer,
   pipelineEnv,
   query,
+  runPipeline,
   testApp,
   waitForPeerEqual,
   type PipelineEnv,
@@ -56,13 +56,7 @@ describe('initial snapshot with concurrent writes', () => {
     { timeout: 300_000 },
     async () => {
       const app = testApp(env.config);
-      const { producer, done } = startProducer(app);
-      stops.push(async () => {
-        await producer.stop();
-        await done;
-      });
-      const consumer = await startConsumer(app, 'peer');
-      stops.push(() => consumer.stop());
+      const { consumer } = await runPipeline(app, stops);
 
       await waitUntil(async () => (await checkpoint(env.config))?.status === 'running', {
         what: 'the automatic first snapshot to start',

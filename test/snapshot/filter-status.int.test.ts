@@ -2,9 +2,8 @@
 // itself; `pgcdc snapshot` asks the running producer (signal) and follows it to the end; only the
 // rows matching the filter are fed; `pgcdc snapshot --status` shows the checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsumer, startProducer } from '../../runtime/app.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, spawnCli, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import { pipelineEnv, query, runPipeline, spawnCli, testApp, type PipelineEnv } from '../support/pipeline.ts';
 import { checkpoint, seedUsers } from './support.ts';
 
 const ROWS = 3000;
@@ -46,13 +45,7 @@ describe('snapshot on request, with a filter', () => {
     expect(never.out).toContain('never requested');
 
     const app = testApp(env.config);
-    const { producer, done } = startProducer(app);
-    stops.push(async () => {
-      await producer.stop();
-      await done;
-    });
-    const consumer = await startConsumer(app, 'peer');
-    stops.push(() => consumer.stop());
+    const { producer } = await runPipeline(app, stops);
     await waitUntil(() => producer.state().running, { what: 'the producer to stream' });
     expect(await checkpoint(env.config)).toBeUndefined(); // mode never: no automatic snapshot
 

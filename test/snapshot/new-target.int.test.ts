@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackSettingsFromEnv } from '../../deploy/local/settings.ts';
-import { startConsumer, startProducer, type App } from '../../runtime/app.ts';
+import { startConsumer, type App } from '../../runtime/app.ts';
 import type { Config } from '../../runtime/config/schema.ts';
 import type { TargetConsumer } from '../../consumers/runner.ts';
 import { compareTables } from '../../runtime/verify/compare.ts';
@@ -19,6 +19,7 @@ import { freshDatabase, randomName, stackUrls, waitUntil, type FreshDatabase } f
 import {
   pipelineEnv,
   query,
+  runProducer,
   spawnCli,
   testApp,
   waitForPeerEqual,
@@ -81,11 +82,7 @@ describe('the compacted topic feeds a new target', () => {
     'a target added after compaction reaches the source state from the topic alone',
     { timeout: 240_000 },
     async () => {
-      const { producer, done } = startProducer(app);
-      stops.push(async () => {
-        await producer.stop();
-        await done;
-      });
+      runProducer(app, stops);
       consumers.peer = await startConsumer(app, 'peer');
       stops.push(() => consumers.peer!.stop());
       await waitUntil(async () => (await checkpoint(env.config))?.status === 'done', {

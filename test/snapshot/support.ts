@@ -11,6 +11,7 @@ import type { App } from '../../runtime/app.ts';
 import type { Config } from '../../runtime/config/schema.ts';
 import { insertUsers, makeUser, rng } from '../../runtime/verify/seed.ts';
 import type { InMessage } from '../../runtime/kafka/port.ts';
+import { writerLoop } from '../support/pipeline.ts';
 
 export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -86,7 +87,6 @@ export interface WriterCounts {
  * live changes and chunk rows collide.
  */
 export function concurrentWriter(config: Config, seed = 7) {
-  let stopping = false;
   const counts: WriterCounts = {
     txns: 0,
     inserts: 0,
@@ -97,70 +97,55 @@ export function concurrentWriter(config: Config, seed = 7) {
   };
   const r = rng(seed);
   const batch = config.source.snapshot.batchSize;
-  const run = (async () => {
-    const c = new pg.Client({ connectionString: config.source.url, application_name: 'test-writer' });
-    await c.connect();
-    let n = 0;
-    try {
-      let maxId = 1;
-      let near: number | undefined;
-      while (!stopping) {
-        if (counts.txns % 5 === 0) {
-          // Where the table ends and where the snapshot reads, refreshed every few transactions.
-          const { max } = (await c.query<{ max: string | null }>('SELECT max(id)::text AS max FROM users'))
-            .rows[0]!;
-          const { ref, key } = checkpointWhere(config);
-          const cp = await readCheckpoint(c, ref, key).catch(() => undefined);
-          maxId = Number(max ?? 1);
-          near = cp?.status === 'running' ? Number(cp.lastKey ?? 0) : undefined;
-        }
-        const pick = () => {
-          if (near !== undefined && r() < 0.5) {
-            counts.nearSnapshot++;
-            return near + 1 + Math.floor(r() * batch * 2);
-          }
-          return 1 + Math.floor(r() * maxId);
-        };
-        await c.query('BEGIN');
-        for (let i = 0; i < 4; i++) {
-          const what = r();
-          if (what < 0.25) {
-            await insertUsers(c, [makeUser(r, ++n, { tag: `live${seed}x`, largeBioRatio: 0.2 })]);
-            counts.inserts++;
-          } else if (what < 0.55) {
-            const res = await c.query<{ toasted: boolean }>(
-              "UPDATE users SET city = 'city-' || $2, balance = coalesce(balance, 0) + 1, updated_at = clock_timestamp() WHERE id = $1 RETURNING pg_column_size(bio) > 2000 AS toasted",
-              [pick(), n],
-            );
-            counts.updates += res.rowCount ?? 0;
-            // the bio stays out of line and unchanged: PostgreSQL sends the update without it
-            counts.partialUpdates += res.rows.filter((x) => x.toasted).length;
-          } else if (what < 0.8) {
-            const res = await c.query(
-              "UPDATE users SET bio = coalesce(bio, '') || ' +' || $2, is_active = NOT is_active, updated_at = clock_timestamp() WHERE id = $1",
-              [pick(), n],
-            );
-            counts.updates += res.rowCount ?? 0;
-          } else {
-            const res = await c.query('DELETE FROM users WHERE id = $1', [pick()]);
-            counts.deletes += res.rowCount ?? 0;
-          }
-        }
-        await c.query('COMMIT');
-        counts.txns++;
-      }
-    } finally {
-      await c.end();
+  let n = 0;
+  let maxId = 1;
+  let near: number | undefined;
+  const pick = () => {
+    if (near !== undefined && r() < 0.5) {
+      counts.nearSnapshot++;
+      return near + 1 + Math.floor(r() * batch * 2);
     }
-  })();
-  return {
-    counts,
-    async stop(): Promise<WriterCounts> {
-      stopping = true;
-      await run;
-      return counts;
-    },
+    return 1 + Math.floor(r() * maxId);
   };
+  const client = { connectionString: config.source.url, application_name: 'test-writer' };
+  return writerLoop(client, counts, async (c) => {
+    if (counts.txns % 5 === 0) {
+      // Where the table ends and where the snapshot reads, refreshed every few transactions.
+      const { max } = (await c.query<{ max: string | null }>('SELECT max(id)::text AS max FROM users'))
+        .rows[0]!;
+      const { ref, key } = checkpointWhere(config);
+      const cp = await readCheckpoint(c, ref, key).catch(() => undefined);
+      maxId = Number(max ?? 1);
+      near = cp?.status === 'running' ? Number(cp.lastKey ?? 0) : undefined;
+    }
+    await c.query('BEGIN');
+    for (let i = 0; i < 4; i++) {
+      const what = r();
+      if (what < 0.25) {
+        await insertUsers(c, [makeUser(r, ++n, { tag: `live${seed}x`, largeBioRatio: 0.2 })]);
+        counts.inserts++;
+      } else if (what < 0.55) {
+        const res = await c.query<{ toasted: boolean }>(
+          "UPDATE users SET city = 'city-' || $2, balance = coalesce(balance, 0) + 1, updated_at = clock_timestamp() WHERE id = $1 RETURNING pg_column_size(bio) > 2000 AS toasted",
+          [pick(), n],
+        );
+        counts.updates += res.rowCount ?? 0;
+        // the bio stays out of line and unchanged: PostgreSQL sends the update without it
+        counts.partialUpdates += res.rows.filter((x) => x.toasted).length;
+      } else if (what < 0.8) {
+        const res = await c.query(
+          "UPDATE users SET bio = coalesce(bio, '') || ' +' || $2, is_active = NOT is_active, updated_at = clock_timestamp() WHERE id = $1",
+          [pick(), n],
+        );
+        counts.updates += res.rowCount ?? 0;
+      } else {
+        const res = await c.query('DELETE FROM users WHERE id = $1', [pick()]);
+        counts.deletes += res.rowCount ?? 0;
+      }
+    }
+    await c.query('COMMIT');
+    counts.txns++;
+  });
 }
 
 /** Events a target applied so far, by op (the in-process consumer's metric). */

@@ -101,11 +101,12 @@ export async function pipelineEnv(
 }
 
 /**
- * Tears a pipeline down: deletes its change topic, status topic, and the first target's dead-letter
- * topic and consumer group (each may be missing), disconnects `admin` (connected by the caller),
- * then drops the databases and the slot (`env.drop()`).
+ * Tears a pipeline down: runs `stops` (the latest first), deletes its change topic, status topic,
+ * and the first target's dead-letter topic and consumer group (each may be missing), disconnects
+ * `admin` (connected by the caller), then drops the databases and the slot (`env.drop()`).
  */
-export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort): Promise<void> {
+export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort, stops: Stops = []) {
+  for (const stop of stops.splice(0).reverse()) await stop();
   const target = env.config.targets[0]!;
   for (const t of [
     env.topic,
@@ -140,6 +141,27 @@ export async function runInProcess(app: App, opts: { producer?: boolean; targets
       await Promise.all(consumers.map((c) => c.stop()));
     },
   };
+}
+
+/** What a test file stops in its afterAll, the latest first. */
+export type Stops = (() => Promise<unknown>)[];
+
+/** startProducer(app); its graceful stop (the producer, then the end of its run) goes onto `stops`. */
+export function runProducer(app: App, stops: Stops) {
+  const { producer, done } = startProducer(app);
+  stops.push(async () => {
+    await producer.stop();
+    await done;
+  });
+  return producer;
+}
+
+/** runProducer(app, stops), then startConsumer(app, target) with its stop onto `stops` too. */
+export async function runPipeline(app: App, stops: Stops, target = 'peer') {
+  const producer = runProducer(app, stops);
+  const consumer = await startConsumer(app, target);
+  stops.push(() => consumer.stop());
+  return { producer, consumer };
 }
 
 /** Kafka sends that wait while the gate is closed: Kafka never acknowledges in that time. */
@@ -289,50 +311,58 @@ export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, t
 }
 
 /**
- * Keeps writing to `users` (inserts, updates, deletes; several rows per transaction, rows of one
- * transaction sharing its commit LSN) until stop() is called. Resolves stop() with the counts.
+ * Runs `step` in a loop on one connection (`client`) until stop(); stop() resolves with `counts`
+ * once the current step finished and the connection is closed (and rejects if a step failed).
  */
-export function continuousWriter(url: string, seed = 1) {
+export function writerLoop<C>(client: pg.ClientConfig, counts: C, step: (c: pg.Client) => Promise<void>) {
   let stopping = false;
-  const counts = { txns: 0, inserts: 0, updates: 0, deletes: 0 };
   const run = (async () => {
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client(client);
     await c.connect();
-    let n = 0;
-    let x = seed;
-    const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
     try {
-      while (!stopping) {
-        await c.query('BEGIN');
-        for (let i = 0; i < 5; i++) {
-          n++;
-          await c.query(
-            "INSERT INTO users (email, username, bio, balance) VALUES ($1, $2, repeat('b', $3), $4)",
-            [`w${seed}-${n}@example.org`, `w${n}`, Math.floor(rand() * 3000), (rand() * 1000).toFixed(2)],
-          );
-          counts.inserts++;
-        }
-        const upd = await c.query(
-          "UPDATE users SET city = 'c' || floor(random() * 100)::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 3)",
-        );
-        counts.updates += upd.rowCount ?? 0;
-        const del = await c.query(
-          'DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 1)',
-        );
-        counts.deletes += del.rowCount ?? 0;
-        await c.query('COMMIT');
-        counts.txns++;
-      }
+      while (!stopping) await step(c);
     } finally {
       await c.end();
     }
   })();
   return {
     counts,
-    async stop() {
+    async stop(): Promise<C> {
       stopping = true;
       await run;
       return counts;
     },
   };
+}
+
+/**
+ * Keeps writing to `users` (inserts, updates, deletes; several rows per transaction, rows of one
+ * transaction sharing its commit LSN) until stop() is called. Resolves stop() with the counts.
+ */
+export function continuousWriter(url: string, seed = 1) {
+  const counts = { txns: 0, inserts: 0, updates: 0, deletes: 0 };
+  let n = 0;
+  let x = seed;
+  const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
+  return writerLoop({ connectionString: url }, counts, async (c) => {
+    await c.query('BEGIN');
+    for (let i = 0; i < 5; i++) {
+      n++;
+      await c.query(
+        "INSERT INTO users (email, username, bio, balance) VALUES ($1, $2, repeat('b', $3), $4)",
+        [`w${seed}-${n}@example.org`, `w${n}`, Math.floor(rand() * 3000), (rand() * 1000).toFixed(2)],
+      );
+      counts.inserts++;
+    }
+    const upd = await c.query(
+      "UPDATE users SET city = 'c' || floor(random() * 100)::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 3)",
+    );
+    counts.updates += upd.rowCount ?? 0;
+    const del = await c.query(
+      'DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT 1)',
+    );
+    counts.deletes += del.rowCount ?? 0;
+    await c.query('COMMIT');
+    counts.txns++;
+  });
 }
