@@ -8,16 +8,13 @@
 //     (a tiny max_slot_wal_keep_size) or a WAL that no other test writes to;
 // plus what every fault test checks at the end: the events in the topic (decoded, per-key order)
 // and the dead-letter topic.
-import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startKafka, stopKafka } from '../../deploy/local/kafka.ts';
-import { findPgBinDir } from '../../deploy/local/prerequisites.ts';
 import { stackSettingsFromEnv, StackSettingsSchema } from '../../deploy/local/settings.ts';
 import { parseLsn, type Lsn } from '../../producers/postgres/lsn.ts';
 import { createApp, type App } from '../../runtime/app.ts';
@@ -26,42 +23,23 @@ import { createEventCodec } from '../../runtime/registry/codec.ts';
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { waitUntil } from '../support/index.ts';
-import { query, readTopic, spawnCli, type PipelineEnv } from '../support/pipeline.ts';
+import { freePort, startOwnCluster } from '../support/cluster.ts';
+import { query, readTopic, runCli, type PipelineEnv } from '../support/pipeline.ts';
 
+export { freePort } from '../support/cluster.ts';
 export { deadLetters } from '../support/pipeline.ts';
-
-const execFileP = promisify(execFile);
-const IS_ROOT = process.getuid?.() === 0;
 
 /** Runs a pgcdc command to its end and returns its output; fails on a non-zero exit. */
 export async function pgcdc(args: string[]): Promise<string> {
-  const child = spawnCli(args);
-  const code = await waitUntil(() => child.proc.exitCode ?? undefined, {
-    what: `pgcdc ${args.join(' ')} to finish`,
-    timeoutMs: 120_000,
-    intervalMs: 200,
-  }).catch(async (err: Error) => {
-    await child.kill();
-    throw new Error(`${err.message}; its output:\n${child.output()}`);
-  });
-  if (code !== 0) throw new Error(`pgcdc ${args.join(' ')} exited with ${code}:\n${child.output()}`);
-  return child.output();
+  const r = await runCli(args, 120_000);
+  const output = `${r.stdout}${r.stderr}`;
+  if (r.code !== 0) throw new Error(`pgcdc ${args.join(' ')} exited with ${r.code}:\n${output}`);
+  return output;
 }
 
 /** Holds an outage for its stated duration: the one place a fault test sleeps on purpose. */
 export function holdFor(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,77 +158,29 @@ export interface OwnPostgres {
   destroy(): Promise<void>;
 }
 
-async function asPostgres(cmd: string, args: string[]): Promise<string> {
-  const [c, a] = IS_ROOT ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  try {
-    return (await execFileP(c, a, { maxBuffer: 16 << 20 })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${path.basename(cmd)} failed: ${(e.stderr ?? e.message).trim()}`, { cause: err });
-  }
-}
-
 /**
  * initdb + pg_ctl start on a free port with logical WAL, 1 MB WAL segments (so WAL is recycled
  * and slots are invalidated at a fine grain) and the given extra settings (`name=value`).
  */
 export async function startOwnPostgres(settings: string[] = []): Promise<OwnPostgres> {
-  const bin = findPgBinDir();
-  if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
-  // As root the server runs as `postgres`, which must reach the folder: /var/tmp, not a 0700 $TMPDIR.
-  const dir = mkdtempSync(path.join('/var/tmp', 'pgcdc-fault-pg-'));
-  if (IS_ROOT) {
-    const uid = Number((await execFileP('id', ['-u', 'postgres'])).stdout.trim());
-    const gid = Number((await execFileP('id', ['-g', 'postgres'])).stdout.trim());
-    chownSync(dir, uid, gid);
-  }
-  const dataDir = path.join(dir, 'data');
-  const port = await freePort();
-  await asPostgres(path.join(bin, 'initdb'), [
-    '-D',
-    dataDir,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-    '--no-locale',
-    '--wal-segsize=1',
-  ]);
-  const opts = [
-    `-p ${port}`,
-    '-c listen_addresses=127.0.0.1',
-    "-c unix_socket_directories=''",
-    '-c wal_level=logical',
-    '-c max_replication_slots=8',
-    '-c max_wal_senders=8',
-    '-c shared_buffers=32MB',
-    '-c fsync=off',
-    '-c min_wal_size=2MB',
-    ...settings.map((s) => `-c ${s}`),
-  ].join(' ');
-  await asPostgres(path.join(bin, 'pg_ctl'), [
-    '-D',
-    dataDir,
-    '-l',
-    path.join(dir, 'postgres.log'),
-    '-w',
-    '-t',
-    '60',
-    '-o',
-    opts,
-    'start',
-  ]);
-  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const cluster = await startOwnCluster({
+    prefix: 'pgcdc-fault-pg-',
+    initdb: ['--wal-segsize=1'],
+    settings: [
+      'wal_level=logical',
+      'max_replication_slots=8',
+      'max_wal_senders=8',
+      'shared_buffers=32MB',
+      'fsync=off',
+      'min_wal_size=2MB',
+      ...settings,
+    ],
+  });
+  const adminUrl = cluster.url();
   return {
     adminUrl,
     sql: (text, values = []) => query(adminUrl, text, values),
-    async destroy() {
-      await asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(
-        () => undefined,
-      );
-      rmSync(dir, { recursive: true, force: true });
-    },
+    destroy: () => cluster.stop(),
   };
 }
 

@@ -3,7 +3,7 @@
 // rows matching the filter are fed; `pgcdc snapshot --status` shows the checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, runPipeline, spawnCli, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import { pipelineEnv, query, runCli, runPipeline, testApp, type PipelineEnv } from '../support/pipeline.ts';
 import { checkpoint, seedUsers } from './support.ts';
 
 const ROWS = 3000;
@@ -24,13 +24,8 @@ afterAll(async () => {
 });
 
 async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const child = spawnCli(args);
-  const code = await waitUntil(() => child.proc.exitCode ?? undefined, {
-    what: `pgcdc ${args.join(' ')}`,
-    timeoutMs: 90_000,
-    intervalMs: 100,
-  });
-  return { code, out: child.output() };
+  const r = await runCli(args, 90_000);
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 const ids = async (url: string, where = 'true') =>

@@ -1,10 +1,11 @@
 // A pipeline under test: a fresh source database (with `users`), a fresh peer database, unique
 // slot/publication/topic prefix, a Config for them (and the same as a YAML file for CLI children),
 // and helpers to run the producer/consumers in-process or as killable child processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
@@ -226,6 +227,36 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
       return exited;
     },
   };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const execFileP = promisify(execFile);
+
+/** Runs a pgcdc command to its end: exit code, stdout, stderr. Killed (an error) after `timeoutMs`. */
+export async function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await execFileP(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'runtime/cli/bin.js'), ...args],
+      { cwd: PROJECT_ROOT, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number | string; killed?: boolean; stdout?: string; stderr?: string };
+    if (typeof e.code === 'number') return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    if (e.killed) {
+      throw new Error(
+        `pgcdc ${args.join(' ')} did not finish within ${timeoutMs} ms; its output:\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 export async function query<T extends pg.QueryResultRow>(

@@ -1,25 +1,17 @@
 // Re-delivery keeps identities: a replay (the group reset to the earliest offsets while the
 // consumer is stopped) sends the same webhook-ids again, and a dead-lettered event redriven with
 // `pgcdc dlq redrive` once the receiver is fixed arrives with the webhook-id it had the first time.
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
 import { verifyWebhook } from '../../consumers/webhook/verify.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
+import { runCli } from '../support/pipeline.ts';
 import { closeAfterEach, SECRET, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
 
 closeAfterEach();
 
-function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(PROJECT_ROOT, 'runtime/cli/bin.js'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}` }),
-    );
-  });
+async function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runCli(args, 90_000);
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 describe('webhook re-delivery', () => {

@@ -126,13 +126,7 @@ export async function startReceiver(reply?: Receiver['reply'], port = 0): Promis
 }
 
 /** A port nothing listens on (yet): for a receiver that is down. */
-export async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../support/cluster.ts';
 
 export interface WebhookPipeline {
   db: FreshDatabase;
