@@ -3,30 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { tombstoneDelete, tombstoneHeaders } from '../../../consumers/tombstone.ts';
 import type { InMessage } from '../../../runtime/kafka/port.ts';
-import type { ChangeEvent } from '../../../schemas/contract.ts';
+import { changeEvent } from '../support/events.ts';
 
-const del: ChangeEvent = {
-  before: null,
-  after: null,
-  unchanged: [],
-  source: {
-    version: '0.1.0',
-    connector: 'pgcdc',
-    name: 'pgcdc',
-    db: 'src',
-    schema: 'public',
-    table: 'users',
-    lsn: 0x16b374d848n,
-    commit_lsn: 0x16b374d900n,
-    seq: 4n,
-    tx_id: 77n,
-    ts_us: 1n,
-    snapshot: false,
-  },
+const del = changeEvent({
+  source: { lsn: 0x16b374d848n, commit_lsn: 0x16b374d900n, seq: 4n, tx_id: 77n, ts_us: 1n },
   op: 'd',
   ts_ms: 2n,
   event_id: '16/B374D900:4',
-};
+});
 
 const msg = (offset: bigint, value: Buffer | null, headers: Record<string, string>): InMessage => ({
   partition: 1,

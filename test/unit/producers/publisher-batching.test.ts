@@ -4,10 +4,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SourceItem } from '../../../producers/postgres/assembler.ts';
 import type { Lsn } from '../../../producers/postgres/lsn.ts';
-import { AckingPublisher } from '../../../producers/publisher.ts';
 import type { KafkaProducerPort, OutMessage } from '../../../runtime/kafka/port.ts';
-import type { EventCodec } from '../../../runtime/registry/codec.ts';
-import type { ChangeEvent, Row } from '../../../schemas/contract.ts';
+import { changeEvent } from '../support/events.ts';
+import { ackingPublisher } from '../support/publisher.ts';
 
 class ManualProducer implements KafkaProducerPort {
   readonly sends: { messages: OutMessage[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -22,38 +21,11 @@ class ManualProducer implements KafkaProducerPort {
   }
 }
 
-const codec: EventCodec = {
-  keySchemaId: 1,
-  valueSchemaId: 2,
-  encodeKey: (key: Row) => Buffer.from(String(key.id)),
-  encodeValue: (event: ChangeEvent) => Buffer.from(event.event_id),
-  decodeValue: () => Promise.reject(new Error('not used')),
-  decodeKey: () => Promise.reject(new Error('not used')),
-};
-
 function txn(commitLsn: Lsn): SourceItem[] {
-  const event: ChangeEvent = {
-    before: null,
-    after: null,
-    unchanged: [],
-    source: {
-      version: '0.1.0',
-      connector: 'pgcdc',
-      name: 'pgcdc',
-      db: 'src',
-      schema: 'public',
-      table: 'users',
-      lsn: commitLsn - 8n,
-      commit_lsn: commitLsn,
-      seq: 0n,
-      tx_id: 1n,
-      ts_us: 0n,
-      snapshot: false,
-    },
-    op: 'c',
-    ts_ms: 0n,
+  const event = changeEvent({
+    source: { lsn: commitLsn - 8n, commit_lsn: commitLsn },
     event_id: `${commitLsn}:0`,
-  };
+  });
   return [
     { kind: 'event', key: { id: commitLsn }, event },
     { kind: 'commit', commitLsn, endLsn: commitLsn + 0x10n, events: 1 },
@@ -67,17 +39,8 @@ afterEach(() => {
 describe('AckingPublisher batching', () => {
   it('transactions lingering behind a send in flight leave together when it is acknowledged', async () => {
     vi.useFakeTimers();
-    const acks: Lsn[] = [];
     const producer = new ManualProducer();
-    const publisher = new AckingPublisher({
-      producer,
-      codec,
-      topic: 't',
-      table: 'public.users',
-      batchMaxMessages: 100,
-      lingerMs: 5,
-      ackAfterPublish: (lsn) => acks.push(lsn),
-    });
+    const { publisher, acks } = ackingPublisher(producer, { lingerMs: 5 });
     for (const item of txn(0x100n)) await publisher.push(item);
     await vi.advanceTimersByTimeAsync(5);
     expect(producer.sends).toHaveLength(1);
@@ -105,17 +68,8 @@ describe('AckingPublisher batching', () => {
 
   it('a failed send in flight: what lingered behind it is never sent nor acknowledged', async () => {
     vi.useFakeTimers();
-    const acks: Lsn[] = [];
     const producer = new ManualProducer();
-    const publisher = new AckingPublisher({
-      producer,
-      codec,
-      topic: 't',
-      table: 'public.users',
-      batchMaxMessages: 100,
-      lingerMs: 5,
-      ackAfterPublish: (lsn) => acks.push(lsn),
-    });
+    const { publisher, acks } = ackingPublisher(producer, { lingerMs: 5 });
     for (const item of txn(0x100n)) await publisher.push(item);
     await vi.advanceTimersByTimeAsync(5);
     for (const item of txn(0x200n)) await publisher.push(item);

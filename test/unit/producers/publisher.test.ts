@@ -7,8 +7,8 @@ import type { SourceItem } from '../../../producers/postgres/assembler.ts';
 import type { Lsn } from '../../../producers/postgres/lsn.ts';
 import { AckingPublisher } from '../../../producers/publisher.ts';
 import type { KafkaProducerPort, OutMessage } from '../../../runtime/kafka/port.ts';
-import type { EventCodec } from '../../../runtime/registry/codec.ts';
-import type { ChangeEvent, Row } from '../../../schemas/contract.ts';
+import { changeEvent } from '../support/events.ts';
+import { ackingPublisher, eventIdCodec } from '../support/publisher.ts';
 
 interface Send {
   topic: string;
@@ -46,53 +46,23 @@ class FakeProducer implements KafkaProducerPort {
   }
 }
 
-const codec: EventCodec = {
-  keySchemaId: 1,
-  valueSchemaId: 2,
-  encodeKey: (key: Row) => Buffer.from(String(key.id)),
-  encodeValue: (event: ChangeEvent) => Buffer.from(event.event_id),
-  decodeValue: () => Promise.reject(new Error('not used')),
-  decodeKey: () => Promise.reject(new Error('not used')),
-};
-
 function setup(opts: { batchMaxMessages?: number; lingerMs?: number; auto?: boolean } = {}) {
   const acks: Lsn[] = [];
   const producer = new FakeProducer(acks, opts.auto ?? true);
-  const publisher = new AckingPublisher({
-    producer,
-    codec,
+  const { publisher } = ackingPublisher(producer, {
+    acks,
     topic: 'pgcdc.public.users',
-    table: 'public.users',
-    batchMaxMessages: opts.batchMaxMessages ?? 100,
-    lingerMs: opts.lingerMs ?? 0,
-    ackAfterPublish: (lsn) => acks.push(lsn),
+    batchMaxMessages: opts.batchMaxMessages,
+    lingerMs: opts.lingerMs,
   });
   return { acks, producer, publisher };
 }
 
 function ev(commitLsn: Lsn, seq: number, id = seq): SourceItem {
-  const event: ChangeEvent = {
-    before: null,
-    after: null,
-    unchanged: [],
-    source: {
-      version: '0.1.0',
-      connector: 'pgcdc',
-      name: 'pgcdc',
-      db: 'src',
-      schema: 'public',
-      table: 'users',
-      lsn: commitLsn - 100n + BigInt(seq),
-      commit_lsn: commitLsn,
-      seq: BigInt(seq),
-      tx_id: 1n,
-      ts_us: 0n,
-      snapshot: false,
-    },
-    op: 'c',
-    ts_ms: 0n,
+  const event = changeEvent({
+    source: { lsn: commitLsn - 100n + BigInt(seq), commit_lsn: commitLsn, seq: BigInt(seq) },
     event_id: `${commitLsn}:${seq}`,
-  };
+  });
   return { kind: 'event', key: { id: BigInt(id) }, event };
 }
 
@@ -278,7 +248,7 @@ describe('AckingPublisher', () => {
           const durableAtAck: Set<string>[] = [];
           const publisher = new AckingPublisher({
             producer,
-            codec,
+            codec: eventIdCodec,
             topic: 't',
             table: 'public.users',
             batchMaxMessages,

@@ -9,7 +9,8 @@ import {
   multiPartialUpdateSql,
   type TargetTable,
 } from '../../../../consumers/postgres/sql.ts';
-import { loadContract, type ChangeEvent, type Op, type Row } from '../../../../schemas/contract.ts';
+import { loadContract, type Op, type Row } from '../../../../schemas/contract.ts';
+import { changeEvent } from '../../support/events.ts';
 
 const contract = loadContract();
 const table: TargetTable = {
@@ -22,28 +23,13 @@ const table: TargetTable = {
 let seq = 0n;
 function ev(op: Op, id: bigint, after: Row | null, unchanged: string[] = []) {
   seq++;
-  const event: ChangeEvent = {
-    before: null,
+  const event = changeEvent({
     after: after ? { id, ...after } : null,
     unchanged,
-    source: {
-      version: '0.1.0',
-      connector: 'pgcdc',
-      name: 'pgcdc',
-      db: 'src',
-      schema: 'public',
-      table: 'users',
-      lsn: 0x100n + seq,
-      commit_lsn: 0x100n + seq,
-      seq: 0n,
-      tx_id: 1n,
-      ts_us: 0n,
-      snapshot: false,
-    },
+    source: { lsn: 0x100n + seq, commit_lsn: 0x100n + seq },
     op,
-    ts_ms: 0n,
     event_id: `e${seq}`,
-  };
+  });
   return { offset: seq, key: { id } as Row, event };
 }
 

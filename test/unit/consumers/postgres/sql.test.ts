@@ -17,6 +17,7 @@ import {
   type TargetTable,
 } from '../../../../consumers/postgres/sql.ts';
 import { loadContract, type ChangeEvent, type Op, type Row } from '../../../../schemas/contract.ts';
+import { changeEvent } from '../../support/events.ts';
 
 const contract = loadContract();
 const table: TargetTable = {
@@ -61,28 +62,13 @@ function event(
 ): ChangeEvent {
   const commitLsn = opts.commitLsn ?? 0x3000100n;
   const seq = opts.seq ?? 4n;
-  return {
-    before: null,
+  return changeEvent({
     after,
     unchanged: opts.unchanged ?? [],
-    source: {
-      version: '0.1.0',
-      connector: 'pgcdc',
-      name: 'pgcdc',
-      db: 'src',
-      schema: 'public',
-      table: 'users',
-      lsn: commitLsn - 8n,
-      commit_lsn: commitLsn,
-      seq,
-      tx_id: 1n,
-      ts_us: 0n,
-      snapshot: false,
-    },
+    source: { lsn: commitLsn - 8n, commit_lsn: commitLsn, seq },
     op,
-    ts_ms: 0n,
     event_id: `0/3000100:${seq}`,
-  };
+  });
 }
 
 /** Every $n used, and that they are exactly $1..$values.length. */

@@ -12,6 +12,7 @@ import {
 } from '../../../../consumers/webhook/payload.ts';
 import { loadContract, type ChangeEvent, type Row } from '../../../../schemas/contract.ts';
 import { TS_NEG_INFINITY, TS_POS_INFINITY } from '../../../../schemas/values.ts';
+import { changeEvent } from '../../support/events.ts';
 
 const { columns } = loadContract();
 
@@ -41,29 +42,21 @@ const row = (over: Partial<Row> = {}): Row => ({
   ...over,
 });
 
-const event = (over: Partial<ChangeEvent> = {}): ChangeEvent => ({
-  before: null,
-  after: row(),
-  unchanged: [],
-  source: {
-    version: '0.1.0',
-    connector: 'pgcdc',
-    name: 'pgcdc',
-    db: 'sourcedb',
-    schema: 'public',
-    table: 'users',
-    lsn: 0x16b374d848n,
-    commit_lsn: 0x16b374d900n,
-    seq: 3n,
-    tx_id: 742n,
-    ts_us: 1709190296789012n,
-    snapshot: false,
-  },
-  op: 'c',
-  ts_ms: 1717000000123n,
-  event_id: 'evt_0123',
-  ...over,
-});
+const event = (over: Partial<ChangeEvent> = {}): ChangeEvent =>
+  changeEvent({
+    after: row(),
+    source: {
+      db: 'sourcedb',
+      lsn: 0x16b374d848n,
+      commit_lsn: 0x16b374d900n,
+      seq: 3n,
+      tx_id: 742n,
+      ts_us: 1709190296789012n,
+    },
+    ts_ms: 1717000000123n,
+    event_id: 'evt_0123',
+    ...over,
+  });
 
 const key: Row = { id: 9007199254740993n };
 const delivery = { target: 'hooks', attempt: 2, sentAtMs: 1717000000456 };

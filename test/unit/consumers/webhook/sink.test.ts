@@ -18,7 +18,8 @@ import { verifyWebhook } from '../../../../consumers/webhook/verify.ts';
 import { WebhookTargetSchema } from '../../../../runtime/config/schema.ts';
 import { createLogger } from '../../../../runtime/log/logger.ts';
 import { createMetrics } from '../../../../runtime/metrics/metrics.ts';
-import { loadContract, type ChangeEvent } from '../../../../schemas/contract.ts';
+import { loadContract } from '../../../../schemas/contract.ts';
+import { changeEvent } from '../../support/events.ts';
 
 const { columns } = loadContract();
 const SECRET = 'whsec_' + Buffer.from('unit test key').toString('base64');
@@ -86,28 +87,7 @@ function sinkWith(transport: WebhookTransport, over: Record<string, unknown> = {
 
 let offset = 0n;
 function ev(user: number, id: string): DecodedEvent {
-  const event = {
-    before: null,
-    after: null,
-    unchanged: [],
-    source: {
-      version: '0.1.0',
-      connector: 'pgcdc',
-      name: 'pgcdc',
-      db: 'db',
-      schema: 'public',
-      table: 'users',
-      lsn: 1n,
-      commit_lsn: 1n,
-      seq: 0n,
-      tx_id: 1n,
-      ts_us: 0n,
-      snapshot: false,
-    },
-    op: 'd',
-    ts_ms: 0n,
-    event_id: id,
-  } satisfies ChangeEvent;
+  const event = changeEvent({ source: { db: 'db', lsn: 1n, commit_lsn: 1n }, op: 'd', event_id: id });
   return { offset: offset++, key: { id: BigInt(user) }, event };
 }
 

@@ -5,10 +5,10 @@ import type { Pgoutput } from 'pg-logical-replication';
 import { describe, expect, it } from 'vitest';
 import { TransactionAssembler, type SourceItem } from '../../../../producers/postgres/assembler.ts';
 import type { Lsn } from '../../../../producers/postgres/lsn.ts';
-import { AckingPublisher } from '../../../../producers/publisher.ts';
 import type { KafkaProducerPort, OutMessage } from '../../../../runtime/kafka/port.ts';
 import type { EventCodec } from '../../../../runtime/registry/codec.ts';
 import { loadContract, type ChangeEvent, type Op } from '../../../../schemas/contract.ts';
+import { ackingPublisher } from '../../support/publisher.ts';
 
 const contract = loadContract();
 
@@ -100,16 +100,7 @@ function ev(op: Op, id: number, lsn: Lsn): SourceItem {
 describe('publisher: snapshot markers and tombstones', () => {
   function setup() {
     const producer = new RecordingProducer();
-    const acks: Lsn[] = [];
-    const publisher = new AckingPublisher({
-      producer,
-      codec,
-      topic: 't',
-      table: 'public.users',
-      batchMaxMessages: 100,
-      lingerMs: 0,
-      ackAfterPublish: (l) => acks.push(l),
-    });
+    const { publisher, acks } = ackingPublisher(producer, { codec });
     return { producer, acks, publisher };
   }
 
