@@ -5,13 +5,12 @@
 // the order in which each user's changes were applied: no row is ever overwritten by an older
 // change. The topic keeps per-user order, and the peer ends equal to the source.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTableSql } from '../../consumers/postgres/sql.ts';
 import { startConsumer } from '../../runtime/app.ts';
 import type { SupervisedConsumer } from '../../runtime/ops/supervise.ts';
-import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,
+  createPeerTable,
   pipelineEnv,
   query,
   runInProcess,
@@ -77,16 +76,7 @@ describe('rebalance', () => {
   it('members joining and leaving mid-stream keep per-user order; the peer ends equal', async () => {
     const e = await pipelineEnv(urls, 'rebal');
     cleanups.push(() => e.drop());
-    const contract = loadContract();
-    await query(
-      e.peer.url,
-      createTableSql({
-        schema: 'public',
-        table: 'users',
-        columns: contract.columns,
-        keyColumns: contract.keyColumns,
-      }),
-    );
+    await createPeerTable(e);
     await query(e.peer.url, WRITE_LOG_SQL);
     const producerApp = testApp(e.config);
     const producer = await runInProcess(producerApp, { targets: [] });

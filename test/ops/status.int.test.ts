@@ -2,13 +2,12 @@
 // target is stopped and zero once it caught up (its counters continuing across the restart), the
 // last error after the target rejected a row; and `pgcdc slots` on the same pipeline.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTableSql } from '../../consumers/postgres/sql.ts';
 import { startConsumer, type App } from '../../runtime/app.ts';
 import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
 import { gatherStatus, type PipelineStatus } from '../../runtime/ops/status.ts';
-import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
+  createPeerTable,
   dropPipelineEnv,
   pipelineEnv,
   query,
@@ -30,16 +29,7 @@ beforeAll(async () => {
     operations: { statusIntervalMs: 200, slotPollIntervalMs: 500 },
   });
   // the target table is ours: the contract's shape plus a CHECK the source does not have
-  const contract = loadContract();
-  await query(
-    env.peer.url,
-    createTableSql({
-      schema: 'public',
-      table: 'users',
-      columns: contract.columns,
-      keyColumns: contract.keyColumns,
-    }),
-  );
+  await createPeerTable(env);
   await query(env.peer.url, "ALTER TABLE users ADD CONSTRAINT no_reject CHECK (username <> 'reject-me')");
   app = testApp(env.config);
   admin = app.kafka.admin();

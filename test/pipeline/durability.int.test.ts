@@ -3,13 +3,12 @@
 // its offset commit) resumes without loss, and redelivery changes nothing.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTableSql } from '../../consumers/postgres/sql.ts';
 import { parseLsn } from '../../producers/postgres/lsn.ts';
 import { groupFor } from '../../runtime/config/schema.ts';
-import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,
+  createPeerTable,
   deadLetters,
   gatedKafka,
   pipelineEnv,
@@ -122,16 +121,7 @@ describe('killed processes lose nothing', () => {
     // every target COMMIT. The test kills the consumer the moment a commit is announced, before
     // it has committed the Kafka offsets of that batch; each round then proves from the group's
     // committed offsets whether the kill really landed between apply and commit.
-    const contract = loadContract();
-    await query(
-      e.peer.url,
-      createTableSql({
-        schema: 'public',
-        table: 'users',
-        columns: contract.columns,
-        keyColumns: contract.keyColumns,
-      }),
-    );
+    await createPeerTable(e);
     await query(
       e.peer.url,
       `CREATE FUNCTION notify_applied() RETURNS trigger LANGUAGE plpgsql AS $$

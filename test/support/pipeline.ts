@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
+import { createTableSql } from '../../consumers/postgres/sql.ts';
 import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
 import { parseConfig } from '../../runtime/config/load.ts';
 import type { Config } from '../../runtime/config/schema.ts';
@@ -118,6 +119,20 @@ export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort, s
   await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
   await admin.disconnect();
   await env.drop();
+}
+
+/** Creates the peer's `users` table the way the postgres target would (the contract's shape). */
+export async function createPeerTable(env: PipelineEnv): Promise<void> {
+  const contract = loadContract();
+  await query(
+    env.peer.url,
+    createTableSql({
+      schema: 'public',
+      table: 'users',
+      columns: contract.columns,
+      keyColumns: contract.keyColumns,
+    }),
+  );
 }
 
 export function testApp(config: Config, wrap?: (k: KafkaClientFactory) => KafkaClientFactory): App {
