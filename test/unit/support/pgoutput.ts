@@ -154,13 +154,14 @@ export const logicalMessage = (
   prefix: string,
   messageLsn: string | null,
   transactional = false,
+  content = '',
 ): Pgoutput.MessageMessage => ({
   tag: 'message',
   flags: transactional ? 1 : 0,
   transactional,
   messageLsn,
   prefix,
-  content: new Uint8Array(),
+  content: new TextEncoder().encode(content),
 });
 
 export const truncate = (...relations: Pgoutput.MessageRelation[]): Pgoutput.MessageTruncate => ({

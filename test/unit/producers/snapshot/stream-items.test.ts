@@ -1,30 +1,19 @@
 // The snapshot's items on the producer's path: the assembler turns our logical messages into
 // watermark / signal items; the publisher treats them as positions to acknowledge (like
 // heartbeats) and follows every delete with a tombstone for the compacted topic.
-import type { Pgoutput } from 'pg-logical-replication';
 import { describe, expect, it } from 'vitest';
 import { TransactionAssembler, type SourceItem } from '../../../../producers/postgres/assembler.ts';
 import type { Lsn } from '../../../../producers/postgres/lsn.ts';
 import type { KafkaProducerPort, OutMessage } from '../../../../runtime/kafka/port.ts';
 import type { EventCodec } from '../../../../runtime/registry/codec.ts';
 import { loadContract, type ChangeEvent, type Op } from '../../../../schemas/contract.ts';
+import { logicalMessage } from '../../support/pgoutput.ts';
 import { ackingPublisher } from '../../support/publisher.ts';
 
 const contract = loadContract();
 
-const message = (
-  prefix: string,
-  content: string,
-  messageLsn = '0/700',
-  transactional = false,
-): Pgoutput.MessageMessage => ({
-  tag: 'message',
-  flags: transactional ? 1 : 0,
-  transactional,
-  messageLsn,
-  prefix,
-  content: new TextEncoder().encode(content),
-});
+const message = (prefix: string, content: string, messageLsn = '0/700', transactional = false) =>
+  logicalMessage(prefix, messageLsn, transactional, content);
 
 describe('assembler: snapshot messages', () => {
   const asm = () => new TransactionAssembler({ contract, db: 'd', name: 'pgcdc', version: '0.1.0' });
