@@ -68,7 +68,7 @@ export const SourceSchema = z
       .default(5000)
       .describe('standby status (acknowledged LSN) sent at least this often'),
     ackIntervalMs: positiveInt
-      .default(1000)
+      .default(200)
       .describe(
         'store (source.position) and acknowledge the newest Kafka-acknowledged position at most this often: one small source write per interval instead of one per transaction; a restart re-publishes at most this much (duplicates are absorbed)',
       ),

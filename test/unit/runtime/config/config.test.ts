@@ -38,7 +38,7 @@ describe('parseConfig', () => {
         publication: 'pgcdc_pub',
         slot: 'pgcdc_slot',
         heartbeatIntervalMs: 10_000,
-        ackIntervalMs: 1000,
+        ackIntervalMs: 200,
         statusIntervalMs: 5000,
         snapshot: {
           mode: 'initial',
