@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stackSettingsFromEnv, type StackSettings, type StackUrls } from '../../deploy/local/settings.ts';
-import { stackUp } from '../../deploy/local/stack.ts';
+import { stackDown, stackUp } from '../../deploy/local/stack.ts';
 import { createKafkajsFactory } from '../kafka/kafkajs.ts';
 import type { KafkaAdminPort, KafkaClientFactory } from '../kafka/port.ts';
 import { createLogger } from '../log/logger.ts';
@@ -69,6 +69,8 @@ export interface BenchOptions {
   label?: string;
   /** V8 CPU profiles of our processes into <run>/profiles */
   profile?: boolean;
+  /** leave the stack parts this run started running (default: stop them at the end) */
+  keepStack?: boolean;
 }
 
 export interface Measured {
@@ -251,7 +253,18 @@ export class Bench {
     mkdirSync(this.dir, { recursive: true });
     this.say(`results and logs: ${this.dir}`);
     const up = await stackUp(this.settings, (m) => this.say(m));
-    this.urls = up.urls;
+    try {
+      return await this.measure(up.urls);
+    } finally {
+      if (!this.opts.keepStack && up.started.length > 0) {
+        this.say(`stopping the stack parts this run started: ${up.started.join(', ')}`);
+        await stackDown(this.settings, up.started);
+      }
+    }
+  }
+
+  private async measure(urls: StackUrls): Promise<BenchResult> {
+    this.urls = urls;
     this.kafka = createKafkajsFactory({
       brokers: this.urls.kafkaBrokers,
       clientId: 'pgcdc-bench',

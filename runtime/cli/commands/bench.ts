@@ -31,6 +31,7 @@ interface BenchCliOpts {
   out: string;
   label?: string;
   profile?: boolean;
+  keepStack?: boolean;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -86,6 +87,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     outDir: path.resolve(o.out),
     ...(o.label ? { label: o.label } : {}),
     ...(o.profile ? { profile: true } : {}),
+    ...(o.keepStack ? { keepStack: true } : {}),
   };
 }
 
@@ -130,6 +132,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--out <dir>', 'results folder', path.join(PROJECT_ROOT, 'bench-results'))
     .option('--profile', 'write V8 CPU profiles of our producer and consumers next to the results')
     .option('--label <text>', 'a label for this run (e.g. "before batching change")')
+    .option('--keep-stack', 'leave the local stack parts this run started running at the end')
     .action(async (o: BenchCliOpts) => {
       const opts = parseBenchOptions(o);
       const bench = new Bench(opts, (m) => console.error(`bench: ${m}`));
