@@ -65,7 +65,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   const { target, metrics } = deps;
   const group = groupFor(deps.kafkaConfig, target);
   const log = deps.logger.child({ component: 'consumer', target: target.name, group });
-  const retry = deps.retry ?? { initialMs: 250, maxMs: 15_000, conflictAttempts: 40 };
+  const retry = deps.retry ?? { initialMs: 250, maxMs: 5_000, conflictAttempts: 40 };
   const consumer = deps.kafka.consumer(group);
   const producer = deps.kafka.producer();
   const admin = deps.kafka.admin();
