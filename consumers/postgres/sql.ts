@@ -232,28 +232,42 @@ export function existingKeysSql(t: TargetTable, keys: Row[]): Statement {
 /** One multi-row guarded upsert for full-row events of distinct keys. */
 export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
   const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
-  const values: unknown[] = [];
-  const tuples = events.map((e) => {
+  const types = [...t.columns.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
+  // One array parameter per column, whatever the number of rows: the statement text is the same
+  // for every batch, and PostgreSQL parses 24 array parameters instead of 24 x N scalar ones.
+  const columns: unknown[][] = names.map(() => new Array<unknown>(events.length));
+  events.forEach((e, r) => {
     const row = e.after!;
-    const params = [...t.columns.map((c) => toSqlParam(c.pgType, row[c.name] ?? null)), ...position(e)];
-    const placeholders = params.map((p, i) => {
-      values.push(p);
-      const col = names[i]!;
-      // Explicit casts: in a multi-row VALUES list, PostgreSQL infers each column's type from all rows.
-      const spec = t.columns.find((c) => c.name === col);
-      return `$${values.length}::${spec ? spec.sqlType : col === EVENT_ID ? 'text' : 'bigint'}`;
+    t.columns.forEach((c, i) => {
+      const v = toSqlParam(c.pgType, row[c.name] ?? null);
+      // unnest() would flatten a 2-D array: array-typed columns travel as their literal text
+      columns[i]![r] = isArrayType(c.sqlType) && v !== null ? arrayLiteral(v as (string | null)[]) : v;
     });
-    return `(${placeholders.join(', ')})`;
+    const pos = position(e);
+    for (let k = 0; k < pos.length; k++) columns[t.columns.length + k]![r] = pos[k];
   });
+  const params = types.map((ty, i) => `$${i + 1}::${isArrayType(ty) ? 'text' : ty}[]`);
+  const select = names.map((n, i) =>
+    isArrayType(types[i]!) ? `u.${quoteIdent(n)}::${types[i]!}` : `u.${quoteIdent(n)}`,
+  );
   const updates = names
     .filter((c) => !t.keyColumns.includes(c))
     .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
     .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
   const guardExcluded = `(t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (EXCLUDED.${quoteIdent(POS_LSN)}, EXCLUDED.${quoteIdent(POS_SEQ)})`;
   const text =
-    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')} ` +
+    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ` +
+    `SELECT ${select.join(', ')} FROM unnest(${params.join(', ')}) AS u(${names.map(quoteIdent).join(', ')}) ` +
     `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
-  return { text, values };
+  return { text, values: columns };
+}
+
+const isArrayType = (sqlType: string) => sqlType.endsWith('[]');
+
+/** A one-dimensional array value as PostgreSQL's array input syntax: {"a","b",NULL}. */
+export function arrayLiteral(items: (string | null)[]): string {
+  const quote = (x: string) => `"${x.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `{${items.map((x) => (x === null ? 'NULL' : quote(x))).join(',')}}`;
 }
 
 /** One guarded delete for many keys (single-column keys). */

@@ -9,7 +9,9 @@ import {
   applySql,
   createTableSql,
   deleteSql,
+  arrayLiteral,
   existsSql,
+  multiUpsertSql,
   partialUpdateSql,
   quoteIdent,
   upsertSql,
@@ -250,5 +252,48 @@ describe('applySql', () => {
   it('op d -> guarded delete by the message key', () => {
     const e = event('d', null);
     expect(applySql(table, e, key)).toEqual(deleteSql(table, e, key));
+  });
+});
+
+describe('multiUpsertSql', () => {
+  const events = [
+    event('c', row(1n), { seq: 1n }),
+    event('u', row(2n, { tags: ['x "quoted"', 'back\\slash'], balance: null }), { seq: 2n }),
+    event('r', row(3n, { tags: null }), { seq: 3n }),
+  ];
+  const stmt = multiUpsertSql(table, events);
+  const names = [...contract.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+
+  it('one array parameter per column, whatever the number of rows; the text does not depend on it', () => {
+    expect(stmt.values).toHaveLength(names.length);
+    for (const v of stmt.values) expect(v).toHaveLength(events.length);
+    expectParamsMatch(stmt);
+    expect(multiUpsertSql(table, events.slice(0, 1)).text).toBe(stmt.text);
+    expect(stmt.text).toContain(
+      `INSERT INTO ${QNAME} AS t (${names.map((n) => `"${n}"`).join(', ')}) SELECT `,
+    );
+    expect(stmt.text).toContain('unnest($1::bigint[], $2::text[]');
+    expect(stmt.text).toContain(`$${names.length}::text[]) AS u(`);
+  });
+
+  it('array-typed columns travel as literal text and are cast back', () => {
+    const tagsAt = names.indexOf('tags');
+    expect(stmt.text).toContain(`$${tagsAt + 1}::text[]`);
+    expect(stmt.text).toContain('u."tags"::text[]');
+    expect(stmt.values[tagsAt]).toEqual(['{"a",NULL}', '{"x \\"quoted\\"","back\\\\slash"}', null]);
+  });
+
+  it('carries the positions and is guarded by them', () => {
+    expect(stmt.values[names.indexOf(POS_SEQ)]).toEqual(['1', '2', '3']);
+    expect(stmt.values[names.indexOf(POS_LSN)]).toEqual(Array(3).fill(String(0x3000100n)));
+    expect(stmt.text).toMatch(
+      /ON CONFLICT \("id"\) DO UPDATE SET .* WHERE \(t\."_pgcdc_lsn", t\."_pgcdc_seq"\) < \(EXCLUDED\."_pgcdc_lsn", EXCLUDED\."_pgcdc_seq"\)$/,
+    );
+    expectNoValuesInText(stmt);
+  });
+
+  it('arrayLiteral quotes every element and escapes quotes and backslashes', () => {
+    expect(arrayLiteral([])).toBe('{}');
+    expect(arrayLiteral(['', 'NULL', null, '{,}'])).toBe('{"","NULL",NULL,"{,}"}');
   });
 });
