@@ -195,28 +195,44 @@ export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[]): St
   const skip = new Set([...e0.unchanged, ...t.keyColumns]);
   const keys = t.keyColumns.map((k) => t.columns.find((c) => c.name === k)!);
   const cols = t.columns.filter((c) => !skip.has(c.name));
-  const values: unknown[] = [];
-  const param = (v: unknown, type: string) => (values.push(v), `$${values.length}::${type}`);
-  const tuples = events.map((e) => {
-    const row = e.after!;
-    return `(${[
-      ...keys.map((k) => param(toSqlParam(k.pgType, row[k.name] ?? null), k.sqlType)),
-      ...cols.map((c) => param(toSqlParam(c.pgType, row[c.name] ?? null), c.sqlType)),
-      param(e.source.commit_lsn.toString(), 'bigint'),
-      param(e.source.seq.toString(), 'bigint'),
-      param(e.event_id, 'text'),
-    ].join(', ')})`;
-  });
-  const names = [...keys.map((k) => k.name), ...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const v = unnestRows([...keys, ...cols], events);
   const sets = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID]
     .map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`)
     .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
   const match = keys.map((k) => `t.${quoteIdent(k.name)} = v.${quoteIdent(k.name)}`).join(' AND ');
   const text =
-    `UPDATE ${qname(t)} AS t SET ${sets.join(', ')} FROM (VALUES ${tuples.join(', ')}) AS v (${names.map(quoteIdent).join(', ')}) ` +
+    `UPDATE ${qname(t)} AS t SET ${sets.join(', ')} FROM (${v.select}) AS v ` +
     `WHERE ${match} AND (t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (v.${quoteIdent(POS_LSN)}, v.${quoteIdent(POS_SEQ)}) ` +
     `RETURNING ${keys.map((k) => `t.${quoteIdent(k.name)}::text`).join(', ')}`;
-  return { text, values };
+  return { text, values: v.values };
+}
+
+/**
+ * Rows as one array parameter per column (the given columns of each event's `after`, then its
+ * position): `SELECT ... FROM unnest($1::bigint[], ...) AS u(...)`, whose text depends on the
+ * columns only, never on the number of rows; PostgreSQL parses one array per column instead of a
+ * scalar per row and column. Array-typed columns travel as their literal text (unnest would
+ * flatten a 2-D array) and are cast back.
+ */
+function unnestRows(cols: ColumnSpec[], events: ChangeEvent[]): { select: string; values: unknown[][] } {
+  const names = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const types = [...cols.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
+  const values: unknown[][] = names.map(() => new Array<unknown>(events.length));
+  events.forEach((e, r) => {
+    const row = e.after!;
+    cols.forEach((c, i) => {
+      const v = toSqlParam(c.pgType, row[c.name] ?? null);
+      values[i]![r] = isArrayType(c.sqlType) && v !== null ? arrayLiteral(v as (string | null)[]) : v;
+    });
+    const pos = position(e);
+    for (let k = 0; k < pos.length; k++) values[cols.length + k]![r] = pos[k];
+  });
+  const params = types.map((ty, i) => `$${i + 1}::${isArrayType(ty) ? 'text' : ty}[]`);
+  const exprs = names.map((n, i) =>
+    isArrayType(types[i]!) ? `u.${quoteIdent(n)}::${types[i]!} AS ${quoteIdent(n)}` : `u.${quoteIdent(n)}`,
+  );
+  const select = `SELECT ${exprs.join(', ')} FROM unnest(${params.join(', ')}) AS u(${names.map(quoteIdent).join(', ')})`;
+  return { select, values };
 }
 
 /** Which of these keys (single-column key) exist at the target, as text. */
@@ -232,34 +248,16 @@ export function existingKeysSql(t: TargetTable, keys: Row[]): Statement {
 /** One multi-row guarded upsert for full-row events of distinct keys. */
 export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
   const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
-  const types = [...t.columns.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
-  // One array parameter per column, whatever the number of rows: the statement text is the same
-  // for every batch, and PostgreSQL parses 24 array parameters instead of 24 x N scalar ones.
-  const columns: unknown[][] = names.map(() => new Array<unknown>(events.length));
-  events.forEach((e, r) => {
-    const row = e.after!;
-    t.columns.forEach((c, i) => {
-      const v = toSqlParam(c.pgType, row[c.name] ?? null);
-      // unnest() would flatten a 2-D array: array-typed columns travel as their literal text
-      columns[i]![r] = isArrayType(c.sqlType) && v !== null ? arrayLiteral(v as (string | null)[]) : v;
-    });
-    const pos = position(e);
-    for (let k = 0; k < pos.length; k++) columns[t.columns.length + k]![r] = pos[k];
-  });
-  const params = types.map((ty, i) => `$${i + 1}::${isArrayType(ty) ? 'text' : ty}[]`);
-  const select = names.map((n, i) =>
-    isArrayType(types[i]!) ? `u.${quoteIdent(n)}::${types[i]!}` : `u.${quoteIdent(n)}`,
-  );
+  const rows = unnestRows(t.columns, events);
   const updates = names
     .filter((c) => !t.keyColumns.includes(c))
     .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
     .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
   const guardExcluded = `(t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (EXCLUDED.${quoteIdent(POS_LSN)}, EXCLUDED.${quoteIdent(POS_SEQ)})`;
   const text =
-    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ` +
-    `SELECT ${select.join(', ')} FROM unnest(${params.join(', ')}) AS u(${names.map(quoteIdent).join(', ')}) ` +
+    `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ${rows.select} ` +
     `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
-  return { text, values: columns };
+  return { text, values: rows.values };
 }
 
 const isArrayType = (sqlType: string) => sqlType.endsWith('[]');

@@ -114,11 +114,15 @@ describe('multiPartialUpdateSql', () => {
     expect(stmt.text).toMatch(/RETURNING t."id"::text$/);
   });
 
-  it('passes values only as typed parameters', () => {
+  it('passes values only as typed array parameters, one per column', () => {
     const perRow = 1 + contract.columns.length - 2 + 3; // key, carried columns, position
-    expect(stmt.values).toHaveLength(2 * perRow);
+    expect(stmt.values).toHaveLength(perRow);
+    for (const column of stmt.values) expect(column).toHaveLength(2);
+    expect(stmt.values[0]).toEqual(['7', '8']);
     expect(stmt.text).not.toContain("O'Brien");
-    expect(stmt.text).toContain('$1::bigint');
+    expect(stmt.text).toContain('FROM (SELECT u."id", ');
+    expect(stmt.text).toContain('unnest($1::bigint[], ');
+    expect(multiPartialUpdateSql(table, events.slice(0, 1)).text).toBe(stmt.text);
     const used = new Set([...stmt.text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
     expect(used.size).toBe(stmt.values.length);
   });
