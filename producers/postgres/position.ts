@@ -54,10 +54,15 @@ export async function storePosition(
   );
 }
 
+/** Whether the position table exists (it is created by the producer's first start). */
+export async function positionTableExists(c: pg.ClientBase, t: PositionTable): Promise<boolean> {
+  const r = await c.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [name(t)]);
+  return r.rows[0]?.ok ?? false;
+}
+
 /** Forgets the slot's stored position (the operator accepted a gap); no-op without the table. */
 export async function forgetPosition(c: pg.ClientBase, t: PositionTable, slot: string): Promise<boolean> {
-  const exists = await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [name(t)]);
-  if (!exists.rows[0]?.t) return false;
+  if (!(await positionTableExists(c, t))) return false;
   const r = await c.query(`DELETE FROM ${name(t)} WHERE slot_name = $1`, [slot]);
   return (r.rowCount ?? 0) > 0;
 }

@@ -2,7 +2,7 @@
 // key, replica identity, columns vs the contract), the publication and the replication slot.
 import pg from 'pg';
 import { formatLsn, parseLsn } from '../../../producers/postgres/lsn.ts';
-import { judgeSlot, readPosition } from '../../../producers/postgres/position.ts';
+import { judgeSlot, positionTableExists, readPosition } from '../../../producers/postgres/position.ts';
 import { readSlots } from '../../../producers/postgres/slots.ts';
 import type { TableContract } from '../../../schemas/contract.ts';
 import type { SourceConfig } from '../../config/schema.ts';
@@ -293,9 +293,7 @@ async function checkPosition(
   src: SourceConfig,
   slot: { confirmedFlushLsn: string | null; walStatus: string | null } | undefined,
 ): Promise<CheckResult[]> {
-  const table = `${pg.escapeIdentifier(src.position.schema)}.${pg.escapeIdentifier(src.position.table)}`;
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
-  if (!exists.rows[0]?.t) return [];
+  if (!(await positionTableExists(client, src.position))) return [];
   const stored = await readPosition(client, src.position, src.slot);
   if (stored === undefined) return [];
   const verdict = judgeSlot({
