@@ -214,7 +214,10 @@ export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[]): St
  * scalar per row and column. Array-typed columns travel as their literal text (unnest would
  * flatten a 2-D array) and are cast back.
  */
-function unnestRows(cols: ColumnSpec[], events: ChangeEvent[]): { select: string; values: unknown[][] } {
+function unnestRows(
+  cols: ColumnSpec[],
+  events: ChangeEvent[],
+): { names: string[]; select: string; values: unknown[][] } {
   const names = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
   const types = [...cols.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
   const values: unknown[][] = names.map(() => new Array<unknown>(events.length));
@@ -232,7 +235,7 @@ function unnestRows(cols: ColumnSpec[], events: ChangeEvent[]): { select: string
     isArrayType(types[i]!) ? `u.${quoteIdent(n)}::${types[i]!} AS ${quoteIdent(n)}` : `u.${quoteIdent(n)}`,
   );
   const select = `SELECT ${exprs.join(', ')} FROM unnest(${params.join(', ')}) AS u(${names.map(quoteIdent).join(', ')})`;
-  return { select, values };
+  return { names, select, values };
 }
 
 /** Which of these keys (single-column key) exist at the target, as text. */
@@ -247,8 +250,8 @@ export function existingKeysSql(t: TargetTable, keys: Row[]): Statement {
 
 /** One multi-row guarded upsert for full-row events of distinct keys. */
 export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
-  const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
   const rows = unnestRows(t.columns, events);
+  const names = rows.names;
   const updates = names
     .filter((c) => !t.keyColumns.includes(c))
     .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
