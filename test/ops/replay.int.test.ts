@@ -174,7 +174,8 @@ it('--force moves the offsets of a running consumer, which re-applies from there
   const restored = consumer.status().applied;
   const forced = await replay('--to', 'earliest', '--force');
   expect(forced.code, forced.stderr).toBe(0);
-  expect(forced.stdout).toMatch(/--force: removed 1 member/);
+  // one member, removed once more when it rejoined before the commit (executeReplay): 1 or 2 removals
+  expect(forced.stdout).toMatch(/--force: removed [12] member\(s\)/);
   await waitUntil(async () => consumer.status().applied >= restored + total && (await caughtUp()), {
     what: `the running consumer to re-apply ${total} events`,
     timeoutMs: 60_000,
