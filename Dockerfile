@@ -13,13 +13,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
+# The product only: the contract, the stages, the pipeline's shared parts, the operator verbs and
+# the CLI. Development tooling (dev/: local stack, demo, bench) stays out of the image.
 COPY tsconfig.json ./
 COPY schemas ./schemas
-COPY runtime ./runtime
 COPY producers ./producers
 COPY consumers ./consumers
-# The CLI also registers the `stack` commands, which import the local-stack helpers.
-COPY deploy/local ./deploy/local
+COPY pipeline ./pipeline
+COPY ops ./ops
+COPY cli ./cli
 
 # Unprivileged at run time; tsx caches its transforms under the OS temp dir, which node can write.
 USER node
@@ -28,5 +30,5 @@ EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PGCDC_METRICS__PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-ENTRYPOINT ["node", "runtime/cli/bin.js"]
+ENTRYPOINT ["node", "cli/bin.js"]
 CMD ["--help"]

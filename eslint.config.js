@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.pgcdc/**', 'dist/**', 'runtime/cli/bin.js'] },
+  { ignores: ['node_modules/**', '.pgcdc/**', 'dist/**', 'cli/bin.js', 'dev/cli/bin.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -15,6 +15,6 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  { files: ['test/**', 'runtime/cli/**', 'deploy/**'], rules: { 'no-console': 'off' } },
+  { files: ['test/**', 'cli/**', 'dev/**'], rules: { 'no-console': 'off' } },
   { files: ['*.js', '*.config.*'], ...tseslint.configs.disableTypeChecked },
 );

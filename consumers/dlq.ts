@@ -1,6 +1,6 @@
 // Dead-letter topic writer: the original key and value bytes, plus headers saying where the event
 // came from and why it was set aside. An offset is committed only after its dead letter is acked.
-import type { KafkaAdminPort, KafkaProducerPort, InMessage } from '../runtime/kafka/port.ts';
+import type { KafkaAdminPort, KafkaProducerPort, InMessage } from '../pipeline/kafka/port.ts';
 
 export interface DeadLetterRecord {
   message: InMessage;

@@ -3,9 +3,9 @@
 // re-apply them through the target's own sink. Redrive progress is kept as the committed offsets of
 // the group `<group>.redrive` on the dead-letter topic, so a second redrive only takes what was
 // dead-lettered since; an event that fails again is dead-lettered again (a new entry).
-import type { KafkaConfig } from '../runtime/config/schema.ts';
-import type { InMessage, KafkaClientFactory, ReadRange } from '../runtime/kafka/port.ts';
-import type { EventCodec } from '../runtime/registry/codec.ts';
+import type { KafkaConfig } from '../pipeline/config/schema.ts';
+import type { InMessage, KafkaClientFactory, ReadRange } from '../pipeline/kafka/port.ts';
+import type { EventCodec } from '../schemas/codec.ts';
 import type { ChangeEvent, Row } from '../schemas/contract.ts';
 import { DLQ_HEADERS, DeadLetterWriter, type DeadLetterRecord } from './dlq.ts';
 import type { DecodedEvent, Sink } from './sink.ts';

@@ -1,22 +1,22 @@
 // One target = one consumer group. Decodes each partition batch, hands it to the target's sink,
 // dead-letters what cannot be applied, and only then lets the offsets be committed. Transient
 // failures (target down) are retried with backoff inside the batch, so order and offsets hold.
-import type { TargetConfig, KafkaConfig } from '../runtime/config/schema.ts';
-import { chunkSizeFor, dlqTopicFor, groupFor } from '../runtime/config/schema.ts';
-import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
+import type { TargetConfig, KafkaConfig } from '../pipeline/config/schema.ts';
+import { chunkSizeFor, dlqTopicFor, groupFor } from '../pipeline/config/schema.ts';
+import { describeError, PgcdcError } from '../pipeline/errors.ts';
 import type {
   BatchOutcome,
   InMessage,
   KafkaClientFactory,
   PartitionBatch,
   BatchContext,
-} from '../runtime/kafka/port.ts';
-import { audit, AuditSummary } from '../runtime/log/audit.ts';
-import type { Logger } from '../runtime/log/logger.ts';
-import type { Metrics } from '../runtime/metrics/metrics.ts';
-import { DecodeError, type EventCodec } from '../runtime/registry/codec.ts';
+} from '../pipeline/kafka/port.ts';
+import { audit, AuditSummary } from '../pipeline/observability/audit.ts';
+import type { Logger } from '../pipeline/observability/logger.ts';
+import type { Metrics } from '../pipeline/observability/metrics.ts';
+import { DecodeError, type EventCodec } from '../schemas/codec.ts';
 import { DeadLetterWriter, type DeadLetterRecord } from './dlq.ts';
-import { tombstoneDelete } from './tombstone.ts';
+import { tombstoneDelete } from '../schemas/tombstone.ts';
 import type { DecodedEvent, Sink } from './sink.ts';
 
 export interface TargetStatus {

@@ -4,17 +4,17 @@
 // yet acknowledged are read and published again (duplicates, never loss). The snapshot feed
 // (producers/snapshot) runs alongside the stream and interleaves `op = r` events with it.
 import pg from 'pg';
-import type { Config } from '../runtime/config/schema.ts';
-import { topicConfigFor, topicFor } from '../runtime/config/schema.ts';
-import { describeError, PgcdcError } from '../runtime/errors/errors.ts';
-import type { KafkaClientFactory } from '../runtime/kafka/port.ts';
-import { AuditSummary } from '../runtime/log/audit.ts';
-import type { Logger } from '../runtime/log/logger.ts';
-import type { Metrics } from '../runtime/metrics/metrics.ts';
-import { createEventCodec } from '../runtime/registry/codec.ts';
+import type { Config } from '../pipeline/config/schema.ts';
+import { topicConfigFor, topicFor } from '../pipeline/config/schema.ts';
+import { describeError, PgcdcError } from '../pipeline/errors.ts';
+import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
+import { AuditSummary } from '../pipeline/observability/audit.ts';
+import type { Logger } from '../pipeline/observability/logger.ts';
+import type { Metrics } from '../pipeline/observability/metrics.ts';
+import { createEventCodec } from '../schemas/codec.ts';
 import { loadContract } from '../schemas/contract.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler } from './postgres/assembler.ts';
-import { formatLsn } from './postgres/lsn.ts';
+import { formatLsn } from '../schemas/lsn.ts';
 import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { ReplicationStream } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource } from './postgres/setup.ts';

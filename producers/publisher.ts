@@ -5,12 +5,12 @@
 // Batching: a batch leaves when it is full, or lingerMs after a transaction ended; if a send is in
 // flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
 // own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
-import { tombstoneHeaders } from '../consumers/tombstone.ts';
-import type { KafkaProducerPort, OutMessage } from '../runtime/kafka/port.ts';
-import type { EventCodec } from '../runtime/registry/codec.ts';
-import type { Metrics } from '../runtime/metrics/metrics.ts';
+import { tombstoneHeaders } from '../schemas/tombstone.ts';
+import type { KafkaProducerPort, OutMessage } from '../pipeline/kafka/port.ts';
+import type { EventCodec } from '../schemas/codec.ts';
+import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { SourceItem } from './postgres/assembler.ts';
-import type { Lsn } from './postgres/lsn.ts';
+import type { Lsn } from '../schemas/lsn.ts';
 
 export interface PublisherOptions {
   producer: KafkaProducerPort;

@@ -2,9 +2,9 @@
 // part already running, e.g. a developer's `pgcdc stack up`), hands its URLs to the tests, and at
 // the end stops only what it started itself.
 import type { TestProject } from 'vitest/node';
-import { stackSettingsFromEnv, type StackSettings } from '../deploy/local/settings.ts';
-import { stackDown, stackUp, type UpResult } from '../deploy/local/stack.ts';
-import { describeError } from '../runtime/errors/errors.ts';
+import { stackSettingsFromEnv, type StackSettings } from '../dev/stack/settings.ts';
+import { stackDown, stackUp, type UpResult } from '../dev/stack/stack.ts';
+import { describeError } from '../pipeline/errors.ts';
 import type {} from './support/provided.ts'; // the typed `stackUrls` key of provide()
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -19,7 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const where = settings ? `state: ${settings.stateDir}   cache: ${settings.cacheDir}\n` : '';
     console.error(
       `\n${line}\nIntegration tests cannot run: the local stack failed to start.\n\n${describeError(err)}\n\n` +
-        `${where}Reproduce with: node runtime/cli/bin.js stack up\n${line}\n`,
+        `${where}Reproduce with: node dev/cli/bin.js stack up\n${line}\n`,
     );
     throw err;
   }

@@ -4,9 +4,9 @@
 // secondary unique constraint (e.g. two users swapping emails across partitions) commits the
 // prefix and asks to retry the rest later, once the other partition has caught up.
 import pg from 'pg';
-import type { PostgresTargetConfig } from '../../runtime/config/schema.ts';
-import { PgcdcError, UnavailableError } from '../../runtime/errors/errors.ts';
-import type { Logger } from '../../runtime/log/logger.ts';
+import type { PostgresTargetConfig } from '../../pipeline/config/schema.ts';
+import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { classifyPgError } from './errors.ts';

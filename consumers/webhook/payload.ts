@@ -2,7 +2,7 @@
 // losslessly: bigint as strings, numeric as strings (as PostgreSQL prints them), timestamptz as
 // ISO-8601 UTC with microseconds, jsonb embedded as the JSON PostgreSQL stored (big numbers keep
 // every digit), text[] as arrays. The `id` is the event id: the same on every retry and replay.
-import { formatLsn } from '../../producers/postgres/lsn.ts';
+import { formatLsn } from '../../schemas/lsn.ts';
 import type { ChangeEvent, ColumnSpec, ColumnValue, Op, Row } from '../../schemas/contract.ts';
 import { TS_NEG_INFINITY, TS_POS_INFINITY } from '../../schemas/values.ts';
 

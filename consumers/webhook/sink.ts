@@ -7,10 +7,10 @@
 // receiver keeps failing. apply() returns only when every event is delivered or dead-lettered, so
 // the runner commits offsets only then.
 import { createHash } from 'node:crypto';
-import type { WebhookTargetConfig } from '../../runtime/config/schema.ts';
-import { PgcdcError } from '../../runtime/errors/errors.ts';
-import type { Logger } from '../../runtime/log/logger.ts';
-import type { Metrics } from '../../runtime/metrics/metrics.ts';
+import type { WebhookTargetConfig } from '../../pipeline/config/schema.ts';
+import { PgcdcError } from '../../pipeline/errors.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import type { Metrics } from '../../pipeline/observability/metrics.ts';
 import type { ColumnSpec, Row } from '../../schemas/contract.ts';
 import type { ApplyContext, ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { CircuitBreaker } from './breaker.ts';

@@ -9,10 +9,10 @@
 // SchemaMismatchError, before anything of that change is published or acknowledged.
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
-import { PgcdcError } from '../../runtime/errors/errors.ts';
+import { PgcdcError } from '../../pipeline/errors.ts';
 import { decodePgText } from '../../schemas/values.ts';
 import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
-import { parseLsn, formatLsn, type Lsn } from './lsn.ts';
+import { parseLsn, formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
 export const HEARTBEAT_PREFIX = 'pgcdc.heartbeat';
 

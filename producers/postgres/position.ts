@@ -7,8 +7,8 @@
 // with the error and the recovery. The table is in the source database on purpose: it fails over
 // with the data (PostgreSQL < 17 does not carry logical slots to a standby: exactly the case to catch).
 import type pg from 'pg';
-import { PgcdcError } from '../../runtime/errors/errors.ts';
-import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
+import { PgcdcError } from '../../pipeline/errors.ts';
+import { formatLsn, parseLsn, type Lsn } from '../../schemas/lsn.ts';
 
 export interface PositionTable {
   schema: string;

@@ -3,8 +3,8 @@
 // status updates carry exactly the LSN the publisher says is durable in Kafka, periodically and
 // whenever the server asks for a reply.
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
-import type { Logger } from '../../runtime/log/logger.ts';
-import { formatLsn, type Lsn } from './lsn.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
 /** pgoutput plugin that hands column values over as raw text (no lossy type parsing). */
 class RawTextPgoutputPlugin extends PgoutputPlugin {

@@ -3,9 +3,9 @@
 // checked against the position pgcdc stored for it (position.ts): a slot that would skip changes
 // (dropped, re-created, invalidated) is refused, never silently streamed from.
 import pg from 'pg';
-import type { SourceConfig } from '../../runtime/config/schema.ts';
-import { ConfigError, UnavailableError } from '../../runtime/errors/errors.ts';
-import { parseLsn, type Lsn } from './lsn.ts';
+import type { SourceConfig } from '../../pipeline/config/schema.ts';
+import { ConfigError, UnavailableError } from '../../pipeline/errors.ts';
+import { parseLsn, type Lsn } from '../../schemas/lsn.ts';
 import { ensurePositionTable, judgeSlot, readPosition, storePosition } from './position.ts';
 
 export interface SlotInfo {

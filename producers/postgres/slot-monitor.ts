@@ -3,9 +3,9 @@
 // the server is about to invalidate it or has (max_slot_wal_keep_size: pgcdc_slot_wal_at_risk, a
 // warning / error line), which readiness reports. The replication stream itself is not touched.
 import pg from 'pg';
-import type { Logger } from '../../runtime/log/logger.ts';
-import type { Metrics } from '../../runtime/metrics/metrics.ts';
-import { parseLsn } from './lsn.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import type { Metrics } from '../../pipeline/observability/metrics.ts';
+import { parseLsn } from '../../schemas/lsn.ts';
 import { judgeSlotWal, readSlots, StallDetector, type SlotRow, type SlotWalRisk } from './slots.ts';
 
 export interface SlotHealth {

@@ -3,7 +3,7 @@
 // pg_current_wal_lsn() - confirmed_flush_lsn (what the consumer of the slot has not acknowledged).
 // Read by the producer's slot monitor, `pgcdc status` and `pgcdc slots`.
 import type pg from 'pg';
-import { parseLsn, type Lsn } from './lsn.ts';
+import { parseLsn, type Lsn } from '../../schemas/lsn.ts';
 
 export interface SlotRow {
   name: string;

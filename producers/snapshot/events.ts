@@ -4,7 +4,7 @@
 // before every change committed after.
 import type { ChangeEvent, ColumnSpec, Row, TableContract } from '../../schemas/contract.ts';
 import { decodePgText } from '../../schemas/values.ts';
-import type { Lsn } from '../postgres/lsn.ts';
+import type { Lsn } from '../../schemas/lsn.ts';
 
 /** A row as the chunk SELECT returns it: PostgreSQL text output per contract column (null = SQL NULL). */
 export type RawRow = (string | null)[];

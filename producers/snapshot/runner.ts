@@ -10,11 +10,11 @@
 // A `pgcdc.signal` message in the stream makes an idle feed look again at once.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { SourceConfig } from '../../runtime/config/schema.ts';
-import type { Logger } from '../../runtime/log/logger.ts';
-import type { Metrics } from '../../runtime/metrics/metrics.ts';
+import type { SourceConfig } from '../../pipeline/config/schema.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import type { Metrics } from '../../pipeline/observability/metrics.ts';
 import type { SourceItem } from '../postgres/assembler.ts';
-import { formatLsn, type Lsn } from '../postgres/lsn.ts';
+import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 import { SOURCE_SESSION_OPTIONS } from '../postgres/replication.ts';
 import {
   beginSnapshot,

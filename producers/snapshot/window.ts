@@ -19,7 +19,7 @@
 // To know those transactions, the window records the keys each transaction touched while a
 // snapshot runs, and forgets transactions that finished before the oldest snapshot still to come.
 import type { SourceItem } from '../postgres/assembler.ts';
-import type { Lsn } from '../postgres/lsn.ts';
+import type { Lsn } from '../../schemas/lsn.ts';
 import type { SnapshotRow } from './events.ts';
 import { finishedBefore, visibleIn, type PgSnapshot } from './watermark.ts';
 

@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
-import { parseConfig } from '../../runtime/config/load.ts';
+import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
+import { parseConfig } from '../../pipeline/config/load.ts';
 
 const DEPLOY = path.join(PROJECT_ROOT, 'deploy');
 const read = (rel: string) => readFileSync(path.join(PROJECT_ROOT, rel), 'utf8');
@@ -93,7 +93,7 @@ describe('Dockerfile', () => {
 
   it('runs the CLI as its entry point', () => {
     const entry = dockerfile.filter((i) => i.op === 'ENTRYPOINT').at(-1);
-    expect(JSON.parse(entry!.args)).toEqual(['node', 'runtime/cli/bin.js']);
+    expect(JSON.parse(entry!.args)).toEqual(['node', 'cli/bin.js']);
     expect(dockerfile.some((i) => i.op === 'USER' && i.args !== 'root')).toBe(true);
   });
 
@@ -103,7 +103,7 @@ describe('Dockerfile', () => {
   });
 
   it('copies every module the CLI loads', () => {
-    const { files } = importGraph('runtime/cli/bin.js');
+    const { files } = importGraph('cli/bin.js');
     expect(files.size).toBeGreaterThan(10);
     const outside = [...files]
       .map((f) => path.relative(PROJECT_ROOT, f))
@@ -111,9 +111,14 @@ describe('Dockerfile', () => {
     expect(outside).toEqual([]);
   });
 
+  it('holds no development tooling (dev/: stack, demo, bench)', () => {
+    expect(copiedSources.filter((src) => src === 'dev' || src.startsWith('dev/'))).toEqual([]);
+    expect(ignored.some((re) => re.test('dev/cli/main.ts'))).toBe(true);
+  });
+
   it('needs no dev dependency at run time (npm ci --omit=dev)', () => {
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-    const { packages } = importGraph('runtime/cli/bin.js');
+    const { packages } = importGraph('cli/bin.js');
     expect(packages).toContain('tsx');
     expect([...packages].filter((p) => !(p in pkg.dependencies))).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
+import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
 import { knownMetricNames, metricNamesIn, withGrafanaVariables } from './promql.ts';
 
 const PROM_DIR = path.join(PROJECT_ROOT, 'deploy/prometheus');

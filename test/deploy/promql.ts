@@ -1,10 +1,10 @@
 // Helpers of the deploy tests: the metric names a pgcdc process exports, and the metric names a
 // PromQL expression reads, so that a typo in a dashboard or an alert fails a test instead of
 // silently drawing nothing.
-import { createMetrics } from '../../runtime/metrics/metrics.ts';
+import { createMetrics } from '../../pipeline/observability/metrics.ts';
 
 /**
- * Metrics other changes add to runtime/metrics/metrics.ts (issue #7). Listed here so the
+ * Metrics other changes add to pipeline/observability/metrics.ts (issue #7). Listed here so the
  * dashboard and alerts can use them now; once metrics.ts defines them this list is redundant.
  */
 export const PENDING_METRICS = [

@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { readDeadLetters, redriveDeadLetters } from '../../consumers/redrive.ts';
-import { createSink } from '../../runtime/app.ts';
-import { createEventCodec } from '../../runtime/registry/codec.ts';
+import { createSink } from '../../pipeline/compose.ts';
+import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
 import { insertUser, targetPipeline, type WebhookPipeline } from '../webhook/support.ts';

@@ -7,7 +7,7 @@
 // created at the same time retains the whole burst. A Postgres cluster of the test's own keeps
 // other tests' WAL (and their long transactions, which hold restart_lsn back) out of the picture.
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatLsn } from '../../producers/postgres/lsn.ts';
+import { formatLsn } from '../../schemas/lsn.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
 import { deadLetters, lsn, metricValue, sampler, slotRow, startOwnPostgres } from './harness.ts';

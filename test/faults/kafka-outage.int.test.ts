@@ -6,7 +6,7 @@
 // appended. Every event of a transaction the slot had confirmed at a sample must have been appended
 // before that sample. The peer ends equal to the source.
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatLsn } from '../../producers/postgres/lsn.ts';
+import { formatLsn } from '../../schemas/lsn.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
-import { createEventCodec } from '../../runtime/registry/codec.ts';
+import { createEventCodec } from '../../schemas/codec.ts';
 import { toWire } from '../../schemas/avro.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';

@@ -5,8 +5,8 @@
 // the order in which each user's changes were applied: no row is ever overwritten by an older
 // change. The topic keeps per-user order, and the peer ends equal to the source.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startConsumer } from '../../runtime/app.ts';
-import type { SupervisedConsumer } from '../../runtime/ops/supervise.ts';
+import { startConsumer } from '../../pipeline/compose.ts';
+import type { SupervisedConsumer } from '../../pipeline/supervision/supervise.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,

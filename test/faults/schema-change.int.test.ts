@@ -9,7 +9,7 @@
 // (`pgcdc snapshot --restart`) reads the dropped column as null too, and the peer stays equal. (Dropping a NOT NULL contract column
 // stops the stream with a non-retriable SchemaMismatchError: unit-tested in assembler.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
-import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
+import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { continuousWriter, pipelineEnv, query, runInProcess } from '../support/pipeline.ts';

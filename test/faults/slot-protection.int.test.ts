@@ -11,8 +11,8 @@
 //      publishes nothing, and the rows changed in the gap stay missing at the peer until the
 //      documented recovery repairs them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProducer, type App } from '../../runtime/app.ts';
-import type { Config } from '../../runtime/config/schema.ts';
+import { startProducer, type App } from '../../pipeline/compose.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   gatedKafka,

@@ -4,7 +4,7 @@
 // `pgcdc status`, commit nothing it did not apply, and catch up afterwards: its lag rises during the
 // outage and falls back to zero, and the peer ends equal to the source.
 import { afterEach, describe, expect, it } from 'vitest';
-import { gatherStatus } from '../../runtime/ops/status.ts';
+import { gatherStatus } from '../../ops/status.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,

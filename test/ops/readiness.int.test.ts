@@ -2,8 +2,8 @@
 // send, WAL keeps moving, the confirmed LSN does not) -> not ready, pgcdc_producer_ready 0; back
 // to ready once Kafka acknowledges. A target that keeps failing -> not ready, pgcdc_target_up 0.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { App } from '../../runtime/app.ts';
-import type { KafkaClientFactory, KafkaProducerPort } from '../../runtime/kafka/port.ts';
+import type { App } from '../../pipeline/compose.ts';
+import type { KafkaClientFactory, KafkaProducerPort } from '../../pipeline/kafka/port.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   dropPipelineEnv,

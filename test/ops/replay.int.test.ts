@@ -3,10 +3,10 @@
 // exactly the expected number of events (counted by the target's applied counter, which the
 // status topic carries across the consumer's restarts), and the peer still equals the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, type App } from '../../runtime/app.ts';
-import { groupFor } from '../../runtime/config/schema.ts';
-import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
-import type { ReplayPlan } from '../../runtime/ops/replay.ts';
+import { startConsumer, type App } from '../../pipeline/compose.ts';
+import { groupFor } from '../../pipeline/config/schema.ts';
+import type { KafkaAdminPort } from '../../pipeline/kafka/port.ts';
+import type { ReplayPlan } from '../../ops/replay.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   dropPipelineEnv,

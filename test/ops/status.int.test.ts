@@ -2,9 +2,9 @@
 // target is stopped and zero once it caught up (its counters continuing across the restart), the
 // last error after the target rejected a row; and `pgcdc slots` on the same pipeline.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, type App } from '../../runtime/app.ts';
-import type { KafkaAdminPort } from '../../runtime/kafka/port.ts';
-import { gatherStatus, type PipelineStatus } from '../../runtime/ops/status.ts';
+import { startConsumer, type App } from '../../pipeline/compose.ts';
+import type { KafkaAdminPort } from '../../pipeline/kafka/port.ts';
+import { gatherStatus, type PipelineStatus } from '../../ops/status.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   createPeerTable,

@@ -3,9 +3,9 @@
 // its offset commit) resumes without loss, and redelivery changes nothing.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseLsn } from '../../producers/postgres/lsn.ts';
-import { groupFor } from '../../runtime/config/schema.ts';
-import { restoreTargetCounters } from '../../runtime/ops/supervise.ts';
+import { parseLsn } from '../../schemas/lsn.ts';
+import { groupFor } from '../../pipeline/config/schema.ts';
+import { restoreTargetCounters } from '../../pipeline/supervision/supervise.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   continuousWriter,

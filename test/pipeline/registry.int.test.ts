@@ -1,7 +1,7 @@
 // Several processes (producer, consumers) register the contract at once on a new topic: all get the
 // same schema ids and the subjects end with compatibility BACKWARD.
 import { expect, it } from 'vitest';
-import { createEventCodec } from '../../runtime/registry/codec.ts';
+import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { randomName, stackUrls } from '../support/index.ts';
 

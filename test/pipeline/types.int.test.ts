@@ -2,7 +2,7 @@
 // Kafka -> peer unchanged; an update that leaves a TOASTed bio untouched never damages it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from '../../schemas/contract.ts';
-import { createEventCodec } from '../../runtime/registry/codec.ts';
+import { createEventCodec } from '../../schemas/codec.ts';
 import {
   pipelineEnv,
   query,

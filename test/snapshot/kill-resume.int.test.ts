@@ -4,7 +4,7 @@
 // `pgcdc snapshot` resumes after the checkpoint's last key, and the peer ends equal to the source;
 // the topic holds barely more op=r events than rows (at most the killed run's two chunks in flight).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsumer } from '../../runtime/app.ts';
+import { startConsumer } from '../../pipeline/compose.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   pipelineEnv,

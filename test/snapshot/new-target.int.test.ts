@@ -8,12 +8,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackSettingsFromEnv } from '../../deploy/local/settings.ts';
-import { startConsumer, type App } from '../../runtime/app.ts';
-import type { Config } from '../../runtime/config/schema.ts';
+import { stackSettingsFromEnv } from '../../dev/stack/settings.ts';
+import { startConsumer, type App } from '../../pipeline/compose.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
 import type { TargetConsumer } from '../../consumers/runner.ts';
-import { compareTables } from '../../runtime/verify/compare.ts';
-import { insertUsers, makeUser, rng } from '../../runtime/verify/seed.ts';
+import { compareTables } from '../../dev/verify/compare.ts';
+import { insertUsers, makeUser, rng } from '../../dev/verify/seed.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, randomName, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
 import {

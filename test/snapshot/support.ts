@@ -7,10 +7,10 @@ import {
   type CheckpointKey,
   type CheckpointTable,
 } from '../../producers/snapshot/checkpoint.ts';
-import type { App } from '../../runtime/app.ts';
-import type { Config } from '../../runtime/config/schema.ts';
-import { insertUsers, makeUser, rng } from '../../runtime/verify/seed.ts';
-import type { InMessage } from '../../runtime/kafka/port.ts';
+import type { App } from '../../pipeline/compose.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { insertUsers, makeUser, rng } from '../../dev/verify/seed.ts';
+import type { InMessage } from '../../pipeline/kafka/port.ts';
 import { writerLoop } from '../support/pipeline.ts';
 
 export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -182,7 +182,7 @@ export function report(what: string, figures: Record<string, string | number>): 
  */
 export async function explainKeys(app: App, topic: string, peerUrl: string, ids: string[]): Promise<string> {
   if (ids.length === 0) return '';
-  const { createEventCodec } = await import('../../runtime/registry/codec.ts');
+  const { createEventCodec } = await import('../../schemas/codec.ts');
   const { loadContract } = await import('../../schemas/contract.ts');
   const codec = await createEventCodec({
     registryUrl: app.config.registry.url,

@@ -5,7 +5,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findPgBinDir } from '../../deploy/local/prerequisites.ts';
+import { findPgBinDir } from '../../dev/stack/prerequisites.ts';
 
 const execFileP = promisify(execFile);
 const IS_ROOT = process.getuid?.() === 0;

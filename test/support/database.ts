@@ -2,7 +2,7 @@
 // `users` table, and dropped at the end. drop() fails the test if it left connections or
 // replication slots behind (it still cleans them up, so one leak does not break later tests).
 import pg from 'pg';
-import { createUsersTable } from '../../deploy/local/stack.ts';
+import { createUsersTable } from '../../dev/stack/stack.ts';
 import { randomName } from './names.ts';
 import { waitUntil } from './wait.ts';
 

@@ -8,21 +8,21 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { PROJECT_ROOT } from '../../deploy/local/settings.ts';
+import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
 import { createTableSql } from '../../consumers/postgres/sql.ts';
-import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
-import { parseConfig } from '../../runtime/config/load.ts';
-import type { Config } from '../../runtime/config/schema.ts';
-import { dlqTopicFor, groupFor, topicFor } from '../../runtime/config/schema.ts';
+import { createApp, startConsumer, startProducer, type App } from '../../pipeline/compose.ts';
+import { parseConfig } from '../../pipeline/config/load.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { dlqTopicFor, groupFor, topicFor } from '../../pipeline/config/schema.ts';
 import type {
   InMessage,
   KafkaAdminPort,
   KafkaClientFactory,
   KafkaProducerPort,
-} from '../../runtime/kafka/port.ts';
-import { createLogger } from '../../runtime/log/logger.ts';
-import { statusTopicFor } from '../../runtime/ops/status-store.ts';
-import { compareTables, type CompareResult } from '../../runtime/verify/compare.ts';
+} from '../../pipeline/kafka/port.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
+import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
+import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, type FreshDatabase } from './database.ts';
 import { randomName } from './names.ts';
@@ -220,7 +220,7 @@ export interface CliChild {
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
-  const proc = spawn(process.execPath, [path.join(PROJECT_ROOT, 'runtime/cli/bin.js'), ...args], {
+  const proc = spawn(process.execPath, [path.join(PROJECT_ROOT, 'cli/bin.js'), ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -257,7 +257,7 @@ export async function runCli(args: string[], timeoutMs = 60_000): Promise<CliRes
   try {
     const { stdout, stderr } = await execFileP(
       process.execPath,
-      [path.join(PROJECT_ROOT, 'runtime/cli/bin.js'), ...args],
+      [path.join(PROJECT_ROOT, 'cli/bin.js'), ...args],
       { cwd: PROJECT_ROOT, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
     );
     return { code: 0, stdout, stderr };

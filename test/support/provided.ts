@@ -1,6 +1,6 @@
 // Types of the values test/global-setup.ts provides to integration tests (vitest provide/inject).
 // Type-only on purpose: the global setup runs outside the test workers and must not load `vitest`.
-import type { StackUrls } from '../../deploy/local/settings.ts';
+import type { StackUrls } from '../../dev/stack/settings.ts';
 
 declare module 'vitest' {
   interface ProvidedContext {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../consumers/redrive.ts';
 import { WEBHOOK_DLQ_HEADERS } from '../../consumers/webhook/sink.ts';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
-import { createEventCodec } from '../../runtime/registry/codec.ts';
+import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { closeAfterEach, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';

@@ -9,10 +9,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterEach } from 'vitest';
-import { createApp, startConsumer, startProducer, type App } from '../../runtime/app.ts';
-import { parseConfig } from '../../runtime/config/load.ts';
-import { dlqTopicFor, groupFor, topicFor, type Config } from '../../runtime/config/schema.ts';
-import { createLogger } from '../../runtime/log/logger.ts';
+import { createApp, startConsumer, startProducer, type App } from '../../pipeline/compose.ts';
+import { parseConfig } from '../../pipeline/config/load.ts';
+import { dlqTopicFor, groupFor, topicFor, type Config } from '../../pipeline/config/schema.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
 import type { TargetConsumer } from '../../consumers/runner.ts';
 import {
   freshDatabase,

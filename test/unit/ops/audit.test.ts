@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { audit, AuditSummary } from '../../../runtime/log/audit.ts';
-import { createLogger, redactUrl } from '../../../runtime/log/logger.ts';
+import { audit, AuditSummary } from '../../../pipeline/observability/audit.ts';
+import { createLogger, redactUrl } from '../../../pipeline/observability/logger.ts';
 
 function fileLogger(level = 'debug') {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgcdc-audit-')), 'sub', 'pgcdc.log');

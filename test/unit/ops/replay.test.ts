@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../runtime/errors/errors.ts';
-import { parseReplayTo, planPartitions, usToIso } from '../../../runtime/ops/replay.ts';
+import { ConfigError } from '../../../pipeline/errors.ts';
+import { parseReplayTo, planPartitions, usToIso } from '../../../ops/replay.ts';
 
 const ends = [
   { partition: 1, low: 0n, high: 50n },

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { SlotHealth } from '../../../producers/postgres/slot-monitor.ts';
 import { StallDetector } from '../../../producers/postgres/slots.ts';
-import { compareColumns, normalizeType } from '../../../runtime/ops/check/columns.ts';
-import { judgeReadiness } from '../../../runtime/ops/readiness.ts';
+import { compareColumns, normalizeType } from '../../../ops/check/columns.ts';
+import { judgeReadiness } from '../../../pipeline/supervision/readiness.ts';
 import {
   decodeStatus,
   encodeStatus,
   foldStatus,
   type TargetStatusRecord,
-} from '../../../runtime/ops/status-store.ts';
-import { lastStatusOf } from '../../../runtime/ops/supervise.ts';
+} from '../../../pipeline/supervision/status-store.ts';
+import { lastStatusOf } from '../../../pipeline/supervision/supervise.ts';
 import { loadContract } from '../../../schemas/contract.ts';
 
 const record = (applied: number): TargetStatusRecord => ({

@@ -3,8 +3,8 @@
 // in one send, as soon as the send in flight is acknowledged, and are acknowledged after it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SourceItem } from '../../../producers/postgres/assembler.ts';
-import type { Lsn } from '../../../producers/postgres/lsn.ts';
-import type { KafkaProducerPort, OutMessage } from '../../../runtime/kafka/port.ts';
+import type { Lsn } from '../../../schemas/lsn.ts';
+import type { KafkaProducerPort, OutMessage } from '../../../pipeline/kafka/port.ts';
 import { changeEvent } from '../support/events.ts';
 import { ackingPublisher } from '../support/publisher.ts';
 

@@ -4,9 +4,9 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SourceItem } from '../../../producers/postgres/assembler.ts';
-import type { Lsn } from '../../../producers/postgres/lsn.ts';
+import type { Lsn } from '../../../schemas/lsn.ts';
 import { AckingPublisher } from '../../../producers/publisher.ts';
-import type { KafkaProducerPort, OutMessage } from '../../../runtime/kafka/port.ts';
+import type { KafkaProducerPort, OutMessage } from '../../../pipeline/kafka/port.ts';
 import { changeEvent } from '../support/events.ts';
 import { ackingPublisher, eventIdCodec } from '../support/publisher.ts';
 

@@ -1,9 +1,9 @@
 // The producer's publisher (AckingPublisher) for unit tests: a codec that encodes the key's id and
 // the event id as text, and a publisher of public.users whose acknowledgements are collected.
-import type { Lsn } from '../../../producers/postgres/lsn.ts';
+import type { Lsn } from '../../../schemas/lsn.ts';
 import { AckingPublisher } from '../../../producers/publisher.ts';
-import type { KafkaProducerPort } from '../../../runtime/kafka/port.ts';
-import type { EventCodec } from '../../../runtime/registry/codec.ts';
+import type { KafkaProducerPort } from '../../../pipeline/kafka/port.ts';
+import type { EventCodec } from '../../../schemas/codec.ts';
 import type { ChangeEvent, Row } from '../../../schemas/contract.ts';
 
 export const eventIdCodec: EventCodec = {

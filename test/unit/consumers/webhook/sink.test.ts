@@ -15,9 +15,9 @@ import {
   batchId,
 } from '../../../../consumers/webhook/sink.ts';
 import { verifyWebhook } from '../../../../consumers/webhook/verify.ts';
-import { WebhookTargetSchema } from '../../../../runtime/config/schema.ts';
-import { createLogger } from '../../../../runtime/log/logger.ts';
-import { createMetrics } from '../../../../runtime/metrics/metrics.ts';
+import { WebhookTargetSchema } from '../../../../pipeline/config/schema.ts';
+import { createLogger } from '../../../../pipeline/observability/logger.ts';
+import { createMetrics } from '../../../../pipeline/observability/metrics.ts';
 import { loadContract } from '../../../../schemas/contract.ts';
 import { changeEvent } from '../../support/events.ts';
 

@@ -11,7 +11,7 @@ import {
   eventId,
   type SourceItem,
 } from '../../../../producers/postgres/assembler.ts';
-import { formatLsn } from '../../../../producers/postgres/lsn.ts';
+import { formatLsn } from '../../../../schemas/lsn.ts';
 import { assertValid, avroType } from '../../../../schemas/avro.ts';
 import { loadContract, type ChangeEvent, type Row } from '../../../../schemas/contract.ts';
 import { formatTimestamptz, TS_POS_INFINITY } from '../../../../schemas/values.ts';

@@ -2,7 +2,7 @@
 // judgeSlotWal (is the server about to invalidate it?) and the PositionKeeper (stores a position
 // before it is acknowledged to the server, coalescing bursts).
 import { describe, expect, it } from 'vitest';
-import type { Lsn } from '../../../../producers/postgres/lsn.ts';
+import type { Lsn } from '../../../../schemas/lsn.ts';
 import { judgeSlot, PositionKeeper, SlotPositionError } from '../../../../producers/postgres/position.ts';
 import { judgeSlotWal, type SlotRow } from '../../../../producers/postgres/slots.ts';
 

@@ -3,9 +3,9 @@
 // heartbeats) and follows every delete with a tombstone for the compacted topic.
 import { describe, expect, it } from 'vitest';
 import { TransactionAssembler, type SourceItem } from '../../../../producers/postgres/assembler.ts';
-import type { Lsn } from '../../../../producers/postgres/lsn.ts';
-import type { KafkaProducerPort, OutMessage } from '../../../../runtime/kafka/port.ts';
-import type { EventCodec } from '../../../../runtime/registry/codec.ts';
+import type { Lsn } from '../../../../schemas/lsn.ts';
+import type { KafkaProducerPort, OutMessage } from '../../../../pipeline/kafka/port.ts';
+import type { EventCodec } from '../../../../schemas/codec.ts';
 import { loadContract, type ChangeEvent, type Op } from '../../../../schemas/contract.ts';
 import { logicalMessage } from '../../support/pgoutput.ts';
 import { ackingPublisher } from '../../support/publisher.ts';

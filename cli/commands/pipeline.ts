@@ -1,0 +1,134 @@
+// `pgcdc produce`, `pgcdc consume --target NAME`, `pgcdc run`: the long-running pipeline processes.
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createApp, serveMetrics, startConsumer, startProducer, type App } from '../../pipeline/compose.ts';
+import { loadConfigFile } from '../../pipeline/config/load.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
+import { combineReadiness } from '../../pipeline/supervision/readiness.ts';
+
+export function resolveConfigPath(opt: string | undefined): string {
+  const file = opt ?? process.env.PGCDC_CONFIG ?? (existsSync('pgcdc.yaml') ? 'pgcdc.yaml' : undefined);
+  if (!file) {
+    throw new ConfigError('no configuration file', {
+      hint: `pass --config <file> or set PGCDC_CONFIG (for the local development stack: --config deploy/local/pgcdc.local.yaml)`,
+    });
+  }
+  return file;
+}
+
+export function loadConfig(opt: string | undefined): Config {
+  return loadConfigFile(resolveConfigPath(opt), process.env);
+}
+
+interface CommonOpts {
+  config?: string;
+  metricsPort?: string;
+  logLevel?: string;
+  logFile?: string;
+  pretty?: boolean;
+}
+
+function buildApp(opts: CommonOpts): App {
+  const config = loadConfig(opts.config);
+  if (opts.metricsPort !== undefined) config.metrics.port = Number(opts.metricsPort);
+  const logger = createLogger({
+    level: opts.logLevel ?? config.log.level,
+    pretty: opts.pretty ?? false,
+    ...(opts.logFile ? { file: opts.logFile } : {}),
+  });
+  return createApp(config, logger);
+}
+
+/** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
+async function untilSignal(app: App, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (sig: string) => {
+      if (signalled) {
+        app.logger.warn('second signal: exiting now');
+        process.exit(130);
+      }
+      signalled = true;
+      app.logger.info({ signal: sig }, 'stopping gracefully');
+      void stop().finally(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
+    .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz on this port (0 = any)')
+    .option(
+      '--log-level <level>',
+      'trace|debug|info|warn|error (audit lines: debug per batch, info summaries)',
+    )
+    .option('--log-file <path>', 'write the JSON log lines to this file instead of stderr')
+    .option('--pretty', 'human-readable logs instead of JSON');
+}
+
+export function registerPipelineCommands(program: Command): void {
+  withCommon(program.command('produce'))
+    .description(
+      'stream changes of the source table into Kafka (creates publication, slot and topic if missing)',
+    )
+    .action(async (opts: CommonOpts) => {
+      const app = buildApp(opts);
+      const { producer, done } = startProducer(app);
+      const server = await serveMetrics(app, () => {
+        const r = producer.readiness();
+        return { ok: r.ok, detail: { ...r, producer: producer.state(), slot: producer.slotHealth() } };
+      });
+      await untilSignal(app, async () => {
+        await producer.stop();
+        await done;
+        server.close();
+      });
+    });
+
+  withCommon(program.command('consume'))
+    .description("apply the topic's events to one target (its own consumer group <prefix>.<target>)")
+    .requiredOption('-t, --target <name>', 'target name from the configuration')
+    .action(async (opts: CommonOpts & { target: string }) => {
+      const app = buildApp(opts);
+      const consumer = await startConsumer(app, opts.target);
+      const server = await serveMetrics(app, () => {
+        const r = consumer.readiness();
+        return { ok: r.ok, detail: { ...r, target: consumer.status() } };
+      });
+      await untilSignal(app, async () => {
+        await consumer.stop();
+        server.close();
+      });
+    });
+
+  withCommon(program.command('run'))
+    .description('run the producer and every configured target in one process')
+    .action(async (opts: CommonOpts) => {
+      const app = buildApp(opts);
+      const { producer, done } = startProducer(app);
+      const consumers = await Promise.all(app.config.targets.map((t) => startConsumer(app, t.name)));
+      const server = await serveMetrics(app, () => {
+        const r = combineReadiness([producer.readiness(), ...consumers.map((c) => c.readiness())]);
+        return {
+          ok: r.ok,
+          detail: {
+            ...r,
+            producer: producer.state(),
+            slot: producer.slotHealth(),
+            targets: consumers.map((c) => c.status()),
+          },
+        };
+      });
+      await untilSignal(app, async () => {
+        await producer.stop();
+        await done;
+        await Promise.all(consumers.map((c) => c.stop()));
+        server.close();
+      });
+    });
+}

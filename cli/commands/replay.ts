@@ -1,0 +1,99 @@
+// `pgcdc replay --target NAME --to POSITION [--dry-run] [--force]`: moves the target's consumer
+// group so it applies events again from that position (idempotently, so it ends correct).
+import type { Command } from 'commander';
+import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { audit } from '../../pipeline/observability/audit.ts';
+import { createEventDecoder } from '../../ops/decode.ts';
+import { formatPlan, toJson } from '../../ops/format.ts';
+import { buildReplayPlan, executeReplay, parseReplayTo } from '../../ops/replay.ts';
+import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
+
+interface ReplayOpts extends OpsOpts {
+  target: string;
+  to: string;
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+export function registerReplayCommand(program: Command): void {
+  withOpsOptions(program.command('replay'))
+    .description("move a target's consumer-group offsets so it applies events again (or skips them)")
+    .requiredOption('-t, --target <name>', 'target name from the configuration')
+    .requiredOption(
+      '--to <position>',
+      'earliest | latest | an ISO-8601 time (2026-11-27T10:00:00Z) | <partition>:<offset>[,...]',
+    )
+    .option(
+      '--dry-run',
+      'show per partition current -> new offset, the events replayed and the first one; move nothing',
+    )
+    .option(
+      '--force',
+      'if the target is being consumed right now: remove its consumers from the group (they rejoin within seconds and resume from the new offsets)',
+    )
+    .action(async (opts: ReplayOpts) => {
+      const to = parseReplayTo(opts.to);
+      const { config, logger, kafka } = opsContext(opts);
+      const target = config.targets.find((t) => t.name === opts.target);
+      if (!target) {
+        throw new ConfigError(`no target named "${opts.target}"`, {
+          hint: `configured targets: ${config.targets.map((t) => t.name).join(', ') || '(none)'}`,
+        });
+      }
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const started = Date.now();
+        const plan = await buildReplayPlan(
+          { admin, reader: kafka.reader(), decode: createEventDecoder(config.registry.url) },
+          {
+            target: target.name,
+            group: groupFor(config.kafka, target),
+            topic: topicFor(config.kafka, config.source),
+            to,
+            withFirstEvents: true,
+          },
+        );
+        if (opts.dryRun) {
+          console.log(opts.json ? toJson({ dryRun: true, ...plan }) : formatPlan(plan, 'dry-run'));
+          if (plan.members.length > 0 && !opts.json) {
+            console.log(
+              `\nnote: the group has active members; the replay itself will be refused unless they stop or --force is given`,
+            );
+          }
+          return;
+        }
+        const result = await executeReplay(admin, plan, { force: opts.force ?? false });
+        audit(
+          logger,
+          'info',
+          {
+            kind: 'replay',
+            target: target.name,
+            status: 'ok',
+            counts: { replayed: Number(plan.totalReplays), skipped: Number(plan.totalSkips) },
+            durationMs: Date.now() - started,
+            to: plan.to,
+            membersRemoved: result.membersRemoved,
+          },
+          'offsets moved',
+        );
+        if (opts.json) {
+          console.log(toJson({ dryRun: false, ...plan, ...result }));
+        } else {
+          console.log(formatPlan(plan, 'done'));
+          if (result.membersRemoved > 0) {
+            console.log(
+              `\n--force: removed ${result.membersRemoved} member(s) from ${plan.group}; they rejoin and resume from the new offsets`,
+            );
+          }
+          console.log(
+            `\noffsets of ${plan.group} moved; target ${target.name} applies from there when its consumer runs (pgcdc consume --target ${target.name})`,
+          );
+        }
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    });
+}

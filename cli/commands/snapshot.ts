@@ -1,0 +1,271 @@
+// `pgcdc snapshot`: feed every row of the source table (op = r) through the pipeline.
+//
+// The chunk loop runs inside the producer (it needs the producer's replication stream for the
+// watermarks). This command writes the request into the checkpoint table and then:
+// - if a producer is streaming the slot, wakes it with a `pgcdc.signal` message and follows the
+//   progress from the checkpoint row;
+// - otherwise runs the producer itself until the snapshot is done (and Kafka has all of it).
+// `--status` only shows the checkpoint row.
+import type { Command } from 'commander';
+import pg from 'pg';
+import {
+  ensureCheckpointTable,
+  readCheckpoint,
+  requestSnapshot,
+  type Checkpoint,
+  type CheckpointKey,
+  type CheckpointTable,
+} from '../../producers/snapshot/checkpoint.ts';
+import {
+  formatDuration,
+  formatProgressBar,
+  formatProgressLine,
+  progressOf,
+  RateMeter,
+} from '../../producers/snapshot/progress.ts';
+import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
+import { createApp, startProducer } from '../../pipeline/compose.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
+import { loadConfig } from './pipeline.ts';
+
+interface SnapshotOpts {
+  config?: string;
+  restart?: boolean;
+  status?: boolean;
+  json?: boolean;
+  interval: string;
+  logLevel?: string;
+  pretty?: boolean;
+}
+
+interface Where {
+  ref: CheckpointTable;
+  key: CheckpointKey;
+}
+
+function whereOf(config: Config): Where {
+  const s = config.source;
+  return {
+    ref: { schema: s.snapshot.checkpointSchema, table: s.snapshot.checkpointTable },
+    key: { slot: s.slot, tableName: `${s.schema}.${s.table}` },
+  };
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url, application_name: 'pgcdc-snapshot-cli' });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function slotHolder(c: pg.Client, slot: string): Promise<number | null> {
+  const r = await c.query<{ active_pid: number | null }>(
+    'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return r.rows[0]?.active_pid ?? null;
+}
+
+const ago = (d: Date | null) =>
+  d ? `${d.toISOString()} (${formatDuration((Date.now() - d.getTime()) / 1000)} ago)` : '-';
+
+export function describeCheckpoint(cp: Checkpoint | undefined, where: Where, holder: number | null): string {
+  const head = `snapshot of ${where.key.tableName} for slot ${where.key.slot}`;
+  const producer = holder === null ? 'not running' : `streaming the slot (pid ${holder})`;
+  if (!cp) return `${head}: never requested\n  producer      ${producer}`;
+  const p = progressOf(
+    { done: cp.rowsDone, total: cp.rowsTotal, rate: undefined, lastBatch: cp.lastBatch },
+    cp.status === 'done',
+  );
+  const lines = [
+    `${head}: ${cp.status}${cp.resumes > 0 ? ` (resumed ${cp.resumes}x)` : ''}${cp.reason ? `, ${cp.reason}` : ''}`,
+    `  snapshot id   ${cp.snapshotId ?? '-'}`,
+    `  progress      ${formatProgressLine(p)}`,
+    `  events        ${cp.events} op=r events acknowledged by Kafka, ${cp.chunks} chunks`,
+    `  position      last key ${cp.lastKey ?? '-'} of max ${cp.maxKey ?? '-'}${cp.pendingKeys.length ? `, ${cp.pendingKeys.length} key(s) to read again` : ''}`,
+    `  feed          batch size ${cp.batchSize ?? '-'}${cp.filter ? `, filter ${cp.filter}` : ''}`,
+    `  requested     ${ago(cp.requestedAt)}`,
+    `  started       ${ago(cp.startedAt)}`,
+    `  updated       ${ago(cp.updatedAt)}`,
+    `  finished      ${ago(cp.finishedAt)}`,
+    `  producer      ${producer}`,
+    `  checkpoint    ${where.ref.schema}.${where.ref.table}`,
+  ];
+  return lines.join('\n');
+}
+
+/** Draws a bar on a terminal, prints a line every `intervalMs` otherwise. */
+function progressReporter(intervalMs: number) {
+  const tty = Boolean(process.stderr.isTTY);
+  const meter = new RateMeter(10_000);
+  let lastLine = 0;
+  let drawn = false;
+  return {
+    tty,
+    update(cp: Checkpoint) {
+      const t = Date.now();
+      meter.observe(t, cp.rowsDone);
+      const p = progressOf({
+        done: cp.rowsDone,
+        total: cp.rowsTotal,
+        rate: meter.rate,
+        lastBatch: cp.lastBatch,
+      });
+      if (tty) {
+        process.stderr.write(`\r${formatProgressBar(p)}\x1b[K`);
+        drawn = true;
+      } else if (t - lastLine >= intervalMs) {
+        lastLine = t;
+        console.log(`snapshot ${cp.snapshotId ?? ''}: ${formatProgressLine(p)}`);
+      }
+    },
+    end() {
+      if (drawn) process.stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+function isOurs(cp: Checkpoint | undefined, requestedAt: Date): boolean {
+  return cp?.status === 'done' && cp.finishedAt !== null && cp.finishedAt >= requestedAt;
+}
+
+export function registerSnapshotCommand(program: Command): void {
+  program
+    .command('snapshot')
+    .description(
+      'feed every row of the source table (op=r events) through the pipeline, resumably; ' +
+        'asks the running producer, or runs one until the snapshot is done',
+    )
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
+    .option('--restart', 'start again from the first key, even if an interrupted snapshot could resume')
+    .option('--status', 'show the checkpoint (progress of the running or last snapshot) and exit')
+    .option('--json', 'with --status: print the checkpoint as JSON')
+    .option('--interval <seconds>', 'progress line interval when not on a terminal', '5')
+    .option(
+      '--log-level <level>',
+      'log level of the producer this command runs (default: warn on a terminal)',
+    )
+    .option('--pretty', 'human-readable logs instead of JSON')
+    .action(async (opts: SnapshotOpts) => {
+      const config = loadConfig(opts.config);
+      const where = whereOf(config);
+      const url = config.source.url;
+
+      if (opts.status) {
+        const [cp, holder] = await withClient(
+          url,
+          async (c) =>
+            [await readCheckpoint(c, where.ref, where.key), await slotHolder(c, config.source.slot)] as const,
+        );
+        if (opts.json) console.log(JSON.stringify({ checkpoint: cp ?? null, producerPid: holder }, null, 2));
+        else console.log(describeCheckpoint(cp, where, holder));
+        return;
+      }
+
+      const { cp, holder } = await withClient(url, async (c) => {
+        await ensureCheckpointTable(c, where.ref);
+        const requested = await requestSnapshot(c, where.ref, where.key, {
+          restart: opts.restart ?? false,
+          reason: opts.restart ? 'restart' : 'requested',
+        });
+        const pid = await slotHolder(c, config.source.slot);
+        if (pid !== null) {
+          await c.query('SELECT pg_logical_emit_message(false, $1, $2)', [
+            SIGNAL_PREFIX,
+            opts.restart ? 'snapshot-restart' : 'snapshot',
+          ]);
+        }
+        return { cp: requested, holder: pid };
+      });
+      const requestedAt = cp.requestedAt ?? new Date(0);
+      const resuming = cp.status === 'running';
+      const report = progressReporter(Number(opts.interval) * 1000);
+      console.log(
+        `${resuming ? `resuming snapshot ${cp.snapshotId} after key ${cp.lastKey ?? '(none)'}` : 'snapshot requested'} ` +
+          `for ${where.key.tableName} (slot ${where.key.slot}); ` +
+          (holder === null
+            ? 'no producer is streaming the slot: running one until the snapshot is done'
+            : `the producer streaming the slot (pid ${holder}) runs it; following its progress (Ctrl-C stops following only)`),
+      );
+
+      const app =
+        holder === null
+          ? createApp(
+              config,
+              createLogger({
+                level: opts.logLevel ?? (report.tty ? 'warn' : config.log.level),
+                pretty: opts.pretty ?? false,
+              }),
+            )
+          : undefined;
+      const running = app ? startProducer(app) : undefined;
+      let interrupted = false;
+      const onSignal = () => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+
+      let last: Checkpoint | undefined = cp;
+      let lastError: string | undefined;
+      let lastChange = Date.now();
+      let hinted = false;
+      try {
+        await withClient(url, async (c) => {
+          while (!interrupted && !isOurs(last, requestedAt)) {
+            const now = await readCheckpoint(c, where.ref, where.key);
+            if (
+              now &&
+              (now.updatedAt.getTime() !== last?.updatedAt.getTime() || now.status !== last.status)
+            ) {
+              lastChange = Date.now();
+            }
+            last = now;
+            if (last?.status === 'running') report.update(last);
+            const err = running?.producer.state().lastError;
+            if (err && err !== lastError) {
+              lastError = err;
+              report.end();
+              console.error(`pgcdc snapshot: the producer failed and restarts: ${err}`);
+            }
+            if (!hinted && Date.now() - lastChange > 30_000 && last?.status === 'requested') {
+              hinted = true;
+              report.end();
+              console.error(
+                `pgcdc snapshot: no progress for 30 s; is a producer of this version streaming slot ${where.key.slot}?`,
+              );
+            }
+            if (!isOurs(last, requestedAt)) await new Promise((r) => setTimeout(r, report.tty ? 250 : 500));
+          }
+        });
+      } finally {
+        report.end();
+        if (running) {
+          await running.producer.stop();
+          await running.done;
+        }
+      }
+      if (interrupted || !last) {
+        console.log(
+          running
+            ? `interrupted; the snapshot resumes from the last checkpoint (key ${last?.lastKey ?? '-'}) with pgcdc snapshot or pgcdc produce`
+            : 'stopped following; the producer carries on (pgcdc snapshot --status)',
+        );
+        process.exitCode = 130;
+        return;
+      }
+      const secs =
+        last.startedAt && last.finishedAt ? (last.finishedAt.getTime() - last.startedAt.getTime()) / 1000 : 0;
+      console.log(
+        `snapshot ${last.snapshotId} done: ${last.rowsDone} rows read, ${last.events} op=r events in Kafka, ` +
+          `${last.chunks} chunks${last.resumes ? `, resumed ${last.resumes}x` : ''}, ${formatDuration(secs)}` +
+          (secs > 0 ? ` (${Math.round(last.rowsDone / secs)} rows/s overall)` : ''),
+      );
+    });
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Entry point of the `pgcdc-dev` command (development tooling): runs the TypeScript sources through
+// tsx's loader.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./main.ts');

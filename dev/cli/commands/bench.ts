@@ -1,0 +1,145 @@
+// `pgcdc bench` (npm run bench): throughput, latency and resources of the pipeline on the local
+// stack with a seeded workload, next to raw baselines and, with --vs debezium, Debezium on Kafka
+// Connect. Prints a markdown report; saves JSON and markdown under bench-results/.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { PROJECT_ROOT } from '../../stack/settings.ts';
+import { Bench, type BenchOptions } from '../../bench/run.ts';
+import { renderReport } from '../../bench/report.ts';
+import { DEFAULT_WORKLOAD } from '../../bench/workload.ts';
+
+interface BenchCliOpts {
+  vs?: string;
+  only?: string;
+  events: string;
+  rounds: string;
+  latencySeconds: string;
+  rates: string;
+  saturation: boolean;
+  snapshotRows: string;
+  snapshotBatchSize?: string;
+  webhook: boolean;
+  baselines: boolean;
+  mix: string;
+  txnSize: string;
+  largeBioRatio: string;
+  largeBioBytes: string;
+  seed: string;
+  writers: string;
+  batchMaxMessages?: string;
+  lingerMs?: string;
+  out: string;
+  label?: string;
+  profile?: boolean;
+  keepStack?: boolean;
+}
+
+const int = (name: string, v: string, min = 0): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
+  return n;
+};
+
+export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
+  if (o.vs !== undefined && o.vs !== 'debezium')
+    throw new Error(`--vs: only "debezium" is supported, got ${o.vs}`);
+  if (o.only !== undefined && o.only !== 'pgcdc' && o.only !== 'debezium')
+    throw new Error(`--only: pgcdc or debezium, got ${o.only}`);
+  const mix = o.mix.split(/[/:,]/).map((x) => Number(x));
+  if (mix.length !== 3 || mix.some((x) => !Number.isFinite(x) || x < 0))
+    throw new Error(`--mix must be insert/update/delete weights, e.g. 60/30/10, got ${o.mix}`);
+  const ratio = Number(o.largeBioRatio);
+  if (!(ratio >= 0 && ratio <= 1))
+    throw new Error(`--large-bio-ratio must be in 0..1, got ${o.largeBioRatio}`);
+  return {
+    vs: o.vs === 'debezium' ? 'debezium' : undefined,
+    ...(o.only ? { only: o.only } : {}),
+    events: int('events', o.events, 1),
+    rounds: int('rounds', o.rounds, 1),
+    latencySeconds: int('latency-seconds', o.latencySeconds),
+    rates: o.rates
+      .split(',')
+      .filter(Boolean)
+      .map((x) => int('rates', x.trim(), 1)),
+    saturation: o.saturation,
+    snapshotRows: int('snapshot-rows', o.snapshotRows),
+    ...(o.snapshotBatchSize ? { snapshotBatchSize: int('snapshot-batch-size', o.snapshotBatchSize, 1) } : {}),
+    webhook: o.webhook,
+    baselines: o.baselines,
+    workload: {
+      seed: int('seed', o.seed),
+      mix: { insert: mix[0]!, update: mix[1]!, delete: mix[2]! },
+      txnSize: int('txn-size', o.txnSize, 1),
+      largeBioRatio: ratio,
+      largeBioBytes: int('large-bio-bytes', o.largeBioBytes, 1),
+    },
+    writers: int('writers', o.writers, 1),
+    ...(o.batchMaxMessages || o.lingerMs
+      ? {
+          producer: {
+            ...(o.batchMaxMessages
+              ? { batchMaxMessages: int('batch-max-messages', o.batchMaxMessages, 1) }
+              : {}),
+            ...(o.lingerMs ? { lingerMs: int('linger-ms', o.lingerMs) } : {}),
+          },
+        }
+      : {}),
+    outDir: path.resolve(o.out),
+    ...(o.label ? { label: o.label } : {}),
+    ...(o.profile ? { profile: true } : {}),
+    ...(o.keepStack ? { keepStack: true } : {}),
+  };
+}
+
+export function registerBenchCommand(program: Command): void {
+  const w = DEFAULT_WORKLOAD;
+  program
+    .command('bench')
+    .description(
+      'benchmark on the local stack: source/sink/webhook/snapshot throughput, end-to-end latency, CPU and memory, ' +
+        'next to raw baselines (pg_recvlogical, Kafka ProducerPerformance, multi-row upsert) and optionally Debezium',
+    )
+    .option(
+      '--vs <peer>',
+      'also run the same workload through this peer: debezium (Kafka Connect + Debezium)',
+    )
+    .option('--only <pipeline>', 'run only pgcdc or only debezium')
+    .option('--events <n>', 'changes written per throughput round', '30000')
+    .option('--rounds <n>', 'throughput rounds per pipeline (medians are reported)', '3')
+    .option('--latency-seconds <n>', 'duration of each latency phase (0 skips them)', '15')
+    .option('--rates <list>', 'fixed write rates of the latency phases, changes/s', '1000,5000')
+    .option('--no-saturation', 'skip the latency phase at maximum write rate')
+    .option(
+      '--snapshot-rows <n>',
+      'rows of the snapshot phase (1000000 for the full figure; 0 skips)',
+      '20000',
+    )
+    .option('--snapshot-batch-size <n>', 'our source.snapshot.batchSize (default: the configuration default)')
+    .option('--no-webhook', 'skip webhook deliveries')
+    .option('--no-baselines', 'skip pg_recvlogical, ProducerPerformance and the raw upsert')
+    .option(
+      '--mix <i/u/d>',
+      'insert/update/delete weights',
+      `${w.mix.insert}/${w.mix.update}/${w.mix.delete}`,
+    )
+    .option('--txn-size <n>', 'changes per source transaction', String(w.txnSize))
+    .option('--large-bio-ratio <r>', 'fraction of inserted rows with a large bio', String(w.largeBioRatio))
+    .option('--large-bio-bytes <n>', 'size of a large bio', String(w.largeBioBytes))
+    .option('--seed <n>', 'workload seed', String(w.seed))
+    .option('--writers <n>', 'writer connections', '8')
+    .option('--batch-max-messages <n>', 'our producer.batchMaxMessages (default: the configuration default)')
+    .option('--linger-ms <n>', 'our producer.lingerMs (default: the configuration default)')
+    .option('--out <dir>', 'results folder', path.join(PROJECT_ROOT, 'bench-results'))
+    .option('--profile', 'write V8 CPU profiles of our producer and consumers next to the results')
+    .option('--label <text>', 'a label for this run (e.g. "before batching change")')
+    .option('--keep-stack', 'leave the local stack parts this run started running at the end')
+    .action(async (o: BenchCliOpts) => {
+      const opts = parseBenchOptions(o);
+      const bench = new Bench(opts, (m) => console.error(`bench: ${m}`));
+      const res = await bench.run();
+      console.log(renderReport(res));
+      console.error(`bench: saved ${bench.save()}`);
+      const failed = res.pipelines.some((p) => p.rounds.length === 0);
+      if (failed) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,58 @@
+// `pgcdc stack up|down|status`: the local development stack (dev/stack).
+import type { Command } from 'commander';
+import { stackSettingsFromEnv } from '../../stack/settings.ts';
+import { stackDown, stackStatus, stackUp } from '../../stack/stack.ts';
+
+export function registerStackCommands(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('Install and run the local stack: PostgreSQL (logical), Kafka (KRaft) and a schema registry')
+    .addHelpText(
+      'after',
+      '\nPorts and folders come from PGCDC_STACK_PG_PORT, PGCDC_STACK_KAFKA_PORT, PGCDC_STACK_KAFKA_CONTROLLER_PORT,\n' +
+        'PGCDC_STACK_REGISTRY_PORT, PGCDC_STACK_STATE_DIR and PGCDC_STACK_CACHE_DIR.',
+    );
+
+  stack
+    .command('up')
+    .description('install what is missing, start every part (reusing parts already running), print URLs')
+    .option('--json', 'print the URLs as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const s = stackSettingsFromEnv(process.env);
+      const { urls, started } = await stackUp(s, (m) => console.error(`stack: ${m}`));
+      if (opts.json) {
+        console.log(JSON.stringify({ ...urls, started }, null, 2));
+        return;
+      }
+      console.log(`postgres (source): ${urls.sourceUrl}`);
+      console.log(`postgres (peer):   ${urls.peerUrl}`);
+      console.log(`kafka:             ${urls.kafkaBrokers.join(',')}`);
+      console.log(`schema registry:   ${urls.registryUrl}`);
+      console.log(`state: ${s.stateDir}   cache: ${s.cacheDir}`);
+    });
+
+  stack
+    .command('down')
+    .description('stop every part of the stack (by the pid it recorded); data is kept')
+    .action(async () => {
+      await stackDown(stackSettingsFromEnv(process.env));
+      console.log('stack stopped');
+    });
+
+  stack
+    .command('status')
+    .description('show each part: running, ready, pid, URL, log file')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const st = await stackStatus(stackSettingsFromEnv(process.env));
+      if (opts.json) {
+        console.log(JSON.stringify(st, null, 2));
+        return;
+      }
+      for (const [name, c] of Object.entries(st)) {
+        const state = c.ready ? 'ready' : c.running ? 'running (not ready)' : 'stopped';
+        console.log(`${name.padEnd(9)} ${state.padEnd(20)} pid=${c.pid ?? '-'}  ${c.url}  log=${c.log}`);
+      }
+      if (!Object.values(st).every((c) => c.ready)) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,39 @@
+// `pgcdc check`: validates the configuration and every connection the pipeline needs, and says for
+// each problem what to do. Checks of independent systems run concurrently; nothing is created or
+// changed anywhere.
+import { loadContract } from '../../schemas/contract.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { topicFor } from '../../pipeline/config/schema.ts';
+import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
+import { checkKafka } from './kafka.ts';
+import { checkRegistry } from './registry.ts';
+import { checkSource } from './source.ts';
+import { checkTarget } from './targets.ts';
+import type { CheckResult } from './types.ts';
+
+export type { CheckLevel, CheckResult } from './types.ts';
+
+export async function runChecks(config: Config, kafka: KafkaClientFactory): Promise<CheckResult[]> {
+  const contract = loadContract(config.source.table, config.source.schema);
+  const topic = topicFor(config.kafka, config.source);
+  const parts = await Promise.all([
+    checkSource(config.source, contract),
+    checkKafka(config, kafka),
+    checkRegistry(config.registry.url, topic, contract),
+    ...config.targets.map((t) => checkTarget(t, contract)),
+  ]);
+  const targets: CheckResult[] = config.targets.length
+    ? []
+    : [
+        {
+          id: 'targets',
+          level: 'WARN',
+          message: 'no targets configured: events are published but applied nowhere',
+        },
+      ];
+  return [...parts.flat(), ...targets];
+}
+
+export function hasErrors(results: CheckResult[]): boolean {
+  return results.some((r) => r.level === 'ERROR');
+}

@@ -1,0 +1,89 @@
+// `pgcdc check` for the schema registry: it answers, and our key/value schemas are compatible with
+// what is registered under the topic's subjects (Confluent API:
+// POST /compatibility/subjects/<subject>/versions/latest). Nothing is registered.
+import type { TableContract } from '../../schemas/contract.ts';
+import { redactUrl } from '../../pipeline/observability/logger.ts';
+import { error, errMessage, info, ok, type CheckResult } from './types.ts';
+
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+export async function checkRegistry(
+  registryUrl: string,
+  topic: string,
+  contract: TableContract,
+  timeoutMs = 5000,
+): Promise<CheckResult[]> {
+  const base = registryUrl.replace(/\/+$/, '');
+  const shown = redactUrl(base);
+  try {
+    const res = await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) {
+      return [
+        error(
+          'registry.connect',
+          `registry ${shown} answered ${res.status} to GET /subjects`,
+          'registry.url must be the Confluent-compatible base URL (Apicurio: .../apis/ccompat/v7)',
+        ),
+      ];
+    }
+  } catch (err) {
+    return [
+      error(
+        'registry.connect',
+        `schema registry ${shown} unreachable: ${errMessage(err)}${err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : ''}`,
+        'start the registry, or fix registry.url',
+      ),
+    ];
+  }
+  const out: CheckResult[] = [ok('registry.connect', `registry ${shown} answers`)];
+  for (const [kind, schema] of [
+    ['key', contract.keySchema],
+    ['value', contract.valueSchema],
+  ] as const) {
+    const subject = `${topic}-${kind}`;
+    const id = `registry.${kind}_schema`;
+    try {
+      const res = await fetch(
+        `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
+        {
+          method: 'POST',
+          headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
+          body: JSON.stringify({ schema: JSON.stringify(schema), schemaType: 'AVRO' }),
+          signal: AbortSignal.timeout(timeoutMs),
+        },
+      );
+      const body = (await res.json().catch(() => ({}))) as {
+        is_compatible?: boolean;
+        messages?: string[];
+        error_code?: number;
+        message?: string;
+      };
+      if (res.status === 404 || body.error_code === 40401 || body.error_code === 40402) {
+        out.push(info(id, `subject ${subject} has no schema yet; pgcdc produce registers it on start`));
+      } else if (!res.ok) {
+        out.push(
+          error(
+            id,
+            `registry answered ${res.status} checking ${subject}: ${body.message ?? ''}`,
+            'see the registry log',
+          ),
+        );
+      } else if (body.is_compatible === false) {
+        out.push(
+          error(
+            id,
+            `schemas/avro/${contract.table}-${kind}.avsc is not compatible with the latest ${subject}${body.messages?.length ? `: ${body.messages.join('; ')}` : ''}`,
+            `make the change BACKWARD compatible (new fields need defaults), or publish to a new topic (kafka.topicPrefix)`,
+          ),
+        );
+      } else {
+        out.push(
+          ok(id, `schemas/avro/${contract.table}-${kind}.avsc is compatible with the latest ${subject}`),
+        );
+      }
+    } catch (err) {
+      out.push(error(id, `checking ${subject} failed: ${errMessage(err)}`, 'see the registry log'));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,384 @@
+// `pgcdc check` for the source database: connection, wal_level, privileges, the table (primary
+// key, replica identity, columns vs the contract), the publication and the replication slot.
+import pg from 'pg';
+import { formatLsn, parseLsn } from '../../schemas/lsn.ts';
+import { judgeSlot, positionTableExists, readPosition } from '../../producers/postgres/position.ts';
+import { readSlots } from '../../producers/postgres/slots.ts';
+import type { TableContract } from '../../schemas/contract.ts';
+import type { SourceConfig } from '../../pipeline/config/schema.ts';
+import { redactUrl } from '../../pipeline/observability/logger.ts';
+import { formatBytes } from '../format.ts';
+import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
+import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
+
+interface TableRow {
+  oid: number;
+  relreplident: string;
+  can_select: boolean;
+  owns: boolean;
+  pk: string[] | null;
+  ident_index: string | null;
+}
+
+const TABLE_SQL = `
+SELECT c.oid::int AS oid, c.relreplident::text AS relreplident,
+       has_table_privilege(c.oid, 'SELECT') AS can_select,
+       pg_has_role(c.relowner, 'USAGE') AS owns,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord)
+          FROM pg_index i
+          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+         WHERE i.indrelid = c.oid AND i.indisprimary) AS pk,
+       (SELECT ci.relname::text FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid
+         WHERE i.indrelid = c.oid AND i.indisreplident) AS ident_index
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
+
+export async function checkSource(src: SourceConfig, contract: TableContract): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const table = `${src.schema}.${src.table}`;
+  const client = new pg.Client({
+    connectionString: src.url,
+    application_name: 'pgcdc-check',
+    connectionTimeoutMillis: 5000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    out.push(
+      error(
+        'source.connect',
+        `cannot connect to the source ${redactUrl(src.url)}: ${errMessage(err)}`,
+        'check source.url (host, port, database, user, password), that PostgreSQL runs and that pg_hba.conf lets this host in',
+      ),
+    );
+    await client.end().catch(() => undefined);
+    return out;
+  }
+  try {
+    const settings = await client.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version')",
+    );
+    const get = (n: string) => settings.rows.find((r) => r.name === n)?.setting ?? '';
+    out.push(
+      ok('source.connect', `connected to ${redactUrl(src.url)} (PostgreSQL ${get('server_version')})`),
+    );
+    if (get('wal_level') !== 'logical') {
+      out.push(
+        error(
+          'source.wal_level',
+          `wal_level is "${get('wal_level')}"; logical replication needs "logical"`,
+          'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL (managed services: set the logical replication parameter, e.g. rds.logical_replication = 1)',
+        ),
+      );
+    } else {
+      out.push(ok('source.wal_level', 'wal_level is logical'));
+    }
+    if (Number(get('max_replication_slots')) === 0 || Number(get('max_wal_senders')) === 0) {
+      out.push(
+        error(
+          'source.wal_senders',
+          `max_replication_slots = ${get('max_replication_slots')}, max_wal_senders = ${get('max_wal_senders')}`,
+          'set both to at least 1 (postgresql.conf) and restart PostgreSQL',
+        ),
+      );
+    }
+
+    const role = (
+      await client.query<{ role: string; rolsuper: boolean; rolreplication: boolean; can_create: boolean }>(
+        `SELECT current_user AS role, rolsuper, rolreplication,
+                has_database_privilege(current_database(), 'CREATE') AS can_create
+           FROM pg_roles WHERE rolname = current_user`,
+      )
+    ).rows[0]!;
+    if (!role.rolsuper && !role.rolreplication) {
+      out.push(
+        error(
+          'source.privileges',
+          `role ${role.role} has neither REPLICATION nor superuser: it cannot create or stream a replication slot`,
+          `ALTER ROLE ${pg.escapeIdentifier(role.role)} WITH REPLICATION;`,
+        ),
+      );
+    } else {
+      out.push(
+        ok('source.privileges', `role ${role.role} has ${role.rolsuper ? 'superuser' : 'REPLICATION'}`),
+      );
+    }
+
+    const t = (await client.query<TableRow>(TABLE_SQL, [src.schema, src.table])).rows[0];
+    if (!t) {
+      out.push(
+        error(
+          'source.table',
+          `table ${table} does not exist`,
+          'create it (schemas/users.sql) or fix source.schema / source.table',
+        ),
+      );
+    } else {
+      out.push(...checkTable(t, table, role.role, contract));
+      const cols = (await client.query<PgColumn>(COLUMNS_SQL, [t.oid])).rows;
+      const m = compareColumns(cols, contract.columns);
+      if (m.missing.length || m.wrongType.length) {
+        const parts = [
+          ...m.missing.map((c) => `${c.name} missing`),
+          ...m.wrongType.map((c) => `${c.name} is ${c.actual}, the contract says ${c.expected}`),
+        ];
+        out.push(
+          error(
+            'source.columns',
+            `table ${table} does not match the contract (schemas/avro/${contract.table}-value.avsc): ${parts.join('; ')}`,
+            'align the table with the contract, or evolve the contract (a BACKWARD-compatible change) first',
+          ),
+        );
+      } else {
+        out.push(
+          ok(
+            'source.columns',
+            `${contract.columns.length} columns match the contract${m.extra.length ? ` (not captured: ${m.extra.map((c) => c.name).join(', ')})` : ''}`,
+          ),
+        );
+      }
+    }
+
+    out.push(...(await checkPublication(client, src, table, role, t)));
+    out.push(...(await checkSlot(client, src)));
+  } catch (err) {
+    out.push(
+      error('source.query', `reading the source catalog failed: ${errMessage(err)}`, 'see the message'),
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return out;
+}
+
+function checkTable(t: TableRow, table: string, role: string, contract: TableContract): CheckResult[] {
+  const out: CheckResult[] = [];
+  if (!t.can_select) {
+    out.push(
+      error(
+        'source.select',
+        `role ${role} may not SELECT from ${table} (needed for snapshots)`,
+        `GRANT SELECT ON ${table} TO ${pg.escapeIdentifier(role)};`,
+      ),
+    );
+  }
+  const keys = contract.keyColumns.join(', ');
+  if (!t.pk) {
+    out.push(
+      error(
+        'source.primary_key',
+        `table ${table} has no primary key: events are keyed (and partitioned, and applied) by it`,
+        `ALTER TABLE ${table} ADD PRIMARY KEY (${keys});`,
+      ),
+    );
+  } else if (t.pk.join(',') !== contract.keyColumns.join(',')) {
+    out.push(
+      error(
+        'source.primary_key',
+        `table ${table} has primary key (${t.pk.join(', ')}), the contract's key is (${keys})`,
+        'make the primary key match schemas/avro/*-key.avsc',
+      ),
+    );
+  } else {
+    out.push(ok('source.primary_key', `primary key (${keys})`));
+  }
+  switch (t.relreplident) {
+    case 'n':
+      out.push(
+        error(
+          'source.replica_identity',
+          `table ${table} has REPLICA IDENTITY NOTHING: updates and deletes are not published with a key, so they are lost`,
+          `ALTER TABLE ${table} REPLICA IDENTITY DEFAULT; (or FULL for complete before images)`,
+        ),
+      );
+      break;
+    case 'd':
+      out.push(
+        info(
+          'source.replica_identity',
+          'REPLICA IDENTITY DEFAULT: before images carry only the key, and an update leaves out unchanged TOASTed (large) columns, which pgcdc applies as partial updates',
+          `ALTER TABLE ${table} REPLICA IDENTITY FULL; if consumers need complete before images`,
+        ),
+      );
+      break;
+    case 'f':
+      out.push(ok('source.replica_identity', 'REPLICA IDENTITY FULL: complete before images'));
+      break;
+    case 'i':
+      out.push(
+        info(
+          'source.replica_identity',
+          `REPLICA IDENTITY USING INDEX ${t.ident_index ?? '?'}: before images carry that index's columns only`,
+        ),
+      );
+      break;
+    default:
+      out.push(warn('source.replica_identity', `unknown replica identity "${t.relreplident}"`));
+  }
+  return out;
+}
+
+async function checkPublication(
+  client: pg.Client,
+  src: SourceConfig,
+  table: string,
+  role: { role: string; rolsuper: boolean; can_create: boolean },
+  t: TableRow | undefined,
+): Promise<CheckResult[]> {
+  const pub = (
+    await client.query<{ puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean }>(
+      'SELECT puballtables, pubinsert, pubupdate, pubdelete FROM pg_publication WHERE pubname = $1',
+      [src.publication],
+    )
+  ).rows[0];
+  const create = `CREATE PUBLICATION ${pg.escapeIdentifier(src.publication)} FOR TABLE ${table};`;
+  if (!pub) {
+    const canCreate = role.rolsuper || (role.can_create && (t?.owns ?? false));
+    if (canCreate) {
+      return [
+        warn(
+          'source.publication',
+          `publication ${src.publication} does not exist; pgcdc produce will create it (FOR TABLE ${table})`,
+          `nothing to do, or create it yourself: ${create}`,
+        ),
+      ];
+    }
+    return [
+      error(
+        'source.publication',
+        `publication ${src.publication} does not exist, and role ${role.role} cannot create it (it must own ${table} and have CREATE on the database)`,
+        `as the owner of ${table}: ${create}`,
+      ),
+    ];
+  }
+  const member = await client.query(
+    'SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
+    [src.publication, src.schema, src.table],
+  );
+  if (member.rowCount === 0) {
+    return [
+      error(
+        'source.publication',
+        `publication ${src.publication} exists but does not include ${table}`,
+        `ALTER PUBLICATION ${pg.escapeIdentifier(src.publication)} ADD TABLE ${table};`,
+      ),
+    ];
+  }
+  const missing = (['insert', 'update', 'delete'] as const).filter((op) => !pub[`pub${op}`]);
+  if (missing.length) {
+    return [
+      error(
+        'source.publication',
+        `publication ${src.publication} does not publish ${missing.join(', ')}: those changes never reach the targets`,
+        `ALTER PUBLICATION ${pg.escapeIdentifier(src.publication)} SET (publish = 'insert, update, delete');`,
+      ),
+    ];
+  }
+  return [
+    ok(
+      'source.publication',
+      `publication ${src.publication} publishes ${table}${pub.puballtables ? ' (FOR ALL TABLES)' : ''}`,
+    ),
+  ];
+}
+
+/**
+ * The producer's start-up verdict (judgeSlot) on the slot and the position pgcdc stored for it: a
+ * slot that was dropped, re-created or advanced behind pgcdc's back is reported before a start.
+ */
+async function checkPosition(
+  client: pg.Client,
+  src: SourceConfig,
+  slot: { confirmedFlushLsn: string | null; walStatus: string | null } | undefined,
+): Promise<CheckResult[]> {
+  if (!(await positionTableExists(client, src.position))) return [];
+  const stored = await readPosition(client, src.position, src.slot);
+  if (stored === undefined) return [];
+  const verdict = judgeSlot({
+    slot: src.slot,
+    found: slot && {
+      confirmedFlushLsn: parseLsn(slot.confirmedFlushLsn ?? '0/0'),
+      walStatus: slot.walStatus,
+    },
+    stored,
+    positionTable: src.position,
+  });
+  if (verdict.kind === 'refuse') {
+    return [error('source.position', verdict.error.message, verdict.error.hint ?? 'see the message')];
+  }
+  return [ok('source.position', `the slot agrees with the position pgcdc stored (${formatLsn(stored)})`)];
+}
+
+async function checkSlot(client: pg.Client, src: SourceConfig): Promise<CheckResult[]> {
+  const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+  const s = (await readSlots(client, src.slot)).slots[0];
+  const position = await checkPosition(client, src, s);
+  if (position.some((r) => r.level === 'ERROR')) return position;
+  return [...(await checkSlotItself(client, src, db, s)), ...position];
+}
+
+async function checkSlotItself(
+  client: pg.Client,
+  src: SourceConfig,
+  db: string,
+  s: Awaited<ReturnType<typeof readSlots>>['slots'][number] | undefined,
+): Promise<CheckResult[]> {
+  if (!s) {
+    const used = await client.query<{ used: number; max: number }>(
+      "SELECT (SELECT count(*) FROM pg_replication_slots)::int AS used, current_setting('max_replication_slots')::int AS max",
+    );
+    const u = used.rows[0]!;
+    if (u.used >= u.max) {
+      return [
+        error(
+          'source.slot',
+          `slot ${src.slot} does not exist and all ${u.max} replication slots are taken`,
+          'drop a stale slot (pgcdc slots list / pgcdc slots drop NAME --yes) or raise max_replication_slots',
+        ),
+      ];
+    }
+    return [
+      warn(
+        'source.slot',
+        `replication slot ${src.slot} does not exist; pgcdc produce will create it (pgoutput) and stream changes from then on`,
+        'nothing to do; rows that exist before are brought over by a snapshot',
+      ),
+    ];
+  }
+  if (s.plugin !== 'pgoutput') {
+    return [
+      error(
+        'source.slot',
+        `replication slot ${src.slot} uses plugin ${s.plugin ?? s.slotType}, pgcdc needs pgoutput`,
+        `pgcdc slots drop ${src.slot} --yes (if nothing else uses it), or choose another source.slot`,
+      ),
+    ];
+  }
+  if (s.database !== db) {
+    return [
+      error(
+        'source.slot',
+        `replication slot ${src.slot} belongs to database ${s.database}, not ${db}`,
+        'choose another source.slot',
+      ),
+    ];
+  }
+  if (s.walStatus === 'lost') {
+    return [
+      error(
+        'source.slot',
+        `replication slot ${src.slot} has lost WAL it needed (wal_status = lost): changes were missed`,
+        `pgcdc slots drop ${src.slot} --yes, then restart pgcdc produce and re-snapshot the targets`,
+      ),
+    ];
+  }
+  const retained = s.retainedBytes === null ? '?' : formatBytes(s.retainedBytes);
+  const msg = `slot ${src.slot} (pgoutput) at ${s.confirmedFlushLsn ?? '?'}, ${retained} of WAL retained`;
+  return [
+    s.active
+      ? info('source.slot', `${msg}; streamed right now by pid ${s.activePid} (a running producer)`)
+      : ok('source.slot', msg),
+  ];
+}

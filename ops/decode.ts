@@ -1,0 +1,21 @@
+// Decodes change events read back from the topic by operators' tools (replay dry run, status):
+// by the schema id in each message, fetched from the registry; nothing is registered.
+import type avro from 'avsc';
+import { fromWire } from '../schemas/avro.ts';
+import type { ChangeEvent } from '../schemas/contract.ts';
+import { fetchSchemaById } from '../schemas/codec.ts';
+
+export type EventDecoder = (value: Buffer) => Promise<ChangeEvent>;
+
+export function createEventDecoder(registryUrl: string): EventDecoder {
+  const types = new Map<number, Promise<avro.Type>>();
+  return async (value) => {
+    const { schemaId, payload } = fromWire(value);
+    let t = types.get(schemaId);
+    if (!t) {
+      t = fetchSchemaById(registryUrl, schemaId);
+      types.set(schemaId, t);
+    }
+    return (await t).fromBuffer(payload) as ChangeEvent;
+  };
+}

@@ -1,0 +1,307 @@
+// `pgcdc replay`: moves a target's consumer-group offsets so the target applies events again (or
+// skips them). Applying is idempotent (position-guarded statements), so a replay re-applies events
+// and ends in the same, correct state. The plan (per partition: current -> new offset, events
+// replayed) is pure; reading offsets, the first event to replay and moving the group is I/O.
+import { formatLsn } from '../schemas/lsn.ts';
+import { ConfigError, PgcdcError } from '../pipeline/errors.ts';
+import type { GroupMember, KafkaAdminPort, KafkaReaderPort } from '../pipeline/kafka/port.ts';
+import type { EventDecoder } from './decode.ts';
+
+export type ReplayTo =
+  | { kind: 'earliest' }
+  | { kind: 'latest' }
+  | { kind: 'time'; ms: number }
+  | { kind: 'offsets'; offsets: Map<number, bigint> };
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** earliest | latest | <ISO-8601 time with zone, or a date (UTC midnight)> | <partition>:<offset>[,...] */
+export function parseReplayTo(spec: string): ReplayTo {
+  const s = spec.trim();
+  if (/^earliest$/i.test(s)) return { kind: 'earliest' };
+  if (/^latest$/i.test(s)) return { kind: 'latest' };
+  if (/^\d+:\d+(,\s*\d+:\d+)*$/.test(s)) {
+    const offsets = new Map<number, bigint>();
+    for (const part of s.split(',')) {
+      const [p, o] = part.trim().split(':');
+      const partition = Number(p);
+      if (offsets.has(partition))
+        throw new ConfigError(`--to names partition ${partition} twice`, {
+          hint: 'one <partition>:<offset> each',
+        });
+      offsets.set(partition, BigInt(o!));
+    }
+    return { kind: 'offsets', offsets };
+  }
+  if (ISO_DATE.test(s) || ISO_TIME.test(s)) {
+    const ms = Date.parse(ISO_DATE.test(s) ? `${s}T00:00:00Z` : s.replace(' ', 'T'));
+    if (!Number.isNaN(ms)) return { kind: 'time', ms };
+  }
+  const hint = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s)
+    ? 'give the time zone too, e.g. 2026-11-27T10:00:00Z or 2026-11-27T11:00:00+01:00'
+    : 'use earliest, latest, an ISO-8601 time (2026-11-27T10:00:00Z) or <partition>:<offset>[,...] (0:120,1:98)';
+  throw new ConfigError(`--to "${spec}" is not a replay position`, { hint });
+}
+
+export interface FirstEvent {
+  offset: string;
+  /** Kafka timestamp of the message */
+  publishedAt: string;
+  op: string;
+  /** commit time of the source transaction */
+  commitTime: string;
+  /** the event's own LSN and its transaction's commit LSN */
+  lsn: string;
+  commitLsn: string;
+  snapshot: boolean;
+}
+
+export interface PartitionPlan {
+  partition: number;
+  low: bigint;
+  high: bigint;
+  /** committed offset of the group, -1 when it has none */
+  committed: bigint;
+  /** where the target would go on from: the committed offset, or the earliest one when none */
+  current: bigint;
+  next: bigint;
+  /** offsets that will be applied again (next < current) */
+  replays: bigint;
+  /** offsets that will be skipped (next > current): those events are never applied */
+  skips: bigint;
+  first?: FirstEvent | undefined;
+  firstError?: string | undefined;
+}
+
+export interface ReplayPlan {
+  target: string;
+  group: string;
+  topic: string;
+  to: string;
+  groupState: string;
+  members: GroupMember[];
+  /** cleanup.policy=compact: offset counts are an upper bound of the events */
+  compacted: boolean;
+  partitions: PartitionPlan[];
+  totalReplays: bigint;
+  totalSkips: bigint;
+}
+
+/** Per partition: current -> next offset; pure. */
+export function planPartitions(
+  to: ReplayTo,
+  ends: { partition: number; low: bigint; high: bigint }[],
+  committed: { partition: number; offset: bigint }[],
+  byTime?: { partition: number; offset: bigint }[],
+): PartitionPlan[] {
+  if (to.kind === 'offsets') {
+    for (const p of to.offsets.keys()) {
+      if (!ends.some((e) => e.partition === p))
+        throw new ConfigError(`--to names partition ${p}, the topic has partitions 0..${ends.length - 1}`);
+    }
+  }
+  return [...ends]
+    .sort((a, b) => a.partition - b.partition)
+    .map((e) => {
+      const c = committed.find((x) => x.partition === e.partition)?.offset ?? -1n;
+      const current = c < e.low ? e.low : c > e.high ? e.high : c;
+      let next: bigint;
+      switch (to.kind) {
+        case 'earliest':
+          next = e.low;
+          break;
+        case 'latest':
+          next = e.high;
+          break;
+        case 'time': {
+          const t = byTime?.find((x) => x.partition === e.partition)?.offset;
+          next = t === undefined || t < 0n ? e.high : t < e.low ? e.low : t;
+          break;
+        }
+        case 'offsets': {
+          const o = to.offsets.get(e.partition);
+          if (o !== undefined && (o < e.low || o > e.high)) {
+            throw new ConfigError(
+              `--to ${e.partition}:${o} is outside partition ${e.partition}'s offsets ${e.low}..${e.high}`,
+            );
+          }
+          next = o ?? current;
+          break;
+        }
+        default:
+          return to satisfies never;
+      }
+      return {
+        partition: e.partition,
+        low: e.low,
+        high: e.high,
+        committed: c,
+        current,
+        next,
+        replays: current > next ? current - next : 0n,
+        skips: next > current ? next - current : 0n,
+      };
+    });
+}
+
+export function describeTo(to: ReplayTo): string {
+  switch (to.kind) {
+    case 'earliest':
+    case 'latest':
+      return to.kind;
+    case 'time':
+      return new Date(to.ms).toISOString();
+    case 'offsets':
+      return [...to.offsets].map(([p, o]) => `${p}:${o}`).join(',');
+    default:
+      return to satisfies never;
+  }
+}
+
+export interface ReplayDeps {
+  admin: KafkaAdminPort;
+  reader: KafkaReaderPort;
+  decode: EventDecoder;
+}
+
+export async function buildReplayPlan(
+  deps: ReplayDeps,
+  opts: { target: string; group: string; topic: string; to: ReplayTo; withFirstEvents: boolean },
+): Promise<ReplayPlan> {
+  const { admin } = deps;
+  const topic = await admin.describeTopic(opts.topic);
+  if (!topic) {
+    throw new ConfigError(`topic ${opts.topic} does not exist`, {
+      hint: 'nothing was published yet (start pgcdc produce), or fix kafka.topicPrefix',
+    });
+  }
+  const [ends, committed, group, byTime] = await Promise.all([
+    admin.topicOffsets(opts.topic),
+    admin.groupOffsets(opts.group, opts.topic),
+    admin.describeGroup(opts.group),
+    opts.to.kind === 'time' ? admin.offsetsForTime(opts.topic, opts.to.ms) : Promise.resolve(undefined),
+  ]);
+  const partitions = planPartitions(opts.to, ends, committed, byTime);
+  if (opts.withFirstEvents) await describeFirstEvents(deps, opts.topic, partitions);
+  return {
+    target: opts.target,
+    group: opts.group,
+    topic: opts.topic,
+    to: describeTo(opts.to),
+    groupState: group.state,
+    members: group.memberList,
+    compacted: (topic.config['cleanup.policy'] ?? '').includes('compact'),
+    partitions,
+    totalReplays: partitions.reduce((n, p) => n + p.replays, 0n),
+    totalSkips: partitions.reduce((n, p) => n + p.skips, 0n),
+  };
+}
+
+/** The first event each partition will apply after the move (one message per partition). */
+async function describeFirstEvents(deps: ReplayDeps, topic: string, parts: PartitionPlan[]): Promise<void> {
+  const wanted = parts.filter((p) => p.next < p.high);
+  if (wanted.length === 0) return;
+  const messages = await deps.reader.read(
+    topic,
+    wanted.map((p) => ({ partition: p.partition, from: p.next, to: p.high })),
+    { limitPerPartition: 1 },
+  );
+  for (const p of wanted) {
+    const m = messages.find((x) => x.partition === p.partition);
+    if (!m?.value) {
+      p.firstError = m ? 'tombstone' : 'not read';
+      continue;
+    }
+    try {
+      const e = await deps.decode(m.value);
+      p.first = {
+        offset: m.offset.toString(),
+        publishedAt: new Date(m.timestampMs).toISOString(),
+        op: e.op,
+        commitTime: usToIso(e.source.ts_us),
+        lsn: formatLsn(e.source.lsn),
+        commitLsn: formatLsn(e.source.commit_lsn),
+        snapshot: e.source.snapshot,
+      };
+    } catch (err) {
+      p.firstError = `cannot decode: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+}
+
+export function usToIso(us: bigint): string {
+  const ms = us / 1000n;
+  const iso = new Date(Number(ms)).toISOString();
+  const micros = (us % 1_000_000n).toString().padStart(6, '0');
+  return iso.replace(/\.\d{3}Z$/, `.${micros}Z`);
+}
+
+export class ReplayRefusedError extends PgcdcError {}
+
+export function activeMembersMessage(plan: ReplayPlan): ReplayRefusedError {
+  const who = plan.members.map((m) => `${m.clientId}@${m.host.replace(/^\//, '')}`).join(', ');
+  return new ReplayRefusedError(
+    `target ${plan.target}: consumer group ${plan.group} has ${plan.members.length} active member(s) (${who}); ` +
+      'Kafka does not let offsets move under a running consumer, and it would overwrite them',
+    {
+      hint:
+        `stop the pgcdc consume/run process(es) of target ${plan.target}, then run the replay again; ` +
+        'or add --force: the members are removed from the group, rejoin by themselves within seconds and ' +
+        'resume from the new offsets (each re-applies the batch it was applying, which is harmless)',
+    },
+  );
+}
+
+export interface ReplayResult {
+  membersRemoved: number;
+  attempts: number;
+}
+
+/** Moves the group's offsets to the plan. Refuses while members are active unless `force`. */
+export async function executeReplay(
+  admin: KafkaAdminPort,
+  plan: ReplayPlan,
+  opts: { force: boolean; sleep?: (ms: number) => Promise<void> },
+): Promise<ReplayResult> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const offsets = plan.partitions
+    .filter((p) => p.next !== p.committed)
+    .map((p) => ({ partition: p.partition, offset: p.next }));
+  if (offsets.length === 0) return { membersRemoved: 0, attempts: 0 };
+  let removed = 0;
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    const group = await admin.describeGroup(plan.group);
+    if (group.members > 0) {
+      if (!opts.force) throw activeMembersMessage({ ...plan, members: group.memberList });
+      removed += await admin.removeGroupMembers(plan.group);
+    }
+    try {
+      // one request as an outsider, right after the members left: they need a heartbeat to notice
+      await admin.commitGroupOffsets(plan.group, plan.topic, offsets);
+    } catch (err) {
+      if (!opts.force) {
+        throw new ReplayRefusedError(
+          `target ${plan.target}: Kafka refused the new offsets of ${plan.group}: ${err instanceof Error ? err.message : String(err)}`,
+          { hint: 'a consumer of the target joined meanwhile: stop it and run the replay again', cause: err },
+        );
+      }
+      await sleep(100 * attempt); // a removed member rejoined first: remove it again
+      continue;
+    }
+    if (removed === 0) return { membersRemoved: 0, attempts: attempt };
+    // Members that rejoined before the commit hold the old positions: remove them once more (they
+    // then read the new committed offsets) and check that none of them overwrote the new ones.
+    removed += await admin.removeGroupMembers(plan.group);
+    const now = await admin.groupOffsets(plan.group, plan.topic);
+    const intact = offsets.every((o) => now.find((n) => n.partition === o.partition)?.offset === o.offset);
+    if (intact) return { membersRemoved: removed, attempts: attempt };
+    await sleep(100 * attempt);
+  }
+  throw new PgcdcError(
+    `target ${plan.target}: could not move the offsets of ${plan.group} (members kept rejoining)`,
+    {
+      hint: `stop the pgcdc consume/run process(es) of target ${plan.target} and run the replay again`,
+    },
+  );
+}

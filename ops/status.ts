@@ -1,0 +1,254 @@
+// `pgcdc status`: one view of the whole pipeline, gathered from where each fact lives: the slot
+// from the source's pg_replication_slots, offsets and group membership from Kafka, and what the
+// running processes last reported (last event, counters, last error) from the status topic. Each
+// part that cannot be read says why instead of failing the whole view.
+import pg from 'pg';
+import { formatLsn } from '../schemas/lsn.ts';
+import { judgeSlotWal, readSlots } from '../producers/postgres/slots.ts';
+import type { Config } from '../pipeline/config/schema.ts';
+import { groupFor, topicFor } from '../pipeline/config/schema.ts';
+import { describeError } from '../pipeline/errors.ts';
+import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
+import { usToIso } from './replay.ts';
+import {
+  createKafkaStatusStore,
+  producerKey,
+  statusTopicFor,
+  targetKey,
+  type SnapshotProgress,
+  type StatusRecord,
+} from '../pipeline/supervision/status-store.ts';
+
+export interface ProducerView {
+  slot: string;
+  /** the slot exists on the source */
+  exists: boolean | null;
+  plugin: string | null;
+  active: boolean | null;
+  activePid: number | null;
+  walStatus: string | null;
+  /** WAL that may still be written before max_slot_wal_keep_size invalidates the slot (null: no limit) */
+  safeWalSizeBytes?: number | null;
+  /** set when the slot is at risk of invalidation, or invalidated: what it means and what to do */
+  walRisk?: string | null;
+  currentWalLsn: string | null;
+  confirmedFlushLsn: string | null;
+  restartLsn: string | null;
+  /** pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn): WAL the server keeps for the slot */
+  walRetainedBytes: number | null;
+  /** pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn): WAL not yet acknowledged */
+  confirmedFlushLagBytes: number | null;
+  /** as the producer last reported it */
+  running: boolean | null;
+  lastEventAt: string | null;
+  lastError: string | null;
+  reportedAt: string | null;
+  reportedBy: string | null;
+  snapshot: SnapshotProgress | null;
+  error?: string;
+}
+
+export interface PartitionLag {
+  partition: number;
+  committed: string | null;
+  high: string;
+  lag: number;
+}
+
+export interface TargetView {
+  name: string;
+  type: string;
+  group: string;
+  groupState: string | null;
+  members: { clientId: string; host: string }[];
+  lag: PartitionLag[];
+  totalLag: number | null;
+  lastApplied: {
+    partition: number | null;
+    offset: string | null;
+    at: string | null;
+    sourceCommitTime: string | null;
+  };
+  applied: number | null;
+  failed: number | null;
+  deadLettered: number | null;
+  countingSince: string | null;
+  state: string | null;
+  lastStatus: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  reportedAt: string | null;
+  reportedBy: string | null;
+  error?: string;
+}
+
+export interface PipelineStatus {
+  generatedAt: string;
+  topic: { name: string; partitions: { partition: number; low: string; high: string }[]; error?: string };
+  statusTopic: { name: string; error?: string };
+  producer: ProducerView;
+  targets: TargetView[];
+}
+
+async function producerView(config: Config, records: Map<string, StatusRecord>): Promise<ProducerView> {
+  const rec = records.get(producerKey(config.source.slot));
+  const p = rec?.kind === 'producer' ? rec : undefined;
+  const view: ProducerView = {
+    slot: config.source.slot,
+    exists: null,
+    plugin: null,
+    active: null,
+    activePid: null,
+    walStatus: null,
+    currentWalLsn: null,
+    confirmedFlushLsn: null,
+    restartLsn: null,
+    walRetainedBytes: null,
+    confirmedFlushLagBytes: null,
+    running: p?.running ?? null,
+    lastEventAt: p?.lastEventAt ?? null,
+    lastError: p?.lastError ?? null,
+    reportedAt: p?.updatedAt ?? null,
+    reportedBy: p ? `${p.host}:${p.pid}` : null,
+    snapshot: p?.snapshot ?? null,
+  };
+  const client = new pg.Client({
+    connectionString: config.source.url,
+    application_name: 'pgcdc-status',
+    connectionTimeoutMillis: 5000,
+  });
+  try {
+    await client.connect();
+    const r = await readSlots(client, config.source.slot);
+    const s = r.slots[0];
+    view.currentWalLsn = formatLsn(r.currentLsn);
+    view.exists = s !== undefined;
+    if (s) {
+      view.plugin = s.plugin;
+      view.active = s.active;
+      view.activePid = s.activePid;
+      view.walStatus = s.walStatus;
+      view.safeWalSizeBytes = s.safeWalSizeBytes ?? null;
+      const risk = judgeSlotWal(s, r.maxSlotWalKeepBytes ?? null, config.operations.slotWalWarnRatio);
+      view.walRisk = risk.level === 'ok' ? null : risk.message;
+      view.confirmedFlushLsn = s.confirmedFlushLsn;
+      view.restartLsn = s.restartLsn;
+      view.walRetainedBytes = s.retainedBytes;
+      view.confirmedFlushLagBytes = s.flushLagBytes;
+    }
+  } catch (err) {
+    view.error = `source: ${describeError(err)}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return view;
+}
+
+export async function gatherStatus(config: Config, kafka: KafkaClientFactory): Promise<PipelineStatus> {
+  const topicName = topicFor(config.kafka, config.source);
+  const store = createKafkaStatusStore(kafka, {
+    topic: statusTopicFor(config.kafka, config.operations),
+    replicationFactor: config.kafka.replicationFactor,
+  });
+  let records = new Map<string, StatusRecord>();
+  let statusError: string | undefined;
+  try {
+    records = await store.readAll();
+  } catch (err) {
+    statusError = describeError(err);
+  } finally {
+    await store.close();
+  }
+  const admin = kafka.admin();
+  let ends: { partition: number; low: bigint; high: bigint }[] | undefined;
+  let kafkaError: string | undefined;
+  let topicError: string | undefined;
+  const [producer] = await Promise.all([
+    producerView(config, records),
+    (async () => {
+      try {
+        await admin.connect();
+        if (await admin.describeTopic(topicName)) ends = await admin.topicOffsets(topicName);
+        else topicError = 'topic does not exist yet (nothing was published)';
+      } catch (err) {
+        kafkaError = `kafka: ${describeError(err)}`;
+        topicError = kafkaError;
+      }
+    })(),
+  ]);
+  ends?.sort((a, b) => a.partition - b.partition);
+  const status: PipelineStatus = {
+    generatedAt: new Date().toISOString(),
+    topic: {
+      name: topicName,
+      partitions: (ends ?? []).map((e) => ({
+        partition: e.partition,
+        low: e.low.toString(),
+        high: e.high.toString(),
+      })),
+      ...(topicError ? { error: topicError } : {}),
+    },
+    statusTopic: { name: store.topic, ...(statusError ? { error: statusError } : {}) },
+    producer,
+    targets: [],
+  };
+
+  for (const t of config.targets) {
+    const group = groupFor(config.kafka, t);
+    const rec = records.get(targetKey(t.name));
+    const r = rec?.kind === 'target' ? rec : undefined;
+    const view: TargetView = {
+      name: t.name,
+      type: t.type,
+      group,
+      groupState: null,
+      members: [],
+      lag: [],
+      totalLag: null,
+      lastApplied: {
+        partition: r?.lastAppliedOffset?.partition ?? null,
+        offset: r?.lastAppliedOffset?.offset ?? null,
+        at: r?.lastAppliedAt ?? null,
+        sourceCommitTime: r?.lastAppliedCommitUs ? usToIso(BigInt(r.lastAppliedCommitUs)) : null,
+      },
+      applied: r?.applied ?? null,
+      failed: r?.failed ?? null,
+      deadLettered: r?.deadLettered ?? null,
+      countingSince: r?.countingSince ?? null,
+      state: r?.state ?? null,
+      lastStatus: r?.lastStatus ?? null,
+      lastError: r?.lastError ?? null,
+      lastErrorAt: r?.lastErrorAt ?? null,
+      reportedAt: r?.updatedAt ?? null,
+      reportedBy: r ? `${r.host}:${r.pid}` : null,
+    };
+    if (kafkaError) {
+      view.error = kafkaError;
+    } else {
+      try {
+        const g = await admin.describeGroup(group);
+        view.groupState = g.state;
+        view.members = g.memberList.map((m) => ({ clientId: m.clientId, host: m.host.replace(/^\//, '') }));
+        if (ends) {
+          const committed = await admin.groupOffsets(group, topicName);
+          view.lag = ends.map((e) => {
+            const c = committed.find((x) => x.partition === e.partition)?.offset ?? -1n;
+            const pos = c < e.low ? e.low : c;
+            return {
+              partition: e.partition,
+              committed: c < 0n ? null : c.toString(),
+              high: e.high.toString(),
+              lag: Math.max(0, Number(e.high - pos)),
+            };
+          });
+          view.totalLag = view.lag.reduce((n, p) => n + p.lag, 0);
+        }
+      } catch (err) {
+        view.error = `kafka: ${describeError(err)}`;
+      }
+    }
+    status.targets.push(view);
+  }
+  await admin.disconnect().catch(() => undefined);
+  return status;
+}

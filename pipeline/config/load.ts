@@ -1,0 +1,87 @@
+// Loads the configuration file (YAML or JSON), substitutes ${ENV} references (so secrets can live
+// in the environment), applies PGCDC_<PATH> overrides (path parts joined by "__", e.g.
+// PGCDC_SOURCE__URL) and validates it. A bad file names the exact key and why.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { ConfigSchema, type Config } from './schema.ts';
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+      const v = env[name] ?? def;
+      if (v === undefined)
+        throw new ConfigError(`config ${path}: environment variable ${name} is not set`, {
+          hint: `export ${name}=...`,
+        });
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, `${path}.${i}`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k)]),
+    );
+  }
+  return value;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith('PGCDC_') || !k.includes('__') || v === undefined) continue;
+    const parts = k
+      .slice('PGCDC_'.length)
+      .split('__')
+      .map((p) => p.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+    let node: Record<string, unknown> = raw;
+    for (const p of parts.slice(0, -1)) {
+      if (typeof node[p] !== 'object' || node[p] === null) node[p] = {};
+      node = node[p] as Record<string, unknown>;
+    }
+    const leaf = parts[parts.length - 1]!;
+    node[leaf] = /^-?\d+$/.test(v) && leaf !== 'url' ? Number(v) : v;
+  }
+}
+
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 'config'): Config {
+  const obj = (substitute(raw ?? {}, env, '') ?? {}) as Record<string, unknown>;
+  applyEnvOverrides(obj, env);
+  const res = ConfigSchema.safeParse(obj);
+  if (!res.success) {
+    const lines = res.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`${origin} is invalid:\n${lines.join('\n')}`);
+  }
+  return res.data;
+}
+
+/** Parser messages quote the offending source text, which may hold a secret: keep reason and position. */
+function withoutExcerpt(message: string): string {
+  // YAML: "<reason> at line L, column C:\n\n<source line>\n^"; V8 JSON: "<reason>, ...\"<excerpt>\"... is not valid JSON".
+  return message
+    .split('\n')[0]!
+    .replace(/:$/, '')
+    .replace(/, (\.\.\.)?".*$/, '');
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, {
+      hint: 'pass --config <file>',
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const reason = withoutExcerpt((err as Error).message);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`,
+    );
+  }
+  return parseConfig(raw, env, `config file ${file}`);
+}
