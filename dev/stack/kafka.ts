@@ -107,7 +107,7 @@ export async function startKafka(s: StackSettings, log: (m: string) => void): Pr
   mkdirSync(p.dataDir, { recursive: true });
   writeFileSync(p.propsFile, serverProperties(s, p.dataDir));
   if (!existsSync(path.join(p.dataDir, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     log(`formatting Kafka storage ${p.dataDir}`);
     try {
       await execFileP(
@@ -176,4 +176,16 @@ export async function kafkaReady(s: StackSettings): Promise<boolean> {
 
 export async function stopKafka(s: StackSettings): Promise<void> {
   await stopPid(readPid(kafkaPaths(s).pidFile), 45_000);
+}
+
+/**
+ * A KRaft cluster id: 16 random bytes, base64url, as `kafka-storage random-uuid` makes them. Like
+ * Kafka's own Uuid.randomUuid, never one that starts with '-': the storage tool's argument parser
+ * takes `-t -abc…` for an option and fails the format (1 start in 64 did).
+ */
+export function newClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, stackSettingsFromEnv, stackUrls } from '../../../dev/stack/settings.ts';
+import { newClusterId } from '../../../dev/stack/kafka.ts';
 import { ConfigError } from '../../../pipeline/errors.ts';
 
 describe('stackSettingsFromEnv', () => {
@@ -87,5 +88,16 @@ describe('stackUrls', () => {
       kafkaBrokers: ['127.0.0.1:19092'],
       registryUrl: 'http://127.0.0.1:28081/apis/ccompat/v7',
     });
+  });
+});
+
+describe('newClusterId', () => {
+  it('never starts with "-" (the storage tool would read it as an option)', () => {
+    // the first draw encodes to "-…" (0xf8 -> '-' in base64url), the second does not
+    const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x01)];
+    const id = newClusterId(() => draws.shift()!);
+    expect(id).toBe(Buffer.alloc(16, 0x01).toString('base64url'));
+    expect(draws).toEqual([]);
+    expect(Buffer.alloc(16, 0xf8).toString('base64url').startsWith('-')).toBe(true);
   });
 });
