@@ -1,6 +1,6 @@
 // The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
 // pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
-import type { BenchResult, LatencyResult, Measured, PipelineResult } from './run.ts';
+import type { BenchResult, LatencyResult, Measured, PipelineResult } from './result.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
 
 const med = (

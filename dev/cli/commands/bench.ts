@@ -4,7 +4,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { PROJECT_ROOT } from '../../stack/settings.ts';
-import { Bench, type BenchOptions } from '../../bench/run.ts';
+import type { BenchOptions } from '../../bench/result.ts';
+import { Bench } from '../../bench/run.ts';
 import { renderReport } from '../../bench/report.ts';
 import { DEFAULT_WORKLOAD } from '../../bench/workload.ts';
 

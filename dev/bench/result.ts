@@ -1,0 +1,105 @@
+// The benchmark's options and results (what `pgcdc-dev bench` measures, saves as JSON and renders
+// as markdown), and how one measured interval becomes a figure. Types and pure helpers only: the
+// runner (run.ts and its phases) fills them, the report (report.ts) reads them.
+import type { RateResult } from './baselines.ts';
+import type { LatencySample } from './env.ts';
+import type { OpCounts, WorkloadSpec } from './workload.ts';
+
+export interface BenchOptions {
+  vs: 'debezium' | undefined;
+  /** changes written per throughput round */
+  events: number;
+  rounds: number;
+  /** seconds of each fixed-rate and saturation latency phase (0: no latency phases) */
+  latencySeconds: number;
+  rates: number[];
+  saturation: boolean;
+  snapshotRows: number;
+  /** our source.snapshot.batchSize */
+  snapshotBatchSize?: number;
+  webhook: boolean;
+  baselines: boolean;
+  workload: WorkloadSpec;
+  writers: number;
+  producer?: { batchMaxMessages?: number; lingerMs?: number };
+  only?: 'pgcdc' | 'debezium';
+  outDir: string;
+  label?: string;
+  /** V8 CPU profiles of our processes into <run>/profiles */
+  profile?: boolean;
+  /** leave the stack parts this run started running (default: stop them at the end) */
+  keepStack?: boolean;
+}
+
+export interface Measured {
+  rate: number | undefined;
+  seconds: number | undefined;
+  cpuSeconds: number | undefined;
+  /** CPU seconds per 100k events */
+  cpuPer100k: number | undefined;
+}
+
+export interface LatencyResult extends LatencySample {
+  label: string;
+  /** ours: commit -> Kafka ack from the producer's histogram (bucket upper bounds, ms) */
+  publishP50?: number | undefined;
+  publishP99?: number | undefined;
+  /** ours: duration of one peer transaction (apply) from the consumer's histogram, ms */
+  applyP50?: number | undefined;
+  applyP99?: number | undefined;
+  targetRate: number | undefined;
+  writtenRate: number;
+  events: number;
+  cpuSeconds: number;
+}
+
+export interface RoundResult {
+  round: number;
+  write: { events: number; counts: OpCounts; rate: number };
+  source: Measured;
+  sink: Measured;
+  webhook?: Measured;
+  latency?: LatencyResult[];
+  load: [number, number, number];
+}
+
+export interface PipelineResult {
+  name: string;
+  description: string;
+  rounds: RoundResult[];
+  snapshot?: { rows: number; kafka: Measured; peer: Measured };
+  peakRssMb: Record<string, number>;
+  errors: string[];
+}
+
+export interface BenchResult {
+  label: string | undefined;
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  load: { start: [number, number, number]; end: [number, number, number] };
+  options: Omit<BenchOptions, 'outDir'>;
+  workloadRowBytes: number | undefined;
+  baselines: {
+    recvlogical?: RateResult[];
+    kafkaProducerPerf?: RateResult & { recordSize: number; records: number };
+    rawUpsert?: RateResult[];
+    errors: string[];
+  };
+  pipelines: PipelineResult[];
+}
+
+/** A rate measured over `seconds`, with the CPU seconds spent in it, per 100k events too. */
+export function measured(
+  rate: number | undefined,
+  seconds: number | undefined,
+  cpu: number | undefined,
+  events: number,
+): Measured {
+  return {
+    rate,
+    seconds,
+    cpuSeconds: cpu,
+    cpuPer100k: cpu === undefined ? undefined : Math.round((cpu / events) * 100_000 * 100) / 100,
+  };
+}

@@ -1,0 +1,146 @@
+// One streaming round of the benchmark for one pipeline, on fresh databases, slot and topics:
+//   1. source throughput: N changes written while the pipeline is stopped, then its source side
+//      started; events/s from the first message in Kafka until all are there (start-up excluded);
+//   2. sink throughput: its peer sink started on that full topic; events/s from the first to the
+//      last row applied at the peer (the peer's own apply timestamps);
+//   3. (last round) end-to-end latency phases (latency.ts);
+//   4. (last round, ours) webhook deliveries/s of the same topic to a local receiver.
+// The first pipeline's rounds also measure the raw baselines (baseline-phases.ts). The round's
+// objects are dropped at the end, whatever happened.
+import { kafkaBaselines, rawUpsertBaseline, recvlogicalBaseline } from './baseline-phases.ts';
+import { cleanupRound, problems, roundFor, type BenchContext } from './context.ts';
+import type { PipelineDriver, Round } from './driver.ts';
+import { createDatabase, groupPosition, peerApplyWindow, prepareSlots, topicMessages } from './env.ts';
+import { follow } from './follow.ts';
+import { latencyPhases } from './latency.ts';
+import { PgcdcDriver } from './pgcdc-driver.ts';
+import { CpuMeter, loadAverage } from './proc.ts';
+import { startBenchReceiver } from './receiver.ts';
+import { measured, type LatencyResult, type Measured, type RoundResult } from './result.ts';
+import { eventsIn, kafkaMessagesFor } from './workload.ts';
+import { LoadWriter } from './writer.ts';
+
+/** webhook deliveries are measured over this many events (one HTTP request each) */
+const WEBHOOK_EVENTS = 10_000;
+
+export async function streamRound(
+  ctx: BenchContext,
+  d: PipelineDriver,
+  n: number,
+  last: boolean,
+  baselines: boolean,
+): Promise<RoundResult> {
+  const r = roundFor(ctx, d, `r${n}`, false);
+  const o = ctx.opts;
+  ctx.say(`${d.name} round ${n}/${o.rounds}: load ${loadAverage().join(' ')}`);
+  await createDatabase(r.adminUrl, r.sourceDb, true);
+  await createDatabase(r.adminUrl, r.peerDb, false);
+  await d.preparePeer(r);
+  const rawSlot = `${r.slot}_raw`;
+  const withRaw = baselines && o.baselines;
+  await prepareSlots(r.sourceUrl, r.publication, withRaw ? [r.slot, rawSlot] : [r.slot]);
+  const writer = new LoadWriter(r.sourceUrl, o.workload, o.writers);
+  await writer.open();
+  const extraTopics: string[] = [];
+  try {
+    const pre = await writer.run({ events: o.events });
+    const expected = kafkaMessagesFor(pre.counts);
+    ctx.say(
+      `  wrote ${pre.events} changes (${pre.counts.c} ins, ${pre.counts.u} upd, ${pre.counts.d} del) in ${pre.seconds.toFixed(1)} s (${Math.round(pre.events / pre.seconds)}/s)`,
+    );
+    if (withRaw) await recvlogicalBaseline(ctx, r, rawSlot, pre.endLsn, pre.events);
+
+    // 1. source throughput
+    const meter = () => new CpuMeter(d.processes());
+    await d.startSource(r);
+    const src = await follow(
+      'source catch-up',
+      () => topicMessages(ctx.admin, d.topic(r)),
+      expected,
+      meter,
+      problems(d),
+      {
+        timeoutMs: 900_000,
+        intervalMs: 100,
+      },
+    );
+    const source = measured(src.rate && (src.rate * pre.events) / expected, src.seconds, src.cpu, pre.events);
+    ctx.say(`  source: ${Math.round(source.rate ?? 0)} events/s, ${source.cpuSeconds} CPU s`);
+
+    if (withRaw && n === 1) await kafkaBaselines(ctx, d, r, expected, extraTopics);
+
+    // 2. sink throughput
+    await d.startSink(r);
+    const snk = await follow(
+      'sink catch-up',
+      () => groupPosition(ctx.admin, d.sinkGroup(r), d.topic(r)),
+      expected,
+      meter,
+      problems(d),
+      { timeoutMs: 900_000, intervalMs: 200 },
+    );
+    const win = await peerApplyWindow(r.peerUrl, d.syncedColumn);
+    const winSeconds = win ? (win.last.getTime() - win.first.getTime()) / 1000 : undefined;
+    const sink = measured(winSeconds ? pre.events / winSeconds : undefined, winSeconds, snk.cpu, pre.events);
+    ctx.say(`  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
+    if (withRaw && n === 1) await rawUpsertBaseline(ctx, r);
+
+    // 3. latency
+    let latency: LatencyResult[] | undefined;
+    let written = pre.counts;
+    if (last && o.latencySeconds > 0)
+      ({ latency, written } = await latencyPhases(ctx, d, r, writer, meter, written));
+
+    // 4. webhook deliveries (ours)
+    let webhook: Measured | undefined;
+    if (last && o.webhook && d instanceof PgcdcDriver) {
+      webhook = await webhookPhase(ctx, r, Math.min(eventsIn(written), WEBHOOK_EVENTS));
+      extraTopics.push(`${r.topicPrefix}.dlq.hook`);
+    }
+    extraTopics.push(`${r.topicPrefix}.dlq.peer`, `${r.topicPrefix}.status`);
+    return {
+      round: n,
+      write: { events: pre.events, counts: pre.counts, rate: pre.events / pre.seconds },
+      source,
+      sink,
+      ...(webhook ? { webhook } : {}),
+      ...(latency ? { latency } : {}),
+      load: loadAverage(),
+    };
+  } finally {
+    await writer.close();
+    await cleanupRound(ctx, d, r, extraTopics);
+  }
+}
+
+/** Our webhook sink on the round's full topic, delivering one event per request to a local receiver. */
+async function webhookPhase(ctx: BenchContext, r: Round, events: number): Promise<Measured> {
+  const receiver = await startBenchReceiver();
+  const d = new PgcdcDriver({
+    urls: ctx.urls,
+    dir: ctx.dir,
+    webhook: { url: receiver.url, secret: receiver.secret, batchSize: 1, concurrency: 8 },
+  });
+  try {
+    await d.startSink(r, 'hook');
+    const f = await follow(
+      'webhook deliveries',
+      () => Promise.resolve(receiver.events()),
+      events,
+      () => new CpuMeter(d.processes()),
+      problems(d),
+      {
+        timeoutMs: 900_000,
+        intervalMs: 100,
+      },
+    );
+    const m = measured(f.rate, f.seconds, f.cpu, events);
+    ctx.say(
+      `  webhook: ${Math.round(m.rate ?? 0)} deliveries/s (batchSize 1, concurrency 8), ${m.cpuSeconds} CPU s`,
+    );
+    return m;
+  } finally {
+    await d.stopSink();
+    await receiver.close();
+  }
+}
