@@ -8,7 +8,7 @@ import { createSink } from '../../pipeline/compose.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
-import { insertUser, targetPipeline, type WebhookPipeline } from '../webhook/support.ts';
+import { insertUser, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
 let pipeline: WebhookPipeline | undefined;
 let peer: FreshDatabase | undefined;

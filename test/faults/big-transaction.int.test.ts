@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, spawnCli, testApp, waitForPeerEqual } from '../support/pipeline.ts';
-import { deadLetters, waitForStreaming } from './harness.ts';
+import { deadLetters, waitForStreaming } from '../support/faults.ts';
 
 const SLOW = process.env.PGCDC_SLOW_TESTS === '1';
 const ROWS = SLOW ? 500_000 : 100_000;

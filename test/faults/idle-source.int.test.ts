@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formatLsn } from '../../schemas/lsn.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
-import { deadLetters, lsn, metricValue, sampler, slotRow, startOwnPostgres } from './harness.ts';
+import { deadLetters, lsn, metricValue, sampler, slotRow, startOwnPostgres } from '../support/faults.ts';
 
 const BURST_MS = 8000;
 const BURST_MAX_BYTES = 32 << 20;

@@ -27,7 +27,7 @@ import {
   sampler,
   startOwnKafka,
   topicEvents,
-} from './harness.ts';
+} from '../support/faults.ts';
 
 const OUTAGE_MS = 15_000;
 const urls = stackUrls();

@@ -10,7 +10,7 @@ import { toWire } from '../../schemas/avro.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
-import { deadLetters, metricValue } from './harness.ts';
+import { deadLetters, metricValue } from '../support/faults.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -17,7 +17,7 @@ import {
   testApp,
   waitForPeerEqual,
 } from '../support/pipeline.ts';
-import { deadLetters, orderViolations, repeats, topicEvents } from './harness.ts';
+import { deadLetters, orderViolations, repeats, topicEvents } from '../support/faults.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, spawnCli, testApp, waitForPeerEqual } from '../support/pipeline.ts';
-import { deadLetters, freePort, holdFor, reconfigure, scrapeMetric, startProxy } from './harness.ts';
+import { deadLetters, freePort, holdFor, reconfigure, scrapeMetric, startProxy } from '../support/faults.ts';
 
 const OUTAGE_MS = 10_000;
 const urls = stackUrls();

@@ -21,7 +21,7 @@ import {
   pgcdc,
   topicEvents,
   type TopicEvent,
-} from './harness.ts';
+} from '../support/faults.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -32,7 +32,7 @@ import {
   startOwnPostgres,
   type LogLine,
   type OwnPostgres,
-} from './harness.ts';
+} from '../support/faults.ts';
 
 const KEEP_MB = 6;
 const urls = stackUrls();

@@ -13,7 +13,7 @@ import {
   testApp,
   waitForPeerEqual,
 } from '../support/pipeline.ts';
-import { deadLetters, holdFor, metricValue, reconfigure, sampler, startProxy } from './harness.ts';
+import { deadLetters, holdFor, metricValue, reconfigure, sampler, startProxy } from '../support/faults.ts';
 
 const OUTAGE_MS = 20_000;
 const urls = stackUrls();

@@ -10,7 +10,7 @@ import { createUsersTable } from '../../dev/stack/stack.ts';
 import { ensurePositionTable } from '../../producers/postgres/position.ts';
 import { freshDatabase, randomName, stackUrls } from '../support/index.ts';
 import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
-import { configVariant, freePort, json, runCli, startTinyCluster } from './support.ts';
+import { configVariant, freePort, json, runCli, startTinyCluster } from '../support/ops.ts';
 
 const urls = stackUrls();
 let env: PipelineEnv;

@@ -17,7 +17,7 @@ import {
   waitForPeerEqual,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import { json, runCli } from './support.ts';
+import { json, runCli } from '../support/ops.ts';
 
 type JsonPlan = Omit<ReplayPlan, 'totalReplays' | 'totalSkips' | 'partitions'> & {
   totalReplays: string;

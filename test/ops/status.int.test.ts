@@ -15,7 +15,7 @@ import {
   testApp,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import { json, runCli } from './support.ts';
+import { json, runCli } from '../support/ops.ts';
 
 let env: PipelineEnv;
 let app: App;

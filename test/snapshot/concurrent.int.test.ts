@@ -23,7 +23,7 @@ import {
   perSecond,
   report,
   seedUsers,
-} from './support.ts';
+} from '../support/snapshot.ts';
 
 /** 100k takes several minutes on a 2-core machine (the peer applies ~1.5k rows/s): 30k by default. */
 const ROWS = Number(process.env.PGCDC_SNAPSHOT_TEST_ROWS ?? 30_000);

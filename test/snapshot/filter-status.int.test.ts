@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runCli, runPipeline, testApp, type PipelineEnv } from '../support/pipeline.ts';
-import { checkpoint, seedUsers } from './support.ts';
+import { checkpoint, seedUsers } from '../support/snapshot.ts';
 
 const ROWS = 3000;
 const FILTER = 'is_active AND NOT is_blocked';

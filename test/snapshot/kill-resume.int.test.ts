@@ -16,7 +16,7 @@ import {
   type CliChild,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import { checkpoint, perSecond, report, seedUsers, snapshotMessages } from './support.ts';
+import { checkpoint, perSecond, report, seedUsers, snapshotMessages } from '../support/snapshot.ts';
 
 const ROWS = 20_000;
 const BATCH = 500;

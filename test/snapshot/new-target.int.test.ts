@@ -25,7 +25,15 @@ import {
   waitForPeerEqual,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import { appliedByOp, checkpoint, explainKeys, perSecond, report, seedUsers, withClient } from './support.ts';
+import {
+  appliedByOp,
+  checkpoint,
+  explainKeys,
+  perSecond,
+  report,
+  seedUsers,
+  withClient,
+} from '../support/snapshot.ts';
 
 const ROWS = 10_000;
 const urls = stackUrls();

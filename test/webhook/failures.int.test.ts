@@ -8,7 +8,7 @@ import { DLQ_HEADERS } from '../../consumers/dlq.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { closeAfterEach, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
+import { closeAfterEach, delivered, insertUser, startReceiver, webhookPipeline } from '../support/webhook.ts';
 
 closeAfterEach();
 

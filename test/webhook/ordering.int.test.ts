@@ -12,7 +12,7 @@ import {
   startReceiver,
   webhookPipeline,
   type Received,
-} from './support.ts';
+} from '../support/webhook.ts';
 
 closeAfterEach();
 

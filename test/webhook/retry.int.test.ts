@@ -4,7 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../consumers/webhook/verify.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { closeAfterEach, SECRET, delivered, insertUser, startReceiver, webhookPipeline } from './support.ts';
+import {
+  closeAfterEach,
+  SECRET,
+  delivered,
+  insertUser,
+  startReceiver,
+  webhookPipeline,
+} from '../support/webhook.ts';
 
 closeAfterEach();
 

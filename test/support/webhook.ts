@@ -14,13 +14,7 @@ import { parseConfig } from '../../pipeline/config/load.ts';
 import { dlqTopicFor, groupFor, topicFor, type Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import type { TargetConsumer } from '../../consumers/runner.ts';
-import {
-  freshDatabase,
-  randomName,
-  waitUntil,
-  type FreshDatabase,
-  type StackUrls,
-} from '../support/index.ts';
+import { freshDatabase, randomName, waitUntil, type FreshDatabase, type StackUrls } from './index.ts';
 
 export const SECRET = `whsec_${Buffer.from('pgcdc webhook integration tests').toString('base64')}`;
 
@@ -126,7 +120,7 @@ export async function startReceiver(reply?: Receiver['reply'], port = 0): Promis
 }
 
 /** A port nothing listens on (yet): for a receiver that is down. */
-export { freePort } from '../support/cluster.ts';
+export { freePort } from './cluster.ts';
 
 export interface WebhookPipeline {
   db: FreshDatabase;

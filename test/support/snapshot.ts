@@ -11,7 +11,7 @@ import type { App } from '../../pipeline/compose.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { insertUsers, makeUser, rng } from '../../dev/verify/seed.ts';
 import type { InMessage } from '../../pipeline/kafka/port.ts';
-import { writerLoop } from '../support/pipeline.ts';
+import { writerLoop } from './pipeline.ts';
 
 export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });

@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startOwnCluster } from '../support/cluster.ts';
-import type { CliResult } from '../support/pipeline.ts';
+import { startOwnCluster } from './cluster.ts';
+import type { CliResult } from './pipeline.ts';
 
-export { runCli, type CliResult } from '../support/pipeline.ts';
+export { runCli, type CliResult } from './pipeline.ts';
 
 export function json<T>(r: CliResult): T {
   try {
@@ -26,7 +26,7 @@ export function configVariant(file: string, edit: (raw: Record<string, unknown>)
   return out;
 }
 
-export { freePort } from '../support/cluster.ts';
+export { freePort } from './cluster.ts';
 
 export interface TinyCluster {
   url: (db?: string) => string;

@@ -22,12 +22,12 @@ import type { InMessage, KafkaClientFactory } from '../../pipeline/kafka/port.ts
 import { createEventCodec } from '../../schemas/codec.ts';
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import { loadContract } from '../../schemas/contract.ts';
-import { waitUntil } from '../support/index.ts';
-import { freePort, startOwnCluster } from '../support/cluster.ts';
-import { query, readTopic, runCli, type PipelineEnv } from '../support/pipeline.ts';
+import { waitUntil } from './index.ts';
+import { freePort, startOwnCluster } from './cluster.ts';
+import { query, readTopic, runCli, type PipelineEnv } from './pipeline.ts';
 
-export { freePort } from '../support/cluster.ts';
-export { deadLetters } from '../support/pipeline.ts';
+export { freePort } from './cluster.ts';
+export { deadLetters } from './pipeline.ts';
 
 /** Runs a pgcdc command to its end and returns its output; fails on a non-zero exit. */
 export async function pgcdc(args: string[]): Promise<string> {
