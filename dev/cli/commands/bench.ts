@@ -8,6 +8,7 @@ import type { BenchOptions } from '../../bench/result.ts';
 import { Bench } from '../../bench/run.ts';
 import { renderReport } from '../../bench/report.ts';
 import { DEFAULT_WORKLOAD } from '../../bench/workload.ts';
+import { redactSecrets } from '../../redact.ts';
 
 interface BenchCliOpts {
   vs?: string;
@@ -136,10 +137,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--keep-stack', 'leave the local stack parts this run started running at the end')
     .action(async (o: BenchCliOpts) => {
       const opts = parseBenchOptions(o);
-      const bench = new Bench(opts, (m) => console.error(`bench: ${m}`));
+      const bench = new Bench(opts, (m) => console.error(`bench: ${redactSecrets(m)}`));
       const res = await bench.run();
-      console.log(renderReport(res));
-      console.error(`bench: saved ${bench.save()}`);
+      console.log(redactSecrets(renderReport(res)));
+      console.error(`bench: saved ${redactSecrets(bench.save())}`);
       const failed = res.pipelines.some((p) => p.rounds.length === 0);
       if (failed) process.exitCode = 1;
     });

@@ -18,6 +18,7 @@ import {
 import { createLogger } from '../../../pipeline/observability/logger.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
 import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
+import { redactSecrets } from '../../redact.ts';
 import { startDemoReceiver } from './demo-webhook.ts';
 
 interface DemoOpts {
@@ -28,7 +29,7 @@ interface DemoOpts {
   logLevel?: string;
 }
 
-const say = (msg: string) => console.log(`demo: ${msg}`);
+const say = (msg: string) => console.log(`demo: ${redactSecrets(msg)}`);
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });

@@ -1,7 +1,18 @@
 // `pgcdc stack up|down|status`: the local development stack (dev/stack).
 import type { Command } from 'commander';
-import { stackSettingsFromEnv } from '../../stack/settings.ts';
+import { stackSettingsFromEnv, type StackUrls } from '../../stack/settings.ts';
 import { stackDown, stackStatus, stackUp } from '../../stack/stack.ts';
+import { redactSecrets } from '../../redact.ts';
+
+/** What `stack up` prints: the URLs to connect to, passwords masked. */
+export function stackUrlLines(urls: StackUrls): string[] {
+  return [
+    `postgres (source): ${urls.sourceUrl}`,
+    `postgres (peer):   ${urls.peerUrl}`,
+    `kafka:             ${urls.kafkaBrokers.join(',')}`,
+    `schema registry:   ${urls.registryUrl}`,
+  ].map(redactSecrets);
+}
 
 export function registerStackCommands(program: Command): void {
   const stack = program
@@ -19,15 +30,12 @@ export function registerStackCommands(program: Command): void {
     .option('--json', 'print the URLs as JSON')
     .action(async (opts: { json?: boolean }) => {
       const s = stackSettingsFromEnv(process.env);
-      const { urls, started } = await stackUp(s, (m) => console.error(`stack: ${m}`));
+      const { urls, started } = await stackUp(s, (m) => console.error(`stack: ${redactSecrets(m)}`));
       if (opts.json) {
-        console.log(JSON.stringify({ ...urls, started }, null, 2));
+        console.log(redactSecrets(JSON.stringify({ ...urls, started }, null, 2)));
         return;
       }
-      console.log(`postgres (source): ${urls.sourceUrl}`);
-      console.log(`postgres (peer):   ${urls.peerUrl}`);
-      console.log(`kafka:             ${urls.kafkaBrokers.join(',')}`);
-      console.log(`schema registry:   ${urls.registryUrl}`);
+      for (const line of stackUrlLines(urls)) console.log(line);
       console.log(`state: ${s.stateDir}   cache: ${s.cacheDir}`);
     });
 
@@ -46,12 +54,14 @@ export function registerStackCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const st = await stackStatus(stackSettingsFromEnv(process.env));
       if (opts.json) {
-        console.log(JSON.stringify(st, null, 2));
+        console.log(redactSecrets(JSON.stringify(st, null, 2)));
         return;
       }
       for (const [name, c] of Object.entries(st)) {
         const state = c.ready ? 'ready' : c.running ? 'running (not ready)' : 'stopped';
-        console.log(`${name.padEnd(9)} ${state.padEnd(20)} pid=${c.pid ?? '-'}  ${c.url}  log=${c.log}`);
+        console.log(
+          redactSecrets(`${name.padEnd(9)} ${state.padEnd(20)} pid=${c.pid ?? '-'}  ${c.url}  log=${c.log}`),
+        );
       }
       if (!Object.values(st).every((c) => c.ready)) process.exitCode = 3;
     });
