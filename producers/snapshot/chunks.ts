@@ -1,0 +1,215 @@
+// The chunk loop of one running snapshot: read a chunk (low watermark, SELECT, high watermark in
+// one short transaction), wait for its window to close in the stream, and checkpoint it once Kafka
+// acknowledged its high watermark; then the next chunk. The scan's arithmetic is plan.ts
+// (advanceScan); the waits are acks.ts.
+//
+// Guarantee: a chunk is checkpointed only after Kafka acknowledged every event of it (its high
+// watermark's position), in chunk order, at most one chunk ahead of the read; so a killed producer
+// resumes after the last durable chunk and re-reads at most the chunks after it.
+import type pg from 'pg';
+import type { SourceConfig } from '../../pipeline/config/schema.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import type { TableContract } from '../../schemas/contract.ts';
+import { formatLsn } from '../../schemas/lsn.ts';
+import type { AckTracker, ClosedChunks } from './acks.ts';
+import {
+  finishSnapshot,
+  saveChunk,
+  type Checkpoint,
+  type CheckpointKey,
+  type CheckpointTable,
+} from './checkpoint.ts';
+import { decodeSnapshotRow } from './events.ts';
+import { advanceScan, type ScanState } from './plan.ts';
+import { formatProgressLine, progressOf, RateMeter } from './progress.ts';
+import { absentColumns, emitHighWatermark, emitWatermark, selectChunk, type ChunkSpec } from './source.ts';
+import { chunkId, formatWatermark } from './watermark.ts';
+import type { SnapshotWindow } from './window.ts';
+
+export interface ChunkLoopDeps {
+  /** Reads the chunks (and emits the watermarks). */
+  client: pg.Client;
+  /** Writes the checkpoint while `client` reads the next chunk. */
+  saver: pg.Client;
+  ref: CheckpointTable;
+  key: CheckpointKey;
+  contract: TableContract;
+  cfg: SourceConfig['snapshot'];
+  window: SnapshotWindow;
+  acks: AckTracker;
+  closed: ClosedChunks;
+  log: Logger;
+  now: () => number;
+  stopping: () => boolean;
+  /** Progress figures (metrics and the feed's state). */
+  setGauges: (done: number, total: number | null) => void;
+}
+
+/** Reads chunks; one instance per feed (it remembers which dropped columns it warned about). */
+export class ChunkReader {
+  private warnedAbsent = 0;
+
+  constructor(private readonly d: ChunkLoopDeps) {}
+
+  /** One chunk: low watermark, SELECT, rows to the window, high watermark; one short transaction. */
+  async read(snapshotId: string, id: string, spec: Omit<ChunkSpec, 'absent'>) {
+    const { client, contract, window } = this.d;
+    window.arm(snapshotId, id);
+    try {
+      await client.query('BEGIN');
+      await emitWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'low' }));
+      const absent = await absentColumns(client, contract);
+      if (absent.size > 0 && absent.size !== this.warnedAbsent) {
+        this.warnedAbsent = absent.size;
+        this.d.log.warn(
+          { droppedNullable: [...absent] },
+          'source table lacks nullable columns of the event contract: the snapshot reads them as null',
+        );
+      }
+      const read = await selectChunk(client, { ...spec, absent });
+      const scanRows = read.scan.map((r) => decodeSnapshotRow(contract, r));
+      const pendingRows = read.pending.map((r) => decodeSnapshotRow(contract, r));
+      window.fill({
+        snapshotId,
+        chunk: id,
+        rows: [...pendingRows, ...scanRows],
+        snapshot: read.snapshot,
+        readAtUs: BigInt(this.d.now()) * 1000n,
+      });
+      await emitHighWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'high' }));
+      await client.query('COMMIT');
+      return { scanRows, pendingRows };
+    } catch (err) {
+      window.disarm();
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Runs one snapshot from its checkpoint to its end (or until stopped / superseded). */
+export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Checkpoint): Promise<void> {
+  const { cfg, log, now, window } = d;
+  const snapshotId = cp.snapshotId!;
+  const run = cp.resumes;
+  let scan: ScanState = { lastKey: cp.lastKey, pending: cp.pendingKeys, requeues: new Map() };
+  let rowsDone = cp.rowsDone;
+  const meter = new RateMeter(30_000);
+  const started = now();
+  let lastLog = started;
+  let dropped = 0;
+  let events = 0;
+  let saving: Promise<boolean> | undefined;
+  const superseded = () => {
+    log.info({ snapshotId }, 'snapshot superseded (restart requested); looking at the checkpoint again');
+  };
+  meter.observe(started, rowsDone);
+  d.setGauges(rowsDone, cp.rowsTotal);
+  if (run > 0) {
+    log.info(
+      {
+        snapshotId,
+        run,
+        fromKey: scan.lastKey,
+        rowsDone,
+        rowsTotal: cp.rowsTotal,
+        pendingKeys: scan.pending.length,
+      },
+      `resuming snapshot ${snapshotId} after key ${scan.lastKey ?? '(none)'}`,
+    );
+  }
+  window.startRecording();
+  try {
+    if (cp.maxKey === null && scan.pending.length === 0) {
+      // The table was empty when the snapshot started: later rows come through the stream.
+      await finishSnapshot(d.client, d.ref, d.key, snapshotId);
+      d.setGauges(0, 0);
+      log.info({ snapshotId }, 'snapshot finished (the table was empty)');
+      return;
+    }
+    for (let n = 1; !d.stopping(); n++) {
+      const id = chunkId(run, n);
+      const limit = cfg.batchSize;
+      const { scanRows, pendingRows } = await reader.read(snapshotId, id, {
+        contract: d.contract,
+        afterKey: scan.lastKey,
+        maxKey: cp.maxKey ?? scan.lastKey ?? '0',
+        limit,
+        pendingKeys: [...scan.pending],
+        filter: cp.filter ?? undefined,
+      });
+      const outcome = await d.closed.until(id);
+      const step = advanceScan(
+        scan,
+        {
+          snapshotId,
+          limit,
+          scanKeys: scanRows.map((r) => r.keyText),
+          pendingKeys: pendingRows.map((r) => r.keyText),
+        },
+        outcome,
+      );
+      scan = step.next;
+      for (const k of step.givenUp) {
+        log.warn(
+          { snapshotId, key: k },
+          'row keeps changing with partial updates during its chunk; not read again (a later snapshot repairs a target that lacks it)',
+        );
+      }
+      // The checkpoint follows Kafka's acknowledgement of the high watermark, in chunk order, on
+      // its own connection, while the next chunk is read: at most one chunk ahead of it.
+      const save = d.acks.until(outcome.highLsn).then(async () => {
+        const ok = await saveChunk(d.saver, d.ref, d.key, step.done);
+        if (ok) {
+          rowsDone += step.done.rows;
+          d.setGauges(rowsDone, cp.rowsTotal);
+          meter.observe(now(), rowsDone);
+        }
+        return ok;
+      });
+      save.catch(() => undefined); // awaited below or by the next chunk
+      const previous = saving;
+      saving = save;
+      if (previous && !(await previous)) return superseded();
+      dropped += outcome.dropped;
+      events += outcome.emitted;
+      const t = now();
+      if (t - lastLog >= cfg.progressIntervalMs) {
+        lastLog = t;
+        const p = progressOf({
+          done: rowsDone,
+          total: cp.rowsTotal,
+          rate: meter.rate,
+          lastBatch: step.done.batch,
+        });
+        log.info(
+          { snapshotId, ...p, chunk: id, highLsn: formatLsn(outcome.highLsn) },
+          `snapshot ${formatProgressLine(p)}`,
+        );
+      }
+      if (step.finished) {
+        if (!(await save)) return superseded();
+        await finishSnapshot(d.saver, d.ref, d.key, snapshotId);
+        d.setGauges(rowsDone, rowsDone);
+        const secs = (now() - started) / 1000;
+        log.info(
+          {
+            snapshotId,
+            rowsDone,
+            eventsThisRun: events,
+            droppedForLiveChanges: dropped,
+            seconds: secs,
+            rowsPerSecond: secs > 0 ? Math.round((rowsDone - cp.rowsDone) / secs) : undefined,
+          },
+          'snapshot finished',
+        );
+        return;
+      }
+    }
+  } finally {
+    window.disarm();
+    window.stopRecording();
+    // A save still in flight completes after its acknowledgement, or fails harmlessly (stop,
+    // superseded); never wait for it here: after a stream failure that acknowledgement never comes.
+  }
+}
