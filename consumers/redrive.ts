@@ -200,11 +200,15 @@ export async function redriveDeadLetters(
       await writer.write(again);
     }
     if (!only && ranges.some((r) => r.to > r.from)) {
-      await admin.setGroupOffsets(
-        redriveGroupFor(deps.group),
-        deps.dlqTopic,
-        ranges.map((r) => ({ partition: r.partition, offset: r.to })),
-      );
+      const groups = deps.kafka.groupAdmin();
+      await groups.connect();
+      await groups
+        .setGroupOffsets(
+          redriveGroupFor(deps.group),
+          deps.dlqTopic,
+          ranges.map((r) => ({ partition: r.partition, offset: r.to })),
+        )
+        .finally(() => groups.disconnect());
     }
   } finally {
     await deps.sink.close().catch(() => undefined);

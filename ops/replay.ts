@@ -4,7 +4,12 @@
 // replayed) is pure; reading offsets, the first event to replay and moving the group is I/O.
 import { formatLsn } from '../schemas/lsn.ts';
 import { ConfigError, PgcdcError } from '../pipeline/errors.ts';
-import type { GroupMember, KafkaAdminPort, KafkaReaderPort } from '../pipeline/kafka/port.ts';
+import type {
+  GroupMember,
+  KafkaAdminPort,
+  KafkaGroupAdminPort,
+  KafkaReaderPort,
+} from '../pipeline/kafka/port.ts';
 import type { EventDecoder } from './decode.ts';
 
 export type ReplayTo =
@@ -160,7 +165,10 @@ export function describeTo(to: ReplayTo): string {
 }
 
 export interface ReplayDeps {
-  admin: KafkaAdminPort;
+  /** the topic (exists? compacted?) */
+  topics: KafkaAdminPort;
+  /** the group: members, committed offsets, offsets by time */
+  groups: KafkaGroupAdminPort;
   reader: KafkaReaderPort;
   decode: EventDecoder;
 }
@@ -169,8 +177,8 @@ export async function buildReplayPlan(
   deps: ReplayDeps,
   opts: { target: string; group: string; topic: string; to: ReplayTo; withFirstEvents: boolean },
 ): Promise<ReplayPlan> {
-  const { admin } = deps;
-  const topic = await admin.describeTopic(opts.topic);
+  const { topics, groups: admin } = deps;
+  const topic = await topics.describeTopic(opts.topic);
   if (!topic) {
     throw new ConfigError(`topic ${opts.topic} does not exist`, {
       hint: 'nothing was published yet (start pgcdc produce), or fix kafka.topicPrefix',
@@ -254,13 +262,25 @@ export function activeMembersMessage(plan: ReplayPlan): ReplayRefusedError {
 }
 
 export interface ReplayResult {
+  /** distinct consumers removed from the group (--force); one that rejoined and was removed again counts once */
   membersRemoved: number;
+  /** LeaveGroup requests sent on their behalf (more than membersRemoved when some rejoined meanwhile) */
+  removals: number;
   attempts: number;
+}
+
+/**
+ * The number of distinct consumers among the removal rounds: a consumer that rejoins gets a new
+ * member id, but it is in the group at most once per round, and a round finds every consumer that
+ * is there; so the largest round is the number of consumers (pure).
+ */
+export function distinctConsumers(rounds: GroupMember[][]): number {
+  return rounds.reduce((n, r) => Math.max(n, new Set(r.map((m) => m.memberId)).size), 0);
 }
 
 /** Moves the group's offsets to the plan. Refuses while members are active unless `force`. */
 export async function executeReplay(
-  admin: KafkaAdminPort,
+  admin: KafkaGroupAdminPort,
   plan: ReplayPlan,
   opts: { force: boolean; sleep?: (ms: number) => Promise<void> },
 ): Promise<ReplayResult> {
@@ -268,13 +288,22 @@ export async function executeReplay(
   const offsets = plan.partitions
     .filter((p) => p.next !== p.committed)
     .map((p) => ({ partition: p.partition, offset: p.next }));
-  if (offsets.length === 0) return { membersRemoved: 0, attempts: 0 };
-  let removed = 0;
+  if (offsets.length === 0) return { membersRemoved: 0, removals: 0, attempts: 0 };
+  const rounds: GroupMember[][] = [];
+  const result = (attempts: number): ReplayResult => ({
+    membersRemoved: distinctConsumers(rounds),
+    removals: rounds.reduce((n, r) => n + r.length, 0),
+    attempts,
+  });
+  const remove = async () => {
+    const removed = await admin.removeGroupMembers(plan.group);
+    if (removed.length > 0) rounds.push(removed);
+  };
   for (let attempt = 1; attempt <= 10; attempt++) {
     const group = await admin.describeGroup(plan.group);
     if (group.members > 0) {
       if (!opts.force) throw activeMembersMessage({ ...plan, members: group.memberList });
-      removed += await admin.removeGroupMembers(plan.group);
+      await remove();
     }
     try {
       // one request as an outsider, right after the members left: they need a heartbeat to notice
@@ -289,13 +318,13 @@ export async function executeReplay(
       await sleep(100 * attempt); // a removed member rejoined first: remove it again
       continue;
     }
-    if (removed === 0) return { membersRemoved: 0, attempts: attempt };
+    if (rounds.length === 0) return result(attempt);
     // Members that rejoined before the commit hold the old positions: remove them once more (they
     // then read the new committed offsets) and check that none of them overwrote the new ones.
-    removed += await admin.removeGroupMembers(plan.group);
+    await remove();
     const now = await admin.groupOffsets(plan.group, plan.topic);
     const intact = offsets.every((o) => now.find((n) => n.partition === o.partition)?.offset === o.offset);
-    if (intact) return { membersRemoved: removed, attempts: attempt };
+    if (intact) return result(attempt);
     await sleep(100 * attempt);
   }
   throw new PgcdcError(

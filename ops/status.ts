@@ -160,6 +160,7 @@ export async function gatherStatus(config: Config, kafka: KafkaClientFactory): P
     await store.close();
   }
   const admin = kafka.admin();
+  const groups = kafka.groupAdmin();
   let ends: { partition: number; low: bigint; high: bigint }[] | undefined;
   let kafkaError: string | undefined;
   let topicError: string | undefined;
@@ -167,7 +168,7 @@ export async function gatherStatus(config: Config, kafka: KafkaClientFactory): P
     producerView(config, records),
     (async () => {
       try {
-        await admin.connect();
+        await Promise.all([admin.connect(), groups.connect()]);
         if (await admin.describeTopic(topicName)) ends = await admin.topicOffsets(topicName);
         else topicError = 'topic does not exist yet (nothing was published)';
       } catch (err) {
@@ -226,7 +227,7 @@ export async function gatherStatus(config: Config, kafka: KafkaClientFactory): P
       view.error = kafkaError;
     } else {
       try {
-        const g = await admin.describeGroup(group);
+        const g = await groups.describeGroup(group);
         view.groupState = g.state;
         view.members = g.memberList.map((m) => ({ clientId: m.clientId, host: m.host.replace(/^\//, '') }));
         if (ends) {
@@ -250,5 +251,6 @@ export async function gatherStatus(config: Config, kafka: KafkaClientFactory): P
     status.targets.push(view);
   }
   await admin.disconnect().catch(() => undefined);
+  await groups.disconnect().catch(() => undefined);
   return status;
 }

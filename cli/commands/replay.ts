@@ -41,12 +41,13 @@ export function registerReplayCommand(program: Command): void {
           hint: `configured targets: ${config.targets.map((t) => t.name).join(', ') || '(none)'}`,
         });
       }
-      const admin = kafka.admin();
-      await admin.connect();
+      const topics = kafka.admin();
+      const groups = kafka.groupAdmin();
+      await Promise.all([topics.connect(), groups.connect()]);
       try {
         const started = Date.now();
         const plan = await buildReplayPlan(
-          { admin, reader: kafka.reader(), decode: createEventDecoder(config.registry.url) },
+          { topics, groups, reader: kafka.reader(), decode: createEventDecoder(config.registry.url) },
           {
             target: target.name,
             group: groupFor(config.kafka, target),
@@ -64,7 +65,7 @@ export function registerReplayCommand(program: Command): void {
           }
           return;
         }
-        const result = await executeReplay(admin, plan, { force: opts.force ?? false });
+        const result = await executeReplay(groups, plan, { force: opts.force ?? false });
         audit(
           logger,
           'info',
@@ -85,7 +86,11 @@ export function registerReplayCommand(program: Command): void {
           console.log(formatPlan(plan, 'done'));
           if (result.membersRemoved > 0) {
             console.log(
-              `\n--force: removed ${result.membersRemoved} member(s) from ${plan.group}; they rejoin and resume from the new offsets`,
+              `\n--force: removed ${result.membersRemoved} consumer(s) from ${plan.group}` +
+                (result.removals > result.membersRemoved
+                  ? ` (${result.removals - result.membersRemoved} rejoined before the new offsets were committed and were removed again)`
+                  : '') +
+                '; they rejoin and resume from the new offsets',
             );
           }
           console.log(
@@ -93,7 +98,8 @@ export function registerReplayCommand(program: Command): void {
           );
         }
       } finally {
-        await admin.disconnect().catch(() => undefined);
+        await topics.disconnect().catch(() => undefined);
+        await groups.disconnect().catch(() => undefined);
       }
     });
 }

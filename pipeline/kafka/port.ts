@@ -61,10 +61,29 @@ export interface GroupOffsets {
   offset: bigint; // -1 when the group has no committed offset
 }
 
+/**
+ * What the running pipeline needs of Kafka administration: its topics (create, describe, their
+ * offsets) and a group's committed offsets (lag, restored counters). Nothing here changes a group.
+ */
 export interface KafkaAdminPort {
   connect(): Promise<void>;
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
-  topicOffsets(topic: string): Promise<{ partition: number; low: bigint; high: bigint }[]>;
+  /** Partition count and (non-default and default) topic configs; undefined when the topic does not exist. */
+  describeTopic(topic: string): Promise<TopicDescription | undefined>;
+  topicOffsets(topic: string): Promise<TopicOffsets[]>;
+  groupOffsets(groupId: string, topic: string): Promise<GroupOffsets[]>;
+  deleteTopic(topic: string): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * What the operator verbs (replay, status, dlq redrive) need beyond the pipeline's port: a group's
+ * members and moving its committed offsets. Kept apart so no stage can rewind a group by accident.
+ */
+export interface KafkaGroupAdminPort {
+  connect(): Promise<void>;
+  /** The topic's [low, high) per partition: where a group's offsets can be moved to. */
+  topicOffsets(topic: string): Promise<TopicOffsets[]>;
   groupOffsets(groupId: string, topic: string): Promise<GroupOffsets[]>;
   setGroupOffsets(
     groupId: string,
@@ -74,13 +93,11 @@ export interface KafkaAdminPort {
   /** First offset whose message timestamp is >= timestampMs, per partition (the high watermark if none). */
   offsetsForTime(topic: string, timestampMs: number): Promise<{ partition: number; offset: bigint }[]>;
   describeGroup(groupId: string): Promise<GroupDescription>;
-  /** Partition count and (non-default and default) topic configs; undefined when the topic does not exist. */
-  describeTopic(topic: string): Promise<TopicDescription | undefined>;
   /**
-   * Removes the group's active members (LeaveGroup on their behalf). They notice at their next
-   * heartbeat, rejoin, and resume from the committed offsets. For operators' `--force` only.
+   * Removes the group's active members (LeaveGroup on their behalf) and returns them. They notice at their next heartbeat, rejoin, and resume from the committed
+   * offsets. For operators' `--force` only.
    */
-  removeGroupMembers(groupId: string): Promise<number>;
+  removeGroupMembers(groupId: string): Promise<GroupMember[]>;
   /**
    * Commits offsets for the group in one OffsetCommit request as an outsider (generation -1), the
    * way Kafka's own admin tools do: no group join, so no rebalance. The broker refuses it while the
@@ -91,9 +108,14 @@ export interface KafkaAdminPort {
     topic: string,
     offsets: { partition: number; offset: bigint }[],
   ): Promise<void>;
-  deleteTopic(topic: string): Promise<void>;
   deleteGroup(groupId: string): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+export interface TopicOffsets {
+  partition: number;
+  low: bigint;
+  high: bigint;
 }
 
 export interface GroupMember {
@@ -138,5 +160,6 @@ export interface KafkaClientFactory {
   producer(): KafkaProducerPort;
   consumer(groupId: string): KafkaConsumerPort;
   admin(): KafkaAdminPort;
+  groupAdmin(): KafkaGroupAdminPort;
   reader(): KafkaReaderPort;
 }

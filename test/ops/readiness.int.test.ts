@@ -49,9 +49,7 @@ afterAll(async () => {
   held = false;
   release();
   for (const stop of stops.splice(0).reverse()) await stop();
-  const admin = app.kafka.admin();
-  await admin.connect();
-  await dropPipelineEnv(env, admin);
+  await dropPipelineEnv(env, app.kafka);
 });
 
 it('a stalled slot and a failing target make the pipeline unready, and ready again once fixed', async () => {

@@ -36,7 +36,10 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(() => dropPipelineEnv(env, admin, stops));
+afterAll(async () => {
+  await admin.disconnect();
+  await dropPipelineEnv(env, app.kafka, stops);
+});
 
 const insert = (n: number, tag: string) =>
   query(

@@ -212,7 +212,7 @@ describe('redelivery', () => {
     const before = await snapshot();
     await pipeline.stop();
 
-    const admin = app.kafka.admin();
+    const admin = app.kafka.groupAdmin();
     await admin.connect();
     const ends = await admin.topicOffsets(e.topic);
     const total = ends.reduce((n, p) => n + Number(p.high - p.low), 0);

@@ -14,12 +14,7 @@ import { createApp, startConsumer, startProducer, type App } from '../../pipelin
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { dlqTopicFor, groupFor, topicFor } from '../../pipeline/config/schema.ts';
-import type {
-  InMessage,
-  KafkaAdminPort,
-  KafkaClientFactory,
-  KafkaProducerPort,
-} from '../../pipeline/kafka/port.ts';
+import type { InMessage, KafkaClientFactory, KafkaProducerPort } from '../../pipeline/kafka/port.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
 import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
@@ -104,11 +99,14 @@ export async function pipelineEnv(
 
 /**
  * Tears a pipeline down: runs `stops` (the latest first), deletes its change topic, status topic,
- * and the first target's dead-letter topic and consumer group (each may be missing), disconnects
- * `admin` (connected by the caller), then drops the databases and the slot (`env.drop()`).
+ * and the first target's dead-letter topic and consumer group (each may be missing) with admin
+ * clients of `kafka`, then drops the databases and the slot (`env.drop()`).
  */
-export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort, stops: Stops = []) {
+export async function dropPipelineEnv(env: PipelineEnv, kafka: KafkaClientFactory, stops: Stops = []) {
   for (const stop of stops.splice(0).reverse()) await stop();
+  const admin = kafka.admin();
+  const groups = kafka.groupAdmin();
+  await Promise.all([admin.connect(), groups.connect()]);
   const target = env.config.targets[0]!;
   for (const t of [
     env.topic,
@@ -116,8 +114,9 @@ export async function dropPipelineEnv(env: PipelineEnv, admin: KafkaAdminPort, s
     dlqTopicFor(env.config.kafka, target),
   ])
     await admin.deleteTopic(t).catch(() => undefined);
-  await admin.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
+  await groups.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
   await admin.disconnect();
+  await groups.disconnect();
   await env.drop();
 }
 

@@ -257,12 +257,14 @@ export async function targetPipeline(
         { what: `replication slot ${config.source.slot} to be dropped`, timeoutMs: 15_000 },
       );
       const admin = app.kafka.admin();
-      await admin.connect();
+      const groups = app.kafka.groupAdmin();
+      await Promise.all([admin.connect(), groups.connect()]);
       try {
         for (const t of [p.topic, p.dlqTopic]) await admin.deleteTopic(t).catch(() => undefined);
-        for (const g of [p.group, `${p.group}.redrive`]) await admin.deleteGroup(g).catch(() => undefined);
+        for (const g of [p.group, `${p.group}.redrive`]) await groups.deleteGroup(g).catch(() => undefined);
       } finally {
         await admin.disconnect();
+        await groups.disconnect();
       }
       await db.drop();
     },

@@ -34,7 +34,7 @@ describe('webhook re-delivery', () => {
     const first = delivered(receiver).map((r) => r.id);
 
     await p.stopConsumer();
-    const admin = p.app.kafka.admin();
+    const admin = p.app.kafka.groupAdmin();
     await admin.connect();
     try {
       const ends = await admin.topicOffsets(p.topic);

@@ -92,17 +92,19 @@ export function registerDemoCommand(program: Command): void {
           ),
         );
         const admin = app.kafka.admin();
-        await admin.connect();
+        const groups = app.kafka.groupAdmin();
+        await Promise.all([admin.connect(), groups.connect()]);
         try {
           // Deleting the topic also drops the group's offsets for it; deleting the group is
           // refused while a killed earlier demo's member has not timed out, which is harmless.
           await admin.deleteTopic(topic);
           await admin.deleteTopic(dlqTopicFor(config.kafka, target));
-          await admin.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
+          await groups.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
           if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
-          if (hook) await admin.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
+          if (hook) await groups.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
         } finally {
           await admin.disconnect();
+          await groups.disconnect();
         }
 
         say(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../pipeline/errors.ts';
-import { parseReplayTo, planPartitions, usToIso } from '../../../ops/replay.ts';
+import { distinctConsumers, parseReplayTo, planPartitions, usToIso } from '../../../ops/replay.ts';
 
 const ends = [
   { partition: 1, low: 0n, high: 50n },
@@ -103,4 +103,18 @@ describe('planPartitions', () => {
 
 it('usToIso keeps microseconds', () => {
   expect(usToIso(1_795_822_391_096_646n)).toBe('2026-11-27T23:33:11.096646Z');
+});
+
+describe('distinctConsumers', () => {
+  const m = (memberId: string) => ({ memberId, clientId: 'pgcdc', host: '/127.0.0.1' });
+  it.each([
+    { rounds: [], n: 0 },
+    { rounds: [[m('a')]], n: 1 },
+    // the one consumer rejoined (new member id) before the commit and was removed again
+    { rounds: [[m('a')], [m('b')]], n: 1 },
+    { rounds: [[m('a'), m('b')], [m('c')]], n: 2 },
+    { rounds: [[m('a')], [m('b'), m('c')]], n: 2 },
+  ])('$rounds.length round(s) -> $n', ({ rounds, n }) => {
+    expect(distinctConsumers(rounds)).toBe(n);
+  });
 });

@@ -1,0 +1,74 @@
+// kafkajs adapter of KafkaAdminPort, the pipeline's topic administration: create and describe
+// topics, read their offsets and a group's committed offsets. It never changes a group.
+import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
+import type { GroupOffsets, KafkaAdminPort, TopicDescription, TopicOffsets, TopicSpec } from './port.ts';
+
+/** kafkajs's ConfigResourceTypes.TOPIC (the enum is not a named export of its CommonJS entry). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+
+/** A group's committed offsets for one topic (-1 where it has none); shared with the group admin. */
+export async function fetchGroupOffsets(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<GroupOffsets[]> {
+  const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: BigInt(p.offset) }));
+}
+
+/** The topic's [low, high) per partition; shared with the group admin. */
+export async function fetchTopicOffsets(admin: Admin, topic: string): Promise<TopicOffsets[]> {
+  const offs = await admin.fetchTopicOffsets(topic);
+  return offs.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+}
+
+export class KafkajsAdmin implements KafkaAdminPort {
+  private readonly admin: Admin;
+  constructor(kafka: Kafka) {
+    this.admin = kafka.admin();
+  }
+  connect() {
+    return this.admin.connect();
+  }
+  async ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'> {
+    const created = await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: spec.topic,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor,
+          configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    });
+    return created ? 'created' : 'exists';
+  }
+  async describeTopic(topic: string): Promise<TopicDescription | undefined> {
+    const topics = await this.admin.listTopics();
+    if (!topics.includes(topic)) return undefined;
+    const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const configs = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: TOPIC_RESOURCE, name: topic }],
+    });
+    const entries = configs.resources[0]?.configEntries ?? [];
+    return {
+      partitions: meta.topics[0]?.partitions.length ?? 0,
+      config: Object.fromEntries(entries.map((e) => [e.configName, e.configValue])),
+    };
+  }
+  topicOffsets(topic: string): Promise<TopicOffsets[]> {
+    return fetchTopicOffsets(this.admin, topic);
+  }
+  groupOffsets(groupId: string, topic: string) {
+    return fetchGroupOffsets(this.admin, groupId, topic);
+  }
+  async deleteTopic(topic: string) {
+    const topics = await this.admin.listTopics();
+    if (topics.includes(topic)) await this.admin.deleteTopics({ topics: [topic], timeout: 30_000 });
+  }
+  disconnect() {
+    return this.admin.disconnect();
+  }
+}
