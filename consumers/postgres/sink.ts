@@ -2,18 +2,22 @@
 // Fast path: the whole batch in one go. If the target refuses something, the batch is replayed
 // event by event under savepoints: rejected rows are dead-lettered, and a row blocked by a
 // secondary unique constraint (e.g. two users swapping emails across partitions) commits the
-// prefix and asks to retry the rest later, once the other partition has caught up.
+// prefix and asks to retry the rest later, once the other partition has caught up. Deletes leave
+// a marker (deleted.ts) that keeps older upserts of the key out; markers are pruned at open and
+// then hourly.
 import pg from 'pg';
 import type { PostgresTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
+import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
 import { classifyPgError } from './errors.ts';
 import {
   applySql,
   collapseBatch,
   createTableSql,
+  deletedLaterSql,
   existingKeysSql,
   existsSql,
   holderPositionSql,
@@ -22,6 +26,8 @@ import {
   multiUpsertSql,
   type TargetTable,
 } from './sql.ts';
+
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 export class PostgresSink implements Sink {
   readonly kind = 'postgres';
@@ -59,7 +65,10 @@ export class PostgresSink implements Sink {
       });
     }
     try {
-      if (this.cfg.createTable) await client.query(createTableSql(this.table));
+      if (this.cfg.createTable) {
+        await client.query(createTableSql(this.table));
+        await client.query(createDeletedTableSql(this.table));
+      }
       const pk = await client.query<{ conname: string }>(
         `SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid = to_regclass($1)`,
         [`${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(this.cfg.table)}`],
@@ -73,11 +82,40 @@ export class PostgresSink implements Sink {
         );
       }
       this.pkConstraint = pk.rows[0].conname;
+      await this.checkDeletedTable(client);
+      await this.prune(client);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
     }
     this.client = client;
+  }
+
+  private async checkDeletedTable(client: pg.Client): Promise<void> {
+    const name = deletedTableName(this.table);
+    const r = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
+      `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(name)}`,
+    ]);
+    if (!r.rows[0]?.ok) {
+      throw new PgcdcError(
+        `target ${this.cfg.name}: the delete-marker table ${this.cfg.schema}.${name} is missing`,
+        {
+          hint: `set createTable: true or create it: ${createDeletedTableSql(this.table).replace(/\s+/g, ' ')}`,
+        },
+      );
+    }
+  }
+
+  private prunedAt = 0;
+
+  /** Drops delete markers that protect nothing any more (deleted.ts); at most once an hour. */
+  private async prune(client: pg.Client): Promise<void> {
+    if (Date.now() - this.prunedAt < PRUNE_INTERVAL_MS) return;
+    this.prunedAt = Date.now();
+    let pruned = 0;
+    for (const sql of pruneDeletedSql(this.table, this.cfg.deleteMarkerRetentionHours || undefined))
+      pruned += (await client.query(sql)).rowCount ?? 0;
+    if (pruned > 0) this.logger.info({ pruned }, 'delete markers pruned');
   }
 
   async close(): Promise<void> {
@@ -95,7 +133,9 @@ export class PostgresSink implements Sink {
     if (!this.client) await this.open();
     try {
       // undefined: a partial update found no row to update; the per-event path dead-letters it
-      return (await this.applyFast(events)) ?? (await this.applyCareful(events));
+      const result = (await this.applyFast(events)) ?? (await this.applyCareful(events));
+      await this.prune(this.client!);
+      return result;
     } catch (err) {
       const kind = classifyPgError(err, this.pkConstraint);
       if (kind === 'transient') {
@@ -176,12 +216,7 @@ export class PostgresSink implements Sink {
     }
     if (notUpdated.length === 0) return true;
     // not updated: newer at the target (fine), or missing there (dead letter, per event)
-    const exists = await c.query<{ k: string }>(
-      existingKeysSql(
-        this.table,
-        notUpdated.map((e) => e.key),
-      ),
-    );
+    const exists = await c.query<{ k: string }>(existingKeysSql(this.table, notUpdated));
     return exists.rowCount === notUpdated.length;
   }
 
@@ -191,7 +226,9 @@ export class PostgresSink implements Sink {
     const res = await c.query(stmt);
     if (e.event.unchanged.length > 0 && res.rowCount === 0) {
       const exists = await c.query(existsSql(this.table, e.key));
-      if (exists.rowCount === 0) {
+      const deletedLater =
+        exists.rowCount === 0 && (await c.query(deletedLaterSql(this.table, e.key, e.event)));
+      if (deletedLater && deletedLater.rowCount === 0) {
         return {
           offset: e.offset,
           reason: 'missing-row',

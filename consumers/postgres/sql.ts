@@ -2,31 +2,28 @@
 // schema and quoted here; values are always parameters. Every write is guarded by the source
 // position (commit_lsn, seq) stored in the row, so a re-delivered or replayed event never moves a
 // row backwards.
+// Deletes leave a marker of their position (deleted.ts) that inserts respect, so nothing older than
+// a delete brings its row back.
 import type { ChangeEvent, ColumnSpec, Row } from '../../schemas/contract.ts';
 import { toSqlParam } from '../../schemas/values.ts';
+import { deletedTable, insertMarkersSql, notDeletedLater } from './deleted.ts';
+import {
+  EVENT_ID,
+  POS_LSN,
+  POS_SEQ,
+  SYNCED_AT,
+  columnSpec,
+  qname,
+  quoteIdent,
+  type TargetTable,
+} from './table.ts';
 
-export const POS_LSN = '_pgcdc_lsn';
-export const POS_SEQ = '_pgcdc_seq';
-export const EVENT_ID = '_pgcdc_event_id';
-export const SYNCED_AT = '_pgcdc_synced_at';
-
-export interface TargetTable {
-  schema: string;
-  table: string;
-  columns: ColumnSpec[];
-  keyColumns: string[];
-}
+export { EVENT_ID, POS_LSN, POS_SEQ, SYNCED_AT, quoteIdent, type TargetTable } from './table.ts';
 
 export interface Statement {
   text: string;
   values: unknown[];
 }
-
-export function quoteIdent(id: string): string {
-  return `"${id.replace(/"/g, '""')}"`;
-}
-
-const qname = (t: TargetTable) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
 
 /** DDL of a target table: the contract's columns (no secondary unique constraints), plus bookkeeping. */
 export function createTableSql(t: TargetTable): string {
@@ -48,10 +45,14 @@ function position(e: ChangeEvent): unknown[] {
 const guard = (alias: string, lsnParam: string, seqParam: string) =>
   `(${alias}.${quoteIdent(POS_LSN)}, ${alias}.${quoteIdent(POS_SEQ)}) < (${lsnParam}::bigint, ${seqParam}::bigint)`;
 
-/** Insert or update the full row, unless the stored row is from a later position. */
+/**
+ * Insert or update the full row, unless the stored row is from a later position or the key was
+ * deleted at a later position (its marker).
+ */
 export function upsertSql(t: TargetTable, e: ChangeEvent): Statement {
   const row = e.after!;
   const names = [...t.columns.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const types = [...t.columns.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
   const values = [...t.columns.map((c) => toSqlParam(c.pgType, row[c.name] ?? null)), ...position(e)];
   const n = names.length;
   const updates = names
@@ -60,7 +61,9 @@ export function upsertSql(t: TargetTable, e: ChangeEvent): Statement {
     .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
   const text =
     `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ` +
-    `VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) ` +
+    `SELECT ${names.map((c) => `v.${quoteIdent(c)}`).join(', ')} ` +
+    `FROM (VALUES (${names.map((_, i) => `$${i + 1}::${types[i]!}`).join(', ')})) AS v (${names.map(quoteIdent).join(', ')}) ` +
+    `WHERE ${notDeletedLater(t, 'v')} ` +
     `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} ` +
     `WHERE ${guard('t', `$${n - 2}`, `$${n - 1}`)}`;
   return { text, values };
@@ -94,24 +97,43 @@ export function existsSql(t: TargetTable, key: Row): Statement {
   return { text: `SELECT 1 FROM ${qname(t)} AS t WHERE ${keyWhere(t, key, values)}`, values };
 }
 
-/** Delete the row unless the stored row is from a later position. */
+/**
+ * Delete the row unless the stored row is from a later position, and leave the delete's marker
+ * (which only ever moves forward) in the same statement.
+ */
 export function deleteSql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
   const values: unknown[] = [];
   const where = keyWhere(t, key, values);
-  values.push(e.source.commit_lsn.toString(), e.source.seq.toString());
+  values.push(e.source.commit_lsn.toString(), e.source.seq.toString(), e.event_id);
   const n = values.length;
+  const keyTypes = t.keyColumns.map((k, i) => `$${i + 1}::${columnSpec(t, k).sqlType}`);
+  const cols = [...t.keyColumns, POS_LSN, POS_SEQ, EVENT_ID].map(quoteIdent).join(', ');
+  const marker = `(VALUES (${[...keyTypes, `$${n - 2}::bigint`, `$${n - 1}::bigint`, `$${n}::text`].join(', ')})) AS s (${cols})`;
   return {
-    text: `DELETE FROM ${qname(t)} AS t WHERE ${where} AND ${guard('t', `$${n - 1}`, `$${n}`)}`,
+    text:
+      `WITH del AS (DELETE FROM ${qname(t)} AS t WHERE ${where} AND ${guard('t', `$${n - 2}`, `$${n - 1}`)}) ` +
+      insertMarkersSql(t, marker),
     values,
   };
 }
 
-function keyWhere(t: TargetTable, key: Row, values: unknown[]): string {
+/** Is the key deleted at or after the event's position (a marker says so)? */
+export function deletedLaterSql(t: TargetTable, key: Row, e: ChangeEvent): Statement {
+  const values: unknown[] = [];
+  const where = keyWhere(t, key, values, 'd');
+  values.push(e.source.commit_lsn.toString(), e.source.seq.toString());
+  const n = values.length;
+  return {
+    text: `SELECT 1 FROM ${deletedTable(t)} AS d WHERE ${where} AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= ($${n - 1}::bigint, $${n}::bigint)`,
+    values,
+  };
+}
+
+function keyWhere(t: TargetTable, key: Row, values: unknown[], alias = 't'): string {
   return t.keyColumns
     .map((k) => {
-      const spec = t.columns.find((c) => c.name === k)!;
-      values.push(toSqlParam(spec.pgType, key[k] ?? null));
-      return `t.${quoteIdent(k)} = $${values.length}`;
+      values.push(toSqlParam(columnSpec(t, k).pgType, key[k] ?? null));
+      return `${alias}.${quoteIdent(k)} = $${values.length}`;
     })
     .join(' AND ');
 }
@@ -238,17 +260,28 @@ function unnestRows(
   return { names, select, values };
 }
 
-/** Which of these keys (single-column key) exist at the target, as text. */
-export function existingKeysSql(t: TargetTable, keys: Row[]): Statement {
+/**
+ * Which of these keys (single-column key) exist at the target, or were deleted at or after the
+ * position of the event given with them (such an event is superseded, not missing), as text.
+ */
+export function existingKeysSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
   const k = t.keyColumns[0]!;
-  const spec = t.columns.find((c) => c.name === k)!;
+  const spec = columnSpec(t, k);
+  const q = quoteIdent(k);
   return {
-    text: `SELECT t.${quoteIdent(k)}::text AS k FROM ${qname(t)} AS t WHERE t.${quoteIdent(k)} = ANY ($1::${spec.sqlType}[])`,
-    values: [keys.map((key) => toSqlParam(spec.pgType, key[k] ?? null))],
+    text:
+      `SELECT t.${q}::text AS k FROM ${qname(t)} AS t WHERE t.${q} = ANY ($1::${spec.sqlType}[]) UNION ` +
+      `SELECT d.${q}::text FROM ${deletedTable(t)} AS d JOIN unnest($1::${spec.sqlType}[], $2::bigint[], $3::bigint[]) AS e (k, lsn, seq) ` +
+      `ON d.${q} = e.k AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= (e.lsn, e.seq)`,
+    values: [
+      items.map((i) => toSqlParam(spec.pgType, i.key[k] ?? null)),
+      items.map((i) => i.event.source.commit_lsn.toString()),
+      items.map((i) => i.event.source.seq.toString()),
+    ],
   };
 }
 
-/** One multi-row guarded upsert for full-row events of distinct keys. */
+/** One multi-row guarded upsert for full-row events of distinct keys (none inserted behind its marker). */
 export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
   const rows = unnestRows(t.columns, events);
   const names = rows.names;
@@ -259,7 +292,7 @@ export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement
   const guardExcluded = `(t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (EXCLUDED.${quoteIdent(POS_LSN)}, EXCLUDED.${quoteIdent(POS_SEQ)})`;
   const text =
     `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ${rows.select} ` +
-    `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
+    `WHERE ${notDeletedLater(t, 'u')} ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
   return { text, values: rows.values };
 }
 
@@ -271,18 +304,27 @@ export function arrayLiteral(items: (string | null)[]): string {
   return `{${items.map((x) => (x === null ? 'NULL' : quote(x))).join(',')}}`;
 }
 
-/** One guarded delete for many keys (single-column keys). */
+/** One guarded delete for many keys (single-column keys), leaving their markers. */
 export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
   const k = t.keyColumns[0]!;
-  const spec = t.columns.find((c) => c.name === k)!;
+  const spec = columnSpec(t, k);
   const values = [
     items.map((i) => toSqlParam(spec.pgType, i.key[k] ?? null)),
     items.map((i) => i.event.source.commit_lsn.toString()),
     items.map((i) => i.event.source.seq.toString()),
+    items.map((i) => i.event.event_id),
+  ];
+  const [q, lsn, seq, id] = [k, POS_LSN, POS_SEQ, EVENT_ID].map(quoteIdent) as [
+    string,
+    string,
+    string,
+    string,
   ];
   const text =
-    `DELETE FROM ${qname(t)} AS t USING (SELECT unnest($1::${spec.sqlType}[]) AS k, unnest($2::bigint[]) AS lsn, unnest($3::bigint[]) AS seq) AS d ` +
-    `WHERE t.${quoteIdent(k)} = d.k AND (t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (d.lsn, d.seq)`;
+    `WITH s AS (SELECT unnest($1::${spec.sqlType}[]) AS ${q}, unnest($2::bigint[]) AS ${lsn}, unnest($3::bigint[]) AS ${seq}, unnest($4::text[]) AS ${id}), ` +
+    `del AS (DELETE FROM ${qname(t)} AS t USING s ` +
+    `WHERE t.${q} = s.${q} AND (t.${lsn}, t.${seq}) < (s.${lsn}, s.${seq})) ` +
+    insertMarkersSql(t, 's');
   return { text, values };
 }
 

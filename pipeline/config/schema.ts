@@ -125,7 +125,17 @@ export const PostgresTargetSchema = z
     url: url('PostgreSQL URL of the peer database'),
     schema: identifier.default('public'),
     table: identifier.default('users'),
-    createTable: z.boolean().default(true).describe('create the target table when it is missing'),
+    createTable: z
+      .boolean()
+      .default(true)
+      .describe('create the target table (and its delete-marker table <table>_pgcdc_deleted) when missing'),
+    deleteMarkerRetentionHours: z
+      .number()
+      .nonnegative()
+      .default(168)
+      .describe(
+        'keep the marker of a deleted row this long (0 = forever): an older change of that row redriven or replayed later than this could bring it back',
+      ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
     dlqTopic: z.string().optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })

@@ -10,6 +10,7 @@ import {
   type TargetTable,
 } from '../../../../consumers/postgres/sql.ts';
 import { loadContract, type Op, type Row } from '../../../../schemas/contract.ts';
+import { pruneDeletedSql } from '../../../../consumers/postgres/deleted.ts';
 import { changeEvent } from '../../support/events.ts';
 
 const contract = loadContract();
@@ -127,9 +128,32 @@ describe('multiPartialUpdateSql', () => {
     expect(used.size).toBe(stmt.values.length);
   });
 
-  it('existingKeysSql asks for the keys as one array parameter', () => {
-    const q = existingKeysSql(table, [{ id: 7n }, { id: 8n }]);
-    expect(q.values).toEqual([['7', '8']]);
+  it('existingKeysSql asks for the keys (and their positions) as one array parameter each', () => {
+    const [a, b] = [ev('u', 7n, { city: 'a' }), ev('u', 8n, { city: 'b' })];
+    const q = existingKeysSql(table, [a, b]);
+    expect(q.values).toEqual([
+      ['7', '8'],
+      [String(a.event.source.commit_lsn), String(b.event.source.commit_lsn)],
+      ['0', '0'],
+    ]);
     expect(q.text).toContain('= ANY ($1::bigint[])');
+    // a key deleted at or after the event's position counts as superseded, not missing
+    expect(q.text).toContain(
+      'FROM "public"."users_pgcdc_deleted" AS d JOIN unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS e (k, lsn, seq) ON d."id" = e.k AND (d."_pgcdc_lsn", d."_pgcdc_seq") >= (e.lsn, e.seq)',
+    );
+  });
+});
+
+describe('pruneDeletedSql', () => {
+  it('drops markers made redundant by a later write of the key, and those past the retention', () => {
+    const [redundant, old] = pruneDeletedSql(table, 168);
+    expect(redundant).toBe(
+      'DELETE FROM "public"."users_pgcdc_deleted" AS d USING "public"."users" AS r WHERE r."id" = d."id" AND ' +
+        '(r."_pgcdc_lsn", r."_pgcdc_seq") > (d."_pgcdc_lsn", d."_pgcdc_seq")',
+    );
+    expect(old).toBe(
+      `DELETE FROM "public"."users_pgcdc_deleted" WHERE "_pgcdc_deleted_at" < clock_timestamp() - interval '1 hour' * 168`,
+    );
+    expect(pruneDeletedSql(table, undefined)).toEqual([redundant]);
   });
 });

@@ -145,7 +145,7 @@ describe('upsertSql', () => {
 
   it('inserts every column plus the position, in order, as parameters', () => {
     expect(stmt.text).toContain(
-      `INSERT INTO ${QNAME} AS t (${names.map((n) => `"${n}"`).join(', ')}) VALUES (`,
+      `INSERT INTO ${QNAME} AS t (${names.map((n) => `"${n}"`).join(', ')}) SELECT ${names.map((n) => `v."${n}"`).join(', ')} FROM (VALUES ($1::bigint, $2::text, `,
     );
     expect(stmt.values).toHaveLength(names.length);
     expectParamsMatch(stmt);
@@ -164,6 +164,12 @@ describe('upsertSql', () => {
     expect(v(POS_LSN)).toBe(String(0x3000100n));
     expect(v(POS_SEQ)).toBe('4');
     expect(v(EVENT_ID)).toBe('0/3000100:4');
+  });
+
+  it('inserts nothing behind the marker of a later delete of the key', () => {
+    expect(stmt.text).toContain(
+      ` WHERE NOT EXISTS (SELECT 1 FROM "we""ird"."users_pgcdc_deleted" AS d WHERE d."id" = v."id" AND (d."${POS_LSN}", d."${POS_SEQ}") >= (v."${POS_LSN}", v."${POS_SEQ}")) ON CONFLICT `,
+    );
   });
 
   it('on conflict updates every non-key column, only when the stored row is older', () => {
@@ -218,11 +224,18 @@ describe('partialUpdateSql', () => {
 });
 
 describe('deleteSql and existsSql', () => {
-  it('deletes by key, guarded by position', () => {
-    const stmt = deleteSql(table, event('d', null, { seq: 2n }), { id: 9007199254740993n });
+  it('deletes by key, guarded by position, and moves the delete marker of the key forward', () => {
+    const e = event('d', null, { seq: 2n });
+    const stmt = deleteSql(table, e, { id: 9007199254740993n });
+    const cols = `"id", "${POS_LSN}", "${POS_SEQ}", "${EVENT_ID}"`;
     expect(stmt).toEqual({
-      text: `DELETE FROM ${QNAME} AS t WHERE t."id" = $1 AND ${GUARD(2, 3)}`,
-      values: ['9007199254740993', String(0x3000100n), '2'],
+      text:
+        `WITH del AS (DELETE FROM ${QNAME} AS t WHERE t."id" = $1 AND ${GUARD(2, 3)}) ` +
+        `INSERT INTO "we""ird"."users_pgcdc_deleted" AS m (${cols}) SELECT s."id", s."${POS_LSN}", s."${POS_SEQ}", s."${EVENT_ID}" ` +
+        `FROM (VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text)) AS s (${cols}) ` +
+        `ON CONFLICT ("id") DO UPDATE SET "${POS_LSN}" = EXCLUDED."${POS_LSN}", "${POS_SEQ}" = EXCLUDED."${POS_SEQ}", "${EVENT_ID}" = EXCLUDED."${EVENT_ID}", "_pgcdc_deleted_at" = clock_timestamp() ` +
+        `WHERE (m."${POS_LSN}", m."${POS_SEQ}") < (EXCLUDED."${POS_LSN}", EXCLUDED."${POS_SEQ}")`,
+      values: ['9007199254740993', String(0x3000100n), '2', e.event_id],
     });
   });
 

@@ -88,6 +88,7 @@ describe('parseConfig', () => {
       schema: 'public',
       table: 'users',
       createTable: true,
+      deleteMarkerRetentionHours: 168,
       batchSize: 500,
     });
     expect(topicFor(cfg.kafka, cfg.source)).toBe('pgcdc.public.users');
