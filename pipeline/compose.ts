@@ -1,5 +1,6 @@
 // Composition root: builds the shared clients once and wires producer and target consumers.
 import http from 'node:http';
+import pg from 'pg';
 import { createTargetConsumer } from '../consumers/runner.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
@@ -44,7 +45,15 @@ export function createApp(config: Config, logger: Logger, opts: { defaultMetrics
 
 export function startProducer(app: App) {
   // slot monitor (WAL retained, stall), readiness and the status record wrap the producer
-  const producer = superviseProducer(app, createProducer(app));
+  const source = app.config.source;
+  const producer = superviseProducer(
+    app,
+    createProducer({
+      ...app,
+      sourceClient: () => new pg.Client({ connectionString: source.url, application_name: 'pgcdc-producer' }),
+      codec: (topic, contract) => createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
+    }),
+  );
   const done = producer.run();
   return { producer, done };
 }

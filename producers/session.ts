@@ -1,0 +1,246 @@
+// One streaming run of the producer: source client -> slot -> replication stream -> assembler ->
+// snapshot feed -> publisher -> Kafka, with the position keeper closing the loop (a WAL position is
+// stored in the source and then acknowledged only after Kafka acknowledged everything before it).
+// A session runs until it fails or is stopped; it never retries (producer.ts restarts it). Its
+// clients and codec come from factories the composition root hands in; the session owns and closes
+// what it opened, whichever way it ends.
+import type pg from 'pg';
+import type { Config } from '../pipeline/config/schema.ts';
+import { topicConfigFor } from '../pipeline/config/schema.ts';
+import { describeError } from '../pipeline/errors.ts';
+import type { KafkaAdminPort, KafkaClientFactory, KafkaProducerPort } from '../pipeline/kafka/port.ts';
+import { AuditSummary } from '../pipeline/observability/audit.ts';
+import type { Logger } from '../pipeline/observability/logger.ts';
+import type { Metrics } from '../pipeline/observability/metrics.ts';
+import type { EventCodec } from '../schemas/codec.ts';
+import type { TableContract } from '../schemas/contract.ts';
+import { formatLsn } from '../schemas/lsn.ts';
+import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
+import { PositionKeeper, storePosition } from './postgres/position.ts';
+import { ReplicationStream } from './postgres/replication.ts';
+import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
+import { AckingPublisher } from './publisher.ts';
+import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
+
+export const PIPELINE_VERSION = '0.1.0';
+
+/** What a session needs; built once by the producer. */
+export interface SessionDeps {
+  config: Config;
+  kafka: KafkaClientFactory;
+  logger: Logger;
+  metrics: Metrics;
+  topic: string;
+  contract: TableContract;
+  /** A new, unconnected client to the source database (positions, heartbeats, row reads). */
+  sourceClient: () => pg.Client;
+  /** The registry codec of the topic (registers the contract's schemas). */
+  codec: (topic: string, contract: TableContract) => Promise<EventCodec>;
+  /** Where the session reports progress (shared with the producer's state()). */
+  report: SessionReport;
+}
+
+export interface SessionReport {
+  running: boolean;
+  confirmedLsn: string | undefined;
+  lastEventAt: Date | undefined;
+  /** the snapshot feed of the current session, if it was started */
+  feed: SnapshotFeed | undefined;
+}
+
+export class StreamSession {
+  private readonly log: Logger;
+  private readonly client: pg.Client;
+  private readonly admin: KafkaAdminPort;
+  private readonly producer: KafkaProducerPort;
+  private stream: ReplicationStream | undefined;
+  private keeper: PositionKeeper | undefined;
+  private publisher: AckingPublisher | undefined;
+  private feed: SnapshotFeed | undefined;
+  private codec: EventCodec | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private closed: Promise<void> | undefined;
+  private stopping = false;
+  // audit: one info line per interval with the events streamed (and snapshot rows fed)
+  private readonly streamAudit: AuditSummary;
+  private readonly snapshotAudit: AuditSummary;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.log = deps.logger;
+    this.client = deps.sourceClient();
+    this.admin = deps.kafka.admin();
+    this.producer = deps.kafka.producer();
+    this.streamAudit = new AuditSummary(this.log, { kind: 'stream' });
+    this.snapshotAudit = new AuditSummary(this.log, { kind: 'snapshot' });
+  }
+
+  /** Streams until stop() (resolves) or a failure (rejects); closes everything either way. */
+  async run(): Promise<void> {
+    try {
+      const slot = await this.open();
+      const { streaming, keeper, feed } = this.wire(slot);
+      // The feed fails the run like the stream does; it resolves only when stopped.
+      await Promise.race([streaming, feed.run().then(() => streaming), keeper.failure]);
+      if (!this.stopping) throw new Error('replication stream ended unexpectedly');
+    } finally {
+      this.deps.report.running = false;
+      await this.close();
+    }
+  }
+
+  /** Graceful: stop taking messages, publish what was read, report that position, then close. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stream?.hold();
+    await this.publisher?.flush().catch(() => undefined);
+    await this.keeper?.flush();
+    await this.close();
+  }
+
+  /** Source prepared (publication, slot, position checked), topic ensured, codec registered. */
+  private async open(): Promise<SlotInfo> {
+    const { config, topic, contract } = this.deps;
+    await this.client.connect();
+    this.client.on('error', (err) => this.log.warn({ err: err.message }, 'source connection error'));
+    const slot = await prepareSource(this.client, config.source);
+    this.log.info(
+      {
+        slot: config.source.slot,
+        created: slot.created,
+        adopted: slot.adopted,
+        confirmedLsn: formatLsn(slot.confirmedFlushLsn),
+        positionTable: `${config.source.position.schema}.${config.source.position.table}`,
+      },
+      'source ready',
+    );
+    await this.admin.connect();
+    const created = await this.admin.ensureTopic({
+      topic,
+      partitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+      config: topicConfigFor(config.kafka),
+    });
+    this.log.info({ topic, created }, 'topic ready');
+    this.codec = await this.deps.codec(topic, contract);
+    await this.producer.connect();
+    return slot;
+  }
+
+  /** Builds the stages of this session and starts the stream; returns what the run waits on. */
+  private wire(slot: SlotInfo) {
+    const { config, contract, report } = this.deps;
+    const stream = (this.stream = new ReplicationStream({
+      connectionString: config.source.url,
+      slot: config.source.slot,
+      publication: config.source.publication,
+      startLsn: slot.confirmedFlushLsn,
+      statusIntervalMs: config.source.statusIntervalMs,
+      logger: this.log,
+    }));
+    const keeper = (this.keeper = this.positionKeeper(slot, stream));
+    const feed = (this.feed = createSnapshotFeed({
+      source: config.source,
+      slotCreated: slot.created,
+      events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
+      logger: this.log,
+      metrics: this.deps.metrics,
+    }));
+    report.feed = feed;
+    const publisher = (this.publisher = new AckingPublisher({
+      producer: this.producer,
+      codec: this.codec!,
+      topic: this.deps.topic,
+      table: `${contract.schema}.${contract.table}`,
+      batchMaxMessages: config.producer.batchMaxMessages,
+      lingerMs: config.producer.lingerMs,
+      metrics: this.deps.metrics,
+      ackAfterPublish: (lsn) => {
+        feed.acknowledged(lsn);
+        keeper.advance(lsn);
+      },
+    }));
+    const assembler = new TransactionAssembler({
+      contract,
+      db: slot.database,
+      name: config.kafka.topicPrefix,
+      version: PIPELINE_VERSION,
+      onSchemaDrift: (d) =>
+        this.log.warn(
+          { table: d.table, droppedNullable: d.missingNullable, notInContract: d.ignored },
+          'source table differs from the event contract: dropped nullable columns are published as null, columns the contract lacks are not published; evolve schemas/avro/*.avsc',
+        ),
+    });
+    this.startTimers();
+    report.running = true;
+    report.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
+    this.log.info({ topic: this.deps.topic, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming');
+    const streaming = stream.run(async (msg, lsn) => {
+      for (const item of assembler.push(msg, lsn)) await this.forward(item, feed, publisher);
+    });
+    return { streaming, keeper, feed };
+  }
+
+  /** One assembled item through the snapshot feed (which may interleave `r` events) to Kafka. */
+  private async forward(item: SourceItem, feed: SnapshotFeed, publisher: AckingPublisher): Promise<void> {
+    if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
+    if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
+    for (const out of feed.process(item)) {
+      if (out.kind === 'event')
+        (out.event.source.snapshot ? this.snapshotAudit : this.streamAudit).add({ events: 1 });
+      await publisher.push(out);
+    }
+  }
+
+  /**
+   * The acknowledged position is stored in the source database before the server hears of it, so
+   * the slot can never be ahead of what pgcdc stored (checked at the next start).
+   */
+  private positionKeeper(slot: SlotInfo, stream: ReplicationStream): PositionKeeper {
+    const { config, report, metrics } = this.deps;
+    return new PositionKeeper(
+      slot.confirmedFlushLsn,
+      (lsn) => storePosition(this.client, config.source.position, config.source.slot, lsn),
+      (lsn) => {
+        stream.acknowledge(lsn);
+        report.confirmedLsn = formatLsn(stream.acknowledgedLsn);
+        metrics.confirmedLsn.set(Number(stream.acknowledgedLsn));
+      },
+      // Spaced writes: one source commit per interval, not one per acknowledged transaction.
+      // PostgreSQL < 15 streams empty transactions, this write's included, so there the
+      // interval is also at least the status interval (PositionKeeper).
+      slot.serverVersion >= 150_000
+        ? config.source.ackIntervalMs
+        : Math.max(config.source.ackIntervalMs, config.source.statusIntervalMs),
+    );
+  }
+
+  private startTimers(): void {
+    const { config } = this.deps;
+    this.timers.push(
+      setInterval(() => {
+        emitHeartbeat(this.client, HEARTBEAT_PREFIX).catch((err: unknown) =>
+          this.log.warn({ err: describeError(err) }, 'heartbeat failed'),
+        );
+      }, config.source.heartbeatIntervalMs),
+      setInterval(() => this.flushAudit(), config.operations.auditSummaryIntervalMs),
+    );
+  }
+
+  private flushAudit(): void {
+    this.streamAudit.flush({ confirmedLsn: this.deps.report.confirmedLsn });
+    this.snapshotAudit.flush();
+  }
+
+  private close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      this.flushAudit();
+      await this.feed?.stop();
+      this.publisher?.close();
+      await this.stream?.stop().catch(() => undefined);
+      await this.producer.disconnect().catch(() => undefined);
+      await this.admin.disconnect().catch(() => undefined);
+      await this.client.end().catch(() => undefined);
+    })());
+  }
+}
