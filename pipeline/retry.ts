@@ -37,7 +37,7 @@ export function createBackoff(opts: BackoffOptions, random: () => number = Math.
   let current: IBackoff<unknown> | undefined;
   return {
     next() {
-      current = current ? current.next(undefined) : factory.next(undefined);
+      current = current ? current.next(undefined) : factory.next();
       return current.duration;
     },
     reset() {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, stackUrls, waitUntil } from '../support/index.ts';
-import { closeAfterEach, targetPipeline, type WebhookPipeline } from '../webhook/support.ts';
+import { closeAfterEach, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
 closeAfterEach();
 
