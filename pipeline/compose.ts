@@ -86,6 +86,7 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
     target,
     kafkaConfig: app.config.kafka,
     topic,
+    table: { schema: app.config.source.schema, table: app.config.source.table },
     kafka: app.kafka,
     codec,
     sink: createSink(app, target),
