@@ -3,7 +3,7 @@
 import type avro from 'avsc';
 import { fromWire } from '../schemas/avro.ts';
 import type { ChangeEvent } from '../schemas/contract.ts';
-import { fetchSchemaById } from '../schemas/codec.ts';
+import { fetchSchemaById } from '../schemas/registry.ts';
 
 export type EventDecoder = (value: Buffer) => Promise<ChangeEvent>;
 
@@ -15,6 +15,7 @@ export function createEventDecoder(registryUrl: string): EventDecoder {
     if (!t) {
       t = fetchSchemaById(registryUrl, schemaId);
       types.set(schemaId, t);
+      t.catch(() => types.delete(schemaId)); // registry trouble passes: ask again next time
     }
     return (await t).fromBuffer(payload) as ChangeEvent;
   };

@@ -21,6 +21,7 @@ import {
   type SupervisedConsumer,
 } from './supervision/supervise.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
+import { retryUntil } from './retry.ts';
 
 export interface App {
   config: Config;
@@ -107,27 +108,24 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
 }
 
 /**
- * A consumer that starts while the schema registry is unreachable waits for it (backoff up to
- * 15 s, one error line per attempt) instead of exiting, as the producer does: a process manager
- * would otherwise restart it in a tight loop.
+ * A consumer that starts while the schema registry is unreachable or answers badly waits for it
+ * (backoff up to 15 s, one error line per attempt) instead of exiting, as the producer does: a
+ * process manager would otherwise restart it in a tight loop. A refused schema still exits.
  */
-async function codecOnceReachable(
+function codecOnceReachable(
   app: App,
   target: string,
   create: () => Promise<EventCodec>,
 ): Promise<EventCodec> {
-  for (let delay = 500; ; delay = Math.min(delay * 2, 15_000)) {
-    try {
-      return await create();
-    } catch (err) {
-      if (!(err instanceof UnavailableError)) throw err;
+  return retryUntil(create, {
+    backoff: { initialMs: 500, maxMs: 15_000 },
+    retriable: (err) => err instanceof UnavailableError,
+    onRetry: ({ err, delayMs }) =>
       app.logger.error(
-        { target, err: describeError(err), retryInMs: delay },
+        { target, err: describeError(err), retryInMs: delayMs },
         'schema registry unreachable; retrying',
-      );
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+      ),
+  });
 }
 
 /** /metrics, /healthz (process alive), /readyz (the pipeline's own judgement). */

@@ -6,6 +6,14 @@ import type avro from 'avsc';
 import { avroType, fromWire, toWire } from './avro.ts';
 import type { ChangeEvent, Row, TableContract } from './contract.ts';
 import { PgcdcError, UnavailableError } from '../pipeline/errors.ts';
+import {
+  classifyRegistryFailure,
+  fetchSchemaById,
+  registryHttpError,
+  REGISTRY_TIMEOUT_MS,
+} from './registry.ts';
+
+export { fetchSchemaById } from './registry.ts';
 
 export interface EventCodec {
   readonly keySchemaId: number;
@@ -27,16 +35,17 @@ export function createRegistryClient(url: string): SchemaRegistry {
   });
 }
 
-/** Writer schema by id, parsed with our options (bigint longs). */
-export async function fetchSchemaById(registryUrl: string, id: number): Promise<avro.Type> {
-  const res = await fetch(`${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`, {
-    signal: AbortSignal.timeout(10_000),
+/** Registry trouble that passes (never a verdict on an event or a schema): retried with backoff. */
+function registryUnavailable(url: string, msg: string, cause: unknown): UnavailableError {
+  const status = (cause as { status?: unknown }).status;
+  const answered = typeof status === 'number' && status !== 400; // mappersmith's 400: no answer
+  return new UnavailableError(`schema registry ${url} ${answered ? 'unavailable' : 'unreachable'}: ${msg}`, {
+    hint:
+      status === 401 || status === 403
+        ? "the registry refused access: fix the credentials in registry.url or the registry's access rules"
+        : 'start the registry or fix registry.url',
+    cause,
   });
-  if (!res.ok) throw new Error(`registry answered ${res.status} for schema id ${id}`);
-  const body = (await res.json()) as { schema: string; schemaType?: string };
-  if (body.schemaType && body.schemaType !== 'AVRO')
-    throw new Error(`schema id ${id} is ${body.schemaType}, not AVRO`);
-  return avroType(JSON.parse(body.schema) as object);
 }
 
 export async function createEventCodec(opts: {
@@ -64,10 +73,10 @@ export async function createEventCodec(opts: {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
     });
     if (!res.ok && res.status !== 409)
-      throw new Error(`setting compatibility of ${subject}: HTTP ${res.status}`);
+      throw await registryHttpError(res, `PUT /config/${subject} (setting its compatibility)`);
   };
   const register = async (subject: string, schema: object) => {
     try {
@@ -81,16 +90,13 @@ export async function createEventCodec(opts: {
       }
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      if (/ECONNREFUSED|ENOTFOUND|fetch failed|socket hang up|ETIMEDOUT/i.test(msg)) {
-        throw new UnavailableError(`schema registry ${opts.registryUrl} unreachable: ${msg}`, {
-          hint: 'start the registry or fix registry.url',
+      if (classifyRegistryFailure(err) === 'refused') {
+        throw new PgcdcError(`registering schema ${subject} failed: ${msg}`, {
           cause: err,
+          hint: 'an incompatible schema change needs a new topic or a compatible (BACKWARD) evolution',
         });
       }
-      throw new PgcdcError(`registering schema ${subject} failed: ${msg}`, {
-        cause: err,
-        hint: 'an incompatible schema change needs a new topic or a compatible (BACKWARD) evolution',
-      });
+      throw registryUnavailable(opts.registryUrl, msg, err);
     }
   };
   const keySchemaId = await register(`${opts.topic}-key`, opts.contract.keySchema);
@@ -124,10 +130,9 @@ export async function createEventCodec(opts: {
       type = await typeFor(parsed.schemaId);
     } catch (err) {
       const msg = (err as Error).message;
-      if (/ECONNREFUSED|fetch failed|socket hang up|ETIMEDOUT/i.test(msg)) {
-        throw new UnavailableError(`schema registry unreachable while decoding: ${msg}`, { cause: err });
-      }
-      throw new DecodeError(`unknown schema id ${parsed.schemaId}: ${msg}`, { cause: err });
+      if (classifyRegistryFailure(err) === 'unknown-id')
+        throw new DecodeError(`unknown schema id ${parsed.schemaId}: ${msg}`, { cause: err });
+      throw registryUnavailable(opts.registryUrl, `fetching schema id ${parsed.schemaId}: ${msg}`, err);
     }
     try {
       return type.fromBuffer(parsed.payload);
