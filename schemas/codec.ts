@@ -27,6 +27,40 @@ export interface EventCodec {
 
 export class DecodeError extends PgcdcError {}
 
+/** Decodes an Avro body written with `writer` (schema `writerId`) as the reader schema. */
+export type ReaderDecoder = (writerId: number, writer: avro.Type, payload: Buffer) => unknown;
+
+/**
+ * Writer -> reader schema resolution: the reader is the contract's current schema, so an event
+ * written before a BACKWARD-compatible change (a field added with a default) carries the default,
+ * and a field the contract dropped is left out. A writer that does not resolve to the reader
+ * (another record, the key schema framing a value) is not one of our events: DecodeError.
+ * Resolvers are built once per writer id.
+ */
+export function createReaderDecoder(reader: avro.Type, what: string): ReaderDecoder {
+  const resolvers = new Map<number, avro.Resolver | undefined>();
+  return (writerId, writer, payload) => {
+    let resolver = resolvers.get(writerId);
+    if (!resolvers.has(writerId)) {
+      try {
+        resolver = writer === reader ? undefined : reader.createResolver(writer);
+      } catch (err) {
+        throw new DecodeError(`schema id ${writerId} is not the ${what}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      resolvers.set(writerId, resolver);
+    }
+    try {
+      return reader.fromBuffer(payload, resolver) as unknown;
+    } catch (err) {
+      throw new DecodeError(`Avro decoding with schema id ${writerId} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  };
+}
+
 export function createRegistryClient(url: string): SchemaRegistry {
   return new SchemaRegistry({
     host: url.replace(/\/+$/, ''),
@@ -118,30 +152,26 @@ export async function createEventCodec(opts: {
     return t;
   };
 
-  const decodeWire = async (buf: Buffer): Promise<unknown> => {
+  const decodeKeyWith = createReaderDecoder(keyType, `key schema of ${opts.topic}`);
+  const decodeValueWith = createReaderDecoder(valueType, `value schema of ${opts.topic}`);
+
+  const decodeWire = async (buf: Buffer, decodeWith: ReaderDecoder): Promise<unknown> => {
     let parsed;
     try {
       parsed = fromWire(buf);
     } catch (err) {
       throw new DecodeError((err as Error).message, { cause: err });
     }
-    let type: avro.Type;
+    let writer: avro.Type;
     try {
-      type = await typeFor(parsed.schemaId);
+      writer = await typeFor(parsed.schemaId);
     } catch (err) {
       const msg = (err as Error).message;
       if (classifyRegistryFailure(err) === 'unknown-id')
         throw new DecodeError(`unknown schema id ${parsed.schemaId}: ${msg}`, { cause: err });
       throw registryUnavailable(opts.registryUrl, `fetching schema id ${parsed.schemaId}: ${msg}`, err);
     }
-    try {
-      return type.fromBuffer(parsed.payload);
-    } catch (err) {
-      throw new DecodeError(
-        `Avro decoding with schema id ${parsed.schemaId} failed: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
+    return decodeWith(parsed.schemaId, writer, parsed.payload);
   };
 
   return {
@@ -149,7 +179,7 @@ export async function createEventCodec(opts: {
     valueSchemaId,
     encodeKey: (key) => toWire(keySchemaId, keyType.toBuffer(key)),
     encodeValue: (event) => toWire(valueSchemaId, valueType.toBuffer(event)),
-    decodeValue: (buf) => decodeWire(buf) as Promise<ChangeEvent>,
-    decodeKey: (buf) => decodeWire(buf) as Promise<Row>,
+    decodeValue: (buf) => decodeWire(buf, decodeValueWith) as Promise<ChangeEvent>,
+    decodeKey: (buf) => decodeWire(buf, decodeKeyWith) as Promise<Row>,
   };
 }
