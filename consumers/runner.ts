@@ -130,7 +130,10 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       waiting: result.retryFrom !== undefined,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
     });
-    if (!result.retryFrom) return { kind: 'done' };
+    if (!result.retryFrom) {
+      conflicts.settled(batch.partition, next);
+      return { kind: 'done' };
+    }
     const { attempt, afterMs } = conflicts.waited(batch.partition, result.retryFrom.offset);
     log.info(
       {

@@ -8,37 +8,44 @@ import type { DecodedEvent } from '../sink.ts';
 /** Delay before retrying a waiting event: 200 ms after the first wait, doubling, capped at 5 s. */
 export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
 
+/**
+ * A partition waits on at most one event at a time (the sink applied everything before it), so
+ * one entry per waiting partition: replaced when the partition waits on a later event, dropped
+ * when it moved past it (applied, or dead-lettered here). Bounded by the partition count.
+ */
 export class UniqueConflicts {
-  private readonly attempts = new Map<string, number>();
+  private readonly waiting = new Map<number, { offset: bigint; attempts: number }>();
   constructor(private readonly maxAttempts: number) {}
 
-  /** Splits off the events that waited `maxAttempts` times already: they go to the dead-letter topic. */
+  /** Splits off the event that waited `maxAttempts` times already: it goes to the dead-letter topic. */
   admit(
     partition: number,
     events: DecodedEvent[],
   ): { events: DecodedEvent[]; exhausted: { event: DecodedEvent; attempts: number }[] } {
-    const exhausted: { event: DecodedEvent; attempts: number }[] = [];
-    const admitted = events.filter((event) => {
-      const k = `${partition}:${event.offset}`;
-      const n = this.attempts.get(k) ?? 0;
-      if (n < this.maxAttempts) return true;
-      this.attempts.delete(k);
-      exhausted.push({ event, attempts: n });
-      return false;
-    });
-    return { events: admitted, exhausted };
+    const w = this.waiting.get(partition);
+    if (!w || w.attempts < this.maxAttempts) return { events, exhausted: [] };
+    const event = events.find((e) => e.offset === w.offset);
+    if (!event) return { events, exhausted: [] };
+    this.waiting.delete(partition);
+    return { events: events.filter((e) => e !== event), exhausted: [{ event, attempts: w.attempts }] };
   }
 
   /** The apply stopped before `offset` once more: the attempt number and the delay before the next. */
   waited(partition: number, offset: bigint): { attempt: number; afterMs: number } {
-    const k = `${partition}:${offset}`;
-    const attempt = (this.attempts.get(k) ?? 0) + 1;
-    this.attempts.set(k, attempt);
+    const w = this.waiting.get(partition);
+    const attempt = w?.offset === offset ? w.attempts + 1 : 1;
+    this.waiting.set(partition, { offset, attempts: attempt });
     return { attempt, afterMs: backoffMs(Math.min(attempt, 6) + 1, CONFLICT_BACKOFF) };
   }
 
-  /** events being counted (for tests and bounds) */
+  /** The partition applied everything before `next`: an event it waited on there is resolved. */
+  settled(partition: number, next: bigint): void {
+    const w = this.waiting.get(partition);
+    if (w && w.offset < next) this.waiting.delete(partition);
+  }
+
+  /** partitions waiting (for tests and bounds) */
   get size(): number {
-    return this.attempts.size;
+    return this.waiting.size;
   }
 }

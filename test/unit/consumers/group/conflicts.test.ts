@@ -1,0 +1,51 @@
+// Unique-conflict waiting: the attempts of the event a partition waits on are counted until it is
+// applied or dead-lettered, and the bookkeeping stays bounded (one entry per waiting partition),
+// however many conflicts a long-running consumer resolves.
+import { describe, expect, it } from 'vitest';
+import { UniqueConflicts } from '../../../../consumers/group/conflicts.ts';
+import type { DecodedEvent } from '../../../../consumers/sink.ts';
+import { changeEvent } from '../../support/events.ts';
+
+const ev = (offset: bigint): DecodedEvent => ({ offset, key: { id: offset }, event: changeEvent() });
+
+describe('UniqueConflicts', () => {
+  it('counts the attempts of a waiting event and dead-letters it after maxAttempts', () => {
+    const c = new UniqueConflicts(3);
+    expect([1, 2, 3].map(() => c.waited(0, 10n).attempt)).toEqual([1, 2, 3]);
+    const { events, exhausted } = c.admit(0, [ev(10n), ev(11n)]);
+    expect(events.map((e) => e.offset)).toEqual([11n]);
+    expect(exhausted.map((x) => [x.event.offset, x.attempts])).toEqual([[10n, 3]]);
+    expect(c.size).toBe(0);
+    // the same offset of another partition is another event
+    c.waited(1, 10n);
+    expect(c.admit(0, [ev(10n)]).exhausted).toEqual([]);
+  });
+
+  it('waits 200 ms after the first attempt, doubling up to 5 s', () => {
+    const c = new UniqueConflicts(40);
+    expect(Array.from({ length: 8 }, () => c.waited(0, 5n).afterMs)).toEqual([
+      200, 400, 800, 1600, 3200, 5000, 5000, 5000,
+    ]);
+  });
+
+  it('stays bounded: a resolved conflict is forgotten, at most one entry per partition', () => {
+    const c = new UniqueConflicts(40);
+    for (let o = 0n; o < 10_000n; o++) {
+      const p = Number(o % 3n);
+      c.waited(p, o);
+      c.waited(p, o);
+      c.settled(p, o + 1n); // applied: the partition moved past it
+    }
+    expect(c.size).toBe(0);
+    for (let o = 0n; o < 1_000n; o++) c.waited(Number(o % 3n), o); // moves on to later offsets
+    expect(c.size).toBe(3);
+  });
+
+  it('a chunk that ends before the waiting event does not forget it', () => {
+    const c = new UniqueConflicts(40);
+    c.waited(0, 100n);
+    c.waited(0, 100n);
+    c.settled(0, 50n);
+    expect(c.waited(0, 100n).attempt).toBe(3);
+  });
+});
