@@ -10,7 +10,7 @@ import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { randomName, stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
-import { deadLetters } from './harness.ts';
+import { deadLetters } from '../support/faults.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -20,7 +20,7 @@ import {
   testApp,
   waitForPeerEqual,
 } from '../support/pipeline.ts';
-import { deadLetters, reconfigure, topicEvents } from './harness.ts';
+import { deadLetters, reconfigure, topicEvents } from '../support/faults.ts';
 
 const urls = stackUrls();
 const cleanups: (() => Promise<unknown>)[] = [];
