@@ -99,6 +99,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
   let lastLog = started;
   let dropped = 0;
   let events = 0;
+  let rereads = 0;
   let saving: Promise<boolean> | undefined;
   const superseded = () => {
     log.info({ snapshotId }, 'snapshot superseded (restart requested); looking at the checkpoint again');
@@ -150,6 +151,13 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         outcome,
       );
       scan = step.next;
+      if (outcome.reread) {
+        rereads++;
+        log.warn(
+          { snapshotId, chunk: id, rereads, rememberedKeys: window.rememberedKeys },
+          'chunk read again: a transaction inside its window changed more keys than the window remembers (maxTrackedKeys); its rows wait for a read that sees it',
+        );
+      }
       for (const k of step.givenUp) {
         log.warn(
           { snapshotId, key: k },

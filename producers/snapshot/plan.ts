@@ -81,6 +81,8 @@ export interface ChunkResult {
   emitted: number;
   /** Keys whose winning live change was a partial update: read them again. */
   requeue: readonly string[];
+  /** The window withheld the whole chunk (window.ts, coarse guard): read the same keys again. */
+  reread: boolean;
 }
 
 export interface ScanStep {
@@ -94,6 +96,22 @@ export interface ScanStep {
 }
 
 export function advanceScan(s: ScanState, read: ChunkRead, result: ChunkResult): ScanStep {
+  if (result.reread) {
+    // Nothing of this chunk was emitted: the next chunk reads the same keys again.
+    return {
+      next: s,
+      done: {
+        snapshotId: read.snapshotId,
+        lastKey: null,
+        pendingKeys: [...s.pending],
+        rows: 0,
+        events: 0,
+        batch: { size: 0, firstKey: null, lastKey: null },
+      },
+      finished: false,
+      givenUp: [],
+    };
+  }
   const requeues = new Map(s.requeues);
   const givenUp: string[] = [];
   const pending = result.requeue.filter((k) => {
