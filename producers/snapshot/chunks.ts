@@ -137,7 +137,8 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         maxKey: cp.maxKey ?? scan.lastKey ?? '0',
         limit,
         pendingKeys: [...scan.pending],
-        filter: cp.filter ?? undefined,
+        // From the configuration only: the checkpoint row never holds SQL to execute.
+        filter: cfg.filter,
       });
       const outcome = await d.closed.until(id);
       const step = advanceScan(

@@ -2,7 +2,11 @@
 // row what the feed does next; advanceScan moves the scan after a chunk's window closed. Tables
 // of transitions, no I/O.
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint, CheckpointStatus } from '../../../../producers/snapshot/checkpoint.ts';
+import {
+  filterFingerprint,
+  type Checkpoint,
+  type CheckpointStatus,
+} from '../../../../producers/snapshot/checkpoint.ts';
 import {
   advanceScan,
   MAX_REQUEUES,
@@ -28,7 +32,7 @@ function cp(status: CheckpointStatus, over: Partial<Checkpoint> = {}): Checkpoin
     chunks: 0,
     resumes: 0,
     batchSize: 10,
-    filter: null,
+    filterFingerprint: null,
     lastBatch: undefined,
     requestedAt: null,
     startedAt: null,
@@ -41,8 +45,22 @@ function cp(status: CheckpointStatus, over: Partial<Checkpoint> = {}): Checkpoin
 const ctx = (over: Partial<PlanContext> = {}): PlanContext => ({
   mode: 'initial',
   slotIsNew: false,
+  filterFingerprint: null,
   requested: false,
   ...over,
+});
+
+const FP = filterFingerprint('is_active AND NOT is_blocked');
+
+describe('filterFingerprint', () => {
+  it('is the sha256 of the filter text, null without one (the checkpoint never holds the SQL)', () => {
+    expect(FP).toMatch(/^[0-9a-f]{64}$/);
+    expect(FP).not.toContain('is_active');
+    expect(filterFingerprint('is_active AND NOT is_blocked')).toBe(FP);
+    expect(filterFingerprint('is_active')).not.toBe(FP);
+    expect(filterFingerprint(undefined)).toBeNull();
+    expect(filterFingerprint('')).toBeNull();
+  });
 });
 
 describe('planJob', () => {
@@ -99,6 +117,36 @@ describe('planJob', () => {
       'done, new slot, after a request: idle (one request per look)',
       cp('done'),
       ctx({ slotIsNew: true, requested: true }),
+      { kind: 'idle' },
+    ],
+    [
+      'running, begun with the configured filter: resume',
+      cp('running', { filterFingerprint: FP }),
+      ctx({ filterFingerprint: FP }),
+      { kind: 'resume', snapshotId: 'snap1' },
+    ],
+    [
+      'running, begun with another filter: start again',
+      cp('running', { filterFingerprint: filterFingerprint('false') }),
+      ctx({ filterFingerprint: FP }),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'running, begun with a filter, none configured now: start again',
+      cp('running', { filterFingerprint: FP }),
+      ctx(),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'running without a filter, one configured now: start again (also right after a request)',
+      cp('running'),
+      ctx({ filterFingerprint: FP, requested: true }),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'done with another filter: idle (a finished snapshot is not re-fed)',
+      cp('done'),
+      ctx({ filterFingerprint: FP }),
       { kind: 'idle' },
     ],
   ];
