@@ -29,7 +29,8 @@ import {
   type CheckpointKey,
   type CheckpointTable,
 } from './checkpoint.ts';
-import { ChunkReader, runSnapshot, type ChunkLoopDeps } from './chunks.ts';
+import { runSnapshot, type ChunkLoopDeps } from './chunks.ts';
+import { ChunkReader } from './reader.ts';
 import { keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts';
 import { planJob, type JobStep, type PlanContext } from './plan.ts';
 import { estimateRows, maxKey } from './source.ts';
