@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import {
   ensureCheckpointTable,
+  filterFingerprint,
   readCheckpoint,
   requestSnapshot,
   type Checkpoint,
@@ -73,7 +74,34 @@ async function slotHolder(c: pg.Client, slot: string): Promise<number | null> {
 const ago = (d: Date | null) =>
   d ? `${d.toISOString()} (${formatDuration((Date.now() - d.getTime()) / 1000)} ago)` : '-';
 
-export function describeCheckpoint(cp: Checkpoint | undefined, where: Where, holder: number | null): string {
+/**
+ * The filter a snapshot began with, as far as this configuration tells: the checkpoint keeps only
+ * its fingerprint (never the SQL), so the text shown is the configured one when it matches.
+ */
+export function filterOf(
+  cp: Checkpoint,
+  configured: string | undefined,
+): { filter: string | null; filterMatchesConfig: boolean } {
+  const matches = cp.filterFingerprint === filterFingerprint(configured);
+  return { filter: matches ? (configured ?? null) : null, filterMatchesConfig: matches };
+}
+
+function filterText(cp: Checkpoint, configured: string | undefined): string {
+  const f = filterOf(cp, configured);
+  if (!f.filterMatchesConfig) {
+    return cp.filterFingerprint === null
+      ? ', no filter (the configuration has one now)'
+      : `, a filter other than the configured one (sha256 ${cp.filterFingerprint.slice(0, 12)}...)`;
+  }
+  return f.filter === null ? '' : `, filter ${f.filter}`;
+}
+
+export function describeCheckpoint(
+  cp: Checkpoint | undefined,
+  where: Where,
+  holder: number | null,
+  configuredFilter?: string,
+): string {
   const head = `snapshot of ${where.key.tableName} for slot ${where.key.slot}`;
   const producer = holder === null ? 'not running' : `streaming the slot (pid ${holder})`;
   if (!cp) return `${head}: never requested\n  producer      ${producer}`;
@@ -87,7 +115,7 @@ export function describeCheckpoint(cp: Checkpoint | undefined, where: Where, hol
     `  progress      ${formatProgressLine(p)}`,
     `  events        ${cp.events} op=r events acknowledged by Kafka, ${cp.chunks} chunks`,
     `  position      last key ${cp.lastKey ?? '-'} of max ${cp.maxKey ?? '-'}${cp.pendingKeys.length ? `, ${cp.pendingKeys.length} key(s) to read again` : ''}`,
-    `  feed          batch size ${cp.batchSize ?? '-'}${cp.filter ? `, filter ${cp.filter}` : ''}`,
+    `  feed          batch size ${cp.batchSize ?? '-'}${filterText(cp, configuredFilter)}`,
     `  requested     ${ago(cp.requestedAt)}`,
     `  started       ${ago(cp.startedAt)}`,
     `  updated       ${ago(cp.updatedAt)}`,
@@ -162,8 +190,10 @@ export function registerSnapshotCommand(program: Command): void {
           async (c) =>
             [await readCheckpoint(c, where.ref, where.key), await slotHolder(c, config.source.slot)] as const,
         );
-        if (opts.json) console.log(JSON.stringify({ checkpoint: cp ?? null, producerPid: holder }, null, 2));
-        else console.log(describeCheckpoint(cp, where, holder));
+        const filter = config.source.snapshot.filter;
+        const checkpoint = cp ? { ...cp, ...filterOf(cp, filter) } : null;
+        if (opts.json) console.log(JSON.stringify({ checkpoint, producerPid: holder }, null, 2));
+        else console.log(describeCheckpoint(cp, where, holder, filter));
         return;
       }
 

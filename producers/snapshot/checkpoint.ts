@@ -3,7 +3,15 @@
 // progress of the running snapshot (`running`: last key whose chunk Kafka acknowledged, counts,
 // start time) and the result (`done`). It is written only after Kafka acknowledged a chunk, so a
 // killed producer resumes after the last durable chunk. The table is not in the publication.
+//
+// The snapshot filter is NOT stored here: anyone who can write this table would run SQL as the
+// replication role. The filter lives in the configuration; the row keeps only its fingerprint
+// (filterFingerprint), so a resume notices a filter changed since the snapshot began (plan.ts).
+// A table of an earlier version (a `filter` column holding SQL) is migrated at start: the
+// fingerprint of the stored text is kept and the column dropped, its text never executed.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { ConfigError } from '../../pipeline/errors.ts';
 
 export interface CheckpointTable {
   schema: string;
@@ -36,7 +44,8 @@ export interface Checkpoint {
   chunks: number;
   resumes: number;
   batchSize: number | null;
-  filter: string | null;
+  /** sha256 (hex) of the filter the snapshot began with; null: no filter. Never the SQL itself. */
+  filterFingerprint: string | null;
   lastBatch: { size: number; firstKey: string | null; lastKey: string | null } | undefined;
   requestedAt: Date | null;
   startedAt: Date | null;
@@ -63,7 +72,7 @@ export function checkpointDdl(t: CheckpointTable): string {
   chunks               bigint NOT NULL DEFAULT 0,
   resumes              integer NOT NULL DEFAULT 0,
   batch_size           integer,
-  filter               text,
+  filter_fingerprint   text,
   last_batch_size      integer,
   last_batch_first_key text,
   last_batch_last_key  text,
@@ -77,13 +86,56 @@ export function checkpointDdl(t: CheckpointTable): string {
 
 type Db = pg.Client | pg.PoolClient;
 
+/** The fingerprint of a snapshot filter as the checkpoint keeps it (null: no filter). */
+export function filterFingerprint(filter: string | null | undefined): string | null {
+  return filter ? createHash('sha256').update(filter, 'utf8').digest('hex') : null;
+}
+
+/** Two processes creating or migrating the table at once: one wins, the other sees these. */
+const RACE_CODES = new Set(['23505', '42P07', '42701', '42703']);
+
 export async function ensureCheckpointTable(c: Db, t: CheckpointTable): Promise<void> {
   try {
     await c.query(checkpointDdl(t));
   } catch (err) {
-    // Two processes creating it at once: one wins, the other sees a duplicate type or relation.
-    const code = (err as { code?: string }).code;
-    if (code !== '23505' && code !== '42P07') throw err;
+    if (!RACE_CODES.has((err as { code?: string }).code ?? '')) throw err;
+  }
+  await migrateFilterColumn(c, t);
+}
+
+/** An earlier version's `filter` column (SQL) becomes its fingerprint; the SQL is dropped unread. */
+async function migrateFilterColumn(c: Db, t: CheckpointTable): Promise<void> {
+  const cols = await c.query<{ attname: string }>(
+    `SELECT attname FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+        AND attname IN ('filter', 'filter_fingerprint')`,
+    [qname(t)],
+  );
+  const has = new Set(cols.rows.map((r) => r.attname));
+  if (has.has('filter_fingerprint') && !has.has('filter')) return;
+  try {
+    await c.query('BEGIN');
+    await c.query(`ALTER TABLE ${qname(t)} ADD COLUMN IF NOT EXISTS filter_fingerprint text`);
+    if (has.has('filter')) {
+      await c.query(
+        `UPDATE ${qname(t)} SET filter_fingerprint = encode(sha256(convert_to(filter, 'UTF8')), 'hex')
+          WHERE filter IS NOT NULL AND filter_fingerprint IS NULL`,
+      );
+      await c.query(`ALTER TABLE ${qname(t)} DROP COLUMN IF EXISTS filter`);
+    }
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    if (RACE_CODES.has((err as { code?: string }).code ?? '')) return;
+    throw new ConfigError(
+      `cannot migrate the snapshot checkpoint table ${qname(t)}: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint:
+          `as its owner: ALTER TABLE ${qname(t)} ADD COLUMN IF NOT EXISTS filter_fingerprint text; ` +
+          `ALTER TABLE ${qname(t)} DROP COLUMN IF EXISTS filter (the filter is read from the configuration only)`,
+      },
+    );
   }
 }
 
@@ -102,7 +154,7 @@ interface RawCheckpoint {
   chunks: string;
   resumes: number;
   batch_size: number | null;
-  filter: string | null;
+  filter_fingerprint: string | null;
   last_batch_size: number | null;
   last_batch_first_key: string | null;
   last_batch_last_key: string | null;
@@ -128,7 +180,7 @@ function fromRow(r: RawCheckpoint): Checkpoint {
     chunks: Number(r.chunks),
     resumes: r.resumes,
     batchSize: r.batch_size,
-    filter: r.filter,
+    filterFingerprint: r.filter_fingerprint,
     lastBatch:
       r.last_batch_size === null
         ? undefined
@@ -209,17 +261,17 @@ export async function beginSnapshot(
     maxKey: string | null;
     total: number | null;
     batchSize: number;
-    filter: string | null;
+    filterFingerprint: string | null;
   },
 ): Promise<Checkpoint | undefined> {
   return one(
     c,
     `UPDATE ${qname(t)} SET status = 'running', snapshot_id = $3, max_key = $4, last_key = NULL,
        pending_keys = '{}', rows_done = 0, rows_total = $5, events = 0, chunks = 0, resumes = 0,
-       batch_size = $6, filter = $7, last_batch_size = NULL, last_batch_first_key = NULL,
+       batch_size = $6, filter_fingerprint = $7, last_batch_size = NULL, last_batch_first_key = NULL,
        last_batch_last_key = NULL, started_at = now(), updated_at = now(), finished_at = NULL
      WHERE ${where} AND status = 'requested' RETURNING *`,
-    [k.slot, k.tableName, s.snapshotId, s.maxKey, s.total, s.batchSize, s.filter],
+    [k.slot, k.tableName, s.snapshotId, s.maxKey, s.total, s.batchSize, s.filterFingerprint],
   );
 }
 

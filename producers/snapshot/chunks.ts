@@ -1,7 +1,7 @@
 // The chunk loop of one running snapshot: read a chunk (low watermark, SELECT, high watermark in
 // one short transaction), wait for its window to close in the stream, and checkpoint it once Kafka
 // acknowledged its high watermark; then the next chunk. The scan's arithmetic is plan.ts
-// (advanceScan); the waits are acks.ts.
+// (advanceScan); the waits are acks.ts; the read itself is reader.ts.
 //
 // Guarantee: a chunk is checkpointed only after Kafka acknowledged every event of it (its high
 // watermark's position), in chunk order, at most one chunk ahead of the read; so a killed producer
@@ -19,11 +19,10 @@ import {
   type CheckpointKey,
   type CheckpointTable,
 } from './checkpoint.ts';
-import { decodeSnapshotRow } from './events.ts';
 import { advanceScan, type ScanState } from './plan.ts';
 import { formatProgressLine, progressOf, RateMeter } from './progress.ts';
-import { absentColumns, emitHighWatermark, emitWatermark, selectChunk, type ChunkSpec } from './source.ts';
-import { chunkId, formatWatermark } from './watermark.ts';
+import type { ChunkReader } from './reader.ts';
+import { chunkId } from './watermark.ts';
 import type { SnapshotWindow } from './window.ts';
 
 export interface ChunkLoopDeps {
@@ -45,48 +44,6 @@ export interface ChunkLoopDeps {
   setGauges: (done: number, total: number | null) => void;
 }
 
-/** Reads chunks; one instance per feed (it remembers which dropped columns it warned about). */
-export class ChunkReader {
-  private warnedAbsent = 0;
-
-  constructor(private readonly d: ChunkLoopDeps) {}
-
-  /** One chunk: low watermark, SELECT, rows to the window, high watermark; one short transaction. */
-  async read(snapshotId: string, id: string, spec: Omit<ChunkSpec, 'absent'>) {
-    const { client, contract, window } = this.d;
-    window.arm(snapshotId, id);
-    try {
-      await client.query('BEGIN');
-      await emitWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'low' }));
-      const absent = await absentColumns(client, contract);
-      if (absent.size > 0 && absent.size !== this.warnedAbsent) {
-        this.warnedAbsent = absent.size;
-        this.d.log.warn(
-          { droppedNullable: [...absent] },
-          'source table lacks nullable columns of the event contract: the snapshot reads them as null',
-        );
-      }
-      const read = await selectChunk(client, { ...spec, absent });
-      const scanRows = read.scan.map((r) => decodeSnapshotRow(contract, r));
-      const pendingRows = read.pending.map((r) => decodeSnapshotRow(contract, r));
-      window.fill({
-        snapshotId,
-        chunk: id,
-        rows: [...pendingRows, ...scanRows],
-        snapshot: read.snapshot,
-        readAtUs: BigInt(this.d.now()) * 1000n,
-      });
-      await emitHighWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'high' }));
-      await client.query('COMMIT');
-      return { scanRows, pendingRows };
-    } catch (err) {
-      window.disarm();
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-  }
-}
-
 /** Runs one snapshot from its checkpoint to its end (or until stopped / superseded). */
 export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Checkpoint): Promise<void> {
   const { cfg, log, now, window } = d;
@@ -99,6 +56,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
   let lastLog = started;
   let dropped = 0;
   let events = 0;
+  let rereads = 0;
   let saving: Promise<boolean> | undefined;
   const superseded = () => {
     log.info({ snapshotId }, 'snapshot superseded (restart requested); looking at the checkpoint again');
@@ -136,7 +94,8 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         maxKey: cp.maxKey ?? scan.lastKey ?? '0',
         limit,
         pendingKeys: [...scan.pending],
-        filter: cp.filter ?? undefined,
+        // From the configuration only: the checkpoint row never holds SQL to execute.
+        filter: cfg.filter,
       });
       const outcome = await d.closed.until(id);
       const step = advanceScan(
@@ -150,6 +109,13 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         outcome,
       );
       scan = step.next;
+      if (outcome.reread) {
+        rereads++;
+        log.warn(
+          { snapshotId, chunk: id, rereads, rememberedKeys: window.rememberedKeys },
+          'chunk read again: a transaction inside its window changed more keys than the window remembers (maxTrackedKeys); its rows wait for a read that sees it',
+        );
+      }
       for (const k of step.givenUp) {
         log.warn(
           { snapshotId, key: k },

@@ -4,7 +4,8 @@
 // every transition (test/unit/producers/snapshot/plan.test.ts).
 //
 // Row lifecycle: (none) -> requested -> running -> done, and back to requested on a request
-// (`pgcdc snapshot`), a restart, or a new slot in mode `initial`. A `running` row is resumed.
+// (`pgcdc snapshot`), a restart, a new slot in mode `initial`, or a filter changed since the
+// running snapshot began. Only a `running` row begun with the configured filter is resumed.
 import type { Checkpoint, CheckpointStatus, ChunkDone } from './checkpoint.ts';
 
 /** A key whose live partial updates keep winning is given up after this many re-reads. */
@@ -18,7 +19,7 @@ export type JobStep =
   /** Ask again from the first key (the running or finished snapshot does not count any more). */
   | {
       kind: 'restart';
-      reason: 'initial';
+      reason: 'initial' | 'filter-changed';
       previous: string | null;
       status: CheckpointStatus;
     }
@@ -31,6 +32,8 @@ export interface PlanContext {
   mode: 'initial' | 'never';
   /** The producer created the slot just now: the WAL before it is lost to the targets. */
   slotIsNew: boolean;
+  /** Fingerprint of the configured filter (checkpoint.ts filterFingerprint); null: no filter. */
+  filterFingerprint: string | null;
   /** A request was already written in this look: act on the row as it is now. */
   requested: boolean;
 }
@@ -50,6 +53,11 @@ export function planJob(cp: Checkpoint | undefined, ctx: PlanContext): JobStep {
       return { kind: 'begin' };
     case 'running':
       if (cp.snapshotId === null) return { kind: 'begin' };
+      // Chunks read with another filter than the configured one would leave the targets with
+      // neither selection: start again. (The row keeps only a fingerprint, never the SQL.)
+      if (cp.filterFingerprint !== ctx.filterFingerprint) {
+        return { kind: 'restart', reason: 'filter-changed', previous: cp.snapshotId, status: cp.status };
+      }
       return { kind: 'resume', snapshotId: cp.snapshotId };
     default:
       return cp.status satisfies never;
@@ -81,6 +89,8 @@ export interface ChunkResult {
   emitted: number;
   /** Keys whose winning live change was a partial update: read them again. */
   requeue: readonly string[];
+  /** The window withheld the whole chunk (window.ts, coarse guard): read the same keys again. */
+  reread: boolean;
 }
 
 export interface ScanStep {
@@ -94,6 +104,22 @@ export interface ScanStep {
 }
 
 export function advanceScan(s: ScanState, read: ChunkRead, result: ChunkResult): ScanStep {
+  if (result.reread) {
+    // Nothing of this chunk was emitted: the next chunk reads the same keys again.
+    return {
+      next: s,
+      done: {
+        snapshotId: read.snapshotId,
+        lastKey: null,
+        pendingKeys: [...s.pending],
+        rows: 0,
+        events: 0,
+        batch: { size: 0, firstKey: null, lastKey: null },
+      },
+      finished: false,
+      givenUp: [],
+    };
+  }
   const requeues = new Map(s.requeues);
   const givenUp: string[] = [];
   const pending = result.requeue.filter((k) => {

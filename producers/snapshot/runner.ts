@@ -20,6 +20,7 @@ import { AckTracker, ClosedChunks, Stopped, Waker } from './acks.ts';
 import {
   beginSnapshot,
   ensureCheckpointTable,
+  filterFingerprint,
   readCheckpoint,
   requestInitialSnapshot,
   requestSnapshot,
@@ -28,7 +29,8 @@ import {
   type CheckpointKey,
   type CheckpointTable,
 } from './checkpoint.ts';
-import { ChunkReader, runSnapshot, type ChunkLoopDeps } from './chunks.ts';
+import { runSnapshot, type ChunkLoopDeps } from './chunks.ts';
+import { ChunkReader } from './reader.ts';
 import { keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts';
 import { planJob, type JobStep, type PlanContext } from './plan.ts';
 import { estimateRows, maxKey } from './source.ts';
@@ -150,7 +152,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       maxKey: max,
       total: est.total,
       batchSize: cfg.batchSize,
-      filter: cfg.filter ?? null,
+      filterFingerprint: filterFingerprint(cfg.filter),
     });
     if (begun) {
       log.info(
@@ -174,20 +176,35 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     if (step.kind === 'request-initial') {
       return (await requestInitialSnapshot(client, ref, key)) ?? (await readCheckpoint(client, ref, key));
     }
-    log.info(
-      { previous: step.previous, status: step.status },
-      'new replication slot: feeding the table again',
-    );
+    if (step.reason === 'filter-changed') {
+      log.warn(
+        { previous: step.previous, filter: cfg.filter },
+        'the snapshot filter differs from the one the interrupted snapshot began with: starting again from the first key',
+      );
+    } else {
+      log.info(
+        { previous: step.previous, status: step.status },
+        'new replication slot: feeding the table again',
+      );
+    }
     return requestSnapshot(client, ref, key, { restart: true, reason: step.reason });
   }
 
   /** What the checkpoint row asks for (plan.ts planJob): a snapshot to start or resume, or nothing. */
   let slotIsNew = deps.slotCreated ?? false;
   async function nextJob(): Promise<Checkpoint | undefined> {
-    const ctx: PlanContext = { mode: cfg.mode, slotIsNew, requested: false };
+    const ctx: PlanContext = {
+      mode: cfg.mode,
+      slotIsNew,
+      filterFingerprint: filterFingerprint(cfg.filter),
+      requested: false,
+    };
     let cp = await readCheckpoint(client, ref, key);
     let step = planJob(cp, ctx);
-    if (step.kind === 'request-initial' || step.kind === 'restart') {
+    // At most two requests per look (the first request, then a filter-changed restart of a row
+    // another process began meanwhile); a restarted row is `requested`, so this ends.
+    for (let n = 0; step.kind === 'request-initial' || step.kind === 'restart'; n++) {
+      if (n === 2) throw new Error(`snapshot plan: still ${step.kind} after two requests`);
       cp = await request(step);
       step = planJob(cp, { ...ctx, requested: true });
     }
@@ -199,9 +216,6 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
         return resumeSnapshot(client, ref, key, step.snapshotId);
       case 'begin':
         return begin();
-      case 'request-initial':
-      case 'restart':
-        throw new Error(`snapshot plan: ${step.kind} right after a request`);
       default:
         return step satisfies never;
     }

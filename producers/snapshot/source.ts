@@ -9,6 +9,9 @@ import { parsePgSnapshot, WATERMARK_PREFIX, type PgSnapshot } from './watermark.
 
 const q = pg.escapeIdentifier;
 
+/** What these reads need of a connection. */
+export type Queryable = Pick<pg.Client, 'query'>;
+
 export interface ChunkSpec {
   contract: TableContract;
   /** Scan rows with key > afterKey (null: from the first key) ... */
@@ -66,7 +69,7 @@ export function chunkSql(s: ChunkSpec): { text: string; values: unknown[] } {
 }
 
 /** Runs the chunk SELECT; must run inside the chunk's transaction, after the low watermark. */
-export async function selectChunk(c: pg.Client, s: ChunkSpec): Promise<ChunkRead> {
+export async function selectChunk(c: Queryable, s: ChunkSpec): Promise<ChunkRead> {
   const { text, values } = chunkSql(s);
   const res = await c.query<RawRow>({ text, values, rowMode: 'array', types: RAW_TEXT });
   const out: ChunkRead = { snapshot: undefined, scan: [], pending: [] };
@@ -83,7 +86,7 @@ export async function selectChunk(c: pg.Client, s: ChunkSpec): Promise<ChunkRead
  * the stream's assembler does. Runs inside the chunk's transaction, so a column dropped since the
  * last chunk is seen.
  */
-export async function absentColumns(c: pg.Client, contract: TableContract): Promise<Set<string>> {
+export async function absentColumns(c: Queryable, contract: TableContract): Promise<Set<string>> {
   const table = `${q(contract.schema)}.${q(contract.table)}`;
   const res = await c.query<{ attname: string }>(
     'SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped',
@@ -102,7 +105,7 @@ export async function absentColumns(c: pg.Client, contract: TableContract): Prom
 }
 
 /** Emits a watermark; the returned promise resolves once the message is in the WAL. */
-export async function emitWatermark(c: pg.Client, content: string): Promise<void> {
+export async function emitWatermark(c: Queryable, content: string): Promise<void> {
   await c.query('SELECT pg_logical_emit_message(false, $1, $2)', [WATERMARK_PREFIX, content]);
 }
 
@@ -111,7 +114,7 @@ export async function emitWatermark(c: pg.Client, content: string): Promise<void
  * up to and including the watermark: the walsender sends only flushed WAL, and PostgreSQL 15 has
  * no flush flag on pg_logical_emit_message.
  */
-export async function emitHighWatermark(c: pg.Client, content: string): Promise<void> {
+export async function emitHighWatermark(c: Queryable, content: string): Promise<void> {
   await c.query('SELECT pg_logical_emit_message(false, $1, $2), pg_current_xact_id()', [
     WATERMARK_PREFIX,
     content,

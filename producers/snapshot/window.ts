@@ -17,11 +17,23 @@
 // (`requeue`) to be read again in a later chunk, so a target that never had the row gets it whole.
 //
 // To know those transactions, the window records the keys each transaction touched while a
-// snapshot runs, and forgets transactions that finished before the oldest snapshot still to come.
+// snapshot runs, and forgets every transaction the latest chunk's SELECT saw: a transaction visible
+// to one snapshot is visible to every later one (it had committed before), and chunks are read one
+// after the other, so it can never win over a later chunk's row. (Forgetting only transactions
+// older than the snapshot's xmin kept everything while an idle-in-transaction session held xmin
+// back.) What is left is what committed since the latest SELECT: bounded by the write rate over
+// one chunk's round trip.
+//
+// Memory bound (maxTrackedKeys): should the keys remembered still exceed it (one transaction
+// changing millions of rows inside a window), the largest transactions are kept only as "touched
+// some keys" (coarse). A chunk whose window holds a coarse transaction the SELECT did not see
+// cannot tell which of its rows lost, so it emits none of them and asks to be read again (`reread`);
+// the next read sees that transaction and emits the rows. Correct at the price of a re-read; a
+// stream of such transactions pauses the scan (warned by the loop), it never feeds a stale row.
 import type { SourceItem } from '../postgres/assembler.ts';
 import type { Lsn } from '../../schemas/lsn.ts';
 import type { SnapshotRow } from './events.ts';
-import { finishedBefore, visibleIn, type PgSnapshot } from './watermark.ts';
+import { visibleIn, type PgSnapshot } from './watermark.ts';
 
 export interface ChunkRows {
   snapshotId: string;
@@ -63,7 +75,12 @@ export interface ChunkOutcome {
   dropped: number;
   /** Keys to read again: their winning live change was an update without all columns. */
   requeue: string[];
+  /** No row was emitted: a coarse transaction the SELECT did not see; read the chunk again. */
+  reread: boolean;
 }
+
+/** Default bound of the keys remembered per window (about 100 bytes each). */
+export const MAX_TRACKED_KEYS = 200_000;
 
 export interface WindowOptions {
   keyText: (item: Extract<SourceItem, { kind: 'event' }>) => string;
@@ -74,7 +91,12 @@ export interface WindowOptions {
     position: SnapshotPosition,
   ) => Extract<SourceItem, { kind: 'event' }>;
   onClosed: (outcome: ChunkOutcome) => void;
+  /** Bound of the keys remembered (default MAX_TRACKED_KEYS); beyond it, coarse transactions. */
+  maxTrackedKeys?: number;
 }
+
+/** A transaction remembered only as having touched keys (too many to keep). */
+const COARSE = 'coarse';
 
 interface Armed {
   snapshotId: string;
@@ -87,9 +109,14 @@ export class SnapshotWindow {
   private armed: Armed | undefined;
   private recording = false;
   /** xid (32-bit, as pgoutput has it) -> key -> some change of it was a partial update */
-  private readonly touched = new Map<bigint, Map<string, boolean>>();
+  private readonly touched = new Map<bigint, Map<string, boolean> | typeof COARSE>();
+  /** Keys held in `touched` (coarse transactions count none). */
+  private keys = 0;
+  private readonly maxKeys: number;
 
-  constructor(private readonly opts: WindowOptions) {}
+  constructor(private readonly opts: WindowOptions) {
+    this.maxKeys = Math.max(1, opts.maxTrackedKeys ?? MAX_TRACKED_KEYS);
+  }
 
   /** From now on, remember which keys each transaction changed (call before the first chunk). */
   startRecording(): void {
@@ -99,11 +126,17 @@ export class SnapshotWindow {
   stopRecording(): void {
     this.recording = false;
     this.touched.clear();
+    this.keys = 0;
   }
 
   /** Transactions remembered (for tests and diagnostics). */
   get rememberedTransactions(): number {
     return this.touched.size;
+  }
+
+  /** Keys remembered (bounded by maxTrackedKeys; for tests and diagnostics). */
+  get rememberedKeys(): number {
+    return this.keys;
   }
 
   /** Expect the watermarks of this chunk. Call before emitting its low watermark. */
@@ -145,10 +178,25 @@ export class SnapshotWindow {
   private remember(item: Extract<SourceItem, { kind: 'event' }>): void {
     const xid = item.event.source.tx_id!;
     let keys = this.touched.get(xid);
+    if (keys === COARSE) return;
     if (!keys) this.touched.set(xid, (keys = new Map<string, boolean>()));
     const key = this.opts.keyText(item);
     const partial = item.event.op === 'u' && item.event.unchanged.length > 0;
-    keys.set(key, (keys.get(key) ?? false) || partial);
+    const had = keys.get(key);
+    if (had === undefined) this.keys++;
+    keys.set(key, (had ?? false) || partial);
+    if (this.keys > this.maxKeys) this.coarsen();
+  }
+
+  /** Over the bound: the largest transactions become coarse until half of it is left. */
+  private coarsen(): void {
+    const bySize = [...this.touched].flatMap(([xid, k]) => (k === COARSE ? [] : [{ xid, n: k.size }]));
+    bySize.sort((a, b) => b.n - a.n);
+    for (const { xid, n } of bySize) {
+      if (this.keys <= this.maxKeys / 2) break;
+      this.touched.set(xid, COARSE);
+      this.keys -= n;
+    }
   }
 
   private watermark(item: Extract<SourceItem, { kind: 'watermark' }>): SourceItem[] {
@@ -166,18 +214,24 @@ export class SnapshotWindow {
     this.armed = undefined;
     const snap = chunk.snapshot;
     const lost = new Map<string, boolean>();
+    let reread = false;
     if (snap) {
       for (const [xid, keys] of this.touched) {
-        if (visibleIn(snap, xid)) continue;
-        for (const [key, partial] of keys) lost.set(key, (lost.get(key) ?? false) || partial);
+        if (visibleIn(snap, xid)) {
+          // Seen by this SELECT, so by every later one: it cannot win over a later chunk's row.
+          this.touched.delete(xid);
+          if (keys !== COARSE) this.keys -= keys.size;
+        } else if (keys === COARSE) {
+          reread = true;
+        } else {
+          for (const [key, partial] of keys) lost.set(key, (lost.get(key) ?? false) || partial);
+        }
       }
-      // No snapshot still to come can miss a transaction that finished before this one started.
-      for (const xid of [...this.touched.keys()]) if (finishedBefore(snap, xid)) this.touched.delete(xid);
     }
     const out: SourceItem[] = [];
     const requeue: string[] = [];
     let seq = 0n;
-    for (const row of chunk.rows) {
+    for (const row of reread ? [] : chunk.rows) {
       const partial = lost.get(row.keyText);
       if (partial === undefined) {
         out.push(this.opts.makeEvent(chunk, row, snapshotPosition(item.lsn, seq++)));
@@ -194,6 +248,7 @@ export class SnapshotWindow {
       emitted: Number(seq),
       dropped: chunk.rows.length - Number(seq),
       requeue,
+      reread,
     });
     return out;
   }

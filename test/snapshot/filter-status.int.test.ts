@@ -1,10 +1,12 @@
 // `source.snapshot.mode: never` and `source.snapshot.filter`: a producer does not snapshot by
 // itself; `pgcdc snapshot` asks the running producer (signal) and follows it to the end; only the
-// rows matching the filter are fed; `pgcdc snapshot --status` shows the checkpoint.
+// rows matching the filter are fed; `pgcdc snapshot --status` shows the checkpoint. The filter is
+// read from the configuration only: the checkpoint row keeps its fingerprint, never the SQL.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runCli, runPipeline, testApp, type PipelineEnv } from '../support/pipeline.ts';
-import { checkpoint, seedUsers } from '../support/snapshot.ts';
+import { checkpoint, checkpointWhere, seedUsers } from '../support/snapshot.ts';
 
 const ROWS = 3000;
 const FILTER = 'is_active AND NOT is_blocked';
@@ -77,5 +79,46 @@ describe('snapshot on request, with a filter', () => {
     expect(human.out).toContain(
       `${matching.length.toLocaleString('en-US')}/${matching.length.toLocaleString('en-US')} rows`,
     );
+  });
+
+  it('a legacy or tampered row cannot run SQL; a filter changed since the start feeds again (issue 14 item 14)', async () => {
+    const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+    const { ref } = checkpointWhere(env.config);
+    const table = `"${ref.schema}"."${ref.table}"`;
+    const columns = async () =>
+      (
+        await query<{ column_name: string }>(
+          env.source.url,
+          'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+          [ref.schema, ref.table],
+        )
+      ).map((r) => r.column_name);
+    expect(await columns()).not.toContain('filter');
+    const before = (await checkpoint(env.config))!;
+    expect(before.filterFingerprint).toBe(sha256(FILTER));
+
+    // A row as an earlier version left it (the SQL in a `filter` column), interrupted, its SQL
+    // rewritten by whoever can write the table: executed, 'false' would feed nothing.
+    await query(env.source.url, `ALTER TABLE ${table} ADD COLUMN filter text`);
+    await query(
+      env.source.url,
+      `UPDATE ${table} SET status = 'running', filter = 'false', filter_fingerprint = NULL, last_key = NULL,
+         pending_keys = '{}', rows_done = 0, events = 0, chunks = 0, finished_at = NULL`,
+    );
+    const asked = await run(['snapshot', '-c', env.configFile]);
+    expect(asked.code, asked.out).toBe(0);
+
+    const matching = await ids(env.source.url, FILTER);
+    const after = (await checkpoint(env.config))!;
+    expect(after).toMatchObject({
+      status: 'done',
+      reason: 'filter-changed',
+      filterFingerprint: sha256(FILTER),
+      rowsDone: matching.length,
+      events: matching.length,
+    });
+    expect(after.snapshotId).not.toBe(before.snapshotId);
+    expect(await columns()).not.toContain('filter'); // migrated: the SQL is gone, never executed
+    expect(await ids(env.peer.url)).toEqual(matching);
   });
 });

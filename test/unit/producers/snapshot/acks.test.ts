@@ -13,6 +13,7 @@ const outcome = (chunk: string): ChunkOutcome => ({
   emitted: 1,
   dropped: 0,
   requeue: [],
+  reread: false,
 });
 
 describe('AckTracker', () => {

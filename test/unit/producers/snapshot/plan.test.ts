@@ -2,7 +2,11 @@
 // row what the feed does next; advanceScan moves the scan after a chunk's window closed. Tables
 // of transitions, no I/O.
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint, CheckpointStatus } from '../../../../producers/snapshot/checkpoint.ts';
+import {
+  filterFingerprint,
+  type Checkpoint,
+  type CheckpointStatus,
+} from '../../../../producers/snapshot/checkpoint.ts';
 import {
   advanceScan,
   MAX_REQUEUES,
@@ -28,7 +32,7 @@ function cp(status: CheckpointStatus, over: Partial<Checkpoint> = {}): Checkpoin
     chunks: 0,
     resumes: 0,
     batchSize: 10,
-    filter: null,
+    filterFingerprint: null,
     lastBatch: undefined,
     requestedAt: null,
     startedAt: null,
@@ -41,8 +45,22 @@ function cp(status: CheckpointStatus, over: Partial<Checkpoint> = {}): Checkpoin
 const ctx = (over: Partial<PlanContext> = {}): PlanContext => ({
   mode: 'initial',
   slotIsNew: false,
+  filterFingerprint: null,
   requested: false,
   ...over,
+});
+
+const FP = filterFingerprint('is_active AND NOT is_blocked');
+
+describe('filterFingerprint', () => {
+  it('is the sha256 of the filter text, null without one (the checkpoint never holds the SQL)', () => {
+    expect(FP).toMatch(/^[0-9a-f]{64}$/);
+    expect(FP).not.toContain('is_active');
+    expect(filterFingerprint('is_active AND NOT is_blocked')).toBe(FP);
+    expect(filterFingerprint('is_active')).not.toBe(FP);
+    expect(filterFingerprint(undefined)).toBeNull();
+    expect(filterFingerprint('')).toBeNull();
+  });
 });
 
 describe('planJob', () => {
@@ -101,6 +119,36 @@ describe('planJob', () => {
       ctx({ slotIsNew: true, requested: true }),
       { kind: 'idle' },
     ],
+    [
+      'running, begun with the configured filter: resume',
+      cp('running', { filterFingerprint: FP }),
+      ctx({ filterFingerprint: FP }),
+      { kind: 'resume', snapshotId: 'snap1' },
+    ],
+    [
+      'running, begun with another filter: start again',
+      cp('running', { filterFingerprint: filterFingerprint('false') }),
+      ctx({ filterFingerprint: FP }),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'running, begun with a filter, none configured now: start again',
+      cp('running', { filterFingerprint: FP }),
+      ctx(),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'running without a filter, one configured now: start again (also right after a request)',
+      cp('running'),
+      ctx({ filterFingerprint: FP, requested: true }),
+      { kind: 'restart', reason: 'filter-changed', previous: 'snap1', status: 'running' },
+    ],
+    [
+      'done with another filter: idle (a finished snapshot is not re-fed)',
+      cp('done'),
+      ctx({ filterFingerprint: FP }),
+      { kind: 'idle' },
+    ],
   ];
   it.each(table)('%s', (_what, row, c, want) => {
     expect(planJob(row, c)).toEqual(want);
@@ -117,7 +165,7 @@ describe('advanceScan', () => {
   });
 
   it('a full chunk moves the scan to its last key and is not the end', () => {
-    const step = advanceScan(start, read(['11', '12', '13']), { emitted: 3, requeue: [] });
+    const step = advanceScan(start, read(['11', '12', '13']), { emitted: 3, requeue: [], reread: false });
     expect(step).toEqual({
       next: { lastKey: '13', pending: [], requeues: new Map() },
       done: {
@@ -134,13 +182,17 @@ describe('advanceScan', () => {
   });
 
   it('a short chunk with nothing to read again is the end', () => {
-    const step = advanceScan(start, read(['11']), { emitted: 1, requeue: [] });
+    const step = advanceScan(start, read(['11']), { emitted: 1, requeue: [], reread: false });
     expect(step.finished).toBe(true);
     expect(step.done.lastKey).toBe('11');
   });
 
   it('an empty scan keeps the last key (the checkpoint keeps its own: lastKey null)', () => {
-    const step = advanceScan({ ...start, pending: ['4'] }, read([], ['4']), { emitted: 1, requeue: [] });
+    const step = advanceScan({ ...start, pending: ['4'] }, read([], ['4']), {
+      emitted: 1,
+      requeue: [],
+      reread: false,
+    });
     expect(step.next.lastKey).toBe('10');
     expect(step.done).toMatchObject({
       lastKey: null,
@@ -152,7 +204,7 @@ describe('advanceScan', () => {
   });
 
   it('requeued keys are read again: the scan is not finished while any is left', () => {
-    const step = advanceScan(start, read(['11']), { emitted: 0, requeue: ['11'] });
+    const step = advanceScan(start, read(['11']), { emitted: 0, requeue: ['11'], reread: false });
     expect(step.next.pending).toEqual(['11']);
     expect(step.done.pendingKeys).toEqual(['11']);
     expect(step.finished).toBe(false);
@@ -162,20 +214,35 @@ describe('advanceScan', () => {
   it(`a key requeued more than ${MAX_REQUEUES} times is given up`, () => {
     let s: ScanState = { ...start, pending: ['7'] };
     for (let i = 1; i <= MAX_REQUEUES; i++) {
-      const step = advanceScan(s, read([], ['7']), { emitted: 0, requeue: ['7'] });
+      const step = advanceScan(s, read([], ['7']), { emitted: 0, requeue: ['7'], reread: false });
       expect(step.givenUp).toEqual([]);
       s = step.next;
     }
-    const last = advanceScan(s, read([], ['7']), { emitted: 0, requeue: ['7'] });
+    const last = advanceScan(s, read([], ['7']), { emitted: 0, requeue: ['7'], reread: false });
     expect(last.givenUp).toEqual(['7']);
     expect(last.next.pending).toEqual([]);
     expect(last.finished).toBe(true);
   });
 
+  it('a chunk the window withheld (reread) leaves the scan where it was and checkpoints no rows', () => {
+    const s: ScanState = { lastKey: '10', pending: ['3'], requeues: new Map([['3', 1]]) };
+    const step = advanceScan(s, read(['11'], ['3']), { emitted: 0, requeue: [], reread: true });
+    expect(step.next).toBe(s);
+    expect(step.finished).toBe(false);
+    expect(step.done).toEqual({
+      snapshotId: 'snap1',
+      lastKey: null,
+      pendingKeys: ['3'],
+      rows: 0,
+      events: 0,
+      batch: { size: 0, firstKey: null, lastKey: null },
+    });
+  });
+
   it('does not change the state it was given', () => {
     const requeues = new Map([['5', 2]]);
     const s: ScanState = { lastKey: '1', pending: ['5'], requeues };
-    advanceScan(s, read(['2', '3', '4'], ['5']), { emitted: 3, requeue: ['5'] });
+    advanceScan(s, read(['2', '3', '4'], ['5']), { emitted: 3, requeue: ['5'], reread: false });
     expect(requeues).toEqual(new Map([['5', 2]]));
     expect(s.pending).toEqual(['5']);
   });
