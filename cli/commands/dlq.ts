@@ -1,8 +1,9 @@
 // `pgcdc dlq list|show|redrive --target NAME`: what a target dead-lettered, why, and sending it
-// again through the target's own sink (webhook deliveries keep their webhook-id).
+// again through the target's own sink (webhook deliveries keep their webhook-id). The topic is read
+// page by page: memory does not grow with it.
 import type { Command } from 'commander';
 import {
-  readDeadLetters,
+  deadLetterPages,
   redriveDeadLetters,
   type DeadLetterEntry,
   type DlqDeps,
@@ -21,6 +22,7 @@ interface DlqOpts {
   json?: boolean;
   offset?: string[];
   logLevel?: string;
+  retryFor?: string;
 }
 
 const json = (v: unknown) =>
@@ -101,27 +103,30 @@ export function registerDlqCommands(program: Command): void {
     .option('--json', 'JSON lines instead of a table')
     .action(async (opts: DlqOpts) => {
       const { deps } = await setup(opts);
-      const entries = await readDeadLetters(deps);
-      if (opts.json) {
-        for (const e of entries) console.log(JSON.stringify(JSON.parse(json(summary(e)))));
-        return;
+      let count = 0;
+      for await (const page of deadLetterPages(deps)) {
+        for (const e of page) {
+          count++;
+          const s = summary(e);
+          if (opts.json) {
+            console.log(JSON.stringify(JSON.parse(json(s))));
+            continue;
+          }
+          const key = s.key ? json(s.key).replace(/\s+/g, '') : '?';
+          console.log(
+            [
+              s.position.padEnd(7),
+              s.at ?? '?',
+              (s.reason ?? '?').padEnd(16),
+              `attempts=${s.attempts ?? '?'}`,
+              `${s.op ?? '?'} ${s.eventId ?? '(undecodable)'} key=${key}`,
+              e.redriven ? 'redriven' : 'pending',
+              `| ${(s.error ?? e.decodeError ?? '').replace(/\s+/g, ' ').slice(0, 160)}`,
+            ].join('  '),
+          );
+        }
       }
-      console.log(`${entries.length} dead letter(s) in ${deps.dlqTopic}`);
-      for (const e of entries) {
-        const s = summary(e);
-        const key = s.key ? json(s.key).replace(/\s+/g, '') : '?';
-        console.log(
-          [
-            s.position.padEnd(7),
-            s.at ?? '?',
-            (s.reason ?? '?').padEnd(16),
-            `attempts=${s.attempts ?? '?'}`,
-            `${s.op ?? '?'} ${s.eventId ?? '(undecodable)'} key=${key}`,
-            e.redriven ? 'redriven' : 'pending',
-            `| ${(s.error ?? e.decodeError ?? '').replace(/\s+/g, ' ').slice(0, 160)}`,
-          ].join('  '),
-        );
-      }
+      if (!opts.json) console.log(`${count} dead letter(s) in ${deps.dlqTopic}`);
     });
 
   withOptions(dlq.command('show'))
@@ -130,21 +135,22 @@ export function registerDlqCommands(program: Command): void {
     .action(async (opts: DlqOpts) => {
       const only = parsePositions(opts.offset);
       const { deps } = await setup(opts);
-      const entries = select(await readDeadLetters(deps), only);
-      for (const e of entries) {
-        console.log(
-          json({
-            position: `${e.partition}:${e.offset}`,
-            redriven: e.redriven,
-            headers: e.message.headers,
-            key: e.decoded?.key,
-            event: e.decoded?.event,
-            ...(e.decodeError ? { decodeError: e.decodeError } : {}),
-          }),
-        );
-      }
-      if (entries.length === 0)
-        console.log(`no dead letters${only ? ' at those positions' : ''} in ${deps.dlqTopic}`);
+      let shown = 0;
+      for await (const page of deadLetterPages(deps))
+        for (const e of select(page, only)) {
+          shown++;
+          console.log(
+            json({
+              position: `${e.partition}:${e.offset}`,
+              redriven: e.redriven,
+              headers: e.message.headers,
+              key: e.decoded?.key,
+              event: e.decoded?.event,
+              ...(e.decodeError ? { decodeError: e.decodeError } : {}),
+            }),
+          );
+        }
+      if (shown === 0) console.log(`no dead letters${only ? ' at those positions' : ''} in ${deps.dlqTopic}`);
     });
 
   withOptions(dlq.command('redrive'))
@@ -152,12 +158,20 @@ export function registerDlqCommands(program: Command): void {
       "apply dead letters again through the target's sink: all not redriven yet, or --offset ones; failures are dead-lettered again",
     )
     .option('--offset <partition:offset...>', 'only these entries (the redrive position does not move)')
+    .option(
+      '--retry-for <seconds>',
+      'how long entries the target asks to retry later (a unique value another row still holds) are retried',
+      '30',
+    )
     .action(async (opts: DlqOpts) => {
       const only = parsePositions(opts.offset);
+      const retryFor = Number(opts.retryFor ?? '30');
+      if (!Number.isFinite(retryFor) || retryFor < 0)
+        throw new ConfigError(`--retry-for ${opts.retryFor}: expected a number of seconds, e.g. 30`);
       const { app, target, deps } = await setup(opts);
       const res = await redriveDeadLetters(
         { ...deps, sink: createSink(app, target), kafkaConfig: app.config.kafka, target: target.name },
-        only ? { only } : {},
+        { ...(only ? { only } : {}), retryForMs: retryFor * 1000 },
       );
       for (const e of res.redriven)
         console.log(`redriven ${e.partition}:${e.offset} ${e.decoded?.event.event_id}`);
@@ -165,9 +179,16 @@ export function registerDlqCommands(program: Command): void {
         console.log(`failed again ${d.entry.partition}:${d.entry.offset}: ${d.reason}: ${d.error}`);
       for (const e of res.skipped)
         console.log(`skipped ${e.partition}:${e.offset}: undecodable (${e.decodeError})`);
+      for (const p of res.pending)
+        console.log(`not redriven ${p.entry.partition}:${p.entry.offset}: ${p.reason}: ${p.error}`);
       console.log(
-        `${res.redriven.length} redriven, ${res.deadAgain.length} dead-lettered again, ${res.skipped.length} skipped`,
+        `${res.redriven.length} redriven, ${res.deadAgain.length} dead-lettered again, ${res.skipped.length} skipped, ` +
+          `${res.pending.length} not redriven (retry later)` +
+          (res.notReached > 0
+            ? `, ${res.notReached} not reached (the next redrive starts with the first not redriven)`
+            : ''),
       );
-      if (res.deadAgain.length > 0 || res.skipped.length > 0) process.exitCode = 1;
+      const failed = res.deadAgain.length + res.skipped.length + res.pending.length + res.notReached;
+      if (failed > 0) process.exitCode = 1;
     });
 }

@@ -13,6 +13,7 @@ import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
 import { classifyPgError } from './errors.ts';
+import { UNIQUE_INDEX_SQL, holderPositionSql, uniqueIndexFromRows, type UniqueIndex } from './unique.ts';
 import {
   applySql,
   collapseBatch,
@@ -20,7 +21,6 @@ import {
   deletedLaterSql,
   existingKeysSql,
   existsSql,
-  holderPositionSql,
   multiDeleteSql,
   multiPartialUpdateSql,
   multiUpsertSql,
@@ -239,25 +239,27 @@ export class PostgresSink implements Sink {
     return undefined;
   }
 
-  private readonly uniqueColumns = new Map<string, string[]>();
+  private readonly uniqueIndexes = new Map<string, UniqueIndex | undefined>();
 
-  /** Does the row that holds e's value for `constraint` come from a later source position than e? */
-  private async supersededByHolder(c: pg.Client, e: DecodedEvent, constraint: string): Promise<boolean> {
+  /**
+   * Does the row that holds e's value for the unique index `name` (a constraint's or a plain
+   * unique index, on columns or expressions) come from a later source position than e?
+   */
+  private async supersededByHolder(c: pg.Client, e: DecodedEvent, name: string): Promise<boolean> {
     const row = e.event.after;
-    if (!row || !constraint) return false;
-    let cols = this.uniqueColumns.get(constraint);
-    if (!cols) {
-      const r = await c.query<{ attname: string }>(
-        `SELECT a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
-          WHERE k.conname = $1 AND k.conrelid = to_regclass($2)`,
-        [constraint, `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(this.cfg.table)}`],
-      );
-      cols = r.rows.map((x) => x.attname);
-      this.uniqueColumns.set(constraint, cols);
+    if (!row || !name) return false;
+    if (!this.uniqueIndexes.has(name)) {
+      const r = await c.query<{ part: string; predicate: string | null }>(UNIQUE_INDEX_SQL, [
+        name,
+        `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(this.cfg.table)}`,
+      ]);
+      this.uniqueIndexes.set(name, uniqueIndexFromRows(r.rows));
     }
-    const stmt = holderPositionSql(this.table, cols, row, e.key);
-    if (!stmt) return false;
-    const holder = await c.query<{ lsn: string; seq: string }>(stmt);
+    const index = this.uniqueIndexes.get(name);
+    if (!index) return false;
+    const holder = await c.query<{ lsn: string; seq: string }>(
+      holderPositionSql(this.table, index, row, e.key),
+    );
     const h = holder.rows[0];
     if (!h) return false;
     const [lsn, seq] = [BigInt(h.lsn), BigInt(h.seq)];

@@ -327,24 +327,3 @@ export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeE
     insertMarkersSql(t, 's');
   return { text, values };
 }
-
-/** Position of the other row that holds `row`'s values for the given unique columns. */
-export function holderPositionSql(
-  t: TargetTable,
-  uniqueCols: string[],
-  row: Row,
-  key: Row,
-): Statement | undefined {
-  const specs = uniqueCols.map((n) => t.columns.find((c) => c.name === n));
-  if (specs.length === 0 || specs.some((s) => !s)) return undefined;
-  const values: unknown[] = [];
-  const match = specs.map((spec) => {
-    values.push(toSqlParam(spec!.pgType, row[spec!.name] ?? null));
-    return `t.${quoteIdent(spec!.name)} = $${values.length}`;
-  });
-  const notSelf = keyWhere(t, key, values);
-  return {
-    text: `SELECT t.${quoteIdent(POS_LSN)}::text AS lsn, t.${quoteIdent(POS_SEQ)}::text AS seq FROM ${qname(t)} AS t WHERE ${match.join(' AND ')} AND NOT (${notSelf})`,
-    values,
-  };
-}

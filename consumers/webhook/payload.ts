@@ -135,6 +135,32 @@ export function stringifyPayload(value: JsonValue): string {
   return text.replace(/"\\u0000(\d+)"/g, (_m, i: string) => raws[Number(i)]!);
 }
 
+/**
+ * Why an event's jsonb values cannot be spliced into a body, or undefined when they all can. The
+ * splice is verbatim, so a value that is not exactly one JSON value would break the whole body
+ * (and every other event of a batch): such an event is refused on its own (dead-lettered).
+ */
+export function invalidJsonb(columns: ColumnSpec[], input: PayloadInput): string | undefined {
+  const { event } = input;
+  for (const [side, row] of [
+    ['before', event.before],
+    ['after', event.after],
+  ] as const) {
+    if (!row) continue;
+    for (const c of columns) {
+      const v = row[c.name];
+      if (c.pgType !== 'jsonb' || typeof v !== 'string') continue;
+      try {
+        JSON.parse(v);
+      } catch {
+        // the parser's message quotes the value: keep it out of logs and status
+        return `${side}.${c.name} is not valid JSON; a jsonb value must be one JSON value`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The request body: one object (batchSize 1) or an array of them. */
 export function renderBody(
   columns: ColumnSpec[],

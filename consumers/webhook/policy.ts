@@ -5,11 +5,16 @@
 export type Verdict =
   { kind: 'success' } | { kind: 'retry'; retryAfterMs: number | undefined } | { kind: 'permanent' };
 
-/** 408 Request Timeout, 409 Conflict and 429 Too Many Requests may succeed later; other 4xx won't. */
+/**
+ * 408 Request Timeout, 409 Conflict and 429 Too Many Requests may succeed later; other 4xx won't.
+ * Redirects are not followed (the signature covers the body, not a URL): 3xx is the configured URL
+ * being wrong, an answer of a receiver that is up, so final, never a circuit-breaker failure.
+ */
 const RETRIABLE_4XX = new Set([408, 409, 429]);
 
 export function classifyStatus(status: number, retryAfter: string | undefined, nowMs: number): Verdict {
   if (status >= 200 && status < 300) return { kind: 'success' };
+  if (status >= 300 && status < 400) return { kind: 'permanent' };
   if (status >= 400 && status < 500 && !RETRIABLE_4XX.has(status)) return { kind: 'permanent' };
   const honour = status === 429 || status === 503;
   return { kind: 'retry', retryAfterMs: honour ? parseRetryAfter(retryAfter, nowMs) : undefined };

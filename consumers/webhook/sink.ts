@@ -15,7 +15,7 @@ import type { ColumnSpec, Row } from '../../schemas/contract.ts';
 import type { ApplyContext, ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { createUndiciTransport, TransportError, type WebhookTransport } from './http.ts';
-import { renderBody } from './payload.ts';
+import { invalidJsonb, renderBody } from './payload.ts';
 import { classifyStatus, nextDelayMs, type Verdict } from './policy.ts';
 import { signWebhook } from './verify.ts';
 
@@ -126,7 +126,17 @@ export class WebhookSink implements Sink {
   async apply(events: DecodedEvent[], ctx: ApplyContext = NO_CONTEXT): Promise<ApplyResult> {
     if (!this.transport) await this.open();
     const byKey = new Map<string, DecodedEvent[]>();
+    const dead: DeadLetter[] = [];
     for (const e of events) {
+      const invalid = invalidJsonb(this.columns, e);
+      if (invalid) {
+        dead.push({
+          offset: e.offset,
+          reason: 'invalid-value',
+          error: `event ${e.event.event_id}: ${invalid}`,
+        });
+        continue;
+      }
       const k = keyOf(e.key);
       const list = byKey.get(k);
       if (list) list.push(e);
@@ -134,7 +144,6 @@ export class WebhookSink implements Sink {
     }
     const queue = [...byKey.values()];
     const delivered = new Set<DecodedEvent>();
-    const dead: DeadLetter[] = [];
     let failed = false;
     const aborted = () => failed || this.closed || ctx.isStale();
 

@@ -4,11 +4,16 @@
 // receiver can import or copy this file.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** `whsec_<base64>` secrets carry the key in base64 (per the spec); any other string is the key. */
+/** A secret's key in base64 (standard alphabet, padded), with or without the `whsec_` prefix. */
+export const WEBHOOK_SECRET_RE = /^(whsec_)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The HMAC key of a secret, read as the reference Standard Webhooks libraries read it: an optional
+ * `whsec_` prefix, then the key in base64. (A secret that is not base64 cannot be verified by
+ * those libraries at all; the configuration refuses it.)
+ */
 export function webhookSecretKey(secret: string): Buffer {
-  return secret.startsWith('whsec_')
-    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
-    : Buffer.from(secret, 'utf8');
+  return Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
 }
 
 /** The `webhook-signature` header value: `v1,<base64 HMAC-SHA256>`. */

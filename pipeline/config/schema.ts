@@ -1,6 +1,7 @@
 // The configuration, declared once: every option with its default and description. Parsed and
 // validated at start-up (load.ts); the rest of the program receives typed slices of it.
 import { z } from 'zod';
+import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 
 /** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
 export const identifier = z
@@ -155,7 +156,7 @@ export const WebhookTargetSchema = z
       .string()
       .min(1)
       .describe(
-        'Standard Webhooks signing secret: "whsec_<base64 key>" or any string (used as UTF-8 key); use ${ENV}',
+        'Standard Webhooks signing secret: "whsec_<base64 key>" (or the base64 key alone), as the reference libraries read it; use ${ENV}',
       ),
     headers: z
       .record(z.string(), z.string())
@@ -208,6 +209,13 @@ export const WebhookTargetSchema = z
   .superRefine((t, ctx) => {
     if (t.secret.startsWith('whsec_') && !/^[A-Za-z0-9+/]+={0,2}$/.test(t.secret.slice('whsec_'.length)))
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'whsec_ must be followed by base64' });
+    else if (!WEBHOOK_SECRET_RE.test(t.secret) || webhookSecretKey(t.secret).length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message:
+          'must be "whsec_<base64 key>" or a base64 key (Standard Webhooks receivers base64-decode it); e.g. whsec_$(openssl rand -base64 32)',
+      });
     if (t.backoff.max < t.backoff.initial)
       ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'must be >= backoff.initial' });
   });

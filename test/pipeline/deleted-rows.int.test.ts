@@ -3,8 +3,12 @@
 // it back, while a newer insert of the same key after the delete still lands.
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { PostgresSink } from '../../consumers/postgres/sink.ts';
+import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
-import { loadContract } from '../../schemas/contract.ts';
+import { loadContract, type Op, type Row } from '../../schemas/contract.ts';
+import { changeEvent } from '../unit/support/events.ts';
 import { freshDatabase, stackUrls, waitUntil } from '../support/index.ts';
 import { closeAfterEach, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
@@ -104,4 +108,81 @@ describe('deletes at a postgres target', () => {
       await peerDb.drop();
     }
   }, 180_000);
+});
+
+describe('delete markers on the per-event path of the postgres sink', () => {
+  const contract = loadContract();
+  let n = 0n;
+  /** A change of user `id` at source position (commit_lsn = lsn, seq 0). */
+  const change = (op: Op, id: bigint, lsn: bigint, after: Row | null = null, unchanged: string[] = []) => ({
+    offset: ++n,
+    key: { id } as Row,
+    event: changeEvent({
+      op,
+      after: after && {
+        id,
+        email: `u${id}@x.io`,
+        username: `u${id}`,
+        is_active: true,
+        is_blocked: false,
+        created_at: 1_700_000_000_000_000n,
+        updated_at: 1_700_000_000_000_000n,
+        ...after,
+      },
+      unchanged,
+      source: { lsn, commit_lsn: lsn },
+      event_id: `${op}-${id}-${lsn}`,
+    }),
+  });
+
+  it('keeps an older full or partial update of a deleted key out without dead-lettering it', async () => {
+    const urls = stackUrls();
+    const peer = await freshDatabase(urls.adminUrl, 'marker_peer');
+    const target = PostgresTargetSchema.parse({ name: 'peer', type: 'postgres', url: peer.url });
+    const sink = new PostgresSink(target, contract, createLogger({ level: 'warn' }));
+    try {
+      await sink.open();
+      await onPeer(
+        peer.url,
+        "ALTER TABLE users ADD CONSTRAINT no_nowhere CHECK (city IS DISTINCT FROM 'Nowhere')",
+      );
+      const first = await sink.apply([change('c', 1n, 10n, {}), change('c', 2n, 11n, {})]);
+      expect(first.deadLetters).toEqual([]);
+      expect(first.applied).toHaveLength(2);
+      // A rejected row in the batch sends it down the per-event path (savepoints, one statement each).
+      const rejected = change('c', 3n, 12n, { city: 'Nowhere' });
+      const res = await sink.apply([
+        change('d', 1n, 20n),
+        change('u', 1n, 15n, { city: 'old' }), // older than the delete: stays out
+        change('u', 1n, 16n, { city: 'older' }, ['bio']), // partial and older: superseded, not missing
+        rejected,
+        change('u', 4n, 17n, { city: 'x' }, ['bio']), // partial, row never existed: missing
+      ]);
+      expect(res.deadLetters.map((d) => [d.offset, d.reason])).toEqual([
+        [rejected.offset, 'rejected'],
+        [n, 'missing-row'],
+      ]);
+      expect(await onPeer(peer.url, 'SELECT id::text AS id FROM users ORDER BY id')).toEqual([{ id: '2' }]);
+      // The same through the set-based path (no rejected row): still nothing brings key 1 back.
+      const again = await sink.apply([change('c', 1n, 19n, {}), change('u', 1n, 18n, {}, ['bio'])]);
+      expect([again.applied.length, again.deadLetters.length]).toEqual([2, 0]);
+      expect(await onPeer(peer.url, 'SELECT id::text AS id FROM users ORDER BY id')).toEqual([{ id: '2' }]);
+      // A later insert of the key lands, and its marker is redundant from then on (pruned at open).
+      await sink.apply([change('c', 1n, 30n, {})]);
+      expect(await onPeer(peer.url, 'SELECT id::text AS id FROM users ORDER BY id')).toEqual([
+        { id: '1' },
+        { id: '2' },
+      ]);
+      await sink.close();
+      const reopened = new PostgresSink(target, contract, createLogger({ level: 'warn' }));
+      await reopened.open();
+      await reopened.close();
+      expect(await onPeer(peer.url, 'SELECT count(*)::int AS n FROM users_pgcdc_deleted')).toEqual([
+        { n: 0 },
+      ]);
+    } finally {
+      await sink.close();
+      await peer.drop();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // consumers/webhook/sink.ts with a scripted in-memory transport (the real HTTP path is covered by
 // test/webhook/*.int.test.ts): per-user order under concurrency and retries, dead letters, block
 // mode, the circuit breaker, batching, abort. Timings are milliseconds.
+import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import type { DecodedEvent } from '../../../../consumers/sink.ts';
 import {
@@ -132,6 +133,8 @@ describe('WebhookSink', () => {
       expect(verifyWebhook({ secret: SECRET, headers: s.headers, body: s.rawBody })).toMatchObject({
         ok: true,
       });
+      // what a receiver using the reference Standard Webhooks library sees
+      expect(new Webhook(SECRET).verify(s.rawBody, s.headers)).toMatchObject({ id: 'evt_same' });
       expect(s.headers['content-type']).toBe('application/json');
     }
   });
@@ -250,5 +253,40 @@ describe('WebhookSink lifecycle', () => {
     await sink.close();
     await expect(sink.apply([ev(1, 'late')])).rejects.toThrow('target hooks: sink is closed');
     expect(t.sent).toEqual([]);
+  });
+
+  it('a redirect is final and not a circuit failure: one request, dead-lettered as rejected', async () => {
+    const t = scripted((id) => (id === 'moved' ? 301 : 200));
+    const { sink } = sinkWith(t.transport, { circuitBreaker: { failureThreshold: 1, cooldown: 60 } });
+    const res = await sink.apply([ev(1, 'moved'), ev(2, 'fine')]);
+    expect(t.sent.map((x) => x.id).sort()).toEqual(['fine', 'moved']);
+    expect(res.deadLetters).toMatchObject([{ reason: 'webhook-rejected', attempts: 1 }]);
+    expect(res.applied.map((e) => e.event.event_id)).toEqual(['fine']);
+  });
+
+  it('an event whose jsonb is not valid JSON is dead-lettered alone; the body of the others stays valid', async () => {
+    const t = scripted(() => 200);
+    const { sink } = sinkWith(t.transport, { batchSize: 10 });
+    const good = ev(1, 'good');
+    const broken = ev(1, 'broken');
+    broken.event = {
+      ...broken.event,
+      op: 'c',
+      after: { id: 1n, preferences: '{"a": 1} , "injected": true' },
+    };
+    good.event = { ...good.event, op: 'c', after: { id: 1n, preferences: '{"a": 1}' } };
+    const res = await sink.apply([broken, good]);
+    expect(res.deadLetters).toEqual([
+      {
+        offset: broken.offset,
+        reason: 'invalid-value',
+        error: 'event broken: after.preferences is not valid JSON; a jsonb value must be one JSON value',
+      },
+    ]);
+    expect(res.applied).toEqual([good]);
+    expect(t.sent).toHaveLength(1);
+    expect((t.sent[0]!.body as { after: { preferences: unknown } }[])[0]!.after.preferences).toEqual({
+      a: 1,
+    });
   });
 });

@@ -13,7 +13,9 @@ const withHook = (hook: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
   parseConfig(
     {
       ...base,
-      targets: [{ name: 'crm', type: 'webhook', url: 'https://crm.example.com/h', secret: 's', ...hook }],
+      targets: [
+        { name: 'crm', type: 'webhook', url: 'https://crm.example.com/h', secret: 'whsec_c2VjcmV0', ...hook },
+      ],
     },
     env,
   );
@@ -59,6 +61,8 @@ describe('webhook target config', () => {
     [{ url: 'ftp://x/y' }, 'targets.0.url: must be an http:// or https:// URL'],
     [{ secret: '' }, 'targets.0.secret'],
     [{ secret: 'whsec_not base64!' }, 'targets.0.secret: whsec_ must be followed by base64'],
+    [{ secret: 'plain words' }, 'targets.0.secret: must be "whsec_<base64 key>" or a base64 key'],
+    [{ secret: 's' }, 'targets.0.secret: must be "whsec_<base64 key>" or a base64 key'],
     [{ backoff: { initial: 10, max: 1 } }, 'targets.0.backoff.max: must be >= backoff.initial'],
     [{ onFailure: 'drop' }, 'targets.0.onFailure'],
     [{ concurrency: 0 }, 'targets.0.concurrency'],
