@@ -10,7 +10,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
-import { decodePgText } from '../../schemas/values.ts';
+import { decodePgText, unchangedPlaceholder } from '../../schemas/values.ts';
 import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
 import { parseLsn, formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
@@ -154,7 +154,14 @@ export class TransactionAssembler {
       const changed = this.opts.contract.keyColumns.some(
         (k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k],
       );
-      if (changed) return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, newRow)];
+      if (!changed) return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
+      // Unchanged TOASTed values are left out of the new tuple. Under REPLICA IDENTITY FULL the old
+      // row has them; otherwise the create lists them in `unchanged` and the session reads them
+      // from the source (row-reader.ts), so that the new key arrives as a complete row.
+      const complete = this.isFullImage(oldKey)
+        ? Object.fromEntries(Object.entries(newRow).map(([k, v]) => [k, v === undefined ? oldKey[k] : v]))
+        : newRow;
+      return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, complete)];
     }
     return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
   }
@@ -208,8 +215,9 @@ export class TransactionAssembler {
       if (this.absent.has(c.name)) {
         row[c.name] = null; // dropped at the source: not an unchanged TOAST value
       } else if (raw === undefined) {
+        // an unchanged TOASTed value PostgreSQL did not send: not a value, see unchangedPlaceholder
         unchanged.push(c.name);
-        row[c.name] = null;
+        row[c.name] = c.nullable ? null : unchangedPlaceholder(c.pgType);
       } else {
         row[c.name] = raw === null ? null : decodePgText(c.pgType, raw);
       }

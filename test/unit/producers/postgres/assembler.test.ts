@@ -238,6 +238,28 @@ describe('TransactionAssembler', () => {
     expect(ev?.key).toEqual({ id: 1n });
   });
 
+  it('update with unchanged TOAST values in NOT NULL columns: placeholders in `after`, listed in `unchanged`, encodable', () => {
+    const unchangedAll = {
+      username: undefined,
+      email: undefined,
+      is_active: undefined,
+      created_at: undefined,
+      bio: undefined,
+    };
+    const [ev] = events(feed(assembler(), txn(rel, [update(rel, usersRow(1, unchangedAll))])));
+    expect(ev?.event.unchanged).toEqual(['email', 'username', 'is_active', 'bio', 'created_at']);
+    expect(ev?.event.after).toMatchObject({
+      email: '',
+      username: '',
+      is_active: false,
+      bio: null,
+      created_at: 0n,
+    });
+    const valueType = avroType(contract.valueSchema);
+    assertValid(valueType, ev!.event);
+    expect(valueType.fromBuffer(valueType.toBuffer(ev!.event))).toEqual(ev!.event);
+  });
+
   it('update under REPLICA IDENTITY FULL carries the old row as `before`', () => {
     const [ev] = events(scenarios.fullIdentityUpdate!());
     expect(ev?.event.op).toBe('u');
@@ -285,6 +307,22 @@ describe('TransactionAssembler', () => {
     );
     expect(evs.map((e) => e.event.op)).toEqual(['d', 'c']);
     expect(evs[1]?.event.unchanged).toEqual(['bio']);
+  });
+
+  it('primary key change under REPLICA IDENTITY FULL with an unchanged TOAST value: the create takes it from the old row', () => {
+    const evs = events(
+      feed(
+        assembler(),
+        txn(fullRel, [
+          update(fullRel, usersRow(2, { bio: undefined, username: undefined }), { old: usersRow(1) }),
+        ]),
+      ),
+    );
+    expect(evs.map((e) => e.event.op)).toEqual(['d', 'c']);
+    expect(evs[1]?.event.unchanged).toEqual([]);
+    expect(evs[1]?.event.after).toEqual(
+      decodedRow(2n, { bio: decodedRow(1n).bio, username: decodedRow(1n).username }),
+    );
   });
 
   it('delete with a key-only old tuple: no `before`, key from the key tuple', () => {
