@@ -120,7 +120,7 @@ export class StreamSession {
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
-      config: topicConfigFor(config.kafka),
+      config: topicConfigFor(config.kafka, config.producer),
     });
     this.log.info({ topic, created }, 'topic ready');
     this.codec = await this.deps.codec(topic, contract);
@@ -154,6 +154,8 @@ export class StreamSession {
       topic: this.deps.topic,
       table: `${contract.schema}.${contract.table}`,
       batchMaxMessages: config.producer.batchMaxMessages,
+      batchMaxBytes: config.producer.batchMaxBytes,
+      maxMessageBytes: config.producer.maxMessageBytes,
       lingerMs: config.producer.lingerMs,
       metrics: this.deps.metrics,
       ackAfterPublish: (lsn) => {

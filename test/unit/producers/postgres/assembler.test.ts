@@ -321,7 +321,7 @@ describe('TransactionAssembler', () => {
     expect(evs.map((e) => e.event.op)).toEqual(['d', 'c']);
     expect(evs[1]?.event.unchanged).toEqual([]);
     expect(evs[1]?.event.after).toEqual(
-      decodedRow(2n, { bio: decodedRow(1n).bio, username: decodedRow(1n).username }),
+      decodedRow(2n, { bio: decodedRow(1n).bio ?? null, username: decodedRow(1n).username ?? null }),
     );
   });
 
