@@ -67,6 +67,31 @@ export class SchemaMismatchError extends PgcdcError {
   }
 }
 
+/**
+ * A change the contract cannot carry (a value out of its range or shape, a NULL in a NOT NULL
+ * column, a key column missing): retrying the same WAL cannot help. Names table, key and LSN; the
+ * stream stops before anything of that transaction is acknowledged (README: Large rows).
+ */
+export class UncarriableChangeError extends PgcdcError {
+  constructor(contract: TableContract, key: Row | RawTuple, lsn: Lsn, commitLsn: Lsn, cause: unknown) {
+    const keyText = JSON.stringify(
+      Object.fromEntries(contract.keyColumns.map((k) => [k, key[k] ?? null])),
+      (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+    );
+    super(
+      `change of ${contract.schema}.${contract.table} key ${keyText} at LSN ${formatLsn(lsn)} (commit ${formatLsn(commitLsn)}) cannot be carried by the event contract: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        retriable: false,
+        cause,
+        hint:
+          cause instanceof PgcdcError && cause.hint
+            ? cause.hint
+            : 'change the row at the source or evolve the contract, then skip that transaction (README: Large rows, the way out)',
+      },
+    );
+  }
+}
+
 export class TransactionAssembler {
   private txn: Txn | undefined;
   private readonly columns: ColumnSpec[];
@@ -168,13 +193,23 @@ export class TransactionAssembler {
 
   private event(op: Op, walLsn: string, before: RawTuple | null, after: RawTuple | null): SourceItem {
     const t = this.requireTxn(op);
-    const unchanged: string[] = [];
-    const afterRow = after ? this.decodeRow(after, unchanged) : null;
-    // `before` is a full image only under REPLICA IDENTITY FULL; a key-only image is not a row.
-    const beforeRow = before && this.isFullImage(before) ? this.decodeRow(before, []) : null;
     const keySource = after ?? before;
     if (!keySource) throw new Error('event without key');
-    const key = this.decodeKey(keySource);
+    const unchanged: string[] = [];
+    let key: Row | undefined;
+    let afterRow: Row | null;
+    let beforeRow: Row | null;
+    try {
+      key = this.decodeKey(keySource);
+      afterRow = after ? this.decodeRow(after, unchanged) : null;
+      // `before` is a full image only under REPLICA IDENTITY FULL; a key-only image is not a row.
+      beforeRow = before && this.isFullImage(before) ? this.decodeRow(before, []) : null;
+    } catch (err) {
+      const lsn = parseLsn(walLsn);
+      const e = new UncarriableChangeError(this.opts.contract, key ?? keySource, lsn, t.commitLsn, err);
+      // a missing key column is the table's shape, not one row's value: it stays a schema mismatch
+      throw err instanceof SchemaMismatchError ? new SchemaMismatchError(e.message, err.hint) : e;
+    }
     const seq = t.seq++;
     const event: ChangeEvent = {
       before: beforeRow,
@@ -218,8 +253,18 @@ export class TransactionAssembler {
         // an unchanged TOASTed value PostgreSQL did not send: not a value, see unchangedPlaceholder
         unchanged.push(c.name);
         row[c.name] = c.nullable ? null : unchangedPlaceholder(c.pgType);
+      } else if (raw === null) {
+        if (!c.nullable)
+          throw new Error(
+            `column ${c.name} is NULL but the contract says NOT NULL (NOT NULL dropped at the source? make the column nullable in schemas/avro/*.avsc, a BACKWARD-compatible change)`,
+          );
+        row[c.name] = null;
       } else {
-        row[c.name] = raw === null ? null : decodePgText(c.pgType, raw);
+        try {
+          row[c.name] = decodePgText(c.pgType, raw);
+        } catch (err) {
+          throw new Error(`column ${c.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     }
     return row;

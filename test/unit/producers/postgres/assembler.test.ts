@@ -8,6 +8,7 @@ import {
   HEARTBEAT_PREFIX,
   SchemaMismatchError,
   TransactionAssembler,
+  UncarriableChangeError,
   eventId,
   type SourceItem,
 } from '../../../../producers/postgres/assembler.ts';
@@ -450,6 +451,37 @@ describe('TransactionAssembler', () => {
     const asm = assembler();
     asm.push(begin(1, '0/9', 0n), '0/1');
     expect(() => asm.push(del(rel, { key: { id: undefined } }), '0/2')).toThrow(SchemaMismatchError);
+  });
+});
+
+describe('changes the contract cannot carry', () => {
+  const cases: [string, RawTuple, RegExp][] = [
+    ['a two-dimensional array', usersRow(5, { tags: '{{a,b},{c,d}}' }), /column tags: multi-dimensional/],
+    [
+      'a timestamptz beyond the contract',
+      usersRow(5, { created_at: '294270-01-01 00:00:00+00' }),
+      /column created_at: timestamptz .* beyond the range/,
+    ],
+    [
+      'a NULL in a NOT NULL column',
+      usersRow(5, { username: null }),
+      /column username is NULL but the contract says NOT NULL/,
+    ],
+  ];
+  it.each(cases)('%s: a non-retriable error naming table, key and LSN', (_what, row, why) => {
+    const asm = assembler();
+    asm.push(rel, '0/1');
+    asm.push(begin(1, '0/90', 0n), '0/10');
+    let err: unknown;
+    try {
+      asm.push(insert(rel, row), '0/20');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UncarriableChangeError);
+    expect((err as UncarriableChangeError).retriable).toBe(false);
+    expect((err as Error).message).toMatch(/public\.users key \{"id":"5"\} at LSN 0\/20 \(commit 0\/90\)/);
+    expect((err as Error).message).toMatch(why);
   });
 });
 
