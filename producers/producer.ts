@@ -15,6 +15,7 @@ import type { Metrics } from '../pipeline/observability/metrics.ts';
 import { createBackoff, sleep } from '../pipeline/retry.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import { loadContract, type TableContract } from '../schemas/contract.ts';
+import { parseLsn, type Lsn } from '../schemas/lsn.ts';
 import { StreamSession, type SessionReport } from './session.ts';
 
 export interface Service {
@@ -68,6 +69,14 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
   const stopped = new AbortController();
   let current: StreamSession | undefined;
   let lastError: string | undefined;
+  // A non-retriable failure holds the producer "not running" (readiness, status) until the confirmed
+  // position moves past where it failed: restarts onto the same change do not flicker it back.
+  let haltedAt: Lsn | undefined;
+  const position = () => parseLsn(report.confirmedLsn ?? '0/0');
+  const halted = () => {
+    if (haltedAt !== undefined && position() > haltedAt) haltedAt = undefined;
+    return haltedAt !== undefined;
+  };
   const report: SessionReport = {
     running: false,
     confirmedLsn: undefined,
@@ -93,7 +102,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
     state: () => {
       const f = report.feed?.state();
       return {
-        running: report.running,
+        running: report.running && !halted(),
         confirmedLsn: report.confirmedLsn,
         lastEventAt: report.lastEventAt,
         lastError,
@@ -113,6 +122,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
           lastError = describeError(err);
           deps.metrics.producerRestarts.inc();
           const retriable = !(err instanceof PgcdcError) || err.retriable;
+          haltedAt = retriable ? undefined : position();
           const delay = schedule.next(retriable, Date.now() - started);
           log.error(
             {

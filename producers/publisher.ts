@@ -2,10 +2,16 @@
 // acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
 // of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
 // A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
-// Batching: a batch leaves when it is full, or lingerMs after a transaction ended; if a send is in
+// Batching: a batch leaves when it is full (batchMaxMessages events or batchMaxBytes bytes: Kafka
+// refuses a partition batch over the topic's max.message.bytes, and kafkajs does not split), or lingerMs after a transaction ended; if a send is in
 // flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
 // own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
+// An event larger than maxMessageBytes cannot be carried: it stops the stream (non-retriable,
+// naming table, key and LSN) before anything of it or after it is published or acknowledged.
+import { PgcdcError } from '../pipeline/errors.ts';
 import { tombstoneHeaders } from '../schemas/tombstone.ts';
+import type { ChangeEvent, Row } from '../schemas/contract.ts';
+import { formatLsn } from '../schemas/lsn.ts';
 import type { KafkaProducerPort, OutMessage } from '../pipeline/kafka/port.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import type { Metrics } from '../pipeline/observability/metrics.ts';
@@ -18,6 +24,10 @@ export interface PublisherOptions {
   topic: string;
   table: string;
   batchMaxMessages: number;
+  /** Bytes (keys, values, headers) per send; default 512 KiB. */
+  batchMaxBytes?: number;
+  /** Largest event (key + value + headers); default 1,000,000. */
+  maxMessageBytes?: number;
   lingerMs: number;
   /** Called with a WAL position once everything before it is durable in Kafka. */
   ackAfterPublish: (lsn: Lsn) => void;
@@ -27,13 +37,62 @@ export interface PublisherOptions {
 
 interface Pending {
   messages: OutMessage[];
+  bytes: number;
   ops: string[];
   commitTimesUs: bigint[];
   /** highest transaction-end / heartbeat position contained in this buffer */
   ackLsn: Lsn | undefined;
 }
 
-const emptyPending = (): Pending => ({ messages: [], ops: [], commitTimesUs: [], ackLsn: undefined });
+const emptyPending = (): Pending => ({
+  messages: [],
+  bytes: 0,
+  ops: [],
+  commitTimesUs: [],
+  ackLsn: undefined,
+});
+
+/** A change event too large for Kafka as configured: retrying cannot help. */
+export class OversizeEventError extends PgcdcError {
+  constructor(table: string, key: Row, event: ChangeEvent, bytes: number, limit: number) {
+    super(
+      `event of ${table} key ${keyText(key)} at LSN ${formatLsn(event.source.lsn)} (commit ${formatLsn(event.source.commit_lsn)}) is ${bytes} bytes, over producer.maxMessageBytes (${limit}); the stream stops here (nothing from this position on is acknowledged)`,
+      {
+        retriable: false,
+        hint: 'raise producer.maxMessageBytes and the topic max.message.bytes together, or shrink the row at the source; README: Large rows',
+      },
+    );
+  }
+}
+
+/** Bytes a message takes in a Kafka request, near enough (record overhead is a few dozen bytes). */
+export function messageBytes(m: OutMessage): number {
+  let n = 32 + m.key.length + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 4;
+  return n;
+}
+
+/**
+ * kafkajs gives up on MESSAGE_TOO_LARGE (the topic's max.message.bytes is below what the producer
+ * sends, e.g. a topic created before producer.maxMessageBytes was raised): say which limit to raise
+ * instead of restarting into the same refusal.
+ */
+function tooLargeForTopic(err: unknown, topic: string): PgcdcError | undefined {
+  const e = err as { type?: unknown; message?: unknown } | null;
+  const type = typeof e?.type === 'string' ? e.type : '';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (!/MESSAGE_TOO_LARGE|larger than the max message size/i.test(`${type} ${message}`)) return undefined;
+  return new PgcdcError(`Kafka refused a batch for ${topic} as too large: ${message}`, {
+    retriable: false,
+    cause: err,
+    hint: `the topic's max.message.bytes must be at least producer.maxMessageBytes + 64 KiB and producer.batchMaxBytes must not exceed it: kafka-configs --alter --entity-type topics --entity-name ${topic} --add-config max.message.bytes=<bytes>; README: Large rows`,
+  });
+}
+
+/** A key for error messages: the key columns as JSON (bigints as strings). */
+export function keyText(key: Row): string {
+  return JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
 
 export class AckingPublisher {
   private pending = emptyPending();
@@ -54,24 +113,24 @@ export class AckingPublisher {
   async push(item: SourceItem): Promise<void> {
     if (this.failure) throw this.failure;
     switch (item.kind) {
-      case 'event':
-        this.pending.messages.push({
-          key: this.opts.codec.encodeKey(item.key),
-          value: this.opts.codec.encodeValue(item.event),
-          headers: { 'pgcdc-event-id': item.event.event_id },
-        });
+      case 'event': {
+        const out = this.encode(item.key, item.event);
+        const bytes = out.reduce((n, m) => n + messageBytes(m), 0);
+        // what does not fit goes alone: the batch before it leaves first
+        if (this.pending.messages.length > 0 && this.pending.bytes + bytes > this.batchMaxBytes)
+          await this.flush();
+        this.pending.messages.push(...out);
+        this.pending.bytes += bytes;
         this.pending.ops.push(item.event.op);
         this.pending.commitTimesUs.push(item.event.source.ts_us);
-        if (item.event.op === 'd') {
-          this.pending.messages.push({
-            key: this.pending.messages.at(-1)!.key,
-            value: null,
-            headers: tombstoneHeaders(item.event),
-          });
-        }
         this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: item.event.op });
-        if (this.pending.messages.length >= this.opts.batchMaxMessages) await this.flush();
+        if (
+          this.pending.messages.length >= this.opts.batchMaxMessages ||
+          this.pending.bytes >= this.batchMaxBytes
+        )
+          await this.flush();
         return;
+      }
       case 'commit':
       case 'heartbeat':
       case 'watermark':
@@ -88,6 +147,24 @@ export class AckingPublisher {
       default:
         return item satisfies never;
     }
+  }
+
+  private get batchMaxBytes(): number {
+    return this.opts.batchMaxBytes ?? 512 * 1024;
+  }
+
+  /** The event's message (and a delete's tombstone); refuses an event over maxMessageBytes. */
+  private encode(key: Row, event: ChangeEvent): OutMessage[] {
+    const message: OutMessage = {
+      key: this.opts.codec.encodeKey(key),
+      value: this.opts.codec.encodeValue(event),
+      headers: { 'pgcdc-event-id': event.event_id },
+    };
+    const limit = this.opts.maxMessageBytes ?? 1_000_000;
+    const bytes = messageBytes(message);
+    if (bytes > limit) throw new OversizeEventError(this.opts.table, key, event, bytes, limit);
+    if (event.op !== 'd') return [message];
+    return [message, { key: message.key, value: null, headers: tombstoneHeaders(event) }];
   }
 
   private scheduleFlush(): void {
@@ -116,7 +193,8 @@ export class AckingPublisher {
         try {
           await this.opts.producer.send(this.opts.topic, batch.messages);
         } catch (err) {
-          this.failure = err instanceof Error ? err : new Error(String(err));
+          this.failure =
+            tooLargeForTopic(err, this.opts.topic) ?? (err instanceof Error ? err : new Error(String(err)));
           throw this.failure;
         }
         this.record(batch);

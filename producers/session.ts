@@ -17,6 +17,7 @@ import type { TableContract } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
 import { PositionKeeper, storePosition } from './postgres/position.ts';
+import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
 import { ReplicationStream } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
 import { AckingPublisher } from './publisher.ts';
@@ -102,6 +103,7 @@ export class StreamSession {
     const { config, topic, contract } = this.deps;
     await this.client.connect();
     this.client.on('error', (err) => this.log.warn({ err: err.message }, 'source connection error'));
+    await this.client.query(ROW_READ_SESSION_SQL);
     const slot = await prepareSource(this.client, config.source);
     this.log.info(
       {
@@ -118,7 +120,7 @@ export class StreamSession {
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
-      config: topicConfigFor(config.kafka),
+      config: topicConfigFor(config.kafka, config.producer),
     });
     this.log.info({ topic, created }, 'topic ready');
     this.codec = await this.deps.codec(topic, contract);
@@ -152,6 +154,8 @@ export class StreamSession {
       topic: this.deps.topic,
       table: `${contract.schema}.${contract.table}`,
       batchMaxMessages: config.producer.batchMaxMessages,
+      batchMaxBytes: config.producer.batchMaxBytes,
+      maxMessageBytes: config.producer.maxMessageBytes,
       lingerMs: config.producer.lingerMs,
       metrics: this.deps.metrics,
       ackAfterPublish: (lsn) => {
@@ -181,7 +185,13 @@ export class StreamSession {
   }
 
   /** One assembled item through the snapshot feed (which may interleave `r` events) to Kafka. */
-  private async forward(item: SourceItem, feed: SnapshotFeed, publisher: AckingPublisher): Promise<void> {
+  private async forward(
+    assembled: SourceItem,
+    feed: SnapshotFeed,
+    publisher: AckingPublisher,
+  ): Promise<void> {
+    const item = await this.completeNewKey(assembled);
+    if (!item) return;
     if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
     if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
     for (const out of feed.process(item)) {
@@ -189,6 +199,23 @@ export class StreamSession {
         (out.event.source.snapshot ? this.snapshotAudit : this.streamAudit).add({ events: 1 });
       await publisher.push(out);
     }
+  }
+
+  /**
+   * The create of a key-changing update without the unchanged TOASTed values: completed from the
+   * source (row-reader.ts); undefined when the row is gone (a later change in the stream removes it).
+   */
+  private async completeNewKey(item: SourceItem): Promise<SourceItem | undefined> {
+    if (item.kind !== 'event' || item.event.op !== 'c' || item.event.unchanged.length === 0) return item;
+    const event = await completeFromSource(this.client, this.deps.contract, item.key, item.event);
+    if (!event) {
+      this.log.info(
+        { key: String(Object.values(item.key)[0]), lsn: formatLsn(item.event.source.lsn) },
+        'new key of a key-changing update is gone from the source; its create is not published (the later change that removed it follows)',
+      );
+      return undefined;
+    }
+    return { ...item, event };
   }
 
   /**

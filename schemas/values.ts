@@ -107,6 +107,31 @@ function flatTextArray(parsed: unknown[]): (string | null)[] {
   });
 }
 
+/**
+ * The value a NOT NULL column carries in an event's `after` when the event lists it in `unchanged`
+ * (PostgreSQL did not send its unchanged TOASTed value): the Avro type has no null, so the field holds
+ * this type-appropriate placeholder. It is never a value: sinks do not write `unchanged` columns and
+ * webhook payloads show them as null. Nullable unchanged columns carry null.
+ */
+export function unchangedPlaceholder(pgType: PgType): ColumnValue {
+  switch (pgType) {
+    case 'bigint':
+    case 'timestamptz':
+      return 0n;
+    case 'text':
+    case 'numeric':
+      return '';
+    case 'jsonb':
+      return 'null';
+    case 'boolean':
+      return false;
+    case 'text[]':
+      return [];
+    default:
+      return pgType satisfies never;
+  }
+}
+
 /** Domain value -> parameter for node-postgres (text forms PostgreSQL parses exactly). */
 export function toSqlParam(pgType: PgType, value: ColumnValue): unknown {
   if (value === null) return null;

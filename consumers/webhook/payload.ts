@@ -82,6 +82,10 @@ export function renderRow(columns: ColumnSpec[], row: Row | null): JsonValue {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, renderValue(byName.get(k), v)]));
 }
 
+function withoutUnchanged(row: Row, unchanged: string[]): Row {
+  return unchanged.length === 0 ? row : { ...row, ...Object.fromEntries(unchanged.map((c) => [c, null])) };
+}
+
 /** The payload object of one event (JSON-ready except for embedded jsonb, see `stringifyPayload`). */
 export function buildPayload(columns: ColumnSpec[], input: PayloadInput, delivery: Delivery): JsonValue {
   const { event } = input;
@@ -94,7 +98,8 @@ export function buildPayload(columns: ColumnSpec[], input: PayloadInput, deliver
     table: `${s.schema}.${s.table}`,
     key: renderRow(columns, input.key),
     before: renderRow(columns, event.before),
-    after: renderRow(columns, event.after),
+    // an unchanged column's field is not a value (null or a placeholder): shown as null
+    after: renderRow(columns, event.after && withoutUnchanged(event.after, event.unchanged)),
     unchanged: event.unchanged,
     source: {
       db: s.db,

@@ -112,12 +112,33 @@ export const RegistrySchema = z
   .object({ url: url('Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7)') })
   .strict();
 
+/** Per Kafka send: well under the broker's default max.message.bytes (1 MiB) per partition batch. */
+export const DEFAULT_BATCH_MAX_BYTES = 512 * 1024;
+/** Largest event: fits the broker's default max.message.bytes (1,048,588) with the batch overhead. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
+/** What the change topic's max.message.bytes adds to producer.maxMessageBytes (record batch overhead). */
+export const TOPIC_MESSAGE_BYTES_MARGIN = 64 * 1024;
+
 export const ProducerSchema = z
   .object({
     batchMaxMessages: positiveInt.default(2000).describe('max events per Kafka send'),
+    batchMaxBytes: positiveInt
+      .default(DEFAULT_BATCH_MAX_BYTES)
+      .describe(
+        'max bytes (keys, values, headers) per Kafka send; a batch is split per partition, so this keeps each partition batch under the topic max.message.bytes',
+      ),
+    maxMessageBytes: positiveInt
+      .default(DEFAULT_MAX_MESSAGE_BYTES)
+      .describe(
+        'largest event (key + value + headers) the producer publishes; a larger row stops the stream with an error naming table, key and LSN. The change topic is created with max.message.bytes = this + 64 KiB; raise both together for an existing topic (README: Large rows)',
+      ),
     lingerMs: z.number().int().min(0).default(5).describe('wait this long to fill a batch'),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.batchMaxBytes <= p.maxMessageBytes, {
+    message: 'producer.batchMaxBytes must not exceed producer.maxMessageBytes',
+    path: ['batchMaxBytes'],
+  });
 
 export const PostgresTargetSchema = z
   .object({
@@ -262,7 +283,12 @@ export const ConfigSchema = z
     source: SourceSchema,
     kafka: KafkaSchema,
     registry: RegistrySchema,
-    producer: ProducerSchema.default({ batchMaxMessages: 2000, lingerMs: 5 }),
+    producer: ProducerSchema.default({
+      batchMaxMessages: 2000,
+      batchMaxBytes: DEFAULT_BATCH_MAX_BYTES,
+      maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+      lingerMs: 5,
+    }),
     targets: z.array(TargetSchema).default([]),
     metrics: z
       .object({
@@ -294,6 +320,7 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 export type SourceConfig = Config['source'];
 export type KafkaConfig = Config['kafka'];
+export type ProducerConfig = Config['producer'];
 export type TargetConfig = Config['targets'][number];
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetSchema>;
 export type OperationsConfig = Config['operations'];
@@ -321,8 +348,15 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<Record<string, string>> = {
   'delete.retention.ms': String(24 * 60 * 60 * 1000),
 };
 
-export function topicConfigFor(kafka: KafkaConfig): Record<string, string> {
-  return { ...DEFAULT_TOPIC_CONFIG, ...kafka.topicConfig };
+export function topicConfigFor(
+  kafka: KafkaConfig,
+  producer?: Pick<ProducerConfig, 'maxMessageBytes'>,
+): Record<string, string> {
+  // the change topic takes every event the producer may publish (set together, README: Large rows)
+  const size = producer
+    ? { 'max.message.bytes': String(producer.maxMessageBytes + TOPIC_MESSAGE_BYTES_MARGIN) }
+    : {};
+  return { ...DEFAULT_TOPIC_CONFIG, ...size, ...kafka.topicConfig };
 }
 
 export function topicFor(kafka: KafkaConfig, source: Pick<SourceConfig, 'schema' | 'table'>): string {

@@ -10,7 +10,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
-import { decodePgText } from '../../schemas/values.ts';
+import { decodePgText, unchangedPlaceholder } from '../../schemas/values.ts';
 import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
 import { parseLsn, formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
@@ -64,6 +64,31 @@ export class SchemaMismatchError extends PgcdcError {
         hint ??
         'evolve schemas/avro/*.avsc together with the table (a BACKWARD-compatible change), or restore the column',
     });
+  }
+}
+
+/**
+ * A change the contract cannot carry (a value out of its range or shape, a NULL in a NOT NULL
+ * column, a key column missing): retrying the same WAL cannot help. Names table, key and LSN; the
+ * stream stops before anything of that transaction is acknowledged (README: Large rows).
+ */
+export class UncarriableChangeError extends PgcdcError {
+  constructor(contract: TableContract, key: Row | RawTuple, lsn: Lsn, commitLsn: Lsn, cause: unknown) {
+    const keyText = JSON.stringify(
+      Object.fromEntries(contract.keyColumns.map((k) => [k, key[k] ?? null])),
+      (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+    );
+    super(
+      `change of ${contract.schema}.${contract.table} key ${keyText} at LSN ${formatLsn(lsn)} (commit ${formatLsn(commitLsn)}) cannot be carried by the event contract: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        retriable: false,
+        cause,
+        hint:
+          cause instanceof PgcdcError && cause.hint
+            ? cause.hint
+            : 'change the row at the source or evolve the contract, then skip that transaction (README: Large rows, the way out)',
+      },
+    );
   }
 }
 
@@ -154,20 +179,37 @@ export class TransactionAssembler {
       const changed = this.opts.contract.keyColumns.some(
         (k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k],
       );
-      if (changed) return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, newRow)];
+      if (!changed) return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
+      // Unchanged TOASTed values are left out of the new tuple. Under REPLICA IDENTITY FULL the old
+      // row has them; otherwise the create lists them in `unchanged` and the session reads them
+      // from the source (row-reader.ts), so that the new key arrives as a complete row.
+      const complete = this.isFullImage(oldKey)
+        ? Object.fromEntries(Object.entries(newRow).map(([k, v]) => [k, v === undefined ? oldKey[k] : v]))
+        : newRow;
+      return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, complete)];
     }
     return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
   }
 
   private event(op: Op, walLsn: string, before: RawTuple | null, after: RawTuple | null): SourceItem {
     const t = this.requireTxn(op);
-    const unchanged: string[] = [];
-    const afterRow = after ? this.decodeRow(after, unchanged) : null;
-    // `before` is a full image only under REPLICA IDENTITY FULL; a key-only image is not a row.
-    const beforeRow = before && this.isFullImage(before) ? this.decodeRow(before, []) : null;
     const keySource = after ?? before;
     if (!keySource) throw new Error('event without key');
-    const key = this.decodeKey(keySource);
+    const unchanged: string[] = [];
+    let key: Row | undefined;
+    let afterRow: Row | null;
+    let beforeRow: Row | null;
+    try {
+      key = this.decodeKey(keySource);
+      afterRow = after ? this.decodeRow(after, unchanged) : null;
+      // `before` is a full image only under REPLICA IDENTITY FULL; a key-only image is not a row.
+      beforeRow = before && this.isFullImage(before) ? this.decodeRow(before, []) : null;
+    } catch (err) {
+      const lsn = parseLsn(walLsn);
+      const e = new UncarriableChangeError(this.opts.contract, key ?? keySource, lsn, t.commitLsn, err);
+      // a missing key column is the table's shape, not one row's value: it stays a schema mismatch
+      throw err instanceof SchemaMismatchError ? new SchemaMismatchError(e.message, err.hint) : e;
+    }
     const seq = t.seq++;
     const event: ChangeEvent = {
       before: beforeRow,
@@ -208,10 +250,21 @@ export class TransactionAssembler {
       if (this.absent.has(c.name)) {
         row[c.name] = null; // dropped at the source: not an unchanged TOAST value
       } else if (raw === undefined) {
+        // an unchanged TOASTed value PostgreSQL did not send: not a value, see unchangedPlaceholder
         unchanged.push(c.name);
+        row[c.name] = c.nullable ? null : unchangedPlaceholder(c.pgType);
+      } else if (raw === null) {
+        if (!c.nullable)
+          throw new Error(
+            `column ${c.name} is NULL but the contract says NOT NULL (NOT NULL dropped at the source? make the column nullable in schemas/avro/*.avsc, a BACKWARD-compatible change)`,
+          );
         row[c.name] = null;
       } else {
-        row[c.name] = raw === null ? null : decodePgText(c.pgType, raw);
+        try {
+          row[c.name] = decodePgText(c.pgType, raw);
+        } catch (err) {
+          throw new Error(`column ${c.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     }
     return row;

@@ -30,8 +30,20 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
       },
     );
   }
-  const table = await client.query<{ relreplident: string; has_pk: boolean }>(
-    `SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+  const table = await client.query<{
+    relreplident: string;
+    has_pk: boolean;
+    pk_columns: string[];
+    ident_index: string | null;
+    ident_columns: string[];
+  }>(
+    `SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
+            ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+                   WHERE i.indrelid = c.oid AND i.indisprimary) AS pk_columns,
+            (SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid AND i.indisreplident) AS ident_index,
+            ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+                   WHERE i.indrelid = c.oid AND i.indisreplident) AS ident_columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
     [src.schema, src.table],
@@ -45,6 +57,16 @@ export async function prepareSource(client: pg.Client, src: SourceConfig): Promi
     throw new ConfigError(`source table ${src.schema}.${src.table} has no primary key`, {
       hint: 'events are keyed by the primary key: add one',
     });
+  // Under REPLICA IDENTITY USING INDEX a delete carries only that index's columns: without the
+  // primary key it could not be keyed, and would stop the stream at the first delete.
+  const lacking = t.pk_columns.filter((k) => !t.ident_columns.includes(k));
+  if (t.relreplident === 'i' && lacking.length > 0)
+    throw new ConfigError(
+      `source table ${src.schema}.${src.table} has REPLICA IDENTITY USING INDEX ${t.ident_index ?? '?'}, which lacks the primary key column(s) ${lacking.join(', ')}: deletes could not be keyed`,
+      {
+        hint: `ALTER TABLE ${src.schema}.${src.table} REPLICA IDENTITY DEFAULT (or FULL, or USING INDEX an index that includes ${lacking.join(', ')})`,
+      },
+    );
 
   const pub = await client.query<{ puballtables: boolean }>(
     'SELECT puballtables FROM pg_publication WHERE pubname = $1',

@@ -156,6 +156,21 @@ describe('buildPayload', () => {
     expect(upd).toMatchObject({ type: 'updated', unchanged: ['bio'] });
   });
 
+  it("never shows an unchanged column's placeholder as a value: unchanged columns are null in `after`", () => {
+    const upd = buildPayload(
+      columns,
+      {
+        key,
+        event: event({ op: 'u', after: row({ username: '', bio: null }), unchanged: ['username', 'bio'] }),
+      },
+      delivery,
+    );
+    expect(upd).toMatchObject({
+      unchanged: ['username', 'bio'],
+      after: { username: null, bio: null, email: 'ada@example.com' },
+    });
+  });
+
   it('renders a null transaction id (snapshot) as null', () => {
     const e = event({ op: 'r' });
     e.source = { ...e.source, tx_id: null, snapshot: true };

@@ -60,7 +60,7 @@ describe('parseConfig', () => {
         topicConfig: {},
       },
       registry: { url: 'http://localhost:18081/apis/ccompat/v7' },
-      producer: { batchMaxMessages: 2000, lingerMs: 5 },
+      producer: { batchMaxMessages: 2000, batchMaxBytes: 524_288, maxMessageBytes: 1_000_000, lingerMs: 5 },
       targets: [],
       metrics: { host: '127.0.0.1', port: 9464 },
       log: { level: 'info' },
@@ -112,6 +112,11 @@ describe('parseConfig', () => {
     ['empty broker list', { kafka: { brokers: [] } }, /kafka\.brokers: /],
     ['negative linger', { producer: { lingerMs: -1 } }, /producer\.lingerMs: /],
     ['fractional batch size', { producer: { batchMaxMessages: 1.5 } }, /producer\.batchMaxMessages: /],
+    [
+      'batch bytes over the message limit',
+      { producer: { batchMaxBytes: 2_000_000 } },
+      /producer\.batchMaxBytes: /,
+    ],
     ['port out of range', { metrics: { port: 70000 } }, /metrics\.port: /],
     ['unknown log level', { log: { level: 'loud' } }, /log\.level: /],
     ['unknown target type', { targets: [{ name: 'p', type: 'mysql', url: 'x' }] }, /targets\.0\.type: /],
@@ -207,7 +212,12 @@ describe('parseConfig', () => {
       PGCDC_STACK_PG_PORT: '6543', // the local stack's own setting: no "__", not a config path
     });
     expect(cfg.source.heartbeatIntervalMs).toBe(2500);
-    expect(cfg.producer).toEqual({ batchMaxMessages: 10, lingerMs: 5 });
+    expect(cfg.producer).toEqual({
+      batchMaxMessages: 10,
+      batchMaxBytes: 524_288,
+      maxMessageBytes: 1_000_000,
+      lingerMs: 5,
+    });
     expect(cfg.log.level).toBe('debug');
   });
 

@@ -8,6 +8,7 @@ import {
   HEARTBEAT_PREFIX,
   SchemaMismatchError,
   TransactionAssembler,
+  UncarriableChangeError,
   eventId,
   type SourceItem,
 } from '../../../../producers/postgres/assembler.ts';
@@ -238,6 +239,28 @@ describe('TransactionAssembler', () => {
     expect(ev?.key).toEqual({ id: 1n });
   });
 
+  it('update with unchanged TOAST values in NOT NULL columns: placeholders in `after`, listed in `unchanged`, encodable', () => {
+    const unchangedAll = {
+      username: undefined,
+      email: undefined,
+      is_active: undefined,
+      created_at: undefined,
+      bio: undefined,
+    };
+    const [ev] = events(feed(assembler(), txn(rel, [update(rel, usersRow(1, unchangedAll))])));
+    expect(ev?.event.unchanged).toEqual(['email', 'username', 'is_active', 'bio', 'created_at']);
+    expect(ev?.event.after).toMatchObject({
+      email: '',
+      username: '',
+      is_active: false,
+      bio: null,
+      created_at: 0n,
+    });
+    const valueType = avroType(contract.valueSchema);
+    assertValid(valueType, ev!.event);
+    expect(valueType.fromBuffer(valueType.toBuffer(ev!.event))).toEqual(ev!.event);
+  });
+
   it('update under REPLICA IDENTITY FULL carries the old row as `before`', () => {
     const [ev] = events(scenarios.fullIdentityUpdate!());
     expect(ev?.event.op).toBe('u');
@@ -285,6 +308,22 @@ describe('TransactionAssembler', () => {
     );
     expect(evs.map((e) => e.event.op)).toEqual(['d', 'c']);
     expect(evs[1]?.event.unchanged).toEqual(['bio']);
+  });
+
+  it('primary key change under REPLICA IDENTITY FULL with an unchanged TOAST value: the create takes it from the old row', () => {
+    const evs = events(
+      feed(
+        assembler(),
+        txn(fullRel, [
+          update(fullRel, usersRow(2, { bio: undefined, username: undefined }), { old: usersRow(1) }),
+        ]),
+      ),
+    );
+    expect(evs.map((e) => e.event.op)).toEqual(['d', 'c']);
+    expect(evs[1]?.event.unchanged).toEqual([]);
+    expect(evs[1]?.event.after).toEqual(
+      decodedRow(2n, { bio: decodedRow(1n).bio ?? null, username: decodedRow(1n).username ?? null }),
+    );
   });
 
   it('delete with a key-only old tuple: no `before`, key from the key tuple', () => {
@@ -412,6 +451,37 @@ describe('TransactionAssembler', () => {
     const asm = assembler();
     asm.push(begin(1, '0/9', 0n), '0/1');
     expect(() => asm.push(del(rel, { key: { id: undefined } }), '0/2')).toThrow(SchemaMismatchError);
+  });
+});
+
+describe('changes the contract cannot carry', () => {
+  const cases: [string, RawTuple, RegExp][] = [
+    ['a two-dimensional array', usersRow(5, { tags: '{{a,b},{c,d}}' }), /column tags: multi-dimensional/],
+    [
+      'a timestamptz beyond the contract',
+      usersRow(5, { created_at: '294270-01-01 00:00:00+00' }),
+      /column created_at: timestamptz .* beyond the range/,
+    ],
+    [
+      'a NULL in a NOT NULL column',
+      usersRow(5, { username: null }),
+      /column username is NULL but the contract says NOT NULL/,
+    ],
+  ];
+  it.each(cases)('%s: a non-retriable error naming table, key and LSN', (_what, row, why) => {
+    const asm = assembler();
+    asm.push(rel, '0/1');
+    asm.push(begin(1, '0/90', 0n), '0/10');
+    let err: unknown;
+    try {
+      asm.push(insert(rel, row), '0/20');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UncarriableChangeError);
+    expect((err as UncarriableChangeError).retriable).toBe(false);
+    expect((err as Error).message).toMatch(/public\.users key \{"id":"5"\} at LSN 0\/20 \(commit 0\/90\)/);
+    expect((err as Error).message).toMatch(why);
   });
 });
 
