@@ -78,11 +78,24 @@ export async function kafkaProducerPerfRate(
   ]);
   const code = await child.exited;
   const out = child.tail(50);
+  const r = parseProducerPerformance(out);
+  if (code !== 0 || !r) throw new Error(`ProducerPerformance failed (${code}): ${out.slice(-800)}`);
+  return r;
+}
+
+/**
+ * The run's figure from ProducerPerformance's output: its LAST "records sent" line, the summary
+ * over all records. The lines before it are the progress reports of each 5-second window.
+ */
+export function parseProducerPerformance(out: string): RateResult | undefined {
   // "100000 records sent, 52910.052910 records/sec (25.83 MB/sec), 512.34 ms avg latency, ..."
-  const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency/.exec(
-    out,
-  );
-  if (code !== 0 || !m) throw new Error(`ProducerPerformance failed (${code}): ${out.slice(-800)}`);
+  const all = [
+    ...out.matchAll(
+      /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency/g,
+    ),
+  ];
+  const m = all.at(-1);
+  if (!m) return undefined;
   const rate = Number(m[2]);
   return { seconds: Number(m[1]) / rate, rate, note: `${m[3]} MB/s, ${m[4]} ms avg latency` };
 }

@@ -2,12 +2,12 @@
 // peer has and the source has not) is dead-lettered, listed, and applied by a redrive once the
 // peer is fixed.
 import { afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { readDeadLetters, redriveDeadLetters } from '../../consumers/redrive.ts';
 import { createSink } from '../../pipeline/compose.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
+import { query as onPeer } from '../support/pipeline.ts';
 import { insertUser, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
 let pipeline: WebhookPipeline | undefined;
@@ -16,16 +16,6 @@ afterEach(async () => {
   await pipeline?.close();
   await peer?.drop();
 });
-
-async function onPeer<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('dlq tools on a postgres target', () => {
   it('a rejected row is dead-lettered, then applied by redrive once the peer accepts it', async () => {

@@ -3,7 +3,8 @@
 // `pgcdc consume` child processes. Every row arrives, and the peak resident memory (VmHWM) of both
 // stays under a fixed bound whatever N: events are streamed out of the transaction as they arrive
 // and Kafka sends apply back-pressure, so memory does not grow with the transaction.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, spawnCli, testApp, waitForPeerEqual } from '../support/pipeline.ts';
 import { deadLetters, waitForStreaming } from '../support/faults.ts';
@@ -13,10 +14,7 @@ const ROWS = SLOW ? 500_000 : 100_000;
 /** Peak RSS bound of each process, MiB (README: Guarantees, Memory). */
 const RSS_BOUND_MB = 400;
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('one huge transaction', () => {
   it(`${ROWS} rows in one transaction arrive complete; producer and consumer memory stay bounded`, async () => {

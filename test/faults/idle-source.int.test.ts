@@ -6,7 +6,8 @@
 // (pg_current_wal_lsn() - restart_lsn) falls back to almost nothing, while an unread control slot
 // created at the same time retains the whole burst. A Postgres cluster of the test's own keeps
 // other tests' WAL (and their long transactions, which hold restart_lsn back) out of the picture.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { formatLsn } from '../../schemas/lsn.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
@@ -17,10 +18,7 @@ const BURST_MAX_BYTES = 32 << 20;
 /** What the slot may still retain once the heartbeat has moved it past the burst. */
 const RETAINED_BOUND = 2 << 20;
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 const mb = (n: bigint | number) => `${(Number(n) / 2 ** 20).toFixed(1)} MB`;
 

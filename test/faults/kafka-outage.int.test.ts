@@ -5,7 +5,8 @@
 // the topic (with broker-assigned LogAppendTime timestamps) shows when each event was really
 // appended. Every event of a transaction the slot had confirmed at a sample must have been appended
 // before that sample. The peer ends equal to the source.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { formatLsn } from '../../schemas/lsn.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
@@ -31,10 +32,7 @@ import {
 
 const OUTAGE_MS = 15_000;
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('Kafka broker down', () => {
   it('the producer waits and retries; the slot never passes what Kafka acknowledged; order and state hold', async () => {

@@ -3,7 +3,8 @@
 // body are written among real events. Each goes to the dead-letter topic with its reason and the
 // original bytes and position; the consumer carries on with the next events of the same partition.
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
 import { toWire } from '../../schemas/avro.ts';
@@ -13,10 +14,7 @@ import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../
 import { deadLetters, metricValue } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('poison messages', () => {
   it('go to the dead-letter topic with the reason; the events after them are applied', async () => {

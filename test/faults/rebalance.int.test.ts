@@ -4,8 +4,8 @@
 // A trigger at the peer logs every row write with the source position it came from, which shows
 // the order in which each user's changes were applied: no row is ever overwritten by an older
 // change. The topic keeps per-user order, and the peer ends equal to the source.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startConsumer } from '../../pipeline/compose.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import type { SupervisedConsumer } from '../../pipeline/supervision/supervise.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
@@ -16,14 +16,12 @@ import {
   runInProcess,
   testApp,
   waitForPeerEqual,
+  startTestConsumer,
 } from '../support/pipeline.ts';
 import { deadLetters, orderViolations, repeats, topicEvents } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 /** The peer table, created before the sink would, with a trigger logging each write's position. */
 const WRITE_LOG_SQL = `
@@ -86,7 +84,7 @@ describe('rebalance', () => {
 
     const members: SupervisedConsumer[] = [];
     const join = async () => {
-      const c = await startConsumer(testApp(e.config), 'peer');
+      const c = await startTestConsumer(testApp(e.config), 'peer');
       members.push(c);
       cleanups.push(() => c.stop());
       return c;

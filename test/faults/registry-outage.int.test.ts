@@ -3,17 +3,15 @@
 // processes: they must stay up, say clearly what is wrong (log lines with the fix, /readyz), retry
 // with growing delays (pgcdc_producer_restarts_total counts the producer's), and work once the
 // registry is back: changes made during the outage wait in the slot and reach the peer.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, spawnCli, testApp, waitForPeerEqual } from '../support/pipeline.ts';
 import { deadLetters, freePort, holdFor, reconfigure, scrapeMetric, startProxy } from '../support/faults.ts';
 
 const OUTAGE_MS = 10_000;
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 interface LogLine {
   msg?: string;

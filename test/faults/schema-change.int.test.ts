@@ -8,7 +8,8 @@
 // source still has, and the dead-letter topic stays empty. A re-snapshot after the drop
 // (`pgcdc snapshot --restart`) reads the dropped column as null too, and the peer stays equal. (Dropping a NOT NULL contract column
 // stops the stream with a non-retriable SchemaMismatchError: unit-tested in assembler.test.ts.)
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
@@ -24,10 +25,7 @@ import {
 } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('schema change while streaming', () => {
   it('an added column is ignored, a dropped nullable column is carried as null; no restart, nothing lost', async () => {

@@ -10,7 +10,8 @@
 //      under the same name: it starts after the position pgcdc stored, so the producer refuses it,
 //      publishes nothing, and the rows changed in the gap stay missing at the peer until the
 //      documented recovery repairs them.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { startProducer, type App } from '../../pipeline/compose.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
@@ -19,6 +20,7 @@ import {
   pipelineEnv,
   query,
   runInProcess,
+  stopProducer,
   waitForPeerEqual,
   type PipelineEnv,
 } from '../support/pipeline.ts';
@@ -37,15 +39,12 @@ import {
 const KEEP_MB = 6;
 const urls = stackUrls();
 let pg: OwnPostgres;
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups = cleanupAfterEach();
 
 beforeAll(async () => {
   pg = await startOwnPostgres([`max_slot_wal_keep_size=${KEEP_MB}MB`, 'max_wal_size=64MB']);
 });
 afterAll(() => pg?.destroy());
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
 
 async function env(name: string): Promise<PipelineEnv> {
   const e = await pipelineEnv({ ...urls, adminUrl: pg.adminUrl }, name, {
@@ -181,7 +180,8 @@ describe('slot protection', () => {
     await query(e.source.url, 'SELECT pg_drop_replication_slot($1)', [e.config.source.slot]);
     const refuseOnce = async (config: Config, pattern: RegExp) => {
       const { app: a, lines: l } = appWithLog(config);
-      const { producer, done } = startProducer(a);
+      const started = startProducer(a);
+      const { producer } = started;
       try {
         await waitUntil(() => pattern.test(producer.state().lastError ?? ''), {
           what: `the producer to refuse with ${pattern.source}`,
@@ -189,8 +189,7 @@ describe('slot protection', () => {
         expect(await metricValue(a, 'pgcdc_published_events_total')).toBe(0);
         return { state: producer.state(), lines: l };
       } finally {
-        await producer.stop();
-        await done;
+        await stopProducer(started);
       }
     };
     const missing = await refuseOnce(e.config, /does not exist, but pgcdc had streamed it up to/);

@@ -3,7 +3,8 @@
 // It must retry with growing delays (not a hot loop), show ERR with the cause in its status and in
 // `pgcdc status`, commit nothing it did not apply, and catch up afterwards: its lag rises during the
 // outage and falls back to zero, and the peer ends equal to the source.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { gatherStatus } from '../../ops/status.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
@@ -17,10 +18,7 @@ import { deadLetters, holdFor, metricValue, reconfigure, sampler, startProxy } f
 
 const OUTAGE_MS = 20_000;
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('target database down', () => {
   it('backs off and retries, shows ERR with the cause, lag rises and falls, peer ends equal', async () => {

@@ -3,12 +3,11 @@
 // warnings for what pgcdc will create) and never prints a password.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
 import { createUsersTable } from '../../dev/stack/stack.ts';
 import { ensurePositionTable } from '../../producers/postgres/position.ts';
-import { freshDatabase, randomName, stackUrls } from '../support/index.ts';
+import { freshDatabase, randomName, stackUrls, withClient } from '../support/index.ts';
 import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
 import { configVariant, freePort, json, runCli, startTinyCluster } from '../support/ops.ts';
 
@@ -176,9 +175,7 @@ it('target table that does not fit the contract: error naming the columns', asyn
 it('a slot dropped, or re-created behind pgcdc: error from the stored position, with the recovery', async () => {
   const { slot, position } = env.config.source;
   const table = `${position.schema}.${position.table}`;
-  const c = new pg.Client({ connectionString: env.source.url });
-  await c.connect();
-  await ensurePositionTable(c, position).finally(() => c.end());
+  await withClient(env.source.url, (c) => ensurePositionTable(c, position));
   await query(env.source.url, `INSERT INTO ${table} (slot_name, acknowledged_lsn) VALUES ($1, '0/10')`, [
     slot,
   ]);

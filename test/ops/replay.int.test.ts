@@ -3,7 +3,7 @@
 // exactly the expected number of events (counted by the target's applied counter, which the
 // status topic carries across the consumer's restarts), and the peer still equals the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, type App } from '../../pipeline/compose.ts';
+import type { App } from '../../pipeline/compose.ts';
 import { groupFor } from '../../pipeline/config/schema.ts';
 import type { KafkaAdminPort } from '../../pipeline/kafka/port.ts';
 import type { ReplayPlan } from '../../ops/replay.ts';
@@ -16,6 +16,7 @@ import {
   testApp,
   waitForPeerEqual,
   type PipelineEnv,
+  startTestConsumer,
 } from '../support/pipeline.ts';
 import { json, runCli } from '../support/ops.ts';
 
@@ -71,7 +72,7 @@ async function held(): Promise<number> {
 
 /** Runs the target until it applied `more` events beyond its restored counter and committed them. */
 async function consumeMore(more: (restored: number) => number) {
-  const consumer = await startConsumer(app, 'peer');
+  const consumer = await startTestConsumer(app, 'peer');
   const stop = () => consumer.stop();
   stops.push(stop);
   const restored = consumer.status().applied;
@@ -90,7 +91,7 @@ const replay = (...args: string[]) => runCli(['replay', '-c', env.configFile, '-
 
 it('replays to earliest and to a time: the expected events are re-applied, the peer stays equal', async () => {
   runProducer(app, stops);
-  const consumer = await startConsumer(app, 'peer');
+  const consumer = await startTestConsumer(app, 'peer');
   const stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);
 
@@ -171,7 +172,7 @@ it('replays to earliest and to a time: the expected events are re-applied, the p
 });
 
 it('--force moves the offsets of a running consumer, which re-applies from there', async () => {
-  const consumer = await startConsumer(app, 'peer');
+  const consumer = await startTestConsumer(app, 'peer');
   stops.push(() => consumer.stop());
   await waitUntil(() => caughtUp(), { what: 'the consumer to be caught up' });
   const restored = consumer.status().applied;

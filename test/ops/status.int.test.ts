@@ -2,7 +2,7 @@
 // target is stopped and zero once it caught up (its counters continuing across the restart), the
 // last error after the target rejected a row; and `pgcdc slots` on the same pipeline.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startConsumer, type App } from '../../pipeline/compose.ts';
+import type { App } from '../../pipeline/compose.ts';
 import type { KafkaAdminPort } from '../../pipeline/kafka/port.ts';
 import { gatherStatus, type PipelineStatus } from '../../ops/status.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
@@ -14,6 +14,7 @@ import {
   runProducer,
   testApp,
   type PipelineEnv,
+  startTestConsumer,
 } from '../support/pipeline.ts';
 import { json, runCli } from '../support/ops.ts';
 
@@ -65,7 +66,7 @@ const statusWhen = (what: string, ok: (s: PipelineStatus) => boolean) =>
 
 it('reports the slot, lag while the target is stopped, zero after it caught up, and the last error', async () => {
   const producer = runProducer(app, stops);
-  let consumer = await startConsumer(app, 'peer');
+  let consumer = await startTestConsumer(app, 'peer');
   let stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);
 
@@ -109,7 +110,7 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
   expect(s2.targets[0]!.lag.reduce((n, p) => n + p.lag, 0)).toBe(7);
 
   // it comes back, continues its counters, catches up
-  consumer = await startConsumer(app, 'peer');
+  consumer = await startTestConsumer(app, 'peer');
   stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);
   await statusWhen('caught up', (s) => s.targets[0]?.totalLag === 0 && s.targets[0].applied === 12);

@@ -15,7 +15,14 @@ import type { TargetConsumer } from '../../consumers/runner.ts';
 import { compareTables } from '../../dev/verify/compare.ts';
 import { insertUsers, makeUser, rng } from '../../dev/verify/seed.ts';
 import { loadContract } from '../../schemas/contract.ts';
-import { freshDatabase, randomName, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
+import {
+  freshDatabase,
+  randomName,
+  stackUrls,
+  waitUntil,
+  withClient,
+  type FreshDatabase,
+} from '../support/index.ts';
 import {
   pipelineEnv,
   query,
@@ -25,15 +32,7 @@ import {
   waitForPeerEqual,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import {
-  appliedByOp,
-  checkpoint,
-  explainKeys,
-  perSecond,
-  report,
-  seedUsers,
-  withClient,
-} from '../support/snapshot.ts';
+import { appliedByOp, checkpoint, explainKeys, perSecond, report, seedUsers } from '../support/snapshot.ts';
 
 const ROWS = 10_000;
 const urls = stackUrls();

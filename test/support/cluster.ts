@@ -22,11 +22,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs a server binary (as `postgres` when root); a failure says which and its stderr. */
+/**
+ * Runs a server binary (as `postgres` when root); a failure says which and its stderr. Killed
+ * after two minutes (initdb and pg_ctl -w finish in seconds; a hang fails naming the binary).
+ */
 async function asPostgres(cmd: string, args: string[]): Promise<string> {
   const [c, a] = IS_ROOT ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
   try {
-    return (await execFileP(c, a, { maxBuffer: 16 << 20 })).stdout;
+    return (await execFileP(c, a, { maxBuffer: 16 << 20, timeout: 120_000, killSignal: 'SIGKILL' })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${path.basename(cmd)} failed: ${(e.stderr ?? e.message).trim()}`, { cause: err });

@@ -3,6 +3,7 @@
 // replication slots behind (it still cleans them up, so one leak does not break later tests).
 import pg from 'pg';
 import { createUsersTable } from '../../dev/stack/stack.ts';
+import { withDeadline } from './deadline.ts';
 import { randomName } from './names.ts';
 import { waitUntil } from './wait.ts';
 
@@ -53,13 +54,21 @@ export async function freshDatabase(
   return db;
 }
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
+/** Connection and query deadlines of every test client: a hang fails with the query's text. */
+export const TEST_CLIENT_TIMEOUTS = { connectionTimeoutMillis: 15_000, query_timeout: 120_000 } as const;
+
+/**
+ * Runs `fn` with a client connected to `url`, then closes it (also when `fn` fails). Connecting
+ * and every query have deadlines (TEST_CLIENT_TIMEOUTS); so has closing.
+ */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url, ...TEST_CLIENT_TIMEOUTS });
+  c.on('error', () => undefined); // a server-side disconnect fails the query in flight instead
   await c.connect();
   try {
     return await fn(c);
   } finally {
-    await c.end().catch(() => undefined);
+    await withDeadline(c.end(), 15_000, 'closing a test database client').catch(() => undefined);
   }
 }
 

@@ -19,7 +19,9 @@ import { createLogger } from '../../pipeline/observability/logger.ts';
 import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
 import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
-import { freshDatabase, type FreshDatabase } from './database.ts';
+import { parseLsn, type Lsn } from '../../schemas/lsn.ts';
+import { freshDatabase, TEST_CLIENT_TIMEOUTS, withClient, type FreshDatabase } from './database.ts';
+import { withDeadline } from './deadline.ts';
 import { randomName } from './names.ts';
 import type { StackUrls } from './provided.ts';
 import { waitUntil } from './wait.ts';
@@ -103,20 +105,26 @@ export async function pipelineEnv(
  * clients of `kafka`, then drops the databases and the slot (`env.drop()`).
  */
 export async function dropPipelineEnv(env: PipelineEnv, kafka: KafkaClientFactory, stops: Stops = []) {
-  for (const stop of stops.splice(0).reverse()) await stop();
+  for (const stop of stops.splice(0).reverse())
+    await withDeadline(stop(), STOP_DEADLINE_MS, `stop ${stop.toString()}`);
   const admin = kafka.admin();
   const groups = kafka.groupAdmin();
-  await Promise.all([admin.connect(), groups.connect()]);
+  await withDeadline(
+    Promise.all([admin.connect(), groups.connect()]),
+    30_000,
+    'connecting the Kafka admin clients',
+  );
   const target = env.config.targets[0]!;
   for (const t of [
     env.topic,
     statusTopicFor(env.config.kafka, env.config.operations),
     dlqTopicFor(env.config.kafka, target),
   ])
-    await admin.deleteTopic(t).catch(() => undefined);
-  await groups.deleteGroup(groupFor(env.config.kafka, target)).catch(() => undefined);
-  await admin.disconnect();
-  await groups.disconnect();
+    await withDeadline(admin.deleteTopic(t), 30_000, `deleting topic ${t}`).catch(() => undefined);
+  const group = groupFor(env.config.kafka, target);
+  await withDeadline(groups.deleteGroup(group), 30_000, `deleting group ${group}`).catch(() => undefined);
+  await withDeadline(admin.disconnect(), 30_000, 'disconnecting the Kafka admin client');
+  await withDeadline(groups.disconnect(), 30_000, 'disconnecting the Kafka group admin client');
   await env.drop();
 }
 
@@ -141,21 +149,52 @@ export function testApp(config: Config, wrap?: (k: KafkaClientFactory) => KafkaC
   return wrap ? { ...app, kafka: wrap(app.kafka) } : app;
 }
 
-/** Producer and the `peer` consumer in this process; `stop()` stops both gracefully. */
+/** How long a graceful stop of an in-process stage may take before the test fails naming it. */
+export const STOP_DEADLINE_MS = 45_000;
+
+/**
+ * Producer and the `peer` consumer in this process; `stop()` stops both gracefully, each step
+ * within STOP_DEADLINE_MS (a producer whose Kafka sends are held never finishes its stop: open
+ * the gate first).
+ */
 export async function runInProcess(app: App, opts: { producer?: boolean; targets?: string[] } = {}) {
   const p = opts.producer === false ? undefined : startProducer(app);
-  const consumers = await Promise.all((opts.targets ?? ['peer']).map((t) => startConsumer(app, t)));
+  const targets = opts.targets ?? ['peer'];
+  const consumers = await withDeadline(
+    Promise.all(targets.map((t) => startConsumer(app, t))),
+    120_000,
+    `starting consumer(s) ${targets.join(', ')}`,
+  );
   return {
     producer: p?.producer,
     consumers,
     async stop() {
-      if (p) {
-        await p.producer.stop();
-        await p.done;
-      }
-      await Promise.all(consumers.map((c) => c.stop()));
+      if (p) await stopProducer(p);
+      await withDeadline(
+        Promise.all(consumers.map((c) => c.stop())),
+        STOP_DEADLINE_MS,
+        `stopping consumer(s) ${targets.join(', ')}`,
+      );
     },
   };
+}
+
+/** startConsumer(app, target) within deadlines: a start or a stop() that hangs names the target. */
+export async function startTestConsumer(
+  app: App,
+  target: string,
+): Promise<Awaited<ReturnType<typeof startConsumer>>> {
+  const c = await withDeadline(startConsumer(app, target), 120_000, `starting consumer ${target}`);
+  const stop = c.stop.bind(c);
+  return Object.assign(c, {
+    stop: () => withDeadline(stop(), STOP_DEADLINE_MS, `stopping consumer ${target} (consumer.stop())`),
+  });
+}
+
+/** The graceful stop of a producer started with startProducer: stop(), then the end of its run. */
+export async function stopProducer(p: ReturnType<typeof startProducer>): Promise<void> {
+  await withDeadline(p.producer.stop(), STOP_DEADLINE_MS, 'stopping the producer (producer.stop())');
+  await withDeadline(p.done, STOP_DEADLINE_MS, "the producer's run to end after stop()");
 }
 
 /** What a test file stops in its afterAll, the latest first. */
@@ -163,28 +202,30 @@ export type Stops = (() => Promise<unknown>)[];
 
 /** startProducer(app); its graceful stop (the producer, then the end of its run) goes onto `stops`. */
 export function runProducer(app: App, stops: Stops) {
-  const { producer, done } = startProducer(app);
-  stops.push(async () => {
-    await producer.stop();
-    await done;
-  });
-  return producer;
+  const started = startProducer(app);
+  stops.push(() => stopProducer(started));
+  return started.producer;
 }
 
 /** runProducer(app, stops), then startConsumer(app, target) with its stop onto `stops` too. */
 export async function runPipeline(app: App, stops: Stops, target = 'peer') {
   const producer = runProducer(app, stops);
-  const consumer = await startConsumer(app, target);
-  stops.push(() => consumer.stop());
+  const consumer = await withDeadline(startConsumer(app, target), 120_000, `starting consumer ${target}`);
+  stops.push(() => withDeadline(consumer.stop(), STOP_DEADLINE_MS, `stopping consumer ${target}`));
   return { producer, consumer };
 }
 
-/** Kafka sends that wait while the gate is closed: Kafka never acknowledges in that time. */
+/**
+ * Kafka sends that wait while the gate is closed: Kafka never acknowledges what is sent in that
+ * time. A send that passed the gate before it closed is still acknowledged (inFlight, lastDoneAt).
+ */
 export function gatedKafka(inner: KafkaClientFactory) {
   let open = true;
   let release: () => void = () => undefined;
   let opened = Promise.resolve();
   let blocked = 0;
+  let inFlight = 0;
+  let lastDoneAt = 0;
   const wrap = (p: KafkaProducerPort): KafkaProducerPort => ({
     connect: () => p.connect(),
     disconnect: () => p.disconnect(),
@@ -193,7 +234,13 @@ export function gatedKafka(inner: KafkaClientFactory) {
         blocked++;
         await opened;
       }
-      return p.send(topic, messages);
+      inFlight++;
+      try {
+        return await p.send(topic, messages);
+      } finally {
+        inFlight--;
+        lastDoneAt = Date.now();
+      }
     },
   });
   return {
@@ -207,7 +254,43 @@ export function gatedKafka(inner: KafkaClientFactory) {
       release();
     },
     blockedSends: () => blocked,
+    /** sends that passed the gate and are not acknowledged yet */
+    inFlight: () => inFlight,
+    /** when the last send that passed the gate ended (ms since the epoch; 0: none yet) */
+    lastDoneAt: () => lastDoneAt,
   };
+}
+
+/**
+ * The slot's confirmed position once everything Kafka acknowledged before `gate` closed has been
+ * acknowledged to the server as well. Two things still move it after close(): a send that had
+ * passed the gate is still acknowledged by Kafka, and the position keeper stores and acknowledges
+ * a Kafka-acknowledged position up to source.ackIntervalMs later (PositionKeeper). So: no send in
+ * flight, and the slot unchanged for `quietMs` since both its last move and the last send's end.
+ * From then on, while the gate stays closed, the slot must not move.
+ */
+export async function slotSettledBehindGate(
+  env: PipelineEnv,
+  gate: ReturnType<typeof gatedKafka>,
+  quietMs = env.config.source.ackIntervalMs + 1000,
+): Promise<Lsn> {
+  let last: Lsn | undefined;
+  let movedAt = Date.now();
+  return waitUntil(
+    async () => {
+      const now = parseLsn((await slotConfirmedLsn(env)) ?? '0/0');
+      if (now !== last) {
+        last = now;
+        movedAt = Date.now();
+      }
+      const quietSince = Math.max(movedAt, gate.lastDoneAt());
+      return gate.inFlight() === 0 && Date.now() - quietSince >= quietMs && now;
+    },
+    {
+      what: 'the acknowledgements of what Kafka confirmed before the gate closed to settle',
+      timeoutMs: 60_000,
+    },
+  );
 }
 
 export interface CliChild {
@@ -238,7 +321,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
     },
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      return withDeadline(exited, 60_000, `pgcdc ${args.join(' ')} to exit after ${signal}`);
     },
   };
 }
@@ -278,13 +361,7 @@ export async function query<T extends pg.QueryResultRow>(
   text: string,
   values: unknown[] = [],
 ): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text, values)).rows;
-  } finally {
-    await c.end();
-  }
+  return withClient(url, async (c) => (await c.query<T>(text, values)).rows);
 }
 
 export function compareWithPeer(env: PipelineEnv, table = 'users'): Promise<CompareResult> {
@@ -325,23 +402,33 @@ export async function slotConfirmedLsn(env: PipelineEnv): Promise<string | undef
 /** Reads every message of a topic up to its current end with a throwaway group. */
 export async function readTopic(kafka: KafkaClientFactory, topic: string): Promise<InMessage[]> {
   const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.topicOffsets(topic).finally(() => admin.disconnect());
+  const ends = await withDeadline(
+    (async () => {
+      await admin.connect();
+      return admin.topicOffsets(topic).finally(() => admin.disconnect());
+    })(),
+    30_000,
+    `the offsets of topic ${topic}`,
+  );
   const expected = ends.reduce((n, p) => n + Number(p.high - p.low), 0);
   const got: InMessage[] = [];
   if (expected === 0) return got;
   const consumer = kafka.consumer(randomName('reader'));
-  await consumer.run(topic, (batch) => {
-    got.push(...batch.messages);
-    return Promise.resolve({ kind: 'done' });
-  });
   try {
+    await withDeadline(
+      consumer.run(topic, (batch) => {
+        got.push(...batch.messages);
+        return Promise.resolve({ kind: 'done' });
+      }),
+      60_000,
+      `a reader of topic ${topic} to join`,
+    );
     await waitUntil(() => got.length >= expected, {
       timeoutMs: 30_000,
       what: `${expected} messages from ${topic}`,
     });
   } finally {
-    await consumer.stop();
+    await withDeadline(consumer.stop(), 30_000, `stopping the reader of topic ${topic}`);
   }
   return got;
 }
@@ -350,8 +437,14 @@ export async function readTopic(kafka: KafkaClientFactory, topic: string): Promi
 export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, target = 'peer') {
   const topic = dlqTopicFor(env.config.kafka, { name: target });
   const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin.describeTopic(topic).finally(() => admin.disconnect());
+  const exists = await withDeadline(
+    (async () => {
+      await admin.connect();
+      return admin.describeTopic(topic).finally(() => admin.disconnect());
+    })(),
+    30_000,
+    `describing topic ${topic}`,
+  );
   return exists ? readTopic(kafka, topic) : [];
 }
 
@@ -362,7 +455,7 @@ export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, t
 export function writerLoop<C>(client: pg.ClientConfig, counts: C, step: (c: pg.Client) => Promise<void>) {
   let stopping = false;
   const run = (async () => {
-    const c = new pg.Client(client);
+    const c = new pg.Client({ ...TEST_CLIENT_TIMEOUTS, ...client });
     await c.connect();
     try {
       while (!stopping) await step(c);
@@ -374,7 +467,7 @@ export function writerLoop<C>(client: pg.ClientConfig, counts: C, step: (c: pg.C
     counts,
     async stop(): Promise<C> {
       stopping = true;
-      await run;
+      await withDeadline(run, 60_000, 'a writer loop to finish its step and close');
       return counts;
     },
   };

@@ -1,6 +1,5 @@
 // Helpers of the snapshot integration tests: seeding, a concurrent writer that keeps changing
 // rows (also right where the snapshot reads), the checkpoint row, and throughput figures.
-import pg from 'pg';
 import {
   readCheckpoint,
   type Checkpoint,
@@ -11,17 +10,8 @@ import type { App } from '../../pipeline/compose.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { insertUsers, makeUser, rng } from '../../dev/verify/seed.ts';
 import type { InMessage } from '../../pipeline/kafka/port.ts';
+import { withClient } from './database.ts';
 import { writerLoop } from './pipeline.ts';
-
-export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * Inserts `n` users (ids 1..n on a fresh table). `largeBioRatio` of them get a long but repetitive

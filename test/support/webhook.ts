@@ -13,8 +13,17 @@ import { createApp, startConsumer, startProducer, type App } from '../../pipelin
 import { parseConfig } from '../../pipeline/config/load.ts';
 import { dlqTopicFor, groupFor, topicFor, type Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
+import { withDeadline } from './deadline.ts';
+import { STOP_DEADLINE_MS, stopProducer } from './pipeline.ts';
 import type { TargetConsumer } from '../../consumers/runner.ts';
-import { freshDatabase, randomName, waitUntil, type FreshDatabase, type StackUrls } from './index.ts';
+import {
+  freshDatabase,
+  randomName,
+  waitUntil,
+  withClient,
+  type FreshDatabase,
+  type StackUrls,
+} from './index.ts';
 
 export const SECRET = `whsec_${Buffer.from('pgcdc webhook integration tests').toString('base64')}`;
 
@@ -62,8 +71,9 @@ const open = { pipelines: new Set<WebhookPipeline>(), receivers: new Set<Receive
  */
 export function closeAfterEach(): void {
   afterEach(async () => {
-    for (const p of [...open.pipelines]) await p.close();
-    for (const r of [...open.receivers]) await r.close();
+    for (const p of [...open.pipelines])
+      await withDeadline(p.close(), 120_000, `closing webhook pipeline ${p.topic}`);
+    for (const r of [...open.receivers]) await withDeadline(r.close(), 15_000, `closing receiver ${r.url}`);
   });
 }
 
@@ -198,7 +208,8 @@ export async function targetPipeline(
     defaultMetrics: false,
   });
   const hooks = config.targets[0]!;
-  const { producer, done } = startProducer(app);
+  const started = startProducer(app);
+  const { producer } = started;
   await waitUntil(() => producer.state().running, { what: 'the producer to stream', timeoutMs: 60_000 });
   const p: WebhookPipeline = {
     db,
@@ -210,22 +221,14 @@ export async function targetPipeline(
     dlqTopic: dlqTopicFor(config.kafka, hooks),
     consumer: undefined,
     async startConsumer() {
-      p.consumer = await startConsumer(app, 'hooks');
+      p.consumer = await withDeadline(startConsumer(app, 'hooks'), 120_000, 'starting consumer hooks');
       return p.consumer;
     },
     async stopConsumer() {
-      await p.consumer?.stop();
+      if (p.consumer) await withDeadline(p.consumer.stop(), STOP_DEADLINE_MS, 'stopping consumer hooks');
       p.consumer = undefined;
     },
-    async sql(text, values = []) {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return await c.query(text, values);
-      } finally {
-        await c.end();
-      }
-    },
+    sql: (text, values = []) => withClient(db.url, (c) => c.query(text, values)),
     async metric(metricName, labels = {}) {
       const m = await app.metrics[metricName].get();
       return m.values
@@ -239,8 +242,7 @@ export async function targetPipeline(
     async close() {
       open.pipelines.delete(p);
       await p.stopConsumer();
-      await producer.stop();
-      await done;
+      await stopProducer(started);
       // The slot outlives the producer (that is its point): drop it once its walsender is gone.
       await waitUntil(
         () =>
@@ -258,14 +260,21 @@ export async function targetPipeline(
       );
       const admin = app.kafka.admin();
       const groups = app.kafka.groupAdmin();
-      await Promise.all([admin.connect(), groups.connect()]);
-      try {
-        for (const t of [p.topic, p.dlqTopic]) await admin.deleteTopic(t).catch(() => undefined);
-        for (const g of [p.group, `${p.group}.redrive`]) await groups.deleteGroup(g).catch(() => undefined);
-      } finally {
-        await admin.disconnect();
-        await groups.disconnect();
-      }
+      await withDeadline(
+        (async () => {
+          await Promise.all([admin.connect(), groups.connect()]);
+          try {
+            for (const t of [p.topic, p.dlqTopic]) await admin.deleteTopic(t).catch(() => undefined);
+            for (const g of [p.group, `${p.group}.redrive`])
+              await groups.deleteGroup(g).catch(() => undefined);
+          } finally {
+            await admin.disconnect();
+            await groups.disconnect();
+          }
+        })(),
+        60_000,
+        `deleting the topics and groups of ${p.topic}`,
+      );
       await db.drop();
     },
   };

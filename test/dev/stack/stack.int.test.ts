@@ -5,7 +5,14 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, randomName, stackUrls, waitUntil, type FreshDatabase } from '../../support/index.ts';
+import {
+  freshDatabase,
+  randomName,
+  stackUrls,
+  waitUntil,
+  withClient,
+  type FreshDatabase,
+} from '../../support/index.ts';
 
 const urls = stackUrls();
 
@@ -17,14 +24,8 @@ describe('postgres', () => {
   afterAll(() => db?.drop());
 
   it('runs with wal_level=logical', async () => {
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      const r = await c.query<{ wal_level: string }>('SHOW wal_level');
-      expect(r.rows[0]?.wal_level).toBe('logical');
-    } finally {
-      await c.end();
-    }
+    const r = await withClient(db.url, (c) => c.query<{ wal_level: string }>('SHOW wal_level'));
+    expect(r.rows[0]?.wal_level).toBe('logical');
   });
 
   it('streams an insert to a pgoutput replication connection', async () => {

@@ -2,6 +2,7 @@
 // never share rows, the SQL of a transaction escapes its values; rates exclude start-up; histogram
 // snapshots from /metrics are diffed and read as bucket bounds.
 import { describe, expect, it } from 'vitest';
+import { parseProducerPerformance } from '../../../dev/bench/baselines.ts';
 import { diffHistogram, histogramQuantileMs, parseHistogram } from '../../../dev/bench/scrape.ts';
 import { markdownTable, median, percentile, rateOf } from '../../../dev/bench/stats.ts';
 import {
@@ -134,5 +135,23 @@ describe('histogram scraping', () => {
     expect(histogramQuantileMs(d, 0.95)).toBe(100);
     expect(histogramQuantileMs(d, 0.99)).toBe(1000);
     expect(histogramQuantileMs(diffHistogram(before, before), 0.5)).toBeUndefined();
+  });
+});
+
+describe('ProducerPerformance baseline', () => {
+  it('takes the summary line, not the first 5-second progress line', () => {
+    const out = [
+      '26072 records sent, 5213.7 records/sec (3.16 MB/sec), 1480.7 ms avg latency, 2300.0 ms max latency.',
+      '150000 records sent, 29994.0 records/sec (18.19 MB/sec), 900.2 ms avg latency, 1900.0 ms max latency.',
+      '200000 records sent, 21834.061135 records/sec (13.24 MB/sec), 1012.34 ms avg latency, 2300.00 ms max latency, 990 ms 50th, 2100 ms 95th, 2250 ms 99th, 2290 ms 99.9th.',
+    ].join('\n');
+    const r = parseProducerPerformance(out)!;
+    expect(r.rate).toBeCloseTo(21834.061135);
+    expect(r.seconds).toBeCloseTo(200000 / 21834.061135);
+    expect(r.note).toBe('13.24 MB/s, 1012.34 ms avg latency');
+  });
+
+  it('finds nothing in output without a figure', () => {
+    expect(parseProducerPerformance('Exception in thread "main"')).toBeUndefined();
   });
 });
