@@ -5,7 +5,9 @@
 // Failures are retried with backoff (Retry-After honoured) up to `maxAttempts`, then dead-lettered
 // (or retried forever with onFailure: block); a circuit breaker pauses everything while the
 // receiver keeps failing. apply() returns only when every event is delivered or dead-lettered, so
-// the runner commits offsets only then.
+// the runner commits offsets only then. A delete is delivered once even when its tombstone (which
+// repeats it, same event id) arrives in the next chunk, where the decoder cannot see the delete.
+// An event whose jsonb is not one JSON value is dead-lettered alone, before any request.
 import { createHash } from 'node:crypto';
 import type { WebhookTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
@@ -42,6 +44,8 @@ export interface WebhookSinkDeps {
 }
 
 const NO_CONTEXT: ApplyContext = { heartbeat: () => Promise.resolve(), isStale: () => false };
+/** Deletes remembered (key -> event id) to recognise their tombstone in a later chunk. */
+const REMEMBERED_DELETES = 10_000;
 /** While waiting (backoff, open circuit), wake this often to heartbeat and check for revocation. */
 const WAIT_SLICE_MS = 1000;
 
@@ -76,6 +80,8 @@ export class WebhookSink implements Sink {
   private readonly where: string;
   private readonly now: () => number;
   private readonly random: () => number;
+  /** the last delete delivered per key (bounded, oldest forgotten first) */
+  private readonly deliveredDeletes = new Map<string, string>();
 
   constructor(
     private readonly cfg: WebhookTargetConfig,
@@ -127,7 +133,12 @@ export class WebhookSink implements Sink {
     if (!this.transport) await this.open();
     const byKey = new Map<string, DecodedEvent[]>();
     const dead: DeadLetter[] = [];
+    const repeated = new Set<DecodedEvent>();
     for (const e of events) {
+      if (e.event.op === 'd' && this.deliveredDeletes.get(keyOf(e.key)) === e.event.event_id) {
+        repeated.add(e); // the tombstone of a delete delivered with the previous chunk
+        continue;
+      }
       const invalid = invalidJsonb(this.columns, e);
       if (invalid) {
         dead.push({
@@ -156,7 +167,7 @@ export class WebhookSink implements Sink {
         for (let i = 0; i < taken.length; i += this.cfg.batchSize) {
           const group = taken.slice(i, i + this.cfg.batchSize);
           const out = await this.deliver(group, ctx, aborted);
-          if (out.ok) for (const e of group) delivered.add(e);
+          if (out.ok) for (const e of group) this.markDelivered(e, delivered);
           else for (const e of group) dead.push({ offset: e.offset, ...out.dead });
         }
       }
@@ -173,9 +184,19 @@ export class WebhookSink implements Sink {
     const rejected = settled.find((s) => s.status === 'rejected');
     if (rejected) throw rejected.reason;
     return {
-      applied: events.filter((e) => delivered.has(e)),
+      applied: events.filter((e) => delivered.has(e) || repeated.has(e)),
       deadLetters: dead.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)),
     };
+  }
+
+  private markDelivered(e: DecodedEvent, delivered: Set<DecodedEvent>): void {
+    delivered.add(e);
+    if (e.event.op !== 'd') return;
+    const k = keyOf(e.key);
+    this.deliveredDeletes.delete(k);
+    this.deliveredDeletes.set(k, e.event.event_id);
+    if (this.deliveredDeletes.size > REMEMBERED_DELETES)
+      this.deliveredDeletes.delete(this.deliveredDeletes.keys().next().value!);
   }
 
   /** Sends one request until it succeeds or is given up; waits in between. */

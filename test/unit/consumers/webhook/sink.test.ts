@@ -289,4 +289,18 @@ describe('WebhookSink lifecycle', () => {
       a: 1,
     });
   });
+
+  it('a delete and its tombstone in the next chunk (same event id) are delivered once', async () => {
+    const t = scripted(() => 200);
+    const { sink } = sinkWith(t.transport);
+    const del = ev(5, 'del-5'); // ev() builds deletes
+    const first = await sink.apply([ev(6, 'del-6'), del]);
+    expect(first.applied).toHaveLength(2);
+    // the runner turns the tombstone that opens the next chunk into the same delete
+    const tombstone = { ...del, offset: del.offset + 1000n };
+    const later = ev(5, 'del-5-later');
+    const next = await sink.apply([tombstone, later]);
+    expect(next.applied).toEqual([tombstone, later]);
+    expect(t.sent.map((x) => x.id).sort()).toEqual(['del-5', 'del-5-later', 'del-6']);
+  });
 });
