@@ -194,6 +194,14 @@ export class StreamSession {
     if (!item) return;
     if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
     if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
+    if (item.kind === 'truncate')
+      this.log.warn(
+        {
+          table: `${this.deps.contract.schema}.${this.deps.contract.table}`,
+          commitLsn: formatLsn(item.commitLsn),
+        },
+        'TRUNCATE at the source is not propagated: targets keep their rows (README: Event format)',
+      );
     for (const out of feed.process(item)) {
       if (out.kind === 'event')
         (out.event.source.snapshot ? this.snapshotAudit : this.streamAudit).add({ events: 1 });
