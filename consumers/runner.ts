@@ -73,7 +73,13 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
 
   const letter = (
     message: InMessage,
-    d: { reason: string; error: string; attempts?: number; headers?: Record<string, string> | undefined },
+    d: {
+      reason: string;
+      error: string;
+      attempts?: number;
+      headers?: Record<string, string> | undefined;
+      cause?: unknown;
+    },
   ): DeadLetterRecord => ({
     message,
     sourceTopic: topic,
@@ -82,6 +88,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     error: d.error,
     attempts: d.attempts ?? 1,
     ...(d.headers ? { headers: d.headers } : {}),
+    ...(d.cause === undefined ? {} : { cause: d.cause }),
   });
 
   const applyContext = (ctx: BatchContext): ApplyContext => ({
