@@ -16,6 +16,32 @@ export interface DeadLetterRecord {
   cause?: unknown;
 }
 
+/** Why an event is set aside: what a sink or the consumer group loop says about it. */
+export interface SetAside {
+  reason: string;
+  error: string;
+  /** attempts made before giving up (default 1) */
+  attempts?: number;
+  headers?: Record<string, string> | undefined;
+  cause?: unknown;
+}
+
+export function deadLetterOf(
+  message: InMessage,
+  from: { sourceTopic: string; target: string },
+  d: SetAside,
+): DeadLetterRecord {
+  return {
+    message,
+    ...from,
+    reason: d.reason,
+    error: d.error,
+    attempts: d.attempts ?? 1,
+    ...(d.headers ? { headers: d.headers } : {}),
+    ...(d.cause === undefined ? {} : { cause: d.cause }),
+  };
+}
+
 export const DLQ_HEADERS = {
   reason: 'pgcdc-dlq-reason',
   error: 'pgcdc-dlq-error',
