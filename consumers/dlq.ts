@@ -1,6 +1,7 @@
 // Dead-letter topic writer: the original key and value bytes, plus headers saying where the event
 // came from and why it was set aside. An offset is committed only after its dead letter is acked.
 import type { KafkaAdminPort, KafkaProducerPort, InMessage } from '../pipeline/kafka/port.ts';
+import { fullErrorText } from './group/public-error.ts';
 
 export interface DeadLetterRecord {
   message: InMessage;
@@ -11,6 +12,34 @@ export interface DeadLetterRecord {
   attempts: number;
   /** extra headers (e.g. a webhook's HTTP status); the standard ones above take precedence */
   headers?: Record<string, string>;
+  /** the driver's error behind `error`: the record gets its SQLSTATE and DETAIL (row values) */
+  cause?: unknown;
+}
+
+/** Why an event is set aside: what a sink or the consumer group loop says about it. */
+export interface SetAside {
+  reason: string;
+  error: string;
+  /** attempts made before giving up (default 1) */
+  attempts?: number;
+  headers?: Record<string, string> | undefined;
+  cause?: unknown;
+}
+
+export function deadLetterOf(
+  message: InMessage,
+  from: { sourceTopic: string; target: string },
+  d: SetAside,
+): DeadLetterRecord {
+  return {
+    message,
+    ...from,
+    reason: d.reason,
+    error: d.error,
+    attempts: d.attempts ?? 1,
+    ...(d.headers ? { headers: d.headers } : {}),
+    ...(d.cause === undefined ? {} : { cause: d.cause }),
+  };
 }
 
 export const DLQ_HEADERS = {
@@ -53,7 +82,7 @@ export class DeadLetterWriter {
           ...r.message.headers,
           ...r.headers,
           [DLQ_HEADERS.reason]: r.reason,
-          [DLQ_HEADERS.error]: r.error.slice(0, 2000),
+          [DLQ_HEADERS.error]: fullErrorText(r.error, r.cause).slice(0, 2000),
           [DLQ_HEADERS.target]: r.target,
           [DLQ_HEADERS.topic]: r.sourceTopic,
           [DLQ_HEADERS.partition]: String(r.message.partition),

@@ -16,7 +16,7 @@ import type {
 import type { Logger } from '../pipeline/observability/logger.ts';
 import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { EventCodec } from '../schemas/codec.ts';
-import { DeadLetterWriter, type DeadLetterRecord } from './dlq.ts';
+import { deadLetterOf, DeadLetterWriter, type SetAside } from './dlq.ts';
 import { UniqueConflicts } from './group/conflicts.ts';
 import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
@@ -71,18 +71,8 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   const apply = retryingApply(sink, persist);
   const conflicts = new UniqueConflicts(retry.conflictAttempts);
 
-  const letter = (
-    message: InMessage,
-    d: { reason: string; error: string; attempts?: number; headers?: Record<string, string> | undefined },
-  ): DeadLetterRecord => ({
-    message,
-    sourceTopic: topic,
-    target: target.name,
-    reason: d.reason,
-    error: d.error,
-    attempts: d.attempts ?? 1,
-    ...(d.headers ? { headers: d.headers } : {}),
-  });
+  const letter = (message: InMessage, d: SetAside) =>
+    deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
 
   const applyContext = (ctx: BatchContext): ApplyContext => ({
     heartbeat: () => ctx.heartbeat(),

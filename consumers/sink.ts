@@ -16,6 +16,8 @@ export interface DeadLetter {
   attempts?: number;
   /** extra dead-letter headers (e.g. the HTTP status of a webhook) */
   headers?: Record<string, string>;
+  /** the driver's error, if any: the dead letter keeps its SQLSTATE and DETAIL, status shows no values */
+  cause?: unknown;
 }
 
 export interface ApplyResult {

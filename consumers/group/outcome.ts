@@ -2,6 +2,7 @@
 // target's status (status.ts), the dead-letter and lag metrics, the audit lines (one debug line per
 // chunk, a warn line per failed attempt, an info summary per interval) and the error line when
 // events were dead-lettered. Errors are written with `publicError` (no row values).
+import { PgcdcError } from '../../pipeline/errors.ts';
 import { audit, AuditSummary } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
@@ -70,7 +71,12 @@ export function createOutcomeReporter(opts: {
       const last = applied[applied.length - 1];
       const first = dead[0];
       const deadLetterError = first
-        ? `${dead.length} event(s) dead-lettered to ${o.dlqTopic}: ${first.reason}: ${first.error}`
+        ? publicError(
+            new PgcdcError(
+              `${dead.length} event(s) dead-lettered to ${o.dlqTopic}: ${first.reason}: ${first.error}`,
+              { cause: first.cause },
+            ),
+          )
         : undefined;
       book.chunkDone({
         partition: o.partition,
@@ -106,7 +112,7 @@ export function createOutcomeReporter(opts: {
             count: dead.length,
             topic: o.dlqTopic,
             reason: first.reason,
-            error: publicError(new Error(first.error)),
+            error: publicError(new PgcdcError(first.error, { cause: first.cause })),
           },
           'events dead-lettered',
         );

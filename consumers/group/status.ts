@@ -41,7 +41,7 @@ export interface ChunkDone {
   deadLettered: number;
   /** the last applied event: its offset and source commit time */
   last: { offset: bigint; commitUs: bigint } | undefined;
-  /** the first dead letter's text, shown as the last error */
+  /** what to show as the last error about the dead letters (without row values) */
   deadLetterError: string | undefined;
   /** the chunk stopped before an event that waits for another partition */
   waiting: boolean;
@@ -118,7 +118,7 @@ export function createTargetStatusBook(opts: {
         s.lastAppliedOffset = { partition: d.partition, offset: d.last.offset };
       }
       s.failingSince = undefined;
-      if (d.deadLetterError !== undefined) setError(publicError(new PgcdcError(d.deadLetterError)));
+      if (d.deadLetterError !== undefined) setError(d.deadLetterError);
       else if (!d.waiting) ok();
     },
     stopped() {

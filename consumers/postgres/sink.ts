@@ -284,7 +284,7 @@ export class PostgresSink implements Sink {
           const kind = classifyPgError(err, this.pkConstraint);
           const message = (err as Error).message;
           if (kind === 'rejected') {
-            result.deadLetters.push({ offset: e.offset, reason: 'rejected', error: message });
+            result.deadLetters.push({ offset: e.offset, reason: 'rejected', error: message, cause: err });
             continue;
           }
           if (kind === 'secondary-unique') {

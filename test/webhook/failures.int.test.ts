@@ -23,6 +23,8 @@ describe('webhook failures', () => {
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(1);
     expect(await pipeline.metric('webhookResponses', { code: 'timeout' })).toBe(2);
     expect(await pipeline.metric('webhookRetries')).toBe(2);
+    // the receiver saw the request before the sink read its answer and the consumer counted it
+    await waitUntil(() => pipeline.consumer!.status().applied === 1, { what: 'the delivery counted' });
     expect(pipeline.consumer!.status()).toMatchObject({ state: 'OK', applied: 1 });
   });
 
