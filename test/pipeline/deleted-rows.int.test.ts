@@ -2,7 +2,6 @@
 // delete (a partial replay, a dead letter redriven, the same bytes produced again) must not bring
 // it back, while a newer insert of the same key after the delete still lands.
 import { describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { PostgresSink } from '../../consumers/postgres/sink.ts';
 import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
@@ -10,19 +9,10 @@ import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract, type Op, type Row } from '../../schemas/contract.ts';
 import { changeEvent } from '../unit/support/events.ts';
 import { freshDatabase, stackUrls, waitUntil } from '../support/index.ts';
+import { query as onPeer } from '../support/pipeline.ts';
 import { closeAfterEach, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
 closeAfterEach();
-
-async function onPeer<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** The topic's messages for one user id, oldest first, with their decoded op. */
 async function messagesOf(p: WebhookPipeline, id: string) {

@@ -14,7 +14,12 @@ import { createApp, startConsumer, startProducer, type App } from '../../pipelin
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { dlqTopicFor, groupFor, topicFor } from '../../pipeline/config/schema.ts';
-import type { InMessage, KafkaClientFactory, KafkaProducerPort } from '../../pipeline/kafka/port.ts';
+import type {
+  InMessage,
+  KafkaAdminPort,
+  KafkaClientFactory,
+  KafkaProducerPort,
+} from '../../pipeline/kafka/port.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
 import { compareTables, type CompareResult } from '../../dev/verify/compare.ts';
@@ -399,17 +404,23 @@ export async function slotConfirmedLsn(env: PipelineEnv): Promise<string | undef
   return rows[0]?.lsn;
 }
 
+/** One call of a throwaway Kafka admin client (connected, then disconnected), within 30 s. */
+function askAdmin<T>(
+  kafka: KafkaClientFactory,
+  what: string,
+  fn: (a: KafkaAdminPort) => Promise<T>,
+): Promise<T> {
+  const admin = kafka.admin();
+  const call = (async () => {
+    await admin.connect();
+    return fn(admin).finally(() => admin.disconnect());
+  })();
+  return withDeadline(call, 30_000, what);
+}
+
 /** Reads every message of a topic up to its current end with a throwaway group. */
 export async function readTopic(kafka: KafkaClientFactory, topic: string): Promise<InMessage[]> {
-  const admin = kafka.admin();
-  const ends = await withDeadline(
-    (async () => {
-      await admin.connect();
-      return admin.topicOffsets(topic).finally(() => admin.disconnect());
-    })(),
-    30_000,
-    `the offsets of topic ${topic}`,
-  );
+  const ends = await askAdmin(kafka, `the offsets of topic ${topic}`, (a) => a.topicOffsets(topic));
   const expected = ends.reduce((n, p) => n + Number(p.high - p.low), 0);
   const got: InMessage[] = [];
   if (expected === 0) return got;
@@ -436,15 +447,7 @@ export async function readTopic(kafka: KafkaClientFactory, topic: string): Promi
 /** The messages of the target's dead-letter topic ([] when it was never created). */
 export async function deadLetters(kafka: KafkaClientFactory, env: PipelineEnv, target = 'peer') {
   const topic = dlqTopicFor(env.config.kafka, { name: target });
-  const admin = kafka.admin();
-  const exists = await withDeadline(
-    (async () => {
-      await admin.connect();
-      return admin.describeTopic(topic).finally(() => admin.disconnect());
-    })(),
-    30_000,
-    `describing topic ${topic}`,
-  );
+  const exists = await askAdmin(kafka, `describing topic ${topic}`, (a) => a.describeTopic(topic));
   return exists ? readTopic(kafka, topic) : [];
 }
 
