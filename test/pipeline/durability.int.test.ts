@@ -3,6 +3,7 @@
 // its offset commit) resumes without loss, and redelivery changes nothing.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { TEST_CLIENT_TIMEOUTS } from '../support/database.ts';
 import { cleanupAfterEach } from '../support/cleanup.ts';
 import { parseLsn } from '../../schemas/lsn.ts';
 import { groupFor } from '../../pipeline/config/schema.ts';
@@ -135,7 +136,7 @@ describe('killed processes lose nothing', () => {
        CREATE TRIGGER notify_applied AFTER INSERT OR UPDATE OR DELETE ON users
          FOR EACH STATEMENT EXECUTE FUNCTION notify_applied()`,
     );
-    const listener = new pg.Client({ connectionString: e.peer.url });
+    const listener = new pg.Client({ connectionString: e.peer.url, ...TEST_CLIENT_TIMEOUTS });
     await listener.connect();
     cleanups.push(() => listener.end());
     await listener.query('LISTEN applied');

@@ -5,6 +5,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_CLIENT_TIMEOUTS } from '../../support/database.ts';
 import {
   freshDatabase,
   randomName,
@@ -31,7 +32,7 @@ describe('postgres', () => {
   it('streams an insert to a pgoutput replication connection', async () => {
     const slot = randomName('stack_slot');
     const publication = randomName('stack_pub');
-    const c = new pg.Client({ connectionString: db.url });
+    const c = new pg.Client({ connectionString: db.url, ...TEST_CLIENT_TIMEOUTS });
     await c.connect();
     const service = new LogicalReplicationService(
       { connectionString: db.url },
