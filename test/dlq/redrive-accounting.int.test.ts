@@ -4,7 +4,6 @@
 // source position order whatever order the dead-letter topic holds them in; the topic is read and
 // applied page by page (bounded memory, bounded transactions).
 import { describe, expect, it } from 'vitest';
-import pg from 'pg';
 import {
   deadLetterPages,
   readDeadLetters,
@@ -17,20 +16,10 @@ import type { KafkaClientFactory, ReadRange } from '../../pipeline/kafka/port.ts
 import { createEventCodec } from '../../schemas/codec.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
-import { runCli } from '../support/pipeline.ts';
+import { query as onPeer, runCli } from '../support/pipeline.ts';
 import { closeAfterEach, insertUser, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
 
 closeAfterEach();
-
-async function onPeer<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 async function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
   const r = await runCli(args, 90_000);

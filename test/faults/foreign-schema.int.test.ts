@@ -3,7 +3,8 @@
 // own key schema framing a value. They decode as Avro, but they are not change events: they go to
 // the dead-letter topic as undecodable with a reason naming the schema id, at once (not retried
 // forever as a failing apply), and the events after them are applied.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
 import { avroType, toWire } from '../../schemas/avro.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
@@ -13,10 +14,7 @@ import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../
 import { deadLetters } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('messages framed with a schema that is not a change event', () => {
   it('are dead-lettered as undecodable at once; the events after them are applied', async () => {

@@ -4,15 +4,13 @@
 // the stream with a non-retriable error naming table, key and LSN, shown by readiness at once; so
 // does a value the contract cannot carry (a timestamptz beyond its range, a 2-D array, a NULL in a
 // NOT NULL column), which used to restart forever as retriable.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 /** `bytes` of random hex per row: incompressible (no Kafka or TOAST compression shrinks it). */
 const randomSql = (bytes: number) =>

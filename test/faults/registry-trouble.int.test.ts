@@ -6,7 +6,8 @@
 // unready once it lasts), dead-letter nothing, and apply the event once the registry answers.
 // The registry's definite 404 + 40403 for an id it does not know is still a dead letter.
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { avroType, toWire } from '../../schemas/avro.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { REGISTRY_TIMEOUT_MS } from '../../schemas/registry.ts';
@@ -23,10 +24,7 @@ import {
 import { deadLetters, reconfigure, topicEvents } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 type Mode = 'pass' | '503' | '401' | '429' | 'html' | 'slow';
 

@@ -2,15 +2,13 @@
 // carries no key, which stalled the stream in a silent restart loop. The delete now stops the stream
 // with a non-retriable error naming table and LSN, and the producer refuses such a table at start
 // with the fix; readiness shows it at once and keeps showing it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { pipelineEnv, query, runInProcess, testApp, waitForPeerEqual } from '../support/pipeline.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('REPLICA IDENTITY USING INDEX without the key', () => {
   it('a delete stops the stream visibly with the fix, not a silent restart loop', async () => {
