@@ -2,7 +2,8 @@
 // and the source has not) are dead-lettered with the database's full text (SQLSTATE,
 // DETAIL with the failing row), while the target's status, its record in the status topic and
 // readiness show SQLSTATE, constraint and table names and the message without the values.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { DLQ_HEADERS } from '../../consumers/dlq.ts';
 import { gatherStatus } from '../../ops/status.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
@@ -10,10 +11,7 @@ import { createPeerTable, pipelineEnv, query, runInProcess, testApp } from '../s
 import { deadLetters } from '../support/faults.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('error texts with row values', () => {
   it('reach the dead-letter record only, not the status, the status topic or readiness', async () => {

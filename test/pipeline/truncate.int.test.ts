@@ -1,16 +1,14 @@
 // TRUNCATE of the captured table (issue 14 item 17). Until truncates are published as events,
 // the README promises that a TRUNCATE is logged: targets keep their rows, and the operator must
 // hear of it. It was dropped without a trace.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../support/cleanup.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { appWithLog } from '../support/faults.ts';
 import { pipelineEnv, query, runInProcess, waitForPeerEqual } from '../support/pipeline.ts';
 
 const urls = stackUrls();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 describe('TRUNCATE', () => {
   it('is logged as a warning naming the table and its commit LSN; the stream goes on', async () => {
