@@ -1,29 +1,17 @@
 // `pgcdc slots list|drop`: the replication slots of the source server, and dropping a stale one.
 // A slot that nobody reads keeps WAL forever (until the disk fills), so dropping one is a normal
 // repair; dropping an active slot is refused, and dropping needs an explicit --yes.
-import pg from 'pg';
 import { readSlots, type SlotRow } from '../producers/postgres/slots.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import { forgetPosition, type PositionTable } from '../producers/postgres/position.ts';
 import { PgcdcError } from '../pipeline/errors.ts';
+import { createPgConnections, type PgConnections } from '../pipeline/postgres.ts';
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({
-    connectionString: url,
-    application_name: 'pgcdc-slots',
-    connectionTimeoutMillis: 5000,
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-export async function listSlots(url: string): Promise<{ currentWalLsn: string; slots: SlotRow[] }> {
-  return withClient(url, async (c) => {
+export async function listSlots(
+  url: string,
+  connections: PgConnections = createPgConnections(),
+): Promise<{ currentWalLsn: string; slots: SlotRow[] }> {
+  return connections.withClient(url, 'ops', 'pgcdc-slots', async (c) => {
     const r = await readSlots(c);
     return { currentWalLsn: formatLsn(r.currentLsn), slots: r.slots };
   });
@@ -41,9 +29,9 @@ export interface DropOutcome {
 export async function dropSlot(
   url: string,
   name: string,
-  opts: { yes: boolean; configuredSlot: string; positionTable?: PositionTable },
+  opts: { yes: boolean; configuredSlot: string; positionTable?: PositionTable; connections?: PgConnections },
 ): Promise<DropOutcome> {
-  return withClient(url, async (c) => {
+  return (opts.connections ?? createPgConnections()).withClient(url, 'ops', 'pgcdc-slots', async (c) => {
     const slot = (await readSlots(c, name)).slots[0];
     if (!slot) {
       throw new SlotDropRefused(`no replication slot named ${name}`, { hint: 'pgcdc slots list shows them' });

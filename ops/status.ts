@@ -2,7 +2,6 @@
 // from the source's pg_replication_slots, offsets and group membership from Kafka, and what the
 // running processes last reported (last event, counters, last error) from the status topic. Each
 // part that cannot be read says why instead of failing the whole view.
-import pg from 'pg';
 import { formatLsn } from '../schemas/lsn.ts';
 import { judgeSlotWal, readSlots } from '../producers/postgres/slots.ts';
 import type { Config } from '../pipeline/config/schema.ts';
@@ -18,6 +17,7 @@ import {
   type SnapshotProgress,
   type StatusRecord,
 } from '../pipeline/supervision/status-store.ts';
+import { createPgConnections, type PgConnections } from '../pipeline/postgres.ts';
 
 export interface ProducerView {
   slot: string;
@@ -90,7 +90,11 @@ export interface PipelineStatus {
   targets: TargetView[];
 }
 
-async function producerView(config: Config, records: Map<string, StatusRecord>): Promise<ProducerView> {
+async function producerView(
+  config: Config,
+  records: Map<string, StatusRecord>,
+  connections: PgConnections,
+): Promise<ProducerView> {
   const rec = records.get(producerKey(config.source.slot));
   const p = rec?.kind === 'producer' ? rec : undefined;
   const view: ProducerView = {
@@ -112,11 +116,7 @@ async function producerView(config: Config, records: Map<string, StatusRecord>):
     reportedBy: p ? `${p.host}:${p.pid}` : null,
     snapshot: p?.snapshot ?? null,
   };
-  const client = new pg.Client({
-    connectionString: config.source.url,
-    application_name: 'pgcdc-status',
-    connectionTimeoutMillis: 5000,
-  });
+  const client = connections.client(config.source.url, 'ops', 'pgcdc-status');
   try {
     await client.connect();
     const r = await readSlots(client, config.source.slot);
@@ -144,7 +144,11 @@ async function producerView(config: Config, records: Map<string, StatusRecord>):
   return view;
 }
 
-export async function gatherStatus(config: Config, kafka: KafkaClientFactory): Promise<PipelineStatus> {
+export async function gatherStatus(
+  config: Config,
+  kafka: KafkaClientFactory,
+  connections: PgConnections = createPgConnections(config.connections),
+): Promise<PipelineStatus> {
   const topicName = topicFor(config.kafka, config.source);
   const store = createKafkaStatusStore(kafka, {
     topic: statusTopicFor(config.kafka, config.operations),
@@ -165,7 +169,7 @@ export async function gatherStatus(config: Config, kafka: KafkaClientFactory): P
   let kafkaError: string | undefined;
   let topicError: string | undefined;
   const [producer] = await Promise.all([
-    producerView(config, records),
+    producerView(config, records, connections),
     (async () => {
       try {
         await Promise.all([admin.connect(), groups.connect()]);

@@ -1,11 +1,16 @@
-// Composition root: builds the shared clients once and wires producer and target consumers.
+// Composition root: the one place that builds the clients (Kafka, Postgres connections, registry
+// codec, metrics) from the configuration and wires the stages, handing each only its slice of the
+// configuration and the clients it needs. Every CLI verb gets its wiring from here: the pipeline
+// processes (run, produce, consume) through createApp/startProducer/startConsumer, the operator
+// verbs (status, replay, check, slots, snapshot, dlq) through createOpsWiring. The stages never
+// see the App: it stays here, as the root's own record of what it built.
 import http from 'node:http';
-import pg from 'pg';
 import { createTargetConsumer } from '../consumers/runner.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { createProducer } from '../producers/producer.ts';
+import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import { loadContract } from '../schemas/contract.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
 import { topicFor } from './config/schema.ts';
@@ -14,20 +19,24 @@ import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createPgConnections, type PgConnections } from './postgres.ts';
+import { retryUntil } from './retry.ts';
 import {
   restoreTargetCounters,
   superviseConsumer,
   superviseProducer,
   type SupervisedConsumer,
+  type SupervisionDeps,
 } from './supervision/supervise.ts';
-import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
-import { retryUntil } from './retry.ts';
 
+/** What the composition root built for one process; passed to its own functions, never to a stage. */
 export interface App {
   config: Config;
   logger: Logger;
   metrics: Metrics;
   kafka: KafkaClientFactory;
+  /** the one Postgres connection factory (timeouts per role, keepalives) */
+  pg: PgConnections;
 }
 
 export function createApp(config: Config, logger: Logger, opts: { defaultMetrics?: boolean } = {}): App {
@@ -41,18 +50,57 @@ export function createApp(config: Config, logger: Logger, opts: { defaultMetrics
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       logger,
     }),
+    pg: createPgConnections(config.connections),
+  };
+}
+
+/** The wiring of the operators' one-shot verbs: a Kafka client that gives up quickly, and `pg`. */
+export interface OpsWiring {
+  config: Config;
+  logger: Logger;
+  kafka: KafkaClientFactory;
+  pg: PgConnections;
+}
+
+export function createOpsWiring(config: Config, logger: Logger): OpsWiring {
+  return {
+    config,
+    logger,
+    kafka: createKafkajsFactory({
+      brokers: config.kafka.brokers,
+      clientId: `${config.kafka.clientId}-ops`,
+      logger,
+      connectionTimeoutMs: 3000,
+      retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
+    }),
+    pg: createPgConnections(config.connections),
+  };
+}
+
+/** The supervision decorators' slice: the clients, and the kafka, source and operations config. */
+function supervision(app: App): SupervisionDeps {
+  const { kafka, source, operations } = app.config;
+  return {
+    kafka: app.kafka,
+    metrics: app.metrics,
+    logger: app.logger,
+    pg: app.pg,
+    config: { kafka, source, operations },
   };
 }
 
 export function startProducer(app: App) {
   // slot monitor (WAL retained, stall), readiness and the status record wrap the producer
-  const source = app.config.source;
   const producer = superviseProducer(
-    app,
+    supervision(app),
     createProducer({
-      ...app,
-      sourceClient: () => new pg.Client({ connectionString: source.url, application_name: 'pgcdc-producer' }),
+      config: app.config,
+      kafka: app.kafka,
+      logger: app.logger,
+      metrics: app.metrics,
+      sourceClient: () => app.pg.client(app.config.source.url, 'source', 'pgcdc-producer'),
       codec: (topic, contract) => createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
+      pg: app.pg,
     }),
   );
   const done = producer.run();
@@ -63,7 +111,7 @@ export function createSink(app: App, target: TargetConfig): Sink {
   const contract = loadContract(app.config.source.table, app.config.source.schema);
   switch (target.type) {
     case 'postgres':
-      return new PostgresSink(target, contract, app.logger.child({ target: target.name }));
+      return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
     case 'webhook':
       return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
     default:
@@ -80,24 +128,24 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
   }
   const topic = topicFor(app.config.kafka, app.config.source);
   const contract = loadContract(app.config.source.table, app.config.source.schema);
-  const codec = await codecOnceReachable(app, targetName, () =>
+  const codec = await codecOnceReachable(app.logger, targetName, () =>
     createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
   );
   const consumer = createTargetConsumer({
     target,
     kafkaConfig: app.config.kafka,
     topic,
-    table: { schema: app.config.source.schema, table: app.config.source.table },
     kafka: app.kafka,
     codec,
+    table: { schema: app.config.source.schema, table: app.config.source.table },
     sink: createSink(app, target),
     logger: app.logger,
     metrics: app.metrics,
-    restored: await restoreTargetCounters(app, target.name),
+    restored: await restoreTargetCounters(supervision(app), target.name),
     auditSummaryIntervalMs: app.config.operations.auditSummaryIntervalMs,
   });
   // status record (published, restored above), lag polling and readiness wrap the consumer
-  const supervised = superviseConsumer(app, target, consumer);
+  const supervised = superviseConsumer(supervision(app), target, consumer);
   try {
     await supervised.run();
   } catch (err) {
@@ -113,7 +161,7 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
  * process manager would otherwise restart it in a tight loop. A refused schema still exits.
  */
 function codecOnceReachable(
-  app: App,
+  logger: Logger,
   target: string,
   create: () => Promise<EventCodec>,
 ): Promise<EventCodec> {
@@ -121,20 +169,24 @@ function codecOnceReachable(
     backoff: { initialMs: 500, maxMs: 15_000 },
     retriable: (err) => err instanceof UnavailableError,
     onRetry: ({ err, delayMs }) =>
-      app.logger.error(
+      logger.error(
         { target, err: describeError(err), retryInMs: delayMs },
         'schema registry unreachable; retrying',
       ),
   });
 }
 
-/** /metrics, /healthz (process alive), /readyz (the pipeline's own judgement). */
-export function serveMetrics(app: App, ready: () => { ok: boolean; detail: unknown }): Promise<http.Server> {
+/** /metrics, /healthz (process alive), /readyz (the pipeline's own judgement), on `address`. */
+export function serveMetrics(
+  metrics: Metrics,
+  address: { host: string; port: number },
+  ready: () => { ok: boolean; detail: unknown },
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (req.url === '/metrics') {
-        res.setHeader('content-type', app.metrics.registry.contentType);
-        res.end(await app.metrics.registry.metrics());
+        res.setHeader('content-type', metrics.registry.contentType);
+        res.end(await metrics.registry.metrics());
       } else if (req.url === '/healthz') {
         res.end('ok\n');
       } else if (req.url === '/readyz') {
@@ -153,6 +205,6 @@ export function serveMetrics(app: App, ready: () => { ok: boolean; detail: unkno
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(app.config.metrics.port, app.config.metrics.host, () => resolve(server));
+    server.listen(address.port, address.host, () => resolve(server));
   });
 }

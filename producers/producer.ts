@@ -12,6 +12,7 @@ import { describeError, PgcdcError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import type { Logger } from '../pipeline/observability/logger.ts';
 import type { Metrics } from '../pipeline/observability/metrics.ts';
+import type { PgConnections } from '../pipeline/postgres.ts';
 import { createBackoff, sleep } from '../pipeline/retry.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import { loadContract, type TableContract } from '../schemas/contract.ts';
@@ -33,6 +34,8 @@ export interface ProducerDeps {
   sourceClient: () => pg.Client;
   /** The registry codec of the topic (registers the contract's key and value schemas). */
   codec: (topic: string, contract: TableContract) => Promise<EventCodec>;
+  /** The composition root's Postgres connection factory (replication and snapshot connections). */
+  pg?: PgConnections;
 }
 
 export interface ProducerState {
@@ -94,6 +97,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       contract,
       sourceClient: deps.sourceClient,
       codec: deps.codec,
+      ...(deps.pg ? { pg: deps.pg } : {}),
       report,
     });
 

@@ -12,13 +12,14 @@ import type { KafkaAdminPort, KafkaClientFactory, KafkaProducerPort } from '../p
 import { AuditSummary } from '../pipeline/observability/audit.ts';
 import type { Logger } from '../pipeline/observability/logger.ts';
 import type { Metrics } from '../pipeline/observability/metrics.ts';
+import type { PgConnections } from '../pipeline/postgres.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import type { TableContract } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
 import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
-import { ReplicationStream } from './postgres/replication.ts';
+import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
 import { AckingPublisher } from './publisher.ts';
 import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
@@ -39,6 +40,8 @@ export interface SessionDeps {
   codec: (topic: string, contract: TableContract) => Promise<EventCodec>;
   /** Where the session reports progress (shared with the producer's state()). */
   report: SessionReport;
+  /** The composition root's Postgres connection factory (replication and snapshot connections). */
+  pg?: PgConnections;
 }
 
 export interface SessionReport {
@@ -133,6 +136,16 @@ export class StreamSession {
     const { config, contract, report } = this.deps;
     const stream = (this.stream = new ReplicationStream({
       connectionString: config.source.url,
+      ...(this.deps.pg
+        ? {
+            connection: this.deps.pg.config(
+              config.source.url,
+              'replication',
+              `pgcdc:${config.source.slot}`,
+              SOURCE_SESSION_OPTIONS,
+            ),
+          }
+        : {}),
       slot: config.source.slot,
       publication: config.source.publication,
       startLsn: slot.confirmedFlushLsn,
@@ -146,6 +159,7 @@ export class StreamSession {
       events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
       logger: this.log,
       metrics: this.deps.metrics,
+      ...(this.deps.pg ? { pg: this.deps.pg } : {}),
     }));
     report.feed = feed;
     const publisher = (this.publisher = new AckingPublisher({

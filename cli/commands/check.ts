@@ -17,7 +17,8 @@ export function registerCheckCommand(program: Command): void {
       try {
         const config = loadConfig(opts.config);
         results = [{ id: 'config', level: 'OK', message: 'configuration is valid' }];
-        results.push(...(await runChecks(config, opsContext(opts, config).kafka)));
+        const { kafka, pg } = opsContext(opts, config);
+        results.push(...(await runChecks(config, kafka, pg)));
       } catch (err) {
         results = [
           {

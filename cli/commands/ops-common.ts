@@ -1,10 +1,10 @@
 // Shared set-up of the operators' one-shot commands (status, replay, check, slots): the config,
-// a quiet logger (warnings to stderr or --log-file) and a Kafka client that gives up quickly.
+// a quiet logger (warnings to stderr or --log-file), and their wiring from the composition root
+// (a Kafka client that gives up quickly, the Postgres connection factory).
 import type { Command } from 'commander';
 import type { Config } from '../../pipeline/config/schema.ts';
-import { createKafkajsFactory } from '../../pipeline/kafka/kafkajs.ts';
-import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
-import { createLogger, type Logger } from '../../pipeline/observability/logger.ts';
+import { createOpsWiring, type OpsWiring } from '../../pipeline/compose.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
 import { loadConfig } from './pipeline.ts';
 
 export interface OpsOpts {
@@ -22,23 +22,11 @@ export function withOpsOptions(cmd: Command): Command {
     .option('--log-file <path>', 'write the logs to this file instead of stderr');
 }
 
-export interface OpsContext {
-  config: Config;
-  logger: Logger;
-  kafka: KafkaClientFactory;
-}
-
-export function opsContext(opts: OpsOpts, config: Config = loadConfig(opts.config)): OpsContext {
+/** The verb's wiring from the composition root, with a quiet logger (warnings to stderr or --log-file). */
+export function opsContext(opts: OpsOpts, config: Config = loadConfig(opts.config)): OpsWiring {
   const logger = createLogger({
     level: opts.logLevel ?? 'error',
     ...(opts.logFile ? { file: opts.logFile } : {}),
   });
-  const kafka = createKafkajsFactory({
-    brokers: config.kafka.brokers,
-    clientId: `${config.kafka.clientId}-ops`,
-    logger,
-    connectionTimeoutMs: 3000,
-    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
-  });
-  return { config, logger, kafka };
+  return createOpsWiring(config, logger);
 }

@@ -30,15 +30,19 @@ interface CommonOpts {
   pretty?: boolean;
 }
 
-function buildApp(opts: CommonOpts): App {
+/** The process's wiring, and where it serves /metrics (--metrics-port over metrics.port; the config stays as parsed). */
+function buildApp(opts: CommonOpts): { app: App; metricsAt: { host: string; port: number } } {
   const config = loadConfig(opts.config);
-  if (opts.metricsPort !== undefined) config.metrics.port = Number(opts.metricsPort);
+  const metricsAt = {
+    host: config.metrics.host,
+    port: opts.metricsPort !== undefined ? Number(opts.metricsPort) : config.metrics.port,
+  };
   const logger = createLogger({
     level: opts.logLevel ?? config.log.level,
     pretty: opts.pretty ?? false,
     ...(opts.logFile ? { file: opts.logFile } : {}),
   });
-  return createApp(config, logger);
+  return { app: createApp(config, logger), metricsAt };
 }
 
 /** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
@@ -77,9 +81,9 @@ export function registerPipelineCommands(program: Command): void {
       'stream changes of the source table into Kafka (creates publication, slot and topic if missing)',
     )
     .action(async (opts: CommonOpts) => {
-      const app = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts);
       const { producer, done } = startProducer(app);
-      const server = await serveMetrics(app, () => {
+      const server = await serveMetrics(app.metrics, metricsAt, () => {
         const r = producer.readiness();
         return { ok: r.ok, detail: { ...r, producer: producer.state(), slot: producer.slotHealth() } };
       });
@@ -94,9 +98,9 @@ export function registerPipelineCommands(program: Command): void {
     .description("apply the topic's events to one target (its own consumer group <prefix>.<target>)")
     .requiredOption('-t, --target <name>', 'target name from the configuration')
     .action(async (opts: CommonOpts & { target: string }) => {
-      const app = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts);
       const consumer = await startConsumer(app, opts.target);
-      const server = await serveMetrics(app, () => {
+      const server = await serveMetrics(app.metrics, metricsAt, () => {
         const r = consumer.readiness();
         return { ok: r.ok, detail: { ...r, target: consumer.status() } };
       });
@@ -109,10 +113,10 @@ export function registerPipelineCommands(program: Command): void {
   withCommon(program.command('run'))
     .description('run the producer and every configured target in one process')
     .action(async (opts: CommonOpts) => {
-      const app = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts);
       const { producer, done } = startProducer(app);
       const consumers = await Promise.all(app.config.targets.map((t) => startConsumer(app, t.name)));
-      const server = await serveMetrics(app, () => {
+      const server = await serveMetrics(app.metrics, metricsAt, () => {
         const r = combineReadiness([producer.readiness(), ...consumers.map((c) => c.readiness())]);
         return {
           ok: r.ok,

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { formatSlots, toJson } from '../../ops/format.ts';
 import { dropSlot, listSlots } from '../../ops/slots.ts';
-import { loadConfig } from './pipeline.ts';
-import { withOpsOptions, type OpsOpts } from './ops-common.ts';
+import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
 export function registerSlotsCommands(program: Command): void {
   const slots = program
@@ -13,8 +12,8 @@ export function registerSlotsCommands(program: Command): void {
   withOpsOptions(slots.command('list'))
     .description('every replication slot: plugin, database, active, confirmed position, WAL retained')
     .action(async (opts: OpsOpts) => {
-      const config = loadConfig(opts.config);
-      const list = await listSlots(config.source.url);
+      const { config, pg } = opsContext(opts);
+      const list = await listSlots(config.source.url, pg);
       console.log(opts.json ? toJson(list) : formatSlots(list, config.source.slot));
     });
 
@@ -23,8 +22,9 @@ export function registerSlotsCommands(program: Command): void {
     .argument('<name>', 'slot name')
     .option('--yes', 'really drop it')
     .action(async (name: string, opts: OpsOpts & { yes?: boolean }) => {
-      const config = loadConfig(opts.config);
+      const { config, pg } = opsContext(opts);
       const out = await dropSlot(config.source.url, name, {
+        connections: pg,
         yes: opts.yes ?? false,
         configuredSlot: config.source.slot,
         positionTable: config.source.position,

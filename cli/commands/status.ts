@@ -11,8 +11,8 @@ export function registerStatusCommand(program: Command): void {
       'one view of the pipeline: slot and WAL retained, topic, and per target lag, counters, last error',
     )
     .action(async (opts: OpsOpts) => {
-      const { config, kafka } = opsContext(opts);
-      const status = await gatherStatus(config, kafka);
+      const { config, kafka, pg } = opsContext(opts);
+      const status = await gatherStatus(config, kafka, pg);
       console.log(opts.json ? toJson(status) : formatStatus(status, Date.now()));
     });
 }

@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { PostgresTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
@@ -40,6 +41,8 @@ export class PostgresSink implements Sink {
     private readonly cfg: PostgresTargetConfig,
     contract: TableContract,
     private readonly logger: Logger,
+    /** the one Postgres connection factory (target role: statement and lock timeouts) */
+    private readonly pg: PgConnections = createPgConnections(),
   ) {
     this.table = {
       schema: cfg.schema,
@@ -51,10 +54,7 @@ export class PostgresSink implements Sink {
 
   async open(): Promise<void> {
     if (this.closed) throw new PgcdcError(`target ${this.cfg.name}: sink is closed`);
-    const client = new pg.Client({
-      connectionString: this.cfg.url,
-      application_name: `pgcdc-sink:${this.cfg.name}`,
-    });
+    const client = this.pg.client(this.cfg.url, 'target', `pgcdc-sink:${this.cfg.name}`);
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'target connection error'));
     try {
       await client.connect();

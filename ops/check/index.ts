@@ -10,17 +10,22 @@ import { checkRegistry } from './registry.ts';
 import { checkSource } from './source.ts';
 import { checkTarget } from './targets.ts';
 import type { CheckResult } from './types.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 
 export type { CheckLevel, CheckResult } from './types.ts';
 
-export async function runChecks(config: Config, kafka: KafkaClientFactory): Promise<CheckResult[]> {
+export async function runChecks(
+  config: Config,
+  kafka: KafkaClientFactory,
+  connections: PgConnections = createPgConnections(config.connections),
+): Promise<CheckResult[]> {
   const contract = loadContract(config.source.table, config.source.schema);
   const topic = topicFor(config.kafka, config.source);
   const parts = await Promise.all([
-    checkSource(config.source, contract),
+    checkSource(config.source, contract, connections),
     checkKafka(config, kafka),
     checkRegistry(config.registry.url, topic, contract),
-    ...config.targets.map((t) => checkTarget(t, contract)),
+    ...config.targets.map((t) => checkTarget(t, contract, connections)),
   ]);
   const targets: CheckResult[] = config.targets.length
     ? []

@@ -10,6 +10,7 @@ import { redactUrl } from '../../pipeline/observability/logger.ts';
 import { formatBytes } from '../format.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 
 interface TableRow {
   oid: number;
@@ -34,14 +35,14 @@ SELECT c.oid::int AS oid, c.relreplident::text AS relreplident,
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
 
-export async function checkSource(src: SourceConfig, contract: TableContract): Promise<CheckResult[]> {
+export async function checkSource(
+  src: SourceConfig,
+  contract: TableContract,
+  connections: PgConnections = createPgConnections(),
+): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const table = `${src.schema}.${src.table}`;
-  const client = new pg.Client({
-    connectionString: src.url,
-    application_name: 'pgcdc-check',
-    connectionTimeoutMillis: 5000,
-  });
+  const client = connections.client(src.url, 'ops', 'pgcdc-check');
   client.on('error', () => undefined);
   try {
     await client.connect();

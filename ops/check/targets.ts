@@ -11,11 +11,16 @@ import type {
 import { redactUrl } from '../../pipeline/observability/logger.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 
-export function checkTarget(t: TargetConfig, contract: TableContract): Promise<CheckResult[]> {
+export function checkTarget(
+  t: TargetConfig,
+  contract: TableContract,
+  connections: PgConnections = createPgConnections(),
+): Promise<CheckResult[]> {
   switch (t.type) {
     case 'postgres':
-      return checkPostgresTarget(t, contract);
+      return checkPostgresTarget(t, contract, connections);
     case 'webhook':
       return checkWebhookTarget(t);
     default:
@@ -31,14 +36,14 @@ const BOOKKEEPING: [string, string, string][] = [
   [SYNCED_AT, 'timestamp with time zone', 'timestamptz NOT NULL DEFAULT clock_timestamp()'],
 ];
 
-async function checkPostgresTarget(t: PostgresTargetConfig, contract: TableContract): Promise<CheckResult[]> {
+async function checkPostgresTarget(
+  t: PostgresTargetConfig,
+  contract: TableContract,
+  connections: PgConnections,
+): Promise<CheckResult[]> {
   const id = (what: string) => `target.${t.name}.${what}`;
   const table = `${t.schema}.${t.table}`;
-  const client = new pg.Client({
-    connectionString: t.url,
-    application_name: 'pgcdc-check',
-    connectionTimeoutMillis: 5000,
-  });
+  const client = connections.client(t.url, 'ops', 'pgcdc-check');
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -2,6 +2,7 @@
 // validated at start-up (load.ts); the rest of the program receives typed slices of it.
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
+import { ConnectionsSchema, targetTimeoutsFor } from './connections.ts';
 
 /** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
 export const identifier = z
@@ -59,7 +60,12 @@ export const SourceSchema = z
     schema: identifier.default('public'),
     table: identifier.default('users'),
     publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
-    slot: identifier
+    slot: z
+      .string()
+      .regex(
+        /^[a-z0-9_]{1,63}$/,
+        'must be a replication slot name: lower-case letters, digits and _ only (max 63); Postgres refuses anything else',
+      )
       .default('pgcdc_slot')
       .describe('logical replication slot (pgoutput), created if missing'),
     heartbeatIntervalMs: positiveInt
@@ -302,9 +308,26 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     operations: OperationsSchema.prefault({}),
+    connections: ConnectionsSchema.prefault({}).describe(
+      'Postgres connections: timeouts per role and TCP keepalives (README: Connections)',
+    ),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // A target transaction blocked longer than the session timeout gets the consumer evicted (it
+    // cannot heartbeat meanwhile) and the batch redelivered, blocked again: a loop readiness cannot
+    // see. Below it, the wait ends as a retriable error that status and readiness show.
+    if (cfg.targets.some((t) => t.type === 'postgres')) {
+      for (const key of ['statementTimeoutMs', 'lockTimeoutMs'] as const) {
+        const v = cfg.connections.target[key];
+        if (v !== undefined && (v === 0 || v >= cfg.kafka.sessionTimeoutMs))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['connections', 'target', key],
+            message: `must be between 1 and kafka.sessionTimeoutMs (${cfg.kafka.sessionTimeoutMs}) exclusive: a longer wait gets the target's consumer evicted and its batch redelivered in a loop`,
+          });
+      }
+    }
     const seen = new Set<string>();
     cfg.targets.forEach((t, i) => {
       if (seen.has(t.name))
@@ -315,9 +338,22 @@ export const ConfigSchema = z
         });
       seen.add(t.name);
     });
-  });
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    connections: {
+      ...cfg.connections,
+      target: { ...targetTimeoutsFor(cfg.kafka.sessionTimeoutMs), ...definedOnly(cfg.connections.target) },
+    },
+  }));
 
-export type Config = z.infer<typeof ConfigSchema>;
+function definedOnly<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]-?: Exclude<T[K], undefined>;
+  };
+}
+
+export type Config = z.output<typeof ConfigSchema>;
 export type SourceConfig = Config['source'];
 export type KafkaConfig = Config['kafka'];
 export type ProducerConfig = Config['producer'];

@@ -1,4 +1,4 @@
-// Operations around the pipeline services, as decorators the composition root (app.ts) puts on
+// Operations around the pipeline services, as decorators the composition root (compose.ts) puts on
 // them: the producer gets a slot monitor (WAL retained, stall detection, pgcdc_producer_ready) and
 // publishes its status record; each target consumer publishes its status record, restores its
 // counters from it at start, and has its consumer lag refreshed periodically (between batches the
@@ -10,9 +10,12 @@ import {
   type SlotHealth,
   type SlotMonitor,
 } from '../../producers/postgres/slot-monitor.ts';
-import type { App } from '../compose.ts';
-import { groupFor, topicFor, type TargetConfig } from '../config/schema.ts';
+import { groupFor, topicFor, type Config, type TargetConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
+import type { KafkaClientFactory } from '../kafka/port.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { PgConnections } from '../postgres.ts';
 import { judgeReadiness, type Readiness } from './readiness.ts';
 import { startStatusReporter, type StatusReporter } from './status-reporter.ts';
 import {
@@ -34,16 +37,25 @@ export type SupervisedProducer = ProducerService & {
 };
 export type SupervisedConsumer = TargetConsumer & { readiness(): Readiness };
 
+/** What the decorators need: the clients, and the kafka, source and operations configuration. */
+export interface SupervisionDeps {
+  config: Pick<Config, 'kafka' | 'source' | 'operations'>;
+  kafka: KafkaClientFactory;
+  metrics: Metrics;
+  logger: Logger;
+  pg?: PgConnections;
+}
+
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
-export function statusStoreFor(app: App): StatusStore {
+export function statusStoreFor(app: Pick<SupervisionDeps, 'config' | 'kafka'>): StatusStore {
   return createKafkaStatusStore(app.kafka, {
     topic: statusTopicFor(app.config.kafka, app.config.operations),
     replicationFactor: app.config.kafka.replicationFactor,
   });
 }
 
-export function superviseProducer(app: App, inner: ProducerService): SupervisedProducer {
+export function superviseProducer(app: SupervisionDeps, inner: ProducerService): SupervisedProducer {
   const { config, metrics } = app;
   const ops = config.operations;
   const slot = config.source.slot;
@@ -93,6 +105,7 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
     if (earlier?.kind === 'producer') earlierLastEventAt = earlier.lastEventAt;
     monitor = startSlotMonitor({
       url: config.source.url,
+      ...(app.pg ? { pg: app.pg } : {}),
       slot,
       intervalMs: ops.slotPollIntervalMs,
       stallMs: ops.slotStallMs,
@@ -135,7 +148,10 @@ export function superviseProducer(app: App, inner: ProducerService): SupervisedP
  * The counters a target's earlier runs published, so this run continues them; unless the group has
  * no committed offsets any more (group deleted, topic recreated): that history is gone, count anew.
  */
-export async function restoreTargetCounters(app: App, target: string): Promise<RestoredCounters | undefined> {
+export async function restoreTargetCounters(
+  app: SupervisionDeps,
+  target: string,
+): Promise<RestoredCounters | undefined> {
   const store = statusStoreFor(app);
   const admin = app.kafka.admin();
   try {
@@ -196,7 +212,11 @@ export function targetRecord(target: TargetConfig, s: TargetStatus, startedAt: D
   };
 }
 
-export function superviseConsumer(app: App, target: TargetConfig, inner: TargetConsumer): SupervisedConsumer {
+export function superviseConsumer(
+  app: SupervisionDeps,
+  target: TargetConfig,
+  inner: TargetConsumer,
+): SupervisedConsumer {
   const { config, metrics } = app;
   const ops = config.operations;
   const log = app.logger.child({ component: 'consumer-ops', target: target.name });

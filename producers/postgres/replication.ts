@@ -3,6 +3,7 @@
 // status updates carry exactly the LSN the publisher says is durable in Kafka, periodically and
 // whenever the server asks for a reply.
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { ClientConfig } from 'pg';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
@@ -22,6 +23,8 @@ export const SOURCE_SESSION_OPTIONS =
 
 export interface ReplicationStreamOptions {
   connectionString: string;
+  /** the connection settings from the connection factory (replication role); default: the URL alone */
+  connection?: ClientConfig;
   slot: string;
   publication: string;
   /** Start position: the slot's confirmed_flush_lsn. Also the first LSN we report. */
@@ -40,7 +43,7 @@ export class ReplicationStream {
   constructor(private readonly opts: ReplicationStreamOptions) {
     this.acked = opts.startLsn;
     this.service = new LogicalReplicationService(
-      {
+      opts.connection ?? {
         connectionString: opts.connectionString,
         options: SOURCE_SESSION_OPTIONS,
         application_name: `pgcdc:${opts.slot}`,

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import { parseLsn } from '../../schemas/lsn.ts';
 import { judgeSlotWal, readSlots, StallDetector, type SlotRow, type SlotWalRisk } from './slots.ts';
 
@@ -27,6 +28,7 @@ export interface SlotMonitor {
 
 export function startSlotMonitor(opts: {
   url: string;
+  pg?: PgConnections;
   slot: string;
   intervalMs: number;
   stallMs: number;
@@ -54,7 +56,7 @@ export function startSlotMonitor(opts: {
 
   const connect = async (): Promise<pg.Client> => {
     if (client) return client;
-    const c = new pg.Client({ connectionString: opts.url, application_name: 'pgcdc-slot-monitor' });
+    const c = (opts.pg ?? createPgConnections()).client(opts.url, 'source', 'pgcdc-slot-monitor');
     c.on('error', () => undefined); // surfaced by the next query
     try {
       await c.connect();

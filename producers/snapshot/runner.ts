@@ -9,10 +9,10 @@
 // (source.snapshot.mode = initial), a request (`pgcdc snapshot`), or an interrupted one to resume.
 // A `pgcdc.signal` message in the stream makes an idle feed look again at once.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { SourceConfig } from '../../pipeline/config/schema.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
+import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { SourceItem } from '../postgres/assembler.ts';
 import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 import { SOURCE_SESSION_OPTIONS } from '../postgres/replication.ts';
@@ -50,6 +50,8 @@ export interface SnapshotFeedDeps {
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
+  /** the connection factory (source role for reads, position role for checkpoints) */
+  pg?: PgConnections;
 }
 
 export interface SnapshotFeedState {
@@ -104,17 +106,11 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     onClosed: (o) => closed.onClosed(o),
   });
 
-  const client = new pg.Client({
-    connectionString: source.url,
-    application_name: `pgcdc-snapshot:${source.slot}`,
-    options: SOURCE_SESSION_OPTIONS,
-  });
+  const pgc = deps.pg ?? createPgConnections();
+  const client = pgc.client(source.url, 'source', `pgcdc-snapshot:${source.slot}`, SOURCE_SESSION_OPTIONS);
   client.on('error', (err) => log.warn({ err: err.message }, 'snapshot connection error'));
   /** Checkpoint writes, while `client` reads the next chunk. */
-  const saver = new pg.Client({
-    connectionString: source.url,
-    application_name: `pgcdc-snapshot-checkpoint:${source.slot}`,
-  });
+  const saver = pgc.client(source.url, 'position', `pgcdc-snapshot-checkpoint:${source.slot}`);
   saver.on('error', (err) => log.warn({ err: err.message }, 'snapshot checkpoint connection error'));
 
   const loopDeps: ChunkLoopDeps = {

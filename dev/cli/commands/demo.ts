@@ -114,7 +114,10 @@ export function registerDemoCommand(program: Command): void {
         await waitFor('the producer to stream', () => Promise.resolve(producer.state().running));
         const consumer = await startConsumer(app, target.name);
         const hookConsumer = hook ? await startConsumer(app, hook.target.name) : undefined;
-        const server = await serveMetrics(app, () => ({ ok: true, detail: {} })).catch(() => undefined);
+        const server = await serveMetrics(app.metrics, app.config.metrics, () => ({
+          ok: true,
+          detail: {},
+        })).catch(() => undefined);
         if (server) say(`metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`);
 
         const r = rng(42);

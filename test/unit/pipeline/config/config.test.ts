@@ -72,6 +72,15 @@ describe('parseConfig', () => {
         targetStuckMs: 60_000,
         auditSummaryIntervalMs: 10_000,
       },
+      connections: {
+        connectTimeoutMs: 10_000,
+        keepAliveIdleMs: 30_000,
+        replication: { statementTimeoutMs: 0, lockTimeoutMs: 0 },
+        source: { statementTimeoutMs: 300_000, lockTimeoutMs: 10_000 },
+        position: { statementTimeoutMs: 10_000, lockTimeoutMs: 5_000 },
+        target: { statementTimeoutMs: 20_000, lockTimeoutMs: 5_000 },
+        ops: { statementTimeoutMs: 30_000, lockTimeoutMs: 5_000 },
+      },
     });
   });
 
@@ -149,19 +158,60 @@ describe('parseConfig', () => {
     expect(err.message).toContain('targets.0: Unrecognized key: "batchsize"');
   });
 
-  it.each(['bad-slot', '1slot', 'slot name', 'a'.repeat(64), 'x"y', ''])(
+  it.each(['bad-pub', '1pub', 'pub name', 'a'.repeat(64), 'x"y', ''])(
     'rejects the identifier %j',
-    (slot) => {
-      expect(() => parseConfig({ ...minimal(), source: { url: 'x', slot } })).toThrow(
-        /source\.slot: must be a plain SQL identifier/,
+    (publication) => {
+      expect(() => parseConfig({ ...minimal(), source: { url: 'x', publication } })).toThrow(
+        /source\.publication: must be a plain SQL identifier/,
       );
     },
   );
 
   it('accepts a 63-character identifier', () => {
     expect(
-      parseConfig({ ...minimal(), source: { url: 'x', slot: `s${'_'.repeat(62)}` } }).source.slot,
+      parseConfig({ ...minimal(), source: { url: 'x', publication: `s${'_'.repeat(62)}` } }).source
+        .publication,
     ).toHaveLength(63);
+  });
+
+  // Postgres accepts only lower-case letters, digits and _ in a slot name: anything else passed
+  // validation and `check`, then `produce` retried the server's refusal forever.
+  it.each(['Pgcdc', 'pg$slot', 'bad-slot', 'slot name', 'a'.repeat(64), 'x"y', ''])(
+    'rejects the slot name %j at load time, naming the key',
+    (slot) => {
+      expect(() => parseConfig({ ...minimal(), source: { url: 'x', slot } })).toThrow(
+        /source\.slot: must be a replication slot name: lower-case letters, digits and _ only/,
+      );
+    },
+  );
+
+  it.each(['1slot', `s${'_'.repeat(62)}`, 'pgcdc_slot'])('accepts the slot name %j', (slot) => {
+    expect(parseConfig({ ...minimal(), source: { url: 'x', slot } }).source.slot).toBe(slot);
+  });
+
+  it("keeps a Postgres target's statement and lock timeouts below the Kafka session timeout", () => {
+    const withTarget = (connections: object, sessionTimeoutMs = 30_000) =>
+      parseConfig({
+        ...minimal(),
+        kafka: { brokers: ['k:9092'], sessionTimeoutMs },
+        targets: [{ name: 'peer', type: 'postgres', url: 'postgres://peer/db' }],
+        connections,
+      });
+    expect(withTarget({}).connections.target).toEqual({ statementTimeoutMs: 20_000, lockTimeoutMs: 5_000 });
+    expect(() => withTarget({ target: { lockTimeoutMs: 30_000 } })).toThrow(
+      /connections\.target\.lockTimeoutMs: must be between 1 and kafka\.sessionTimeoutMs \(30000\)/,
+    );
+    // unset, they follow a short session timeout: 2/3 and 1/3 of it at most
+    expect(withTarget({}, 6000).connections.target).toEqual({
+      statementTimeoutMs: 4000,
+      lockTimeoutMs: 2000,
+    });
+    expect(() => withTarget({ target: { statementTimeoutMs: 20_000 } }, 10_000)).toThrow(
+      /connections\.target\.statementTimeoutMs/,
+    );
+    expect(() => withTarget({ target: { statementTimeoutMs: 0 } })).toThrow(
+      /connections\.target\.statementTimeoutMs/,
+    );
   });
 
   it('rejects duplicate target names, naming the second one', () => {

@@ -1,0 +1,64 @@
+// The one Postgres connection factory: every connection the product opens (replication stream,
+// source queries, position store, target apply, operator verbs) is configured here, with the
+// statement and lock timeouts of its role and TCP keepalives (pipeline/config/connections.ts).
+// The composition root builds it from the configuration and hands it to the stages.
+import pg from 'pg';
+import { CONNECTION_DEFAULTS, type ConnectionsConfig, type PgRole } from './config/connections.ts';
+
+export type { PgRole } from './config/connections.ts';
+
+export interface PgConnections {
+  /** The client settings of a connection in `role` (for libraries that open it themselves). */
+  config(url: string, role: PgRole, applicationName: string, options?: string): pg.ClientConfig;
+  /** A client in `role`, not connected yet. */
+  client(url: string, role: PgRole, applicationName: string, options?: string): pg.Client;
+  /** Connects, runs `fn`, and always closes the connection. */
+  withClient<T>(
+    url: string,
+    role: PgRole,
+    applicationName: string,
+    fn: (c: pg.Client) => Promise<T>,
+  ): Promise<T>;
+}
+
+/** Pure: the settings of a connection in `role`. */
+export function clientConfigFor(
+  settings: ConnectionsConfig,
+  url: string,
+  role: PgRole,
+  applicationName: string,
+  options?: string,
+): pg.ClientConfig {
+  const r = settings[role];
+  return {
+    connectionString: url,
+    application_name: applicationName,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: settings.keepAliveIdleMs,
+    statement_timeout: r.statementTimeoutMs,
+    lock_timeout: r.lockTimeoutMs,
+    ...(options ? { options } : {}),
+  };
+}
+
+export function createPgConnections(settings: ConnectionsConfig = CONNECTION_DEFAULTS): PgConnections {
+  const config = (url: string, role: PgRole, app: string, options?: string) =>
+    clientConfigFor(settings, url, role, app, options);
+  const client = (url: string, role: PgRole, app: string, options?: string) =>
+    new pg.Client(config(url, role, app, options));
+  return {
+    config,
+    client,
+    async withClient(url, role, app, fn) {
+      const c = client(url, role, app);
+      c.on('error', () => undefined); // surfaced by the query that meets it
+      try {
+        await c.connect();
+        return await fn(c);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    },
+  };
+}
