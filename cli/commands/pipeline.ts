@@ -1,12 +1,15 @@
 // `pgcdc produce`, `pgcdc consume --target NAME`, `pgcdc run`: the long-running pipeline processes.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { TargetStatus } from '../../consumers/runner.ts';
+import type { ProducerState } from '../../producers/producer.ts';
 import { createApp, serveMetrics, startConsumer, startProducer, type App } from '../../pipeline/compose.ts';
 import { loadConfigFile } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { combineReadiness } from '../../pipeline/supervision/readiness.ts';
+import { stopWithin } from '../../pipeline/supervision/shutdown.ts';
 
 export function resolveConfigPath(opt: string | undefined): string {
   const file = opt ?? process.env.PGCDC_CONFIG ?? (existsSync('pgcdc.yaml') ? 'pgcdc.yaml' : undefined);
@@ -45,8 +48,15 @@ function buildApp(opts: CommonOpts): { app: App; metricsAt: { host: string; port
   return { app: createApp(config, logger), metricsAt };
 }
 
-/** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
-async function untilSignal(app: App, stop: () => Promise<void>): Promise<void> {
+/**
+ * Runs until SIGINT/SIGTERM, then stops gracefully within operations.stopTimeoutMs (after it, logs
+ * what it abandons and returns with exit code 1); a second signal exits at once.
+ */
+async function untilSignal(
+  app: App,
+  stop: () => Promise<void>,
+  abandoned: () => Record<string, unknown>,
+): Promise<void> {
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
@@ -56,11 +66,38 @@ async function untilSignal(app: App, stop: () => Promise<void>): Promise<void> {
       }
       signalled = true;
       app.logger.info({ signal: sig }, 'stopping gracefully');
-      void stop().finally(resolve);
+      void stopWithin(stop, {
+        deadlineMs: app.config.operations.stopTimeoutMs,
+        logger: app.logger,
+        abandoned,
+      }).then((outcome) => {
+        if (outcome.kind === 'abandoned') process.exitCode = 1;
+        resolve();
+      });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** What a producer cut short leaves: events after its confirmed LSN, re-read from the slot. */
+function abandonedBy(s: ProducerState) {
+  return {
+    confirmedLsn: s.confirmedLsn ?? null,
+    unacknowledged:
+      'events after confirmedLsn not acknowledged by Kafka: re-read from the slot at the next start',
+  };
+}
+
+/** What a consumer cut short leaves: its batch after the last committed offset, redelivered. */
+function abandonedAt(s: TargetStatus) {
+  return {
+    target: s.target,
+    lastAppliedOffset: s.lastAppliedOffset
+      ? `${s.lastAppliedOffset.partition}:${s.lastAppliedOffset.offset}`
+      : null,
+    uncommitted: 'a batch being applied is redelivered from the committed offset at the next start',
+  };
 }
 
 function withCommon(cmd: Command): Command {
@@ -87,11 +124,15 @@ export function registerPipelineCommands(program: Command): void {
         const r = producer.readiness();
         return { ok: r.ok, detail: { ...r, producer: producer.state(), slot: producer.slotHealth() } };
       });
-      await untilSignal(app, async () => {
-        await producer.stop();
-        await done;
-        server.close();
-      });
+      await untilSignal(
+        app,
+        async () => {
+          await producer.stop();
+          await done;
+          server.close();
+        },
+        () => ({ producer: abandonedBy(producer.state()) }),
+      );
     });
 
   withCommon(program.command('consume'))
@@ -104,10 +145,14 @@ export function registerPipelineCommands(program: Command): void {
         const r = consumer.readiness();
         return { ok: r.ok, detail: { ...r, target: consumer.status() } };
       });
-      await untilSignal(app, async () => {
-        await consumer.stop();
-        server.close();
-      });
+      await untilSignal(
+        app,
+        async () => {
+          await consumer.stop();
+          server.close();
+        },
+        () => ({ targets: [abandonedAt(consumer.status())] }),
+      );
     });
 
   withCommon(program.command('run'))
@@ -128,11 +173,18 @@ export function registerPipelineCommands(program: Command): void {
           },
         };
       });
-      await untilSignal(app, async () => {
-        await producer.stop();
-        await done;
-        await Promise.all(consumers.map((c) => c.stop()));
-        server.close();
-      });
+      await untilSignal(
+        app,
+        async () => {
+          await producer.stop();
+          await done;
+          await Promise.all(consumers.map((c) => c.stop()));
+          server.close();
+        },
+        () => ({
+          producer: abandonedBy(producer.state()),
+          targets: consumers.map((c) => abandonedAt(c.status())),
+        }),
+      );
     });
 }

@@ -281,6 +281,11 @@ export const OperationsSchema = z
     auditSummaryIntervalMs: positiveInt
       .default(10_000)
       .describe('one info-level audit summary per stream / target this often'),
+    stopTimeoutMs: positiveInt
+      .default(30_000)
+      .describe(
+        'a graceful stop (SIGTERM/SIGINT) waits this long for unacknowledged Kafka sends and running target batches, then logs what it abandons and exits (nothing is lost: both are read again at the next start)',
+      ),
   })
   .strict();
 

@@ -71,6 +71,7 @@ describe('parseConfig', () => {
         slotWalWarnRatio: 0.5,
         targetStuckMs: 60_000,
         auditSummaryIntervalMs: 10_000,
+        stopTimeoutMs: 30_000,
       },
       connections: {
         connectTimeoutMs: 10_000,
