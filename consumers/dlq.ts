@@ -2,6 +2,7 @@
 // came from and why it was set aside. An offset is committed only after its dead letter is acked.
 import type { KafkaAdminPort, KafkaProducerPort, InMessage } from '../pipeline/kafka/port.ts';
 import { fullErrorText } from './group/public-error.ts';
+import { UnavailableError } from '../pipeline/errors.ts';
 
 export interface DeadLetterRecord {
   message: InMessage;
@@ -65,6 +66,18 @@ export class DeadLetterWriter {
 
   async write(records: DeadLetterRecord[]): Promise<void> {
     if (records.length === 0) return;
+    await this.writeTo(records).catch((err: unknown) => {
+      throw new UnavailableError(
+        `dead-letter topic ${this.topic}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          hint: `check targets[].dlqTopic (${this.topic}): a topic the broker lets this client create and write to (or create it yourself); pgcdc check tests it`,
+          cause: err,
+        },
+      );
+    });
+  }
+
+  private async writeTo(records: DeadLetterRecord[]): Promise<void> {
     if (!this.ready) {
       await this.admin.ensureTopic({
         topic: this.topic,

@@ -59,13 +59,7 @@ async function untilSignal(
 ): Promise<void> {
   await new Promise<void>((resolve) => {
     let signalled = false;
-    const onSignal = (sig: string) => {
-      if (signalled) {
-        app.logger.warn('second signal: exiting now');
-        process.exit(130);
-      }
-      signalled = true;
-      app.logger.info({ signal: sig }, 'stopping gracefully');
+    const stopAll = () =>
       void stopWithin(stop, {
         deadlineMs: app.config.operations.stopTimeoutMs,
         logger: app.logger,
@@ -74,6 +68,14 @@ async function untilSignal(
         if (outcome.kind === 'abandoned') process.exitCode = 1;
         resolve();
       });
+    const onSignal = (sig: string) => {
+      if (signalled) {
+        app.logger.warn('second signal: exiting now');
+        process.exit(130);
+      }
+      signalled = true;
+      app.logger.info({ signal: sig }, 'stopping gracefully');
+      stopAll();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

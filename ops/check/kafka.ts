@@ -1,8 +1,8 @@
 // `pgcdc check` for Kafka: the brokers answer, and the change topic (and the status topic) are
 // configured the way the pipeline expects, or will be created.
 import type { Config } from '../../pipeline/config/schema.ts';
-import { topicFor } from '../../pipeline/config/schema.ts';
-import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
+import { dlqTopicFor, topicFor } from '../../pipeline/config/schema.ts';
+import type { KafkaAdminPort, KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { STATUS_TOPIC_CONFIG, statusTopicFor } from '../../pipeline/supervision/status-store.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 
@@ -86,6 +86,7 @@ export async function checkKafka(config: Config, kafka: KafkaClientFactory): Pro
     } else {
       out.push(ok('kafka.status_topic', `status topic ${statusTopic} is compacted`));
     }
+    for (const [i, t] of config.targets.entries()) out.push(await checkDlqTopic(config, admin, i, t));
   } catch (err) {
     out.push(
       error(
@@ -98,4 +99,32 @@ export async function checkKafka(config: Config, kafka: KafkaClientFactory): Pro
     await admin.disconnect().catch(() => undefined);
   }
   return out;
+}
+
+/**
+ * A target's dead-letter topic exists, or the broker would create it (asked with validate-only):
+ * one it refuses would block the target's partition at its first dead letter.
+ */
+async function checkDlqTopic(
+  config: Config,
+  admin: KafkaAdminPort,
+  i: number,
+  t: Config['targets'][number],
+): Promise<CheckResult> {
+  const id = `target.${t.name}.dlq_topic`;
+  const topic = dlqTopicFor(config.kafka, t);
+  if (await admin.describeTopic(topic)) return ok(id, `dead-letter topic ${topic} exists`);
+  const refusal = await admin.topicRefusal({
+    topic,
+    partitions: config.kafka.partitions,
+    replicationFactor: config.kafka.replicationFactor,
+  });
+  if (refusal === undefined) {
+    return info(id, `dead-letter topic ${topic} will be created at the first dead letter`);
+  }
+  return error(
+    id,
+    `the broker refuses to create dead-letter topic ${topic}: ${refusal}`,
+    `fix targets[${i}].dlqTopic (${t.name}), or create the topic yourself; otherwise the target's partition blocks at its first dead letter`,
+  );
 }

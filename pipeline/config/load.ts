@@ -1,8 +1,11 @@
 // Loads the configuration file (YAML or JSON), substitutes ${ENV} references (so secrets can live
 // in the environment), applies PGCDC_<PATH> overrides (path parts joined by "__", e.g.
 // PGCDC_SOURCE__URL) and validates it. A bad file names the exact key and why.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { loadContract } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
@@ -53,7 +56,34 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 
     const lines = res.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`${origin} is invalid:\n${lines.join('\n')}`);
   }
+  requireContract(res.data.source, origin);
   return res.data;
+}
+
+const AVRO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../schemas/avro');
+
+/** source.table must have a contract (schemas/avro/<table>-key.avsc and -value.avsc): said at load time. */
+function requireContract(source: Config['source'], origin: string): void {
+  try {
+    loadContract(source.table, source.schema);
+  } catch (err) {
+    const tables = (() => {
+      try {
+        return readdirSync(AVRO_DIR)
+          .filter((f) => f.endsWith('-key.avsc'))
+          .map((f) => f.slice(0, -'-key.avsc'.length));
+      } catch {
+        return [];
+      }
+    })();
+    throw new ConfigError(
+      `${origin} is invalid:\n  source.table: no event contract for table "${source.table}" (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `schemas/avro/${source.table}-key.avsc and -value.avsc are missing` : (err as Error).message})`,
+      {
+        hint: `tables with a contract: ${tables.join(', ') || '(none)'}; fix source.table, or add the table's contract (.avsc files) first`,
+        cause: err,
+      },
+    );
+  }
 }
 
 /** Parser messages quote the offending source text, which may hold a secret: keep reason and position. */

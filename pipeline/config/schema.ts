@@ -13,6 +13,11 @@ export const identifier = z
   );
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
+/** Kafka's own rule for topic names: refused by the broker otherwise. */
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name: letters, digits, ".", "_", "-" (max 249)')
+  .refine((t) => t !== '.' && t !== '..', 'must be a Kafka topic name, not "." or ".."');
 const url = (what: string) => z.string().min(1).describe(what);
 const positiveInt = z.number().int().positive();
 
@@ -165,7 +170,7 @@ export const PostgresTargetSchema = z
         'keep the marker of a deleted row this long (0 = forever): an older change of that row redriven or replayed later than this could bring it back',
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
-    dlqTopic: z.string().optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();
 
@@ -230,7 +235,7 @@ export const WebhookTargetSchema = z
       })
       .strict()
       .default({ failureThreshold: 5, cooldown: 30 }),
-    dlqTopic: z.string().optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict()
   .superRefine((t, ctx) => {

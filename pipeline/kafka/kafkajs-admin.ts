@@ -44,6 +44,22 @@ export class KafkajsAdmin implements KafkaAdminPort {
     });
     return created ? 'created' : 'exists';
   }
+  async topicRefusal(spec: TopicSpec): Promise<string | undefined> {
+    try {
+      await this.admin.createTopics({
+        validateOnly: true,
+        waitForLeaders: false,
+        topics: [
+          { topic: spec.topic, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor },
+        ],
+      });
+      return undefined;
+    } catch (err) {
+      const nested = (err as { errors?: { message?: string }[] }).errors ?? [];
+      const reasons = nested.map((e) => e.message).filter(Boolean);
+      return reasons.length ? reasons.join('; ') : (err as Error).message;
+    }
+  }
   async describeTopic(topic: string): Promise<TopicDescription | undefined> {
     const topics = await this.admin.listTopics();
     if (!topics.includes(topic)) return undefined;

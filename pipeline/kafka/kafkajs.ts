@@ -2,6 +2,7 @@
 // consumer, topic admin, group admin, reader), each in its own file. Nothing outside pipeline/kafka
 // imports kafkajs; the rest of the pipeline sees only the ports of port.ts.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { KafkajsAdmin } from './kafkajs-admin.ts';
 import { KafkajsConsumer } from './kafkajs-consumer.ts';
@@ -21,7 +22,32 @@ export interface KafkaClientOptions {
   retry?: { retries: number; initialRetryTime: number; maxRetryTime: number };
 }
 
-function kafkajsLogger(logger: Logger) {
+const UNREACHABLE =
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|Connection timeout|Failed to connect/;
+const UNREACHABLE_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+]);
+
+/** The hint every "cannot reach Kafka" line and error carries: the key and the addresses. */
+function unreachableHint(brokers: string[]): string {
+  return `check kafka.brokers (${brokers.join(', ')}): the addresses and that the brokers are up and reachable from here; pgcdc check tests the connection`;
+}
+
+/** A kafkajs failure to reach the brokers, as an UnavailableError naming kafka.brokers. */
+export function namingBrokers(err: unknown, brokers: string[]): unknown {
+  const e = err as { name?: string; message?: string };
+  if (!UNREACHABLE_ERRORS.has(e.name ?? '') && !UNREACHABLE.test(e.message ?? '')) return err;
+  return new UnavailableError(`cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${e.message}`, {
+    hint: unreachableHint(brokers),
+    cause: err,
+  });
+}
+
+function kafkajsLogger(logger: Logger, brokers: string[]) {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }: LogEntry) => {
@@ -32,6 +58,12 @@ function kafkajsLogger(logger: Logger) {
         String(extra.error).includes('Topic creation errors')
       ) {
         child.debug(extra, message);
+      } else if (level <= logLevel.WARN && UNREACHABLE.test(`${message} ${String(extra.error ?? '')}`)) {
+        // kafkajs retries by itself; its lines alone never say which setting to fix
+        child.warn(
+          { ...extra, key: 'kafka.brokers', brokers, hint: unreachableHint(brokers) },
+          `cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${message}`,
+        );
       } else if (level === logLevel.ERROR) child.warn(extra, message);
       else if (level === logLevel.WARN) child.warn(extra, message);
       else child.debug(extra, message);
@@ -45,14 +77,25 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
     clientId: opts.clientId,
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     logLevel: logLevel.WARN,
-    logCreator: kafkajsLogger(opts.logger),
+    logCreator: kafkajsLogger(opts.logger, opts.brokers),
     retry: opts.retry ?? { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
   });
+  const named = <T extends object, K extends keyof T>(port: T, method: K): T => {
+    const inner = port[method] as (...args: unknown[]) => Promise<unknown>;
+    Object.assign(port, {
+      [method]: (...args: unknown[]) =>
+        inner.apply(port, args).catch((err: unknown) => {
+          throw namingBrokers(err, opts.brokers);
+        }),
+    });
+    return port;
+  };
   return {
-    producer: () => new KafkajsProducer(kafka),
-    consumer: (groupId) => new KafkajsConsumer(kafka, groupId, opts.logger, opts.sessionTimeoutMs ?? 30_000),
-    admin: () => new KafkajsAdmin(kafka),
-    groupAdmin: () => new KafkajsGroupAdmin(kafka),
-    reader: () => new KafkajsReader(kafka, opts.clientId),
+    producer: () => named(new KafkajsProducer(kafka), 'connect'),
+    consumer: (groupId) =>
+      named(new KafkajsConsumer(kafka, groupId, opts.logger, opts.sessionTimeoutMs ?? 30_000), 'run'),
+    admin: () => named(new KafkajsAdmin(kafka), 'connect'),
+    groupAdmin: () => named(new KafkajsGroupAdmin(kafka), 'connect'),
+    reader: () => named(new KafkajsReader(kafka, opts.clientId), 'read'),
   };
 }

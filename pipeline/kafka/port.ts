@@ -68,6 +68,8 @@ export interface GroupOffsets {
 export interface KafkaAdminPort {
   connect(): Promise<void>;
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
+  /** Asks the broker whether it would create the topic (validate only): its refusal, or undefined. */
+  topicRefusal(spec: TopicSpec): Promise<string | undefined>;
   /** Partition count and (non-default and default) topic configs; undefined when the topic does not exist. */
   describeTopic(topic: string): Promise<TopicDescription | undefined>;
   topicOffsets(topic: string): Promise<TopicOffsets[]>;

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
 import { createUsersTable } from '../../dev/stack/stack.ts';
 import { ensurePositionTable } from '../../producers/postgres/position.ts';
 import { freshDatabase, randomName, stackUrls, withClient } from '../support/index.ts';
-import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
+import { pipelineEnv, query, testApp, type PipelineEnv } from '../support/pipeline.ts';
 import { configVariant, freePort, json, runCli, startTinyCluster } from '../support/ops.ts';
 
 const urls = stackUrls();
@@ -213,5 +213,34 @@ it('a slot dropped, or re-created behind pgcdc: error from the stored position, 
       'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
       [slot],
     );
+  }
+});
+
+it('a dead-letter topic the broker refuses: error naming targets[].dlqTopic, before any dead letter', async () => {
+  // Kafka refuses a topic whose name collides with an existing one once "." and "_" are equated
+  const existing = `${env.config.kafka.topicPrefix.replace(/\./g, '_')}_dlq_clash`;
+  const admin = testApp(env.config).kafka.admin();
+  await admin.connect();
+  try {
+    await admin.ensureTopic({ topic: existing, partitions: 1, replicationFactor: 1 });
+    const refused = existing.replace(/_/g, '.');
+    const file = configVariant(env.configFile, (raw) => {
+      (raw.targets as { dlqTopic?: string }[])[0]!.dlqTopic = refused;
+    });
+    const r = await check(file);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^ERROR +target\\.peer\\.dlq_topic +the broker refuses to create dead-letter topic ${refused.replace(/\./g, '\\.')}: .*invalid topic.* -> fix: fix targets\\[0\\]\\.dlqTopic \\(peer\\)`,
+        'm',
+      ),
+    );
+    const sound = await check(env.configFile);
+    expect(sound.stdout).toMatch(
+      /^INFO +target\.peer\.dlq_topic +dead-letter topic \S+ will be created at the first dead letter$/m,
+    );
+  } finally {
+    await admin.deleteTopic(existing).catch(() => undefined);
+    await admin.disconnect();
   }
 });

@@ -175,6 +175,25 @@ describe('parseConfig', () => {
     ).toHaveLength(63);
   });
 
+  it('names source.table and the tables with a contract when the table has none', () => {
+    const err = configError(() => parseConfig({ ...minimal(), source: { url: 'x', table: 'userz' } }));
+    expect(err.message).toContain('source.table: no event contract for table "userz"');
+    expect(err.message).toContain('schemas/avro/userz-key.avsc and -value.avsc are missing');
+    expect(err.hint).toContain('tables with a contract: users');
+  });
+
+  it.each(['dlq peer', 'dlq/peer', '.', 'x'.repeat(250)])(
+    'rejects the dead-letter topic name %j',
+    (dlqTopic) => {
+      expect(() =>
+        parseConfig({
+          ...minimal(),
+          targets: [{ name: 'peer', type: 'postgres', url: 'postgres://peer/db', dlqTopic }],
+        }),
+      ).toThrow(/targets\.0\.dlqTopic: must be a Kafka topic name/);
+    },
+  );
+
   // Postgres accepts only lower-case letters, digits and _ in a slot name: anything else passed
   // validation and `check`, then `produce` retried the server's refusal forever.
   it.each(['Pgcdc', 'pg$slot', 'bad-slot', 'slot name', 'a'.repeat(64), 'x"y', ''])(
