@@ -128,12 +128,25 @@ export function formatPlan(plan: ReplayPlan, mode: 'dry-run' | 'done'): string {
     );
   L.push('');
   const upTo = plan.compacted ? 'up to ' : '';
+  const c = plan.counted;
+  const rest = c
+    ? [
+        c.tombstones > 0n
+          ? `${c.tombstones} tombstone(s), which follow deletes so compaction can drop the key and apply nothing`
+          : '',
+        c.compactedAway > 0n ? `${c.compactedAway} compacted away` : '',
+      ].filter(Boolean)
+    : [];
+  const applied = c ? `${c.events} events` : `${upTo}${plan.totalReplays} events`;
   L.push(
-    `total: ${upTo}${plan.totalReplays} events ${mode === 'dry-run' ? 'would be' : 'will be'} applied again` +
+    `total: ${applied} ${mode === 'dry-run' ? 'would be' : 'will be'} applied again` +
+      (rest.length ? ` (of ${plan.totalReplays} offsets: ${rest.join('; ')})` : '') +
       (plan.totalSkips > 0n
         ? `, ${upTo}${plan.totalSkips} events ${mode === 'dry-run' ? 'would be' : 'are'} SKIPPED (never applied)`
         : '') +
-      (plan.compacted ? ' (compacted topic: offsets whose message was compacted away replay nothing)' : ''),
+      (plan.compacted && !c
+        ? ' (compacted topic: offsets whose message was compacted away replay nothing)'
+        : ''),
   );
   return L.join('\n');
 }

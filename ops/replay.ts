@@ -77,6 +77,9 @@ export interface PartitionPlan {
   skips: bigint;
   first?: FirstEvent | undefined;
   firstError?: string | undefined;
+  /** of the replayed offsets, read (dry run): change events, and tombstones (they apply nothing) */
+  events?: bigint | undefined;
+  tombstones?: bigint | undefined;
 }
 
 export interface ReplayPlan {
@@ -89,8 +92,11 @@ export interface ReplayPlan {
   /** cleanup.policy=compact: offset counts are an upper bound of the events */
   compacted: boolean;
   partitions: PartitionPlan[];
+  /** offsets the group moves back over (messages, tombstones, and offsets compacted away) */
   totalReplays: bigint;
   totalSkips: bigint;
+  /** counted by reading the replayed offsets (--dry-run): events applied again, and the rest */
+  counted?: { events: bigint; tombstones: bigint; compactedAway: bigint } | undefined;
 }
 
 /** Per partition: current -> next offset; pure. */
@@ -175,7 +181,15 @@ export interface ReplayDeps {
 
 export async function buildReplayPlan(
   deps: ReplayDeps,
-  opts: { target: string; group: string; topic: string; to: ReplayTo; withFirstEvents: boolean },
+  opts: {
+    target: string;
+    group: string;
+    topic: string;
+    to: ReplayTo;
+    withFirstEvents: boolean;
+    /** read the replayed offsets to count events and tombstones (the dry run) */
+    countEvents?: boolean;
+  },
 ): Promise<ReplayPlan> {
   const { topics, groups: admin } = deps;
   const topic = await topics.describeTopic(opts.topic);
@@ -192,7 +206,9 @@ export async function buildReplayPlan(
   ]);
   const partitions = planPartitions(opts.to, ends, committed, byTime);
   if (opts.withFirstEvents) await describeFirstEvents(deps, opts.topic, partitions);
+  const counted = opts.countEvents ? await countReplayed(deps, opts.topic, partitions) : undefined;
   return {
+    counted,
     target: opts.target,
     group: opts.group,
     topic: opts.topic,
@@ -204,6 +220,31 @@ export async function buildReplayPlan(
     totalReplays: partitions.reduce((n, p) => n + p.replays, 0n),
     totalSkips: partitions.reduce((n, p) => n + p.skips, 0n),
   };
+}
+
+/**
+ * Reads the offsets each partition moves back over and counts what is applied again: change
+ * events; tombstones (null values after a delete, for compaction) apply nothing; offsets missing
+ * from a compacted topic apply nothing either.
+ */
+async function countReplayed(deps: ReplayDeps, topic: string, parts: PartitionPlan[]) {
+  const wanted = parts.filter((p) => p.replays > 0n);
+  const messages = wanted.length
+    ? await deps.reader.read(
+        topic,
+        wanted.map((p) => ({ partition: p.partition, from: p.next, to: p.current })),
+        { timeoutMs: 60_000 },
+      )
+    : [];
+  for (const p of wanted) {
+    const mine = messages.filter((m) => m.partition === p.partition);
+    p.tombstones = BigInt(mine.filter((m) => m.value === null).length);
+    p.events = BigInt(mine.length) - p.tombstones;
+  }
+  const events = wanted.reduce((n, p) => n + (p.events ?? 0n), 0n);
+  const tombstones = wanted.reduce((n, p) => n + (p.tombstones ?? 0n), 0n);
+  const replays = parts.reduce((n, p) => n + p.replays, 0n);
+  return { events, tombstones, compactedAway: replays - events - tombstones };
 }
 
 /** The first event each partition will apply after the move (one message per partition). */

@@ -54,6 +54,7 @@ export function registerReplayCommand(program: Command): void {
             topic: topicFor(config.kafka, config.source),
             to,
             withFirstEvents: true,
+            countEvents: opts.dryRun ?? false,
           },
         );
         if (opts.dryRun) {

@@ -188,3 +188,22 @@ it('--force moves the offsets of a running consumer, which re-applies from there
   expect(consumer.status().applied).toBeGreaterThanOrEqual(restored + total);
   await waitForPeerEqual(env);
 });
+
+it('--dry-run counts the events applied again, not the tombstones that follow deletes', async () => {
+  await waitUntil(() => caughtUp(), { what: 'the consumer to be caught up' });
+  const ends = await admin.topicOffsets(env.topic);
+  const highs = (e: { high: bigint }[]) => e.reduce((n, x) => n + Number(x.high), 0);
+  await query(env.source.url, 'DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 3)');
+  await waitForPeerEqual(env);
+  // each delete is published as its event and a tombstone for compaction
+  await waitUntil(async () => highs(await admin.topicOffsets(env.topic)) === highs(ends) + 6, {
+    what: 'three deletes and their tombstones in the topic',
+  });
+  await waitUntil(() => caughtUp(), { what: 'the consumer to apply the deletes' });
+  const to = ends.map((e) => `${e.partition}:${e.high}`).join(',');
+  const dry = await replay('--to', to, '--dry-run');
+  expect(dry.code, dry.stderr).toBe(0);
+  expect(dry.stdout).toContain(
+    'total: 3 events would be applied again (of 6 offsets: 3 tombstone(s), which follow deletes so compaction can drop the key and apply nothing)',
+  );
+});
