@@ -28,6 +28,7 @@ import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
 import { createApp, startProducer } from '../../pipeline/compose.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
+import { createPgConnections } from '../../pipeline/postgres.ts';
 import { loadConfig } from './pipeline.ts';
 
 interface SnapshotOpts {
@@ -51,16 +52,6 @@ function whereOf(config: Config): Where {
     ref: { schema: s.snapshot.checkpointSchema, table: s.snapshot.checkpointTable },
     key: { slot: s.slot, tableName: `${s.schema}.${s.table}` },
   };
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url, application_name: 'pgcdc-snapshot-cli' });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
 }
 
 async function slotHolder(c: pg.Client, slot: string): Promise<number | null> {
@@ -183,6 +174,9 @@ export function registerSnapshotCommand(program: Command): void {
       const config = loadConfig(opts.config);
       const where = whereOf(config);
       const url = config.source.url;
+      const connections = createPgConnections(config.connections);
+      const withClient = <T>(u: string, fn: (c: pg.Client) => Promise<T>) =>
+        connections.withClient(u, 'ops', 'pgcdc-snapshot-cli', fn);
 
       if (opts.status) {
         const [cp, holder] = await withClient(
