@@ -1,6 +1,7 @@
 // kafkajs adapter of KafkaAdminPort, the pipeline's topic administration: create and describe
 // topics, read their offsets and a group's committed offsets. It never changes a group.
 import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
+import { retryUntil } from '../retry.ts';
 import type { GroupOffsets, KafkaAdminPort, TopicDescription, TopicOffsets, TopicSpec } from './port.ts';
 
 /** kafkajs's ConfigResourceTypes.TOPIC (the enum is not a named export of its CommonJS entry). */
@@ -31,8 +32,12 @@ export class KafkajsAdmin implements KafkaAdminPort {
     return this.admin.connect();
   }
   async ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'> {
+    // kafkajs's own waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a KRaft
+    // broker answers while its metadata cache has not caught up with the creation yet: the
+    // producer then failed its first session and showed that error as its lastError (seen in
+    // test/ops/status). The wait for leaders is ours instead (waitForLeaders below).
     const created = await this.admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic: spec.topic,
@@ -42,6 +47,7 @@ export class KafkajsAdmin implements KafkaAdminPort {
         },
       ],
     });
+    await waitForLeaders(this.admin, spec.topic, created ? spec.partitions : 1);
     return created ? 'created' : 'exists';
   }
   async topicRefusal(spec: TopicSpec): Promise<string | undefined> {
@@ -87,4 +93,35 @@ export class KafkajsAdmin implements KafkaAdminPort {
   disconnect() {
     return this.admin.disconnect();
   }
+}
+
+/** Metadata answers that mean "not there yet" right after a topic was created. */
+const SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'TOPIC_SETTLING']);
+
+/**
+ * Waits (up to about 30 s) until the topic's metadata shows at least `partitions` partitions, each
+ * with a leader; retries while the broker still answers that the topic or its leader is unknown.
+ */
+export async function waitForLeaders(
+  admin: Pick<Admin, 'fetchTopicMetadata'>,
+  topic: string,
+  partitions: number,
+  wait: { maxAttempts: number; maxDelayMs: number } = { maxAttempts: 40, maxDelayMs: 1000 },
+): Promise<void> {
+  await retryUntil(
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const parts = meta.topics[0]?.partitions ?? [];
+      if (parts.length < partitions || parts.some((p) => p.leader < 0)) {
+        throw Object.assign(new Error(`topic ${topic}: partitions without a leader yet`), {
+          type: 'TOPIC_SETTLING',
+        });
+      }
+    },
+    {
+      backoff: { initialMs: Math.min(50, wait.maxDelayMs), maxMs: wait.maxDelayMs },
+      retriable: (err) => SETTLING.has((err as { type?: unknown }).type as string),
+      maxAttempts: wait.maxAttempts,
+    },
+  );
 }
