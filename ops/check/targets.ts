@@ -9,6 +9,7 @@ import type {
   WebhookTargetConfig,
 } from '../../pipeline/config/schema.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
+import { createDeletedTableSql, deletedTableName } from '../../consumers/postgres/deleted.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
@@ -161,12 +162,42 @@ async function checkPostgresTarget(
         ),
       );
     }
+    out.push(await checkDeleteMarkers(client, t, contract));
   } catch (err) {
     out.push(error(id('query'), `reading the target catalog failed: ${errMessage(err)}`, 'see the message'));
   } finally {
     await client.end().catch(() => undefined);
   }
   return out;
+}
+
+/** The delete-marker table beside the target table (consumers/postgres/deleted.ts). */
+async function checkDeleteMarkers(
+  client: pg.Client,
+  t: PostgresTargetConfig,
+  contract: TableContract,
+): Promise<CheckResult> {
+  const table = {
+    schema: t.schema,
+    table: t.table,
+    columns: contract.columns,
+    keyColumns: contract.keyColumns,
+  };
+  const name = `${t.schema}.${deletedTableName(table)}`;
+  const found = (
+    await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [
+      `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(deletedTableName(table))}`,
+    ])
+  ).rows[0]?.oid;
+  const id = `target.${t.name}.delete_markers`;
+  if (found) return ok(id, `delete-marker table ${name} exists`);
+  return t.createTable
+    ? warn(id, `delete-marker table ${name} does not exist; pgcdc consume will create it (createTable: true)`)
+    : error(
+        id,
+        `delete-marker table ${name} does not exist and createTable is false: pgcdc consume refuses to start without it`,
+        `${createDeletedTableSql(table).replace(/\s+/g, ' ')};`,
+      );
 }
 
 async function checkWebhookTarget(t: WebhookTargetConfig): Promise<CheckResult[]> {

@@ -167,6 +167,18 @@ it('target table that does not fit the contract: error naming the columns', asyn
     expect(line).toMatch(
       /-> fix: ALTER TABLE public\.users ADD COLUMN "bio" text, ALTER COLUMN "balance" TYPE numeric\(12,2\), ADD COLUMN _pgcdc_lsn bigint NOT NULL DEFAULT 0,/,
     );
+    // the table exists, its delete-marker table does not (createTable: true creates it at start)
+    expect(r.stdout).toMatch(
+      /^WARN +target\.peer\.delete_markers +delete-marker table public\.users_pgcdc_deleted does not exist; pgcdc consume will create it/m,
+    );
+    const strict = await check(
+      configVariant(env.configFile, (raw) => {
+        (raw.targets as { createTable?: boolean }[])[0]!.createTable = false;
+      }),
+    );
+    expect(strict.stdout).toMatch(
+      /^ERROR +target\.peer\.delete_markers +delete-marker table public\.users_pgcdc_deleted does not exist and createTable is false: .* -> fix: CREATE TABLE IF NOT EXISTS "public"\."users_pgcdc_deleted"/m,
+    );
   } finally {
     await query(env.peer.url, 'DROP TABLE users');
   }
