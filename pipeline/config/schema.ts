@@ -151,6 +151,15 @@ export const ProducerSchema = z
     path: ['batchMaxBytes'],
   });
 
+/** What a target does with a TRUNCATE of the source table (schemas/truncate.ts). */
+const onTruncate = (what: string) =>
+  z
+    .enum(['truncate', 'ignore'])
+    .default('truncate')
+    .describe(
+      `truncate: ${what}; ignore: skip it (an audit line counts each one). Default truncate: a target that keeps rows the source no longer has is silently wrong`,
+    );
+
 export const PostgresTargetSchema = z
   .object({
     name,
@@ -170,6 +179,7 @@ export const PostgresTargetSchema = z
         'keep the marker of a deleted row this long (0 = forever): an older change of that row redriven or replayed later than this could bring it back',
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
+    onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();
@@ -212,6 +222,7 @@ export const WebhookTargetSchema = z
       .default({ initial: 1, max: 60, jitter: 0.2 }),
     retryAfterMax: seconds('longest Retry-After (429/503) honoured').default(300),
     batchSize: positiveInt.default(1).describe('events per request: 1 = one JSON object, >1 = a JSON array'),
+    onTruncate: onTruncate('deliver a `truncated` event'),
     concurrency: positiveInt
       .default(4)
       .describe("requests in flight at once; one user's events are always sent one after the other"),
