@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 import { ConnectionsSchema, targetTimeoutsFor } from './connections.ts';
+import { onTruncate, seconds, topicName } from './fields.ts';
 
 /** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
 export const identifier = z
@@ -13,11 +14,6 @@ export const identifier = z
   );
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
-/** Kafka's own rule for topic names: refused by the broker otherwise. */
-const topicName = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name: letters, digits, ".", "_", "-" (max 249)')
-  .refine((t) => t !== '.' && t !== '..', 'must be a Kafka topic name, not "." or ".."');
 const url = (what: string) => z.string().min(1).describe(what);
 const positiveInt = z.number().int().positive();
 
@@ -151,15 +147,6 @@ export const ProducerSchema = z
     path: ['batchMaxBytes'],
   });
 
-/** What a target does with a TRUNCATE of the source table (schemas/truncate.ts). */
-const onTruncate = (what: string) =>
-  z
-    .enum(['truncate', 'ignore'])
-    .default('truncate')
-    .describe(
-      `truncate: ${what}; ignore: skip it (an audit line counts each one). Default truncate: a target that keeps rows the source no longer has is silently wrong`,
-    );
-
 export const PostgresTargetSchema = z
   .object({
     name,
@@ -170,7 +157,9 @@ export const PostgresTargetSchema = z
     createTable: z
       .boolean()
       .default(true)
-      .describe('create the target table (and its delete-marker table <table>_pgcdc_deleted) when missing'),
+      .describe(
+        'create the target table (and its tables <table>_pgcdc_deleted, <table>_pgcdc_truncated) when missing',
+      ),
     deleteMarkerRetentionHours: z
       .number()
       .nonnegative()
@@ -183,8 +172,6 @@ export const PostgresTargetSchema = z
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();
-
-const seconds = (what: string) => z.number().positive().describe(`${what} (seconds, fractions allowed)`);
 
 export const WebhookTargetSchema = z
   .object({
