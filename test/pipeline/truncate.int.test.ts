@@ -4,6 +4,11 @@
 // Postgres target removes the rows older than it and keeps older events out, also when they
 // arrive after it from another partition (or again); a webhook receives `truncated` once.
 import { describe, expect, it } from 'vitest';
+import { PostgresSink } from '../../consumers/postgres/sink.ts';
+import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
+import { createLogger } from '../../pipeline/observability/logger.ts';
+import { loadContract, type Op, type Row } from '../../schemas/contract.ts';
+import { changeEvent } from '../unit/support/events.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
 import { query, readTopic } from '../support/pipeline.ts';
 import {
@@ -130,4 +135,67 @@ describe('TRUNCATE at the source', () => {
     });
     expect(receiver.received.map((r) => r.body.type).sort()).toEqual(['created', 'created', 'truncated']);
   }, 240_000);
+
+  it('at the sink: commutes with row events on the set-based and the per-event path', async () => {
+    let n = 0n;
+    const change = (op: Op, id: bigint, lsn: bigint, after: Row | null = null, unchanged: string[] = []) => ({
+      offset: ++n,
+      key: (op === 't' ? {} : { id }) as Row,
+      event: changeEvent({
+        op,
+        after: after && {
+          id,
+          email: `u${id}@x.io`,
+          username: `u${id}`,
+          is_active: true,
+          is_blocked: false,
+          created_at: 1_700_000_000_000_000n,
+          updated_at: 1_700_000_000_000_000n,
+          ...after,
+        },
+        unchanged,
+        source: { lsn, commit_lsn: lsn },
+        event_id: `${op}-${id}-${lsn}`,
+      }),
+    });
+    const peer = await freshDatabase(urls.adminUrl, 'truncate_sink');
+    const target = PostgresTargetSchema.parse({ name: 'peer', type: 'postgres', url: peer.url });
+    const sink = new PostgresSink(target, loadContract(), createLogger({ level: 'warn' }));
+    try {
+      await sink.open();
+      await sink.apply([change('c', 1n, 10n, {}), change('c', 2n, 11n, {}), change('d', 3n, 12n)]);
+      // set-based: the truncate in the middle of a batch; before it stays out, after it lands
+      const fast = await sink.apply([
+        change('c', 4n, 19n, {}),
+        change('t', 0n, 20n),
+        change('c', 5n, 21n, {}),
+        change('u', 1n, 15n, { city: 'old' }, ['bio']), // partial, older: superseded, not missing
+      ]);
+      expect(fast.deadLetters).toEqual([]);
+      expect(await peerIds(peer)).toEqual(['5']);
+      expect(await onPeer(peer, 'SELECT count(*)::text AS v FROM users_pgcdc_deleted')).toEqual(['0']);
+      // an older truncate arriving late moves nothing back and removes nothing newer
+      await sink.apply([change('t', 0n, 18n)]);
+      expect(await onPeer(peer, 'SELECT _pgcdc_lsn::text AS v FROM users_pgcdc_truncated')).toEqual(['20']);
+      expect(await peerIds(peer)).toEqual(['5']);
+      // per-event path (a rejected row in the batch): the same
+      await query(
+        peer.url,
+        "ALTER TABLE users ADD CONSTRAINT no_nowhere CHECK (city IS DISTINCT FROM 'Nowhere')",
+      );
+      const careful = await sink.apply([
+        change('c', 6n, 30n, {}),
+        change('c', 7n, 34n, { city: 'Nowhere' }), // rejected by the target: the per-event path
+        change('t', 0n, 32n),
+        change('c', 8n, 25n, {}), // older than the truncate, arriving after it
+        change('u', 6n, 29n, { city: 'old' }, ['bio']), // partial, older: superseded, not missing
+        change('c', 9n, 33n, {}),
+      ]);
+      expect(careful.deadLetters.map((d) => d.reason)).toEqual(['rejected']);
+      expect(await peerIds(peer)).toEqual(['9']);
+    } finally {
+      await sink.close();
+      await peer.drop();
+    }
+  });
 });
