@@ -7,6 +7,7 @@ import type { InMessage, KafkaClientFactory, ReadRange } from '../pipeline/kafka
 import type { EventCodec } from '../schemas/codec.ts';
 import type { ChangeEvent, Row } from '../schemas/contract.ts';
 import { DLQ_HEADERS } from './dlq.ts';
+import { isTruncateMessage } from '../schemas/truncate.ts';
 
 export interface DeadLetterEntry {
   /** position in the dead-letter topic */
@@ -78,8 +79,10 @@ async function toEntry(
   let decodeError: string | undefined;
   try {
     if (!m.key || !m.value) throw new Error('no key or value');
-    const [key, event] = await Promise.all([deps.codec.decodeKey(m.key), deps.codec.decodeValue(m.value)]);
-    decoded = { key, event };
+    // a dead-lettered truncate keeps its header: its key is not an Avro row key (schemas/truncate.ts)
+    const key = isTruncateMessage(m) ? Promise.resolve({}) : deps.codec.decodeKey(m.key);
+    const [k, event] = await Promise.all([key, deps.codec.decodeValue(m.value)]);
+    decoded = { key: k, event };
   } catch (err) {
     decodeError = (err as Error).message;
   }

@@ -9,6 +9,7 @@ import { createTargetConsumer } from '../consumers/runner.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
+import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import { loadContract } from '../schemas/contract.ts';
@@ -109,14 +110,19 @@ export function startProducer(app: App) {
 
 export function createSink(app: App, target: TargetConfig): Sink {
   const contract = loadContract(app.config.source.table, app.config.source.schema);
-  switch (target.type) {
-    case 'postgres':
-      return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
-    case 'webhook':
-      return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
-    default:
-      return target satisfies never;
-  }
+  const sink = ((): Sink => {
+    switch (target.type) {
+      case 'postgres':
+        return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
+      case 'webhook':
+        return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
+      default:
+        return target satisfies never;
+    }
+  })();
+  return target.onTruncate === 'ignore'
+    ? ignoreTruncates(sink, { target: target.name, logger: app.logger })
+    : sink;
 }
 
 export async function startConsumer(app: App, targetName: string): Promise<SupervisedConsumer> {

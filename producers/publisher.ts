@@ -2,6 +2,7 @@
 // acknowledge: a transaction's end LSN becomes ackable only after Kafka acknowledged every event
 // of it and of every transaction before it (sends are strictly sequential, acks=all, idempotent).
 // A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
+// A TRUNCATE is one event under its table's dedicated key (schemas/truncate.ts), never a row's key.
 // Batching: a batch leaves when it is full (batchMaxMessages events or batchMaxBytes bytes: Kafka
 // refuses a partition batch over the topic's max.message.bytes, and kafkajs does not split), or lingerMs after a transaction ended; if a send is in
 // flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
@@ -10,6 +11,7 @@
 // naming table, key and LSN) before anything of it or after it is published or acknowledged.
 import { PgcdcError } from '../pipeline/errors.ts';
 import { tombstoneHeaders } from '../schemas/tombstone.ts';
+import { truncateHeaders, truncateKey } from '../schemas/truncate.ts';
 import type { ChangeEvent, Row } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import type { KafkaProducerPort, OutMessage } from '../pipeline/kafka/port.ts';
@@ -113,24 +115,11 @@ export class AckingPublisher {
   async push(item: SourceItem): Promise<void> {
     if (this.failure) throw this.failure;
     switch (item.kind) {
-      case 'event': {
-        const out = this.encode(item.key, item.event);
-        const bytes = out.reduce((n, m) => n + messageBytes(m), 0);
-        // what does not fit goes alone: the batch before it leaves first
-        if (this.pending.messages.length > 0 && this.pending.bytes + bytes > this.batchMaxBytes)
-          await this.flush();
-        this.pending.messages.push(...out);
-        this.pending.bytes += bytes;
-        this.pending.ops.push(item.event.op);
-        this.pending.commitTimesUs.push(item.event.source.ts_us);
-        this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: item.event.op });
-        if (
-          this.pending.messages.length >= this.opts.batchMaxMessages ||
-          this.pending.bytes >= this.batchMaxBytes
-        )
-          await this.flush();
-        return;
-      }
+      case 'event':
+        return this.add(this.encode(item.key, item.event), item.event);
+      case 'truncate':
+        // once, under the table's own key (schemas/truncate.ts); targets apply it by position
+        return this.add([this.encodeTruncate(item.event)], item.event);
       case 'commit':
       case 'heartbeat':
       case 'watermark':
@@ -141,12 +130,27 @@ export class AckingPublisher {
         this.scheduleFlush();
         return;
       }
-      case 'truncate':
-        // TRUNCATE is not propagated (targets keep their rows); the position still advances.
-        return;
       default:
         return item satisfies never;
     }
+  }
+
+  /** Buffers one event's messages; sends the batch before it when they do not fit, after when full. */
+  private async add(out: OutMessage[], event: ChangeEvent): Promise<void> {
+    const bytes = out.reduce((n, m) => n + messageBytes(m), 0);
+    // what does not fit goes alone: the batch before it leaves first
+    if (this.pending.messages.length > 0 && this.pending.bytes + bytes > this.batchMaxBytes)
+      await this.flush();
+    this.pending.messages.push(...out);
+    this.pending.bytes += bytes;
+    this.pending.ops.push(event.op);
+    this.pending.commitTimesUs.push(event.source.ts_us);
+    this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: event.op });
+    if (
+      this.pending.messages.length >= this.opts.batchMaxMessages ||
+      this.pending.bytes >= this.batchMaxBytes
+    )
+      await this.flush();
   }
 
   private get batchMaxBytes(): number {
@@ -165,6 +169,15 @@ export class AckingPublisher {
     if (bytes > limit) throw new OversizeEventError(this.opts.table, key, event, bytes, limit);
     if (event.op !== 'd') return [message];
     return [message, { key: message.key, value: null, headers: tombstoneHeaders(event) }];
+  }
+
+  /** A truncate event: its table's dedicated key (never a row's key) and the truncate header. */
+  private encodeTruncate(event: ChangeEvent): OutMessage {
+    return {
+      key: truncateKey(event.source),
+      value: this.opts.codec.encodeValue(event),
+      headers: { 'pgcdc-event-id': event.event_id, ...truncateHeaders() },
+    };
   }
 
   private scheduleFlush(): void {

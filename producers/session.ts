@@ -208,14 +208,16 @@ export class StreamSession {
     if (!item) return;
     if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
     if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
-    if (item.kind === 'truncate')
-      this.log.warn(
+    if (item.kind === 'truncate') {
+      this.streamAudit.add({ truncates: 1 });
+      this.log.info(
         {
           table: `${this.deps.contract.schema}.${this.deps.contract.table}`,
           commitLsn: formatLsn(item.commitLsn),
         },
-        'TRUNCATE at the source is not propagated: targets keep their rows (README: Event format)',
+        'TRUNCATE at the source: published as a truncate event (op t); each target applies or ignores it (targets[].onTruncate)',
       );
+    }
     for (const out of feed.process(item)) {
       if (out.kind === 'event')
         (out.event.source.snapshot ? this.snapshotAudit : this.streamAudit).add({ events: 1 });

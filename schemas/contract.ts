@@ -21,7 +21,8 @@ export interface ColumnSpec {
 export type ColumnValue = string | bigint | boolean | (string | null)[] | null;
 export type Row = Record<string, ColumnValue>;
 
-export type Op = 'c' | 'u' | 'd' | 'r';
+/** c create, u update, d delete, r snapshot read, t truncate (the whole table; no key, no rows). */
+export type Op = 'c' | 'u' | 'd' | 'r' | 't';
 
 export interface EventSource {
   version: string;

@@ -4,16 +4,19 @@
 // secondary unique constraint (e.g. two users swapping emails across partitions) commits the
 // prefix and asks to retry the rest later, once the other partition has caught up. Deletes leave
 // a marker (deleted.ts) that keeps older upserts of the key out; markers are pruned at open and
-// then hourly.
+// then hourly. A truncate removes the rows older than it and leaves the table's mark
+// (truncated.ts), which keeps every older upsert out.
 import pg from 'pg';
 import type { PostgresTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
+import { audit } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
 import { classifyPgError } from './errors.ts';
+import { createTruncatedTableSql, truncateSql, truncatedTableName } from './truncated.ts';
 import { UNIQUE_INDEX_SQL, holderPositionSql, uniqueIndexFromRows, type UniqueIndex } from './unique.ts';
 import {
   applySql,
@@ -68,6 +71,7 @@ export class PostgresSink implements Sink {
       if (this.cfg.createTable) {
         await client.query(createTableSql(this.table));
         await client.query(createDeletedTableSql(this.table));
+        await client.query(createTruncatedTableSql(this.table));
       }
       const pk = await client.query<{ conname: string }>(
         `SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid = to_regclass($1)`,
@@ -91,18 +95,23 @@ export class PostgresSink implements Sink {
     this.client = client;
   }
 
+  /** The delete-marker and truncate-mark tables beside the target table must exist. */
   private async checkDeletedTable(client: pg.Client): Promise<void> {
-    const name = deletedTableName(this.table);
-    const r = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
-      `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(name)}`,
-    ]);
-    if (!r.rows[0]?.ok) {
-      throw new PgcdcError(
-        `target ${this.cfg.name}: the delete-marker table ${this.cfg.schema}.${name} is missing`,
-        {
-          hint: `set createTable: true or create it: ${createDeletedTableSql(this.table).replace(/\s+/g, ' ')}`,
-        },
-      );
+    for (const [name, what, ddl] of [
+      [deletedTableName(this.table), 'delete-marker', createDeletedTableSql(this.table)],
+      [truncatedTableName(this.table), 'truncate-mark', createTruncatedTableSql(this.table)],
+    ] as const) {
+      const r = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
+        `${pg.escapeIdentifier(this.cfg.schema)}.${pg.escapeIdentifier(name)}`,
+      ]);
+      if (!r.rows[0]?.ok) {
+        throw new PgcdcError(
+          `target ${this.cfg.name}: the ${what} table ${this.cfg.schema}.${name} is missing`,
+          {
+            hint: `set createTable: true or create it: ${ddl.replace(/\s+/g, ' ')}`,
+          },
+        );
+      }
     }
   }
 
@@ -158,10 +167,15 @@ export class PostgresSink implements Sink {
   private async applyFast(events: DecodedEvent[]): Promise<ApplyResult | undefined> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
+    // A truncate is applied by position (truncated.ts), so it commutes with the row events: it
+    // goes first, and the guarded statements after it let only the rows newer than it land.
+    const truncates = events.filter((e) => e.event.op === 't');
+    const rows = truncates.length === 0 ? events : events.filter((e) => e.event.op !== 't');
     const collapsed =
-      this.table.keyColumns.length === 1 ? collapseBatch(events, this.table.keyColumns) : undefined;
+      this.table.keyColumns.length === 1 ? collapseBatch(rows, this.table.keyColumns) : undefined;
     await c.query('BEGIN');
     try {
+      for (const e of truncates) await this.truncate(c, e);
       if (collapsed) {
         // Set-based: one upsert, one update per set of unchanged columns and one delete for the
         // whole batch, each row guarded by position.
@@ -180,7 +194,7 @@ export class PostgresSink implements Sink {
         if (deletes.length > 0) await c.query(multiDeleteSql(this.table, deletes));
         result.applied.push(...events);
       } else {
-        for (const e of events) {
+        for (const e of rows) {
           const missing = await this.applyOne(c, e);
           if (missing) result.deadLetters.push(missing);
           else result.applied.push(e);
@@ -222,6 +236,7 @@ export class PostgresSink implements Sink {
 
   /** Applies one event; returns a dead letter when a partial update finds no row to update. */
   private async applyOne(c: pg.Client, e: DecodedEvent) {
+    if (e.event.op === 't') return this.truncate(c, e);
     const stmt = applySql(this.table, e.event, e.key);
     const res = await c.query(stmt);
     if (e.event.unchanged.length > 0 && res.rowCount === 0) {
@@ -236,6 +251,25 @@ export class PostgresSink implements Sink {
         };
       }
     }
+    return undefined;
+  }
+
+  /** A truncate at the event's position: the rows older than it go, its mark stays (truncated.ts). */
+  private async truncate(c: pg.Client, e: DecodedEvent): Promise<undefined> {
+    const started = Date.now();
+    const res = await c.query(truncateSql(this.table, e.event));
+    audit(
+      this.logger,
+      'info',
+      {
+        kind: 'apply',
+        status: 'ok',
+        counts: { truncates: 1, rowsRemoved: res.rowCount ?? 0 },
+        durationMs: Date.now() - started,
+        eventId: e.event.event_id,
+      },
+      'truncate applied: the rows older than it removed, older events kept out from now on',
+    );
     return undefined;
   }
 

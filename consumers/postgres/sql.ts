@@ -3,10 +3,11 @@
 // position (commit_lsn, seq) stored in the row, so a re-delivered or replayed event never moves a
 // row backwards.
 // Deletes leave a marker of their position (deleted.ts) that inserts respect, so nothing older than
-// a delete brings its row back.
+// a delete brings its row back; a truncate leaves the table's mark (truncated.ts), likewise.
 import type { ChangeEvent, ColumnSpec, Row } from '../../schemas/contract.ts';
 import { toSqlParam } from '../../schemas/values.ts';
 import { deletedTable, insertMarkersSql, notDeletedLater } from './deleted.ts';
+import { notTruncatedLater, truncateSql, truncatedLaterSql } from './truncated.ts';
 import {
   EVENT_ID,
   POS_LSN,
@@ -63,7 +64,7 @@ export function upsertSql(t: TargetTable, e: ChangeEvent): Statement {
     `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ` +
     `SELECT ${names.map((c) => `v.${quoteIdent(c)}`).join(', ')} ` +
     `FROM (VALUES (${names.map((_, i) => `$${i + 1}::${types[i]!}`).join(', ')})) AS v (${names.map(quoteIdent).join(', ')}) ` +
-    `WHERE ${notDeletedLater(t, 'v')} ` +
+    `WHERE ${notDeletedLater(t, 'v')} AND ${notTruncatedLater(t, 'v')} ` +
     `ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} ` +
     `WHERE ${guard('t', `$${n - 2}`, `$${n - 1}`)}`;
   return { text, values };
@@ -117,14 +118,16 @@ export function deleteSql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
   };
 }
 
-/** Is the key deleted at or after the event's position (a marker says so)? */
+/** Is the key deleted (a marker) or the table truncated at or after the event's position? */
 export function deletedLaterSql(t: TargetTable, key: Row, e: ChangeEvent): Statement {
   const values: unknown[] = [];
   const where = keyWhere(t, key, values, 'd');
   values.push(e.source.commit_lsn.toString(), e.source.seq.toString());
   const n = values.length;
   return {
-    text: `SELECT 1 FROM ${deletedTable(t)} AS d WHERE ${where} AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= ($${n - 1}::bigint, $${n}::bigint)`,
+    text:
+      `SELECT 1 FROM ${deletedTable(t)} AS d WHERE ${where} AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= ($${n - 1}::bigint, $${n}::bigint) ` +
+      `UNION ALL ${truncatedLaterSql(t, `$${n - 1}`, `$${n}`)}`,
     values,
   };
 }
@@ -147,6 +150,8 @@ export function applySql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
       return e.unchanged.length > 0 ? partialUpdateSql(t, e) : upsertSql(t, e);
     case 'd':
       return deleteSql(t, e, key);
+    case 't':
+      return truncateSql(t, e);
     default:
       return e.op satisfies never;
   }
@@ -261,8 +266,9 @@ function unnestRows(
 }
 
 /**
- * Which of these keys (single-column key) exist at the target, or were deleted at or after the
- * position of the event given with them (such an event is superseded, not missing), as text.
+ * Which of these keys (single-column key) exist at the target, or were deleted (or the table
+ * truncated) at or after the position of the event given with them (such an event is superseded,
+ * not missing), as text.
  */
 export function existingKeysSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
   const k = t.keyColumns[0]!;
@@ -272,7 +278,9 @@ export function existingKeysSql(t: TargetTable, items: { key: Row; event: Change
     text:
       `SELECT t.${q}::text AS k FROM ${qname(t)} AS t WHERE t.${q} = ANY ($1::${spec.sqlType}[]) UNION ` +
       `SELECT d.${q}::text FROM ${deletedTable(t)} AS d JOIN unnest($1::${spec.sqlType}[], $2::bigint[], $3::bigint[]) AS e (k, lsn, seq) ` +
-      `ON d.${q} = e.k AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= (e.lsn, e.seq)`,
+      `ON d.${q} = e.k AND (d.${quoteIdent(POS_LSN)}, d.${quoteIdent(POS_SEQ)}) >= (e.lsn, e.seq) UNION ` +
+      `SELECT e.k::text FROM unnest($1::${spec.sqlType}[], $2::bigint[], $3::bigint[]) AS e (k, lsn, seq) ` +
+      `WHERE EXISTS (${truncatedLaterSql(t, 'e.lsn', 'e.seq')})`,
     values: [
       items.map((i) => toSqlParam(spec.pgType, i.key[k] ?? null)),
       items.map((i) => i.event.source.commit_lsn.toString()),
@@ -292,7 +300,7 @@ export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement
   const guardExcluded = `(t.${quoteIdent(POS_LSN)}, t.${quoteIdent(POS_SEQ)}) < (EXCLUDED.${quoteIdent(POS_LSN)}, EXCLUDED.${quoteIdent(POS_SEQ)})`;
   const text =
     `INSERT INTO ${qname(t)} AS t (${names.map(quoteIdent).join(', ')}) ${rows.select} ` +
-    `WHERE ${notDeletedLater(t, 'u')} ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
+    `WHERE ${notDeletedLater(t, 'u')} AND ${notTruncatedLater(t, 'u')} ON CONFLICT (${t.keyColumns.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')} WHERE ${guardExcluded}`;
   return { text, values: rows.values };
 }
 

@@ -8,7 +8,7 @@ import { TS_NEG_INFINITY, TS_POS_INFINITY } from '../../schemas/values.ts';
 
 export const PAYLOAD_VERSION = 1;
 
-export type EventType = 'created' | 'updated' | 'deleted' | 'snapshot';
+export type EventType = 'created' | 'updated' | 'deleted' | 'snapshot' | 'truncated';
 
 export function eventType(op: Op): EventType {
   switch (op) {
@@ -20,6 +20,8 @@ export function eventType(op: Op): EventType {
       return 'deleted';
     case 'r':
       return 'snapshot';
+    case 't':
+      return 'truncated';
     default:
       return op satisfies never;
   }
@@ -96,7 +98,8 @@ export function buildPayload(columns: ColumnSpec[], input: PayloadInput, deliver
     type: eventType(event.op),
     op: event.op,
     table: `${s.schema}.${s.table}`,
-    key: renderRow(columns, input.key),
+    // a truncate is of the whole table: no key
+    key: event.op === 't' ? null : renderRow(columns, input.key),
     before: renderRow(columns, event.before),
     // an unchanged column's field is not a value (null or a placeholder): shown as null
     after: renderRow(columns, event.after && withoutUnchanged(event.after, event.unchanged)),

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 import { ConnectionsSchema, targetTimeoutsFor } from './connections.ts';
+import { onTruncate, seconds, topicName } from './fields.ts';
 
 /** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
 export const identifier = z
@@ -13,11 +14,6 @@ export const identifier = z
   );
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
-/** Kafka's own rule for topic names: refused by the broker otherwise. */
-const topicName = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name: letters, digits, ".", "_", "-" (max 249)')
-  .refine((t) => t !== '.' && t !== '..', 'must be a Kafka topic name, not "." or ".."');
 const url = (what: string) => z.string().min(1).describe(what);
 const positiveInt = z.number().int().positive();
 
@@ -161,7 +157,9 @@ export const PostgresTargetSchema = z
     createTable: z
       .boolean()
       .default(true)
-      .describe('create the target table (and its delete-marker table <table>_pgcdc_deleted) when missing'),
+      .describe(
+        'create the target table (and its tables <table>_pgcdc_deleted, <table>_pgcdc_truncated) when missing',
+      ),
     deleteMarkerRetentionHours: z
       .number()
       .nonnegative()
@@ -170,11 +168,10 @@ export const PostgresTargetSchema = z
         'keep the marker of a deleted row this long (0 = forever): an older change of that row redriven or replayed later than this could bring it back',
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
+    onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();
-
-const seconds = (what: string) => z.number().positive().describe(`${what} (seconds, fractions allowed)`);
 
 export const WebhookTargetSchema = z
   .object({
@@ -212,6 +209,7 @@ export const WebhookTargetSchema = z
       .default({ initial: 1, max: 60, jitter: 0.2 }),
     retryAfterMax: seconds('longest Retry-After (429/503) honoured').default(300),
     batchSize: positiveInt.default(1).describe('events per request: 1 = one JSON object, >1 = a JSON array'),
+    onTruncate: onTruncate('deliver a `truncated` event'),
     concurrency: positiveInt
       .default(4)
       .describe("requests in flight at once; one user's events are always sent one after the other"),

@@ -20,7 +20,8 @@ export type SourceItem =
   | { kind: 'event'; key: Row; event: ChangeEvent }
   | { kind: 'commit'; endLsn: Lsn; commitLsn: Lsn; events: number }
   | { kind: 'heartbeat'; lsn: Lsn }
-  | { kind: 'truncate'; commitLsn: Lsn }
+  /** TRUNCATE of the captured table: an event with op `t`, no key, no rows (schemas/truncate.ts). */
+  | { kind: 'truncate'; commitLsn: Lsn; event: ChangeEvent }
   /** A snapshot chunk's low/high watermark (producers/snapshot); also a position like a heartbeat. */
   | ({ kind: 'watermark'; lsn: Lsn } & Watermark)
   /** `pgcdc.signal`: look at the snapshot checkpoint now; also a position like a heartbeat. */
@@ -142,7 +143,7 @@ export class TransactionAssembler {
       }
       case 'truncate':
         if (!msg.relations.some((r) => this.isCaptured(r))) return [];
-        return [{ kind: 'truncate', commitLsn: this.requireTxn('truncate').commitLsn }];
+        return [this.truncate(walLsn)];
       case 'message':
         return msg.transactional ? [] : this.message(msg, parseLsn(msg.messageLsn ?? walLsn));
       case 'origin':
@@ -210,11 +211,26 @@ export class TransactionAssembler {
       // a missing key column is the table's shape, not one row's value: it stays a schema mismatch
       throw err instanceof SchemaMismatchError ? new SchemaMismatchError(e.message, err.hint) : e;
     }
+    const event = this.envelope(t, walLsn, op, { before: beforeRow, after: afterRow, unchanged });
+    return { kind: 'event', key, event };
+  }
+
+  /** A TRUNCATE of the captured table: one event with op `t`, no rows, the next seq of its transaction. */
+  private truncate(walLsn: string): SourceItem {
+    const t = this.requireTxn('truncate');
+    const event = this.envelope(t, walLsn, 't', { before: null, after: null, unchanged: [] });
+    return { kind: 'truncate', commitLsn: t.commitLsn, event };
+  }
+
+  private envelope(
+    t: Txn,
+    walLsn: string,
+    op: Op,
+    rows: Pick<ChangeEvent, 'before' | 'after' | 'unchanged'>,
+  ): ChangeEvent {
     const seq = t.seq++;
-    const event: ChangeEvent = {
-      before: beforeRow,
-      after: afterRow,
-      unchanged,
+    return {
+      ...rows,
       source: {
         version: this.opts.version,
         connector: 'pgcdc',
@@ -233,7 +249,6 @@ export class TransactionAssembler {
       ts_ms: BigInt(this.now()),
       event_id: eventId(t.commitLsn, seq),
     };
-    return { kind: 'event', key, event };
   }
 
   private isFullImage(tuple: RawTuple): boolean {

@@ -218,12 +218,26 @@ describe('AckingPublisher', () => {
     expect(acks).toEqual([0xf030n]);
   });
 
-  it('truncate marks neither send nor acknowledge', async () => {
+  it('a truncate is one message under its table key with the truncate header, no tombstone; its commit acknowledges', async () => {
     const { acks, producer, publisher } = setup();
-    await publisher.push({ kind: 'truncate', commitLsn: 0x10n });
+    const event = changeEvent({
+      before: null,
+      after: null,
+      op: 't',
+      source: { lsn: 0x10n, commit_lsn: 0x20n, seq: 1n },
+      event_id: '0/20:1',
+    });
+    await publisher.push({ kind: 'truncate', commitLsn: 0x20n, event });
     await publisher.flush();
-    expect(acks).toEqual([]);
-    expect(producer.durable).toEqual([]);
+    expect(acks).toEqual([]); // not a position by itself: its commit is
+    const [m, ...rest] = producer.sends.flatMap((s) => s.messages);
+    expect(rest).toEqual([]);
+    expect(m!.key.toString()).toBe('pgcdc-truncate:public.users');
+    expect(m!.value).not.toBeNull();
+    expect(m!.headers).toEqual({ 'pgcdc-event-id': '0/20:1', 'pgcdc-truncate': '1' });
+    await publisher.push(commitItem(0x20n, 2));
+    await publisher.flush();
+    expect(acks).toEqual([0x50n]);
   });
 
   // Model: random WAL-ordered transactions and heartbeats, random batch size, flushes at random

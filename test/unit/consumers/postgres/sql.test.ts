@@ -168,7 +168,13 @@ describe('upsertSql', () => {
 
   it('inserts nothing behind the marker of a later delete of the key', () => {
     expect(stmt.text).toContain(
-      ` WHERE NOT EXISTS (SELECT 1 FROM "we""ird"."users_pgcdc_deleted" AS d WHERE d."id" = v."id" AND (d."${POS_LSN}", d."${POS_SEQ}") >= (v."${POS_LSN}", v."${POS_SEQ}")) ON CONFLICT `,
+      ` WHERE NOT EXISTS (SELECT 1 FROM "we""ird"."users_pgcdc_deleted" AS d WHERE d."id" = v."id" AND (d."${POS_LSN}", d."${POS_SEQ}") >= (v."${POS_LSN}", v."${POS_SEQ}")) AND `,
+    );
+  });
+
+  it('inserts nothing behind the truncate mark of the table', () => {
+    expect(stmt.text).toContain(
+      ` AND NOT EXISTS (SELECT 1 FROM "we""ird"."users_pgcdc_truncated" AS tr WHERE (tr."${POS_LSN}", tr."${POS_SEQ}") >= (v."${POS_LSN}", v."${POS_SEQ}")) ON CONFLICT `,
     );
   });
 

@@ -133,12 +133,23 @@ describe('buildPayload', () => {
   });
 
   it('maps every op to its type', () => {
-    expect((['c', 'u', 'd', 'r'] as const).map(eventType)).toEqual([
+    expect((['c', 'u', 'd', 'r', 't'] as const).map(eventType)).toEqual([
       'created',
       'updated',
       'deleted',
       'snapshot',
+      'truncated',
     ]);
+  });
+
+  it('renders a truncate as type truncated of the table, without key or rows', () => {
+    const p = buildPayload(
+      columns,
+      { key: {}, event: event({ op: 't', before: null, after: null }) },
+      delivery,
+    );
+    expect(p).toMatchObject({ version: 1, type: 'truncated', op: 't', table: 'public.users', key: null });
+    expect(p).toMatchObject({ before: null, after: null, unchanged: [] });
   });
 
   it('renders a delete with the key and the before image, and a partial update with unchanged', () => {

@@ -100,6 +100,7 @@ describe('parseConfig', () => {
       createTable: true,
       deleteMarkerRetentionHours: 168,
       batchSize: 500,
+      onTruncate: 'truncate',
     });
     expect(topicFor(cfg.kafka, cfg.source)).toBe('pgcdc.public.users');
     expect(groupFor(cfg.kafka, t!)).toBe('pgcdc.peer');

@@ -381,13 +381,26 @@ describe('TransactionAssembler', () => {
     expect(asm.push(logicalMessage(HEARTBEAT_PREFIX, '0/20', true), '0/20')).toEqual([]);
   });
 
-  it('truncate of the captured table yields a truncate mark at the commit LSN', () => {
+  it('truncate of the captured table yields one truncate event (op t, no rows) at the next seq', () => {
     const asm = assembler();
     asm.push(rel, '0/1');
     asm.push(begin(5, '0/900', 0n), '0/800');
-    expect(asm.push(truncate(otherRelation(), rel), '0/810')).toEqual([
-      { kind: 'truncate', commitLsn: 0x900n },
-    ]);
+    asm.push(insert(rel, usersRow(1)), '0/808');
+    const [item, ...rest] = asm.push(truncate(otherRelation(), rel), '0/810');
+    expect(rest).toEqual([]);
+    expect(item).toMatchObject({
+      kind: 'truncate',
+      commitLsn: 0x900n,
+      event: {
+        op: 't',
+        before: null,
+        after: null,
+        unchanged: [],
+        event_id: '0/900:1',
+        source: { schema: 'public', table: 'users', lsn: 0x810n, commit_lsn: 0x900n, seq: 1n, tx_id: 5n },
+      },
+    });
+    expect(asm.push(truncate(otherRelation()), '0/820')).toEqual([]);
   });
 
   it('origin and type messages produce nothing', () => {

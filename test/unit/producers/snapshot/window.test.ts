@@ -10,6 +10,7 @@ import type { SnapshotRow } from '../../../../producers/snapshot/events.ts';
 import type { PgSnapshot } from '../../../../producers/snapshot/watermark.ts';
 import { SnapshotWindow, type ChunkOutcome, type ChunkRows } from '../../../../producers/snapshot/window.ts';
 import type { ChangeEvent, Op, Row } from '../../../../schemas/contract.ts';
+import { changeEvent } from '../../support/events.ts';
 
 type EventItem = Extract<SourceItem, { kind: 'event' }>;
 
@@ -197,7 +198,7 @@ describe('SnapshotWindow', () => {
     const items: SourceItem[] = [
       { kind: 'commit', endLsn: 5n, commitLsn: 4n, events: 0 },
       { kind: 'heartbeat', lsn: 6n },
-      { kind: 'truncate', commitLsn: 7n },
+      { kind: 'truncate', commitLsn: 7n, event: changeEvent({ op: 't', before: null, after: null }) },
       { kind: 'signal', lsn: 8n, content: 'snapshot' },
     ];
     for (const i of items) expect(window.process(i)).toEqual([i]);
