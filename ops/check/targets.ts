@@ -10,6 +10,7 @@ import type {
 } from '../../pipeline/config/schema.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
 import { createDeletedTableSql, deletedTableName } from '../../consumers/postgres/deleted.ts';
+import { createTruncatedTableSql, truncatedTableName } from '../../consumers/postgres/truncated.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
@@ -162,7 +163,7 @@ async function checkPostgresTarget(
         ),
       );
     }
-    out.push(await checkDeleteMarkers(client, t, contract));
+    out.push(...(await checkBookkeepingTables(client, t, contract)));
   } catch (err) {
     out.push(error(id('query'), `reading the target catalog failed: ${errMessage(err)}`, 'see the message'));
   } finally {
@@ -171,33 +172,48 @@ async function checkPostgresTarget(
   return out;
 }
 
-/** The delete-marker table beside the target table (consumers/postgres/deleted.ts). */
-async function checkDeleteMarkers(
+/** The bookkeeping tables beside the target table: delete markers and the truncate mark. */
+const BOOKKEEPING_TABLES = [
+  { what: 'delete-marker', check: 'delete_markers', name: deletedTableName, ddl: createDeletedTableSql },
+  { what: 'truncate-mark', check: 'truncate_mark', name: truncatedTableName, ddl: createTruncatedTableSql },
+] as const;
+
+async function checkBookkeepingTables(
   client: pg.Client,
   t: PostgresTargetConfig,
   contract: TableContract,
-): Promise<CheckResult> {
+): Promise<CheckResult[]> {
   const table = {
     schema: t.schema,
     table: t.table,
     columns: contract.columns,
     keyColumns: contract.keyColumns,
   };
-  const name = `${t.schema}.${deletedTableName(table)}`;
-  const found = (
-    await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [
-      `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(deletedTableName(table))}`,
-    ])
-  ).rows[0]?.oid;
-  const id = `target.${t.name}.delete_markers`;
-  if (found) return ok(id, `delete-marker table ${name} exists`);
-  return t.createTable
-    ? warn(id, `delete-marker table ${name} does not exist; pgcdc consume will create it (createTable: true)`)
-    : error(
-        id,
-        `delete-marker table ${name} does not exist and createTable is false: pgcdc consume refuses to start without it`,
-        `${createDeletedTableSql(table).replace(/\s+/g, ' ')};`,
-      );
+  const out: CheckResult[] = [];
+  for (const b of BOOKKEEPING_TABLES) {
+    const name = `${t.schema}.${b.name(table)}`;
+    const found = (
+      await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [
+        `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(b.name(table))}`,
+      ])
+    ).rows[0]?.oid;
+    const id = `target.${t.name}.${b.check}`;
+    out.push(
+      found
+        ? ok(id, `${b.what} table ${name} exists`)
+        : t.createTable
+          ? warn(
+              id,
+              `${b.what} table ${name} does not exist; pgcdc consume will create it (createTable: true)`,
+            )
+          : error(
+              id,
+              `${b.what} table ${name} does not exist and createTable is false: pgcdc consume refuses to start without it`,
+              `${b.ddl(table).replace(/\s+/g, ' ')};`,
+            ),
+    );
+  }
+  return out;
 }
 
 async function checkWebhookTarget(t: WebhookTargetConfig): Promise<CheckResult[]> {

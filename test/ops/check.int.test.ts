@@ -171,6 +171,9 @@ it('target table that does not fit the contract: error naming the columns', asyn
     expect(r.stdout).toMatch(
       /^WARN +target\.peer\.delete_markers +delete-marker table public\.users_pgcdc_deleted does not exist; pgcdc consume will create it/m,
     );
+    expect(r.stdout).toMatch(
+      /^WARN +target\.peer\.truncate_mark +truncate-mark table public\.users_pgcdc_truncated does not exist; pgcdc consume will create it/m,
+    );
     const strict = await check(
       configVariant(env.configFile, (raw) => {
         (raw.targets as { createTable?: boolean }[])[0]!.createTable = false;
@@ -178,6 +181,9 @@ it('target table that does not fit the contract: error naming the columns', asyn
     );
     expect(strict.stdout).toMatch(
       /^ERROR +target\.peer\.delete_markers +delete-marker table public\.users_pgcdc_deleted does not exist and createTable is false: .* -> fix: CREATE TABLE IF NOT EXISTS "public"\."users_pgcdc_deleted"/m,
+    );
+    expect(strict.stdout).toMatch(
+      /^ERROR +target\.peer\.truncate_mark +truncate-mark table public\.users_pgcdc_truncated does not exist and createTable is false: .* -> fix: CREATE TABLE IF NOT EXISTS "public"\."users_pgcdc_truncated"/m,
     );
   } finally {
     await query(env.peer.url, 'DROP TABLE users');
