@@ -46,11 +46,16 @@ export function createBackoff(opts: BackoffOptions, random: () => number = Math.
   };
 }
 
-/** The `attempt`-th delay (1-based) of a fresh schedule: for pure code that counts attempts itself. */
+/**
+ * The `attempt`-th delay (1-based) of a fresh schedule, jittered by one draw of `random`: for pure
+ * code that counts attempts itself (webhook deliveries).
+ */
 export function backoffMs(attempt: number, opts: BackoffOptions, random: () => number = Math.random): number {
-  const b = createBackoff(opts, random);
+  const n = Math.max(1, Math.min(attempt, 64));
+  let draws = 0;
+  const b = createBackoff(opts, () => (++draws === n ? random() : 0));
   let ms = 0;
-  for (let i = 0; i < Math.min(attempt, 64); i++) ms = b.next();
+  for (let i = 0; i < n; i++) ms = b.next();
   return ms;
 }
 

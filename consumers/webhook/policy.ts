@@ -1,6 +1,7 @@
 // Retry policy of webhook deliveries, as pure functions: which answers are success, worth another
 // attempt or final; how long to wait (exponential backoff with jitter, or the receiver's
 // Retry-After on 429/503).
+import { backoffMs as sharedBackoffMs } from '../../pipeline/retry.ts';
 
 export type Verdict =
   { kind: 'success' } | { kind: 'retry'; retryAfterMs: number | undefined } | { kind: 'permanent' };
@@ -37,14 +38,13 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-/** Delay after failed attempt number `attempt` (1-based): initial * 2^(attempt-1), capped, jittered. */
+/** Delay after failed attempt number `attempt` (1-based): the one backoff policy (pipeline/retry.ts). */
 export function backoffMs(
   attempt: number,
   policy: BackoffPolicy,
   random: () => number = Math.random,
 ): number {
-  const exp = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt - 1, 52));
-  return Math.round(exp * (1 - policy.jitter * random()));
+  return sharedBackoffMs(attempt, policy, random);
 }
 
 /** The wait before the next attempt: Retry-After (capped) when the receiver gave one, else backoff. */

@@ -28,6 +28,13 @@ describe('createBackoff', () => {
     expect(backoffMs(3, { initialMs: 250, maxMs: 1000 })).toBe(1000);
     expect(backoffMs(200, { initialMs: 250, maxMs: 1000 })).toBe(1000);
   });
+
+  it('backoffMs jitters only the delay it returns, with one draw', () => {
+    let draws = 0;
+    const ms = backoffMs(3, { initialMs: 1000, maxMs: 8000, jitter: 0.5 }, () => (draws++, 1));
+    expect(ms).toBe(2000);
+    expect(draws).toBe(1);
+  });
 });
 
 describe('retryUntil', () => {
