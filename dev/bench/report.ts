@@ -33,10 +33,10 @@ function latencyRows(p: PipelineResult): LatencyResult[] {
   return p.rounds.flatMap((r) => r.latency ?? []);
 }
 
-export function renderReport(res: BenchResult): string {
-  const s = summary(res);
-  const { ours, peer } = s;
-  const pn = peer?.name ?? 'peer';
+type Summary = ReturnType<typeof summary>;
+
+/** Title, time span, machine, load average, workload and the pipelines compared. */
+function renderHeader(res: BenchResult): string[] {
   const out: string[] = [];
   const o = res.options;
   const w = o.workload;
@@ -56,7 +56,14 @@ export function renderReport(res: BenchResult): string {
   out.push('');
   for (const p of res.pipelines) out.push(`- **${p.name}**: ${p.description}`);
   out.push('');
+  return out;
+}
 
+/** Throughput: source, sink, webhook and snapshot rates beside the peer pipeline and the baselines. */
+function renderThroughput(s: Summary): string[] {
+  const { ours, peer } = s;
+  const pn = peer?.name ?? 'peer';
+  const out: string[] = [];
   out.push('## Throughput (events/s; median of rounds)');
   out.push('');
   const cols = [
@@ -115,7 +122,14 @@ export function renderReport(res: BenchResult): string {
   if (peer) for (const r of rows) if (r[0]?.startsWith('webhook')) r[2] = 'n/a (no webhook sink)';
   out.push(markdownTable(cols, rows));
   out.push('');
+  return out;
+}
 
+/** End-to-end latency per load level and pipeline, and the p99 ratio to the peer pipeline. */
+function renderLatency(res: BenchResult, s: Summary): string[] {
+  const { ours, peer } = s;
+  const pn = peer?.name ?? 'peer';
+  const out: string[] = [];
   out.push('## End-to-end latency, source commit -> applied at the peer (ms, per row)');
   out.push('');
   const lrows: string[][] = [];
@@ -163,7 +177,12 @@ export function renderReport(res: BenchResult): string {
     out.push(`p99 pgcdc / ${pn}: ${parts.join(', ')}`);
   }
   out.push('');
+  return out;
+}
 
+/** CPU per 100k events and peak RSS per pipeline. */
+function renderResources(res: BenchResult): string[] {
+  const out: string[] = [];
   out.push('## Resources');
   out.push('');
   const rrows = res.pipelines.map((p) => [
@@ -184,7 +203,12 @@ export function renderReport(res: BenchResult): string {
     markdownTable(['pipeline', 'source CPU s / 100k events', 'sink CPU s / 100k events', 'peak RSS'], rrows),
   );
   out.push('');
+  return out;
+}
 
+/** Every round's figures, the raw baselines and the errors met. */
+function renderRounds(res: BenchResult): string[] {
+  const out: string[] = [];
   out.push('## Rounds');
   out.push('');
   const rr: string[][] = [];
@@ -229,5 +253,16 @@ export function renderReport(res: BenchResult): string {
     for (const e of errors) out.push(`- ${e.split('\n').slice(0, 4).join(' ')}`);
   }
   out.push('');
-  return out.join('\n');
+  return out;
+}
+
+export function renderReport(res: BenchResult): string {
+  const s = summary(res);
+  return [
+    ...renderHeader(res),
+    ...renderThroughput(s),
+    ...renderLatency(res, s),
+    ...renderResources(res),
+    ...renderRounds(res),
+  ].join('\n');
 }

@@ -75,29 +75,14 @@ export function newSnapshotId(now = Date.now()): string {
   return `${now.toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
-export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
-  const { source } = deps;
-  const cfg = source.snapshot;
-  const contract = deps.events.contract;
-  const table = `${contract.schema}.${contract.table}`;
-  const ref: CheckpointTable = { schema: cfg.checkpointSchema, table: cfg.checkpointTable };
-  const key: CheckpointKey = { slot: source.slot, tableName: table };
-  const log = deps.logger.child({ component: 'snapshot', table });
-  const now = deps.now ?? Date.now;
-
-  let stopping = false;
-  let running: Promise<void> | undefined;
-  const state: SnapshotFeedState = { snapshotId: undefined, rowsDone: 0, rowsTotal: null };
-  const acks = new AckTracker();
-  const closed = new ClosedChunks();
-  const waker = new Waker();
-
-  const window = new SnapshotWindow({
-    keyText: (item) => keyTextOf(contract, item.key),
+/** The watermark window that turns each chunk's rows into `op = r` events (window.ts). */
+function createWindow(events: SnapshotEventContext, now: () => number, closed: ClosedChunks): SnapshotWindow {
+  return new SnapshotWindow({
+    keyText: (item) => keyTextOf(events.contract, item.key),
     makeEvent: (chunk, row, position) => ({
       kind: 'event',
       key: row.key,
-      event: snapshotEvent(deps.events, chunk.snapshotId, row, {
+      event: snapshotEvent(events, chunk.snapshotId, row, {
         ...position,
         readAtUs: chunk.readAtUs,
         nowMs: BigInt(now()),
@@ -105,38 +90,53 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     }),
     onClosed: (o) => closed.onClosed(o),
   });
+}
 
-  const pgc = deps.pg ?? createPgConnections();
-  const client = pgc.client(source.url, 'source', `pgcdc-snapshot:${source.slot}`, SOURCE_SESSION_OPTIONS);
-  client.on('error', (err) => log.warn({ err: err.message }, 'snapshot connection error'));
-  /** Checkpoint writes, while `client` reads the next chunk. */
-  const saver = pgc.client(source.url, 'position', `pgcdc-snapshot-checkpoint:${source.slot}`);
-  saver.on('error', (err) => log.warn({ err: err.message }, 'snapshot checkpoint connection error'));
+type JobDeps = Pick<ChunkLoopDeps, 'client' | 'ref' | 'key' | 'contract' | 'cfg' | 'log' | 'now'>;
 
-  const loopDeps: ChunkLoopDeps = {
-    client,
-    saver,
-    ref,
-    key,
-    contract,
-    cfg,
-    window,
-    acks,
-    closed,
-    log,
-    now,
-    stopping: () => stopping,
-    setGauges(done, total) {
-      state.rowsDone = done;
-      state.rowsTotal = total;
-      deps.metrics?.snapshotRowsDone.set({ table }, done);
-      if (total !== null) deps.metrics?.snapshotRowsTotal.set({ table }, Math.max(total, done));
-    },
-  };
-  const reader = new ChunkReader(loopDeps);
+/**
+ * What the checkpoint row asks for (plan.ts planJob): a snapshot to start or resume, or nothing;
+ * writes the requests the plan makes on the way. `slotIsNew` holds until the first look.
+ */
+class JobPlanner {
+  constructor(
+    private readonly d: JobDeps,
+    private slotIsNew: boolean,
+  ) {}
+
+  async next(): Promise<Checkpoint | undefined> {
+    const { client, ref, key, cfg } = this.d;
+    const ctx: PlanContext = {
+      mode: cfg.mode,
+      slotIsNew: this.slotIsNew,
+      filterFingerprint: filterFingerprint(cfg.filter),
+      requested: false,
+    };
+    let cp = await readCheckpoint(client, ref, key);
+    let step = planJob(cp, ctx);
+    // At most two requests per look (the first request, then a filter-changed restart of a row
+    // another process began meanwhile); a restarted row is `requested`, so this ends.
+    for (let n = 0; step.kind === 'request-initial' || step.kind === 'restart'; n++) {
+      if (n === 2) throw new Error(`snapshot plan: still ${step.kind} after two requests`);
+      cp = await this.request(step);
+      step = planJob(cp, { ...ctx, requested: true });
+    }
+    this.slotIsNew = false;
+    switch (step.kind) {
+      case 'idle':
+        return undefined;
+      case 'resume':
+        return resumeSnapshot(client, ref, key, step.snapshotId);
+      case 'begin':
+        return this.begin();
+      default:
+        return step satisfies never;
+    }
+  }
 
   /** requested -> running: a new snapshot id, the scan's end and the row estimate. */
-  async function begin(): Promise<Checkpoint | undefined> {
+  private async begin(): Promise<Checkpoint | undefined> {
+    const { client, ref, key, contract, cfg, log, now } = this.d;
     const snapshotId = newSnapshotId(now());
     const max = await maxKey(client, contract);
     const est =
@@ -168,7 +168,8 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   }
 
   /** Writes what a request step asks for; returns the row as it is afterwards. */
-  async function request(step: Extract<JobStep, { kind: 'request-initial' | 'restart' }>) {
+  private async request(step: Extract<JobStep, { kind: 'request-initial' | 'restart' }>) {
+    const { client, ref, key, cfg, log } = this.d;
     if (step.kind === 'request-initial') {
       return (await requestInitialSnapshot(client, ref, key)) ?? (await readCheckpoint(client, ref, key));
     }
@@ -185,37 +186,57 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     }
     return requestSnapshot(client, ref, key, { restart: true, reason: step.reason });
   }
+}
 
-  /** What the checkpoint row asks for (plan.ts planJob): a snapshot to start or resume, or nothing. */
-  let slotIsNew = deps.slotCreated ?? false;
-  async function nextJob(): Promise<Checkpoint | undefined> {
-    const ctx: PlanContext = {
-      mode: cfg.mode,
-      slotIsNew,
-      filterFingerprint: filterFingerprint(cfg.filter),
-      requested: false,
-    };
-    let cp = await readCheckpoint(client, ref, key);
-    let step = planJob(cp, ctx);
-    // At most two requests per look (the first request, then a filter-changed restart of a row
-    // another process began meanwhile); a restarted row is `requested`, so this ends.
-    for (let n = 0; step.kind === 'request-initial' || step.kind === 'restart'; n++) {
-      if (n === 2) throw new Error(`snapshot plan: still ${step.kind} after two requests`);
-      cp = await request(step);
-      step = planJob(cp, { ...ctx, requested: true });
-    }
-    slotIsNew = false;
-    switch (step.kind) {
-      case 'idle':
-        return undefined;
-      case 'resume':
-        return resumeSnapshot(client, ref, key, step.snapshotId);
-      case 'begin':
-        return begin();
-      default:
-        return step satisfies never;
-    }
-  }
+export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
+  const { source } = deps;
+  const cfg = source.snapshot;
+  const contract = deps.events.contract;
+  const table = `${contract.schema}.${contract.table}`;
+  const ref: CheckpointTable = { schema: cfg.checkpointSchema, table: cfg.checkpointTable };
+  const key: CheckpointKey = { slot: source.slot, tableName: table };
+  const log = deps.logger.child({ component: 'snapshot', table });
+  const now = deps.now ?? Date.now;
+
+  let stopping = false;
+  let running: Promise<void> | undefined;
+  const state: SnapshotFeedState = { snapshotId: undefined, rowsDone: 0, rowsTotal: null };
+  const acks = new AckTracker();
+  const closed = new ClosedChunks();
+  const waker = new Waker();
+
+  const window = createWindow(deps.events, now, closed);
+
+  const pgc = deps.pg ?? createPgConnections();
+  const client = pgc.client(source.url, 'source', `pgcdc-snapshot:${source.slot}`, SOURCE_SESSION_OPTIONS);
+  client.on('error', (err) => log.warn({ err: err.message }, 'snapshot connection error'));
+  /** Checkpoint writes, while `client` reads the next chunk. */
+  const saver = pgc.client(source.url, 'position', `pgcdc-snapshot-checkpoint:${source.slot}`);
+  saver.on('error', (err) => log.warn({ err: err.message }, 'snapshot checkpoint connection error'));
+
+  const loopDeps: ChunkLoopDeps = {
+    client,
+    saver,
+    ref,
+    key,
+    contract,
+    cfg,
+    window,
+    acks,
+    closed,
+    log,
+    now,
+    stopping: () => stopping,
+    setGauges(done, total) {
+      state.rowsDone = done;
+      state.rowsTotal = total;
+      deps.metrics?.snapshotRowsDone.set({ table }, done);
+      if (total !== null) deps.metrics?.snapshotRowsTotal.set({ table }, Math.max(total, done));
+    },
+  };
+  const reader = new ChunkReader(loopDeps);
+
+  const jobs = new JobPlanner(loopDeps, deps.slotCreated ?? false);
 
   async function loop(): Promise<void> {
     try {
@@ -223,7 +244,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       await saver.connect();
       await ensureCheckpointTable(client, ref);
       while (!stopping) {
-        const job = await nextJob();
+        const job = await jobs.next();
         if (job) {
           state.snapshotId = job.snapshotId!;
           await runSnapshot(loopDeps, reader, job);

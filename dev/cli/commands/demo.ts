@@ -6,20 +6,27 @@ import pg from 'pg';
 import { forgetPosition } from '../../../producers/postgres/position.ts';
 import { LOCAL_CONFIG, stackSettingsFromEnv } from '../../stack/settings.ts';
 import { createUsersTable, stackDown, stackUp } from '../../stack/stack.ts';
-import { loadContract } from '../../../schemas/contract.ts';
-import { createApp, startConsumer, startProducer, serveMetrics } from '../../../pipeline/compose.ts';
+import { loadContract, type TableContract } from '../../../schemas/contract.ts';
+import {
+  createApp,
+  startConsumer,
+  startProducer,
+  serveMetrics,
+  type App,
+} from '../../../pipeline/compose.ts';
 import { loadConfigFile } from '../../../pipeline/config/load.ts';
 import {
   dlqTopicFor,
   groupFor,
   topicFor,
+  type Config,
   type PostgresTargetConfig,
 } from '../../../pipeline/config/schema.ts';
 import { createLogger } from '../../../pipeline/observability/logger.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
 import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
 import { redactSecrets } from '../../redact.ts';
-import { startDemoReceiver } from './demo-webhook.ts';
+import { startDemoReceiver, type DemoReceiver } from './demo-webhook.ts';
 
 interface DemoOpts {
   rows: string;
@@ -49,6 +56,250 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
+/** What the demo runs against: the local config, its Postgres peer target and the optional webhook. */
+interface DemoSetup {
+  config: Config;
+  target: PostgresTargetConfig;
+  hook: DemoReceiver | undefined;
+  app: App;
+  topic: string;
+  contract: TableContract;
+}
+
+type Consumer = Awaited<ReturnType<typeof startConsumer>>;
+
+/** The running pipeline: the producer, the peer target's consumer, the webhook's, the metrics server. */
+interface DemoPipeline {
+  producer: ReturnType<typeof startProducer>['producer'];
+  done: ReturnType<typeof startProducer>['done'];
+  consumer: Consumer;
+  hookConsumer: Consumer | undefined;
+  server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+}
+
+/** Drops what an earlier demo left: slot, position, publication, tables, topics, consumer groups. */
+async function resetDemo({ config, target, hook, app, topic }: DemoSetup): Promise<void> {
+  say('resetting the demo: slot, publication, topic, consumer group, source and peer tables');
+  await withClient(config.source.url, async (c) => {
+    await c.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+      [config.source.slot],
+    );
+    await forgetPosition(c, config.source.position, config.source.slot); // the slot is gone on purpose
+    await c.query(`DROP PUBLICATION IF EXISTS ${pg.escapeIdentifier(config.source.publication)}`);
+    await c.query('DROP TABLE IF EXISTS public.users');
+  });
+  await createUsersTable(config.source.url);
+  await withClient(target.url, (c) =>
+    c.query(
+      `DROP TABLE IF EXISTS ${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(target.table)}`,
+    ),
+  );
+  const admin = app.kafka.admin();
+  const groups = app.kafka.groupAdmin();
+  await Promise.all([admin.connect(), groups.connect()]);
+  try {
+    // Deleting the topic also drops the group's offsets for it; deleting the group is
+    // refused while a killed earlier demo's member has not timed out, which is harmless.
+    await admin.deleteTopic(topic);
+    await admin.deleteTopic(dlqTopicFor(config.kafka, target));
+    await groups.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
+    if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
+    if (hook) await groups.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+    await groups.disconnect();
+  }
+}
+
+/** Starts the producer (waits until it streams), the targets' consumers and the metrics server. */
+async function startPipeline({ config, target, hook, app, topic }: DemoSetup): Promise<DemoPipeline> {
+  say(
+    `running the producer (slot ${config.source.slot} -> topic ${topic}) and target "${target.name}" (${target.url.replace(/\/\/.*@/, '//')})`,
+  );
+  const { producer, done } = startProducer(app);
+  await waitFor('the producer to stream', () => Promise.resolve(producer.state().running));
+  const consumer = await startConsumer(app, target.name);
+  const hookConsumer = hook ? await startConsumer(app, hook.target.name) : undefined;
+  const server = await serveMetrics(app.metrics, app.config.metrics, () => ({
+    ok: true,
+    detail: {},
+  })).catch(() => undefined);
+  if (server) say(`metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`);
+  return { producer, done, consumer, hookConsumer, server };
+}
+
+/** Seeds `n` users in one transaction. */
+async function seedUsers(url: string, r: ReturnType<typeof rng>, n: number): Promise<void> {
+  const ids = await withClient(url, async (c) => {
+    await c.query('BEGIN');
+    const inserted = await insertUsers(
+      c,
+      Array.from({ length: n }, (_, i) => makeUser(r, i, { tag: 'seed' })),
+    );
+    await c.query('COMMIT');
+    return inserted;
+  });
+  say(`seeded ${ids.length} users in one transaction`);
+}
+
+/** Live inserts, updates (TOAST-preserving, bulk, an email swap) and deletes on the source. */
+async function liveChanges(url: string, r: ReturnType<typeof rng>): Promise<void> {
+  const counts = { inserts: 0, updates: 0, deletes: 0 };
+  await withClient(url, async (c) => {
+    const live = Array.from({ length: 200 }, (_, i) => makeUser(r, i, { tag: 'live' }));
+    for (const row of live) {
+      await insertUsers(c, [row]);
+      counts.inserts++;
+    }
+    const big = await c.query<{ id: string }>(
+      'SELECT id::text FROM users WHERE length(bio) > 2000 ORDER BY id LIMIT 20',
+    );
+    for (const row of big.rows) {
+      // Only a non-TOAST column changes: PostgreSQL does not resend the large bio.
+      await c.query('UPDATE users SET city = $2, updated_at = now() WHERE id = $1', [row.id, 'Reykjavík']);
+      counts.updates++;
+    }
+    const upd = await c.query(
+      'UPDATE users SET balance = balance + 1.50, last_login_at = now(), tags = array_append(tags, $1) WHERE id % 7 = 0',
+      ['seen'],
+    );
+    counts.updates += upd.rowCount ?? 0;
+    const swap = await c.query<{ a: string; b: string }>(
+      "SELECT min(id)::text AS a, max(id)::text AS b FROM users WHERE email LIKE '%seed%'",
+    );
+    const { a, b } = swap.rows[0]!;
+    // Two users swap emails in one transaction (a unique secondary key across partitions).
+    const ea = (await c.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [a])).rows[0]!
+      .email;
+    const eb = (await c.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [b])).rows[0]!
+      .email;
+    await c.query('BEGIN');
+    await c.query("UPDATE users SET email = 'swapping-' || id WHERE id = $1", [a]);
+    await c.query('UPDATE users SET email = $2 WHERE id = $1', [b, ea]);
+    await c.query('UPDATE users SET email = $2 WHERE id = $1', [a, eb]);
+    await c.query('COMMIT');
+    counts.updates += 3;
+    const del = await c.query('DELETE FROM users WHERE id % 11 = 0');
+    counts.deletes += del.rowCount ?? 0;
+  });
+  say(`live changes: ${counts.inserts} inserts, ${counts.updates} updates, ${counts.deletes} deletes`);
+}
+
+/**
+ * Waits until the peer equals the source, measures single-row latency with 20 probes, compares
+ * once more and (with --webhook) checks the receiver's findings. Returns whether all is well.
+ */
+async function waitAndCompare(
+  { config, target, hook, contract }: DemoSetup,
+  { consumer, hookConsumer }: DemoPipeline,
+  r: ReturnType<typeof rng>,
+  t0: number,
+): Promise<boolean> {
+  const columns = contract.columns;
+  const src = { url: config.source.url, schema: 'public', table: 'users' };
+  const dst = { url: target.url, schema: target.schema, table: target.table };
+  let last = Date.now();
+  await waitFor('the peer to catch up', async () => {
+    const st = consumer.status();
+    if (Date.now() - last > 2000) {
+      last = Date.now();
+      say(`... applied ${st.applied} events so far (${st.state}${st.lastError ? `: ${st.lastError}` : ''})`);
+    }
+    return (await compareTables(src, dst, columns)).equal;
+  });
+  const elapsed = (Date.now() - t0) / 1000;
+  const st = consumer.status();
+  say(
+    `target "${target.name}": ${st.applied} events applied, ${st.deadLettered} dead-lettered, in ${elapsed.toFixed(1)} s`,
+  );
+  // Latency of single-row changes while the pipeline is idle: 20 probe inserts, one at a time.
+  const probes = await withClient(config.source.url, async (c) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      ids.push(...(await insertUsers(c, [makeUser(r, i, { tag: 'probe' })])));
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return ids;
+  });
+  await waitFor('the probes to arrive', async () => (await compareTables(src, dst, columns)).equal);
+  const lat = await withClient(target.url, (c) =>
+    c.query<{ p50: number; p99: number; max: number }>(
+      `SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)) AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)) AS p99, round(max(ms)) AS max
+         FROM (SELECT extract(epoch FROM _pgcdc_synced_at - created_at) * 1000 AS ms FROM users WHERE id = ANY ($1::bigint[])) x`,
+      [probes],
+    ),
+  );
+  const l = lat.rows[0]!;
+  say(
+    `end-to-end latency of single-row changes (commit -> applied at the peer): p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
+  );
+  const result = await compareTables(src, dst, columns);
+  let ok = result.equal;
+  console.log(`\n${describeComparison(result)}\n`);
+  if (hook && hookConsumer) {
+    const done = (c: Consumer) => c.status().applied + c.status().deadLettered;
+    await waitFor('the webhook to catch up', () => Promise.resolve(done(hookConsumer) >= done(consumer)));
+    const h = hook.stats();
+    const hs = hookConsumer.status();
+    say(
+      `webhook "${hook.target.name}" (${hook.target.url}): ${h.events} events for ${h.users} users in ${h.requests} requests, ${hs.deadLettered} dead-lettered, ${h.badSignatures} bad signatures, ${h.outOfOrder} out of order`,
+    );
+    ok = ok && h.badSignatures === 0 && h.outOfOrder === 0 && hs.deadLettered === 0;
+  }
+  return ok;
+}
+
+/** Stops the producer (and waits for its run to end), the consumers, the receiver, the metrics server. */
+async function stopPipeline(p: DemoPipeline, hook: DemoReceiver | undefined): Promise<void> {
+  await p.producer.stop();
+  await p.done;
+  await p.consumer.stop();
+  await p.hookConsumer?.stop();
+  await hook?.close();
+  p.server?.close();
+}
+
+async function runDemo(opts: DemoOpts): Promise<void> {
+  const settings = stackSettingsFromEnv(process.env);
+  say('starting the local stack (first run downloads Kafka and the registry) ...');
+  const up = await stackUp(settings, (m) => say(m));
+  const config = loadConfigFile(LOCAL_CONFIG, process.env);
+  const target = config.targets[0] as PostgresTargetConfig;
+  const hook = opts.webhook ? await startDemoReceiver() : undefined;
+  if (hook) config.targets.push(hook.target);
+  const logger = createLogger({ level: opts.logLevel ?? 'warn', pretty: true });
+  const setup: DemoSetup = {
+    config,
+    target,
+    hook,
+    app: createApp(config, logger),
+    topic: topicFor(config.kafka, config.source),
+    contract: loadContract(),
+  };
+  let ok = false;
+  try {
+    await resetDemo(setup);
+    const pipeline = await startPipeline(setup);
+    const r = rng(42);
+    const t0 = Date.now();
+    await seedUsers(config.source.url, r, Number(opts.rows));
+    await liveChanges(config.source.url, r);
+    ok = await waitAndCompare(setup, pipeline, r, t0);
+    if (opts.keepRunning) {
+      say('pipeline keeps running (Ctrl-C to stop); make changes with: psql ' + config.source.url);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+    await stopPipeline(pipeline, hook);
+  } finally {
+    if (!opts.keepStack && !opts.keepRunning && up.started.length > 0) {
+      say(`stopping the stack parts this demo started: ${up.started.join(', ')}`);
+      await stackDown(settings, up.started);
+    }
+  }
+  if (!ok) process.exitCode = 1;
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -61,193 +312,5 @@ export function registerDemoCommand(program: Command): void {
       'also deliver every change to a webhook target (a signature-checking receiver in the demo)',
     )
     .option('--log-level <level>', 'pipeline log level', 'warn')
-    .action(async (opts: DemoOpts) => {
-      const settings = stackSettingsFromEnv(process.env);
-      say('starting the local stack (first run downloads Kafka and the registry) ...');
-      const up = await stackUp(settings, (m) => say(m));
-      const config = loadConfigFile(LOCAL_CONFIG, process.env);
-      const target = config.targets[0] as PostgresTargetConfig;
-      const hook = opts.webhook ? await startDemoReceiver() : undefined;
-      if (hook) config.targets.push(hook.target);
-      const logger = createLogger({ level: opts.logLevel ?? 'warn', pretty: true });
-      const app = createApp(config, logger);
-      const topic = topicFor(config.kafka, config.source);
-      const contract = loadContract();
-      let ok = false;
-      try {
-        say('resetting the demo: slot, publication, topic, consumer group, source and peer tables');
-        await withClient(config.source.url, async (c) => {
-          await c.query(
-            'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-            [config.source.slot],
-          );
-          await forgetPosition(c, config.source.position, config.source.slot); // the slot is gone on purpose
-          await c.query(`DROP PUBLICATION IF EXISTS ${pg.escapeIdentifier(config.source.publication)}`);
-          await c.query('DROP TABLE IF EXISTS public.users');
-        });
-        await createUsersTable(config.source.url);
-        await withClient(target.url, (c) =>
-          c.query(
-            `DROP TABLE IF EXISTS ${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(target.table)}`,
-          ),
-        );
-        const admin = app.kafka.admin();
-        const groups = app.kafka.groupAdmin();
-        await Promise.all([admin.connect(), groups.connect()]);
-        try {
-          // Deleting the topic also drops the group's offsets for it; deleting the group is
-          // refused while a killed earlier demo's member has not timed out, which is harmless.
-          await admin.deleteTopic(topic);
-          await admin.deleteTopic(dlqTopicFor(config.kafka, target));
-          await groups.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
-          if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
-          if (hook) await groups.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
-        } finally {
-          await admin.disconnect();
-          await groups.disconnect();
-        }
-
-        say(
-          `running the producer (slot ${config.source.slot} -> topic ${topic}) and target "${target.name}" (${target.url.replace(/\/\/.*@/, '//')})`,
-        );
-        const { producer, done } = startProducer(app);
-        await waitFor('the producer to stream', () => Promise.resolve(producer.state().running));
-        const consumer = await startConsumer(app, target.name);
-        const hookConsumer = hook ? await startConsumer(app, hook.target.name) : undefined;
-        const server = await serveMetrics(app.metrics, app.config.metrics, () => ({
-          ok: true,
-          detail: {},
-        })).catch(() => undefined);
-        if (server) say(`metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`);
-
-        const r = rng(42);
-        const n = Number(opts.rows);
-        const t0 = Date.now();
-        const ids = await withClient(config.source.url, async (c) => {
-          await c.query('BEGIN');
-          const inserted = await insertUsers(
-            c,
-            Array.from({ length: n }, (_, i) => makeUser(r, i, { tag: 'seed' })),
-          );
-          await c.query('COMMIT');
-          return inserted;
-        });
-        say(`seeded ${ids.length} users in one transaction`);
-
-        const counts = { inserts: 0, updates: 0, deletes: 0 };
-        await withClient(config.source.url, async (c) => {
-          const live = Array.from({ length: 200 }, (_, i) => makeUser(r, i, { tag: 'live' }));
-          for (const row of live) {
-            await insertUsers(c, [row]);
-            counts.inserts++;
-          }
-          const big = await c.query<{ id: string }>(
-            'SELECT id::text FROM users WHERE length(bio) > 2000 ORDER BY id LIMIT 20',
-          );
-          for (const row of big.rows) {
-            // Only a non-TOAST column changes: PostgreSQL does not resend the large bio.
-            await c.query('UPDATE users SET city = $2, updated_at = now() WHERE id = $1', [
-              row.id,
-              'Reykjavík',
-            ]);
-            counts.updates++;
-          }
-          const upd = await c.query(
-            'UPDATE users SET balance = balance + 1.50, last_login_at = now(), tags = array_append(tags, $1) WHERE id % 7 = 0',
-            ['seen'],
-          );
-          counts.updates += upd.rowCount ?? 0;
-          const swap = await c.query<{ a: string; b: string }>(
-            "SELECT min(id)::text AS a, max(id)::text AS b FROM users WHERE email LIKE '%seed%'",
-          );
-          const { a, b } = swap.rows[0]!;
-          // Two users swap emails in one transaction (a unique secondary key across partitions).
-          const ea = (await c.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [a])).rows[0]!
-            .email;
-          const eb = (await c.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [b])).rows[0]!
-            .email;
-          await c.query('BEGIN');
-          await c.query("UPDATE users SET email = 'swapping-' || id WHERE id = $1", [a]);
-          await c.query('UPDATE users SET email = $2 WHERE id = $1', [b, ea]);
-          await c.query('UPDATE users SET email = $2 WHERE id = $1', [a, eb]);
-          await c.query('COMMIT');
-          counts.updates += 3;
-          const del = await c.query('DELETE FROM users WHERE id % 11 = 0');
-          counts.deletes += del.rowCount ?? 0;
-        });
-        say(`live changes: ${counts.inserts} inserts, ${counts.updates} updates, ${counts.deletes} deletes`);
-
-        const columns = contract.columns;
-        const src = { url: config.source.url, schema: 'public', table: 'users' };
-        const dst = { url: target.url, schema: target.schema, table: target.table };
-        let last = Date.now();
-        await waitFor('the peer to catch up', async () => {
-          const st = consumer.status();
-          if (Date.now() - last > 2000) {
-            last = Date.now();
-            say(
-              `... applied ${st.applied} events so far (${st.state}${st.lastError ? `: ${st.lastError}` : ''})`,
-            );
-          }
-          return (await compareTables(src, dst, columns)).equal;
-        });
-        const elapsed = (Date.now() - t0) / 1000;
-        const st = consumer.status();
-        say(
-          `target "${target.name}": ${st.applied} events applied, ${st.deadLettered} dead-lettered, in ${elapsed.toFixed(1)} s`,
-        );
-        // Latency of single-row changes while the pipeline is idle: 20 probe inserts, one at a time.
-        const probes = await withClient(config.source.url, async (c) => {
-          const ids: string[] = [];
-          for (let i = 0; i < 20; i++) {
-            ids.push(...(await insertUsers(c, [makeUser(r, i, { tag: 'probe' })])));
-            await new Promise((res) => setTimeout(res, 50));
-          }
-          return ids;
-        });
-        await waitFor('the probes to arrive', async () => (await compareTables(src, dst, columns)).equal);
-        const lat = await withClient(target.url, (c) =>
-          c.query<{ p50: number; p99: number; max: number }>(
-            `SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)) AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)) AS p99, round(max(ms)) AS max
-               FROM (SELECT extract(epoch FROM _pgcdc_synced_at - created_at) * 1000 AS ms FROM users WHERE id = ANY ($1::bigint[])) x`,
-            [probes],
-          ),
-        );
-        const l = lat.rows[0]!;
-        say(
-          `end-to-end latency of single-row changes (commit -> applied at the peer): p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
-        );
-        const result = await compareTables(src, dst, columns);
-        ok = result.equal;
-        console.log(`\n${describeComparison(result)}\n`);
-        if (hook && hookConsumer) {
-          const done = (c: typeof consumer) => c.status().applied + c.status().deadLettered;
-          await waitFor('the webhook to catch up', () =>
-            Promise.resolve(done(hookConsumer) >= done(consumer)),
-          );
-          const h = hook.stats();
-          const hs = hookConsumer.status();
-          say(
-            `webhook "${hook.target.name}" (${hook.target.url}): ${h.events} events for ${h.users} users in ${h.requests} requests, ${hs.deadLettered} dead-lettered, ${h.badSignatures} bad signatures, ${h.outOfOrder} out of order`,
-          );
-          ok = ok && h.badSignatures === 0 && h.outOfOrder === 0 && hs.deadLettered === 0;
-        }
-        if (opts.keepRunning) {
-          say('pipeline keeps running (Ctrl-C to stop); make changes with: psql ' + config.source.url);
-          await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-        }
-        await producer.stop();
-        await done;
-        await consumer.stop();
-        await hookConsumer?.stop();
-        await hook?.close();
-        server?.close();
-      } finally {
-        if (!opts.keepStack && !opts.keepRunning && up.started.length > 0) {
-          say(`stopping the stack parts this demo started: ${up.started.join(', ')}`);
-          await stackDown(settings, up.started);
-        }
-      }
-      if (!ok) process.exitCode = 1;
-    });
+    .action(runDemo);
 }
