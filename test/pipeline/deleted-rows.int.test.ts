@@ -6,8 +6,8 @@ import { PostgresSink } from '../../consumers/postgres/sink.ts';
 import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createEventCodec } from '../../schemas/codec.ts';
-import { loadContract, type Op, type Row } from '../../schemas/contract.ts';
-import { changeEvent } from '../unit/support/events.ts';
+import { loadContract } from '../../schemas/contract.ts';
+import { positionedChanges } from '../unit/support/events.ts';
 import { freshDatabase, stackUrls, waitUntil } from '../support/index.ts';
 import { query as onPeer } from '../support/pipeline.ts';
 import { closeAfterEach, targetPipeline, type WebhookPipeline } from '../support/webhook.ts';
@@ -102,28 +102,7 @@ describe('deletes at a postgres target', () => {
 
 describe('delete markers on the per-event path of the postgres sink', () => {
   const contract = loadContract();
-  let n = 0n;
-  /** A change of user `id` at source position (commit_lsn = lsn, seq 0). */
-  const change = (op: Op, id: bigint, lsn: bigint, after: Row | null = null, unchanged: string[] = []) => ({
-    offset: ++n,
-    key: { id } as Row,
-    event: changeEvent({
-      op,
-      after: after && {
-        id,
-        email: `u${id}@x.io`,
-        username: `u${id}`,
-        is_active: true,
-        is_blocked: false,
-        created_at: 1_700_000_000_000_000n,
-        updated_at: 1_700_000_000_000_000n,
-        ...after,
-      },
-      unchanged,
-      source: { lsn, commit_lsn: lsn },
-      event_id: `${op}-${id}-${lsn}`,
-    }),
-  });
+  const change = positionedChanges();
 
   it('keeps an older full or partial update of a deleted key out without dead-lettering it', async () => {
     const urls = stackUrls();
@@ -141,16 +120,18 @@ describe('delete markers on the per-event path of the postgres sink', () => {
       expect(first.applied).toHaveLength(2);
       // A rejected row in the batch sends it down the per-event path (savepoints, one statement each).
       const rejected = change('c', 3n, 12n, { city: 'Nowhere' });
-      const res = await sink.apply([
+      const batch = [
         change('d', 1n, 20n),
         change('u', 1n, 15n, { city: 'old' }), // older than the delete: stays out
         change('u', 1n, 16n, { city: 'older' }, ['bio']), // partial and older: superseded, not missing
         rejected,
         change('u', 4n, 17n, { city: 'x' }, ['bio']), // partial, row never existed: missing
-      ]);
+      ];
+      const missing = batch.at(-1)!;
+      const res = await sink.apply(batch);
       expect(res.deadLetters.map((d) => [d.offset, d.reason])).toEqual([
         [rejected.offset, 'rejected'],
-        [n, 'missing-row'],
+        [missing.offset, 'missing-row'],
       ]);
       expect(await onPeer(peer.url, 'SELECT id::text AS id FROM users ORDER BY id')).toEqual([{ id: '2' }]);
       // The same through the set-based path (no rejected row): still nothing brings key 1 back.

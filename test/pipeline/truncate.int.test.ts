@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { PostgresSink } from '../../consumers/postgres/sink.ts';
 import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
-import { loadContract, type Op, type Row } from '../../schemas/contract.ts';
-import { changeEvent } from '../unit/support/events.ts';
+import { loadContract } from '../../schemas/contract.ts';
+import { positionedChanges } from '../unit/support/events.ts';
 import { freshDatabase, stackUrls, waitUntil, type FreshDatabase } from '../support/index.ts';
 import { query, readTopic } from '../support/pipeline.ts';
 import {
@@ -137,27 +137,7 @@ describe('TRUNCATE at the source', () => {
   }, 240_000);
 
   it('at the sink: commutes with row events on the set-based and the per-event path', async () => {
-    let n = 0n;
-    const change = (op: Op, id: bigint, lsn: bigint, after: Row | null = null, unchanged: string[] = []) => ({
-      offset: ++n,
-      key: (op === 't' ? {} : { id }) as Row,
-      event: changeEvent({
-        op,
-        after: after && {
-          id,
-          email: `u${id}@x.io`,
-          username: `u${id}`,
-          is_active: true,
-          is_blocked: false,
-          created_at: 1_700_000_000_000_000n,
-          updated_at: 1_700_000_000_000_000n,
-          ...after,
-        },
-        unchanged,
-        source: { lsn, commit_lsn: lsn },
-        event_id: `${op}-${id}-${lsn}`,
-      }),
-    });
+    const change = positionedChanges();
     const peer = await freshDatabase(urls.adminUrl, 'truncate_sink');
     const target = PostgresTargetSchema.parse({ name: 'peer', type: 'postgres', url: peer.url });
     const sink = new PostgresSink(target, loadContract(), createLogger({ level: 'warn' }));

@@ -1,6 +1,6 @@
 // Change events for unit tests: every field set (an insert into public.users of database `src`,
 // at LSN 0, transaction 1), with the fields a test cares about given; `source` fields one by one.
-import type { ChangeEvent } from '../../../schemas/contract.ts';
+import type { ChangeEvent, Row } from '../../../schemas/contract.ts';
 
 export type ChangeEventFields = Partial<Omit<ChangeEvent, 'source'>> & {
   source?: Partial<ChangeEvent['source']>;
@@ -31,4 +31,38 @@ export function changeEvent({ source, ...fields }: ChangeEventFields = {}): Chan
     event_id: '',
     ...fields,
   };
+}
+
+/**
+ * A builder of decoded changes of users at given source positions (commit_lsn = lsn, seq 0), with
+ * Kafka offsets counting from 1: for tests that feed a sink directly. A truncate has no row key.
+ */
+export function positionedChanges() {
+  let offset = 0n;
+  return (
+    op: ChangeEvent['op'],
+    id: bigint,
+    lsn: bigint,
+    after: Row | null = null,
+    unchanged: string[] = [],
+  ) => ({
+    offset: ++offset,
+    key: (op === 't' ? {} : { id }) as Row,
+    event: changeEvent({
+      op,
+      after: after && {
+        id,
+        email: `u${id}@x.io`,
+        username: `u${id}`,
+        is_active: true,
+        is_blocked: false,
+        created_at: 1_700_000_000_000_000n,
+        updated_at: 1_700_000_000_000_000n,
+        ...after,
+      },
+      unchanged,
+      source: { lsn, commit_lsn: lsn },
+      event_id: `${op}-${id}-${lsn}`,
+    }),
+  });
 }
