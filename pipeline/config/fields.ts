@@ -1,6 +1,19 @@
-// Field types the configuration schema (schema.ts) uses in several places: Kafka topic names,
-// durations in seconds, and what a target does with a TRUNCATE of the source table.
+// Field types the configuration sections use in several places: SQL identifiers, names, Kafka topic
+// names, durations in seconds, and what a target does with a TRUNCATE of the source table.
 import { z } from 'zod';
+
+/** A SQL identifier we are willing to quote and use: validated here, quoted at use. */
+export const identifier = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+    'must be a plain SQL identifier (letters, digits, _; max 63 chars)',
+  );
+
+/** A target's name: part of its consumer group, dead-letter topic, metrics labels. */
+export const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must match [a-z][a-z0-9_-]*');
+export const url = (what: string) => z.string().min(1).describe(what);
+export const positiveInt = z.number().int().positive();
 
 /** Kafka's own rule for topic names: refused by the broker otherwise. */
 export const topicName = z

@@ -1,0 +1,78 @@
+// The source section: the PostgreSQL database, table, publication and slot the producer tails, and
+// its initial feed (snapshot). Part of the configuration (schema.ts).
+import { z } from 'zod';
+import { identifier, positiveInt, url } from './fields.ts';
+
+export const SNAPSHOT_DEFAULTS = {
+  mode: 'initial' as const,
+  batchSize: 1000,
+  checkpointSchema: 'public',
+  checkpointTable: 'pgcdc_snapshot',
+  progressIntervalMs: 10_000,
+  countTimeoutMs: 10_000,
+};
+
+export const SnapshotSchema = z
+  .object({
+    mode: z
+      .enum(['initial', 'never'])
+      .default(SNAPSHOT_DEFAULTS.mode)
+      .describe(
+        'initial: a producer starting on a table this slot never snapshotted feeds every row first (op=r); never: only on request (pgcdc snapshot)',
+      ),
+    batchSize: positiveInt
+      .default(SNAPSHOT_DEFAULTS.batchSize)
+      .describe('the feed limit: rows read per chunk (one short transaction, key order)'),
+    filter: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('SQL predicate on the table rows, e.g. "is_active AND NOT is_blocked"; trusted SQL'),
+    checkpointSchema: identifier.default(SNAPSHOT_DEFAULTS.checkpointSchema),
+    checkpointTable: identifier
+      .default(SNAPSHOT_DEFAULTS.checkpointTable)
+      .describe('source table holding the progress per slot and table, created if missing'),
+    progressIntervalMs: positiveInt
+      .default(SNAPSHOT_DEFAULTS.progressIntervalMs)
+      .describe('log the progress this often'),
+    countTimeoutMs: positiveInt
+      .default(SNAPSHOT_DEFAULTS.countTimeoutMs)
+      .describe('count(*) the rows to read if it answers within this time, else use the planner estimate'),
+  })
+  .strict();
+
+export const SourceSchema = z
+  .object({
+    url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
+    schema: identifier.default('public'),
+    table: identifier.default('users'),
+    publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
+    slot: z
+      .string()
+      .regex(
+        /^[a-z0-9_]{1,63}$/,
+        'must be a replication slot name: lower-case letters, digits and _ only (max 63); Postgres refuses anything else',
+      )
+      .default('pgcdc_slot')
+      .describe('logical replication slot (pgoutput), created if missing'),
+    heartbeatIntervalMs: positiveInt
+      .default(10_000)
+      .describe('emit a logical message this often so the slot advances while the table is idle'),
+    statusIntervalMs: positiveInt
+      .default(5000)
+      .describe('standby status (acknowledged LSN) sent at least this often'),
+    ackIntervalMs: positiveInt
+      .default(200)
+      .describe(
+        'store (source.position) and acknowledge the newest Kafka-acknowledged position at most this often: one small source write per interval instead of one per transaction; a restart re-publishes at most this much (duplicates are absorbed)',
+      ),
+    snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (README: Initial feed)'),
+    position: z
+      .object({ schema: identifier.default('public'), table: identifier.default('pgcdc_position') })
+      .strict()
+      .default({ schema: 'public', table: 'pgcdc_position' })
+      .describe(
+        'source table (created if missing) holding the last acknowledged LSN per slot; a slot that disagrees with it is refused (README: Slot protection)',
+      ),
+  })
+  .strict();
