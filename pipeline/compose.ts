@@ -12,9 +12,8 @@ import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
-import { loadContract } from '../schemas/contract.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
-import { topicFor } from './config/schema.ts';
+import { contractOf, topicFor } from './config/schema.ts';
 import { ConfigError, describeError, UnavailableError } from './errors.ts';
 import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
@@ -109,7 +108,7 @@ export function startProducer(app: App) {
 }
 
 export function createSink(app: App, target: TargetConfig): Sink {
-  const contract = loadContract(app.config.source.table, app.config.source.schema);
+  const contract = contractOf(app.config.source);
   const sink = ((): Sink => {
     switch (target.type) {
       case 'postgres':
@@ -133,7 +132,7 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
     });
   }
   const topic = topicFor(app.config.kafka, app.config.source);
-  const contract = loadContract(app.config.source.table, app.config.source.schema);
+  const contract = contractOf(app.config.source);
   const codec = await codecOnceReachable(app.logger, targetName, () =>
     createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
   );

@@ -7,7 +7,7 @@
 // and interleaves `op = r` events with the stream.
 import type pg from 'pg';
 import type { Config } from '../pipeline/config/schema.ts';
-import { topicFor } from '../pipeline/config/schema.ts';
+import { contractOf, topicFor } from '../pipeline/config/schema.ts';
 import { describeError, PgcdcError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import type { Logger } from '../pipeline/observability/logger.ts';
@@ -15,7 +15,7 @@ import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { PgConnections } from '../pipeline/postgres.ts';
 import { createBackoff, sleep } from '../pipeline/retry.ts';
 import type { EventCodec } from '../schemas/codec.ts';
-import { loadContract, type TableContract } from '../schemas/contract.ts';
+import type { TableContract } from '../schemas/contract.ts';
 import { parseLsn, type Lsn } from '../schemas/lsn.ts';
 import { StreamSession, type SessionReport } from './session.ts';
 
@@ -68,7 +68,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
   const { config } = deps;
   const log = deps.logger.child({ component: 'producer', slot: config.source.slot });
   const topic = topicFor(config.kafka, config.source);
-  const contract = loadContract(config.source.table, config.source.schema);
+  const contract = contractOf(config.source);
   const stopped = new AbortController();
   let current: StreamSession | undefined;
   let lastError: string | undefined;

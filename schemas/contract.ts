@@ -101,8 +101,11 @@ export function columnsOf(record: AvroRecordSchema): ColumnSpec[] {
   });
 }
 
-function readSchema(file: string): AvroRecordSchema {
-  return JSON.parse(readFileSync(path.join(AVRO_DIR, file), 'utf8')) as AvroRecordSchema;
+/** The shipped contracts (the demo's `users` table): used when the configuration names no directory. */
+export const DEFAULT_CONTRACT_DIR = AVRO_DIR;
+
+function readSchema(dir: string, file: string): AvroRecordSchema {
+  return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as AvroRecordSchema;
 }
 
 /** The row record (`Value`) nested in the envelope's `before` union. */
@@ -117,12 +120,16 @@ export function rowRecordOf(envelope: AvroRecordSchema): AvroRecordSchema {
 
 const cache = new Map<string, TableContract>();
 
-export function loadContract(table = 'users', schema = 'public'): TableContract {
-  const id = `${schema}.${table}`;
+/**
+ * The contract of one table: `<table>-key.avsc` and `<table>-value.avsc` in `dir` (the
+ * configuration's `source.contracts`, absolute), else in the shipped contracts.
+ */
+export function loadContract(table = 'users', schema = 'public', dir = AVRO_DIR): TableContract {
+  const id = `${dir}\0${schema}.${table}`;
   const hit = cache.get(id);
   if (hit) return hit;
-  const keySchema = readSchema(`${table}-key.avsc`);
-  const valueSchema = readSchema(`${table}-value.avsc`);
+  const keySchema = readSchema(dir, `${table}-key.avsc`);
+  const valueSchema = readSchema(dir, `${table}-value.avsc`);
   const contract: TableContract = {
     schema,
     table,

@@ -1,9 +1,8 @@
 // `pgcdc check`: validates the configuration and every connection the pipeline needs, and says for
 // each problem what to do. Checks of independent systems run concurrently; nothing is created or
 // changed anywhere.
-import { loadContract } from '../../schemas/contract.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
-import { topicFor } from '../../pipeline/config/schema.ts';
+import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
 import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { checkKafka } from './kafka.ts';
 import { checkRegistry } from './registry.ts';
@@ -19,7 +18,7 @@ export async function runChecks(
   kafka: KafkaClientFactory,
   connections: PgConnections = createPgConnections(config.connections),
 ): Promise<CheckResult[]> {
-  const contract = loadContract(config.source.table, config.source.schema);
+  const contract = contractOf(config.source);
   const topic = topicFor(config.kafka, config.source);
   const parts = await Promise.all([
     checkSource(config.source, contract, connections),

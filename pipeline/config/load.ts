@@ -3,11 +3,10 @@
 // PGCDC_SOURCE__URL) and validates it. A bad file names the exact key and why.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { loadContract } from '../../schemas/contract.ts';
+import { DEFAULT_CONTRACT_DIR } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
-import { ConfigSchema, type Config } from './schema.ts';
+import { ConfigSchema, contractOf, type Config } from './schema.ts';
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -48,7 +47,13 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   }
 }
 
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 'config'): Config {
+/** `baseDir`: what relative paths in the configuration (source.contracts) are relative to. */
+export function parseConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = {},
+  origin = 'config',
+  baseDir = process.cwd(),
+): Config {
   const obj = (substitute(raw ?? {}, env, '') ?? {}) as Record<string, unknown>;
   applyEnvOverrides(obj, env);
   const res = ConfigSchema.safeParse(obj);
@@ -56,20 +61,24 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, origin = 
     const lines = res.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`${origin} is invalid:\n${lines.join('\n')}`);
   }
-  requireContract(res.data.source, origin);
-  return res.data;
+  const contracts = res.data.source.contracts;
+  const config =
+    contracts === undefined
+      ? res.data
+      : { ...res.data, source: { ...res.data.source, contracts: path.resolve(baseDir, contracts) } };
+  requireContract(config.source, origin);
+  return config;
 }
 
-const AVRO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../schemas/avro');
-
-/** source.table must have a contract (schemas/avro/<table>-key.avsc and -value.avsc): said at load time. */
+/** source.table must have a contract (<contracts>/<table>-key.avsc and -value.avsc): said at load time. */
 function requireContract(source: Config['source'], origin: string): void {
   try {
-    loadContract(source.table, source.schema);
+    contractOf(source);
   } catch (err) {
+    const dir = source.contracts ?? DEFAULT_CONTRACT_DIR;
     const tables = (() => {
       try {
-        return readdirSync(AVRO_DIR)
+        return readdirSync(dir)
           .filter((f) => f.endsWith('-key.avsc'))
           .map((f) => f.slice(0, -'-key.avsc'.length));
       } catch {
@@ -77,7 +86,7 @@ function requireContract(source: Config['source'], origin: string): void {
       }
     })();
     throw new ConfigError(
-      `${origin} is invalid:\n  source.table: no event contract for table "${source.table}" (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `schemas/avro/${source.table}-key.avsc and -value.avsc are missing` : (err as Error).message})`,
+      `${origin} is invalid:\n  source.table: no event contract for table "${source.table}" (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path.join(dir, source.table)}-key.avsc and -value.avsc are missing` : (err as Error).message})`,
       {
         hint: `tables with a contract: ${tables.join(', ') || '(none)'}; fix source.table, or add the table's contract (.avsc files) first`,
         cause: err,
@@ -113,5 +122,5 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
       `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`,
     );
   }
-  return parseConfig(raw, env, `config file ${file}`);
+  return parseConfig(raw, env, `config file ${file}`, path.dirname(path.resolve(file)));
 }

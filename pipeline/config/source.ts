@@ -1,6 +1,7 @@
 // The source section: the PostgreSQL database, table, publication and slot the producer tails, and
 // its initial feed (snapshot). Part of the configuration (schema.ts).
 import { z } from 'zod';
+import { loadContract, type TableContract } from '../../schemas/contract.ts';
 import { identifier, positiveInt, url } from './fields.ts';
 
 export const SNAPSHOT_DEFAULTS = {
@@ -46,6 +47,13 @@ export const SourceSchema = z
     url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
     schema: identifier.default('public'),
     table: identifier.default('users'),
+    contracts: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'directory holding the event contracts <table>-key.avsc and <table>-value.avsc (relative to the configuration file); default: the shipped contracts (users)',
+      ),
     publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
     slot: z
       .string()
@@ -76,3 +84,10 @@ export const SourceSchema = z
       ),
   })
   .strict();
+
+/** The event contract of the source table, from the configured contract directory (absolute once loaded). */
+export function contractOf(
+  source: Pick<z.output<typeof SourceSchema>, 'table' | 'schema' | 'contracts'>,
+): TableContract {
+  return loadContract(source.table, source.schema, source.contracts);
+}

@@ -1,12 +1,13 @@
 // pipeline/config/{schema,load}.ts: defaults, errors that name the exact key, ${ENV} substitution,
 // PGCDC_<PATH> overrides, YAML/JSON files, and secrets kept out of error messages.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../../../../pipeline/config/load.ts';
-import { dlqTopicFor, groupFor, topicFor } from '../../../../pipeline/config/schema.ts';
+import { contractOf, dlqTopicFor, groupFor, topicFor } from '../../../../pipeline/config/schema.ts';
 import { ConfigError } from '../../../../pipeline/errors.ts';
+import { DEFAULT_CONTRACT_DIR } from '../../../../schemas/contract.ts';
 
 const SECRET = 's3cr3t-P4ss';
 const SOURCE_URL = `postgres://pgcdc:${SECRET}@db.internal:5432/app`;
@@ -181,6 +182,23 @@ describe('parseConfig', () => {
     expect(err.message).toContain('source.table: no event contract for table "userz"');
     expect(err.message).toContain('schemas/avro/userz-key.avsc and -value.avsc are missing');
     expect(err.hint).toContain('tables with a contract: users');
+  });
+
+  it('reads contracts from source.contracts, relative to the configuration file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-contracts-'));
+    mkdirSync(path.join(dir, 'mine'));
+    const shipped = DEFAULT_CONTRACT_DIR;
+    for (const f of ['users-key.avsc', 'users-value.avsc'])
+      copyFileSync(path.join(shipped, f), path.join(dir, 'mine', f.replace('users', 'members')));
+    const source = { url: 'x', table: 'members', contracts: 'mine' };
+    const cfg = parseConfig({ ...minimal(), source }, {}, 'config', dir);
+    expect(cfg.source.contracts).toBe(path.join(dir, 'mine'));
+    expect(contractOf(cfg.source).columns.map((c) => c.name)).toContain('email');
+    const err = configError(() =>
+      parseConfig({ ...minimal(), source: { ...source, table: 'x' } }, {}, 'c', dir),
+    );
+    expect(err.message).toContain(`${path.join(dir, 'mine', 'x')}-key.avsc and -value.avsc are missing`);
+    expect(err.hint).toContain('tables with a contract: members');
   });
 
   it.each(['dlq peer', 'dlq/peer', '.', 'x'.repeat(250)])(
