@@ -1,10 +1,12 @@
 // Prometheus metrics of the pipeline (prom-client). One registry per process; names carry the
-// pgcdc_ prefix, base units and bounded labels (never a user id).
+// pgcdc_ prefix, base units and bounded labels (never a user id). A gauge never ends in _total
+// (that suffix means a counter). The default process metrics keep their stock names
+// (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...) so stock Node.js dashboards match.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'pgcdc_process_' });
+  if (opts.defaults) collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
@@ -43,7 +45,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       registers: [registry],
     }),
     snapshotRowsTotal: new Gauge({
-      name: 'pgcdc_snapshot_rows_total',
+      name: 'pgcdc_snapshot_rows_estimated',
       help: 'Rows the running (or last) snapshot reads (estimated at its start)',
       labelNames: ['table'] as const,
       registers: [registry],

@@ -246,10 +246,10 @@ describe('Grafana dashboard', () => {
       'pgcdc_target_dead_lettered_events_total',
       'pgcdc_webhook_responses_total',
       'pgcdc_snapshot_rows_done',
-      'pgcdc_snapshot_rows_total',
+      'pgcdc_snapshot_rows_estimated',
       'pgcdc_producer_restarts_total',
-      'pgcdc_process_process_cpu_seconds_total',
-      'pgcdc_process_process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
     ]) {
       expect(all, metric).toContain(metric);
     }

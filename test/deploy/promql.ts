@@ -12,7 +12,7 @@ export const PENDING_METRICS = [
   'pgcdc_target_consumer_lag_events',
   'pgcdc_webhook_responses_total',
   'pgcdc_snapshot_rows_done',
-  'pgcdc_snapshot_rows_total',
+  'pgcdc_snapshot_rows_estimated',
   'pgcdc_target_up',
   'pgcdc_producer_ready',
 ] as const;
