@@ -25,6 +25,33 @@ export function loadConfig(opt: string | undefined): Config {
   return loadConfigFile(resolveConfigPath(opt), process.env);
 }
 
+interface MetricsAddress {
+  host: string;
+  port: number;
+  /** The option or key that chose the port, named when the port is taken. */
+  setBy: string;
+}
+
+/** serveMetrics, with a taken port reported as the option to change rather than EADDRINUSE. */
+async function serve(
+  app: App,
+  at: MetricsAddress,
+  ready: Parameters<typeof serveMetrics>[2],
+): ReturnType<typeof serveMetrics> {
+  try {
+    return await serveMetrics(app.metrics, at, ready);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new ConfigError(
+      `metrics port ${at.port} on ${at.host} is in use by another process (${at.setBy})`,
+      {
+        hint: `choose another port with --metrics-port <port> (0 = any free port) or ${at.setBy === '--metrics-port' ? 'metrics.port / metrics.consumePort' : at.setBy} in the configuration; produce and run default to metrics.port (9464), consume to metrics.consumePort (9465)`,
+        cause: err,
+      },
+    );
+  }
+}
+
 interface CommonOpts {
   config?: string;
   metricsPort?: string;
@@ -33,12 +60,25 @@ interface CommonOpts {
   pretty?: boolean;
 }
 
-/** The process's wiring, and where it serves /metrics (--metrics-port over metrics.port; the config stays as parsed). */
-function buildApp(opts: CommonOpts): { app: App; metricsAt: { host: string; port: number } } {
+/**
+ * The process's wiring, and where it serves /metrics: --metrics-port over the role's key
+ * (metrics.port for produce and run, metrics.consumePort for consume, so that a producer and a
+ * consumer on one host do not clash by default). The config stays as parsed.
+ */
+function buildApp(
+  opts: CommonOpts,
+  role: 'produce' | 'consume' | 'run',
+): { app: App; metricsAt: MetricsAddress } {
   const config = loadConfig(opts.config);
-  const metricsAt = {
+  const fromOption = opts.metricsPort !== undefined;
+  const metricsAt: MetricsAddress = {
     host: config.metrics.host,
-    port: opts.metricsPort !== undefined ? Number(opts.metricsPort) : config.metrics.port,
+    port: fromOption
+      ? Number(opts.metricsPort)
+      : role === 'consume'
+        ? config.metrics.consumePort
+        : config.metrics.port,
+    setBy: fromOption ? '--metrics-port' : role === 'consume' ? 'metrics.consumePort' : 'metrics.port',
   };
   const logger = createLogger({
     level: opts.logLevel ?? config.log.level,
@@ -105,7 +145,10 @@ function abandonedAt(s: TargetStatus) {
 function withCommon(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
-    .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz on this port (0 = any)')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz, /readyz on this port (0 = any); default metrics.port (produce, run) or metrics.consumePort (consume)',
+    )
     .option(
       '--log-level <level>',
       'trace|debug|info|warn|error (audit lines: debug per batch, info summaries)',
@@ -120,9 +163,9 @@ export function registerPipelineCommands(program: Command): void {
       'stream changes of the source table into Kafka (creates publication, slot and topic if missing)',
     )
     .action(async (opts: CommonOpts) => {
-      const { app, metricsAt } = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts, 'produce');
       const { producer, done } = startProducer(app);
-      const server = await serveMetrics(app.metrics, metricsAt, () => {
+      const server = await serve(app, metricsAt, () => {
         const r = producer.readiness();
         return { ok: r.ok, detail: { ...r, producer: producer.state(), slot: producer.slotHealth() } };
       });
@@ -141,9 +184,9 @@ export function registerPipelineCommands(program: Command): void {
     .description("apply the topic's events to one target (its own consumer group <prefix>.<target>)")
     .requiredOption('-t, --target <name>', 'target name from the configuration')
     .action(async (opts: CommonOpts & { target: string }) => {
-      const { app, metricsAt } = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts, 'consume');
       const consumer = await startConsumer(app, opts.target);
-      const server = await serveMetrics(app.metrics, metricsAt, () => {
+      const server = await serve(app, metricsAt, () => {
         const r = consumer.readiness();
         return { ok: r.ok, detail: { ...r, target: consumer.status() } };
       });
@@ -160,10 +203,10 @@ export function registerPipelineCommands(program: Command): void {
   withCommon(program.command('run'))
     .description('run the producer and every configured target in one process')
     .action(async (opts: CommonOpts) => {
-      const { app, metricsAt } = buildApp(opts);
+      const { app, metricsAt } = buildApp(opts, 'run');
       const { producer, done } = startProducer(app);
       const consumers = await Promise.all(app.config.targets.map((t) => startConsumer(app, t.name)));
-      const server = await serveMetrics(app.metrics, metricsAt, () => {
+      const server = await serve(app, metricsAt, () => {
         const r = combineReadiness([producer.readiness(), ...consumers.map((c) => c.readiness())]);
         return {
           ok: r.ok,

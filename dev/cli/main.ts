@@ -1,9 +1,11 @@
 // `pgcdc-dev` (npm run stack|demo|bench): development tooling, kept out of the operator's CLI
-// and the container image. The local stack of real servers, the demo on it, and the benchmark.
+// and the container image. The local stack of real servers, the demo on it, the benchmark, and
+// the generated documentation (docs).
 import { Command } from 'commander';
 import { runProgram } from '../../cli/program.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerDocsCommand } from './commands/docs.ts';
 import { registerStackCommands } from './commands/stack.ts';
 
 export function buildDevProgram(): Command {
@@ -15,6 +17,7 @@ export function buildDevProgram(): Command {
   registerStackCommands(program);
   registerDemoCommand(program);
   registerBenchCommand(program);
+  registerDocsCommand(program);
   return program;
 }
 

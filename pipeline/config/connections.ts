@@ -15,7 +15,8 @@ const role = (what: string, d: RoleTimeouts) =>
       lockTimeoutMs: ms.default(d.lockTimeoutMs).describe(`lock_timeout of ${what} (ms, 0 = none)`),
     })
     .strict()
-    .default(d);
+    .default(d)
+    .describe(`timeouts of ${what}`);
 
 interface RoleTimeouts {
   statementTimeoutMs: number;
@@ -83,7 +84,8 @@ export const ConnectionsSchema = z
           ),
       })
       .strict()
-      .default({}),
+      .default({})
+      .describe("timeouts of a Postgres target's transactions"),
     ops: role('the operator verbs (check, status, slots, snapshot, dlq)', CONNECTION_DEFAULTS.ops),
   })
   .strict();

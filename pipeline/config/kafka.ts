@@ -6,14 +6,18 @@ import { positiveInt, url } from './fields.ts';
 export const KafkaSchema = z
   .object({
     brokers: z.array(z.string().min(1)).min(1).describe('bootstrap brokers host:port'),
-    clientId: z.string().default('pgcdc'),
+    clientId: z.string().default('pgcdc').describe('Kafka client id of every connection pgcdc opens'),
     topicPrefix: z
       .string()
       .regex(/^[A-Za-z0-9._-]+$/)
       .default('pgcdc')
       .describe('topic = <prefix>.<schema>.<table>; consumer group = <prefix>.<target>'),
-    partitions: positiveInt.default(3),
-    replicationFactor: positiveInt.default(1),
+    partitions: positiveInt
+      .default(3)
+      .describe('partitions of the change topic when pgcdc creates it (the key decides the partition)'),
+    replicationFactor: positiveInt
+      .default(1)
+      .describe('replication factor of the topics pgcdc creates (change, status, dead-letter)'),
     sessionTimeoutMs: z
       .number()
       .int()
@@ -49,7 +53,7 @@ export const ProducerSchema = z
     maxMessageBytes: positiveInt
       .default(DEFAULT_MAX_MESSAGE_BYTES)
       .describe(
-        'largest event (key + value + headers) the producer publishes; a larger row stops the stream with an error naming table, key and LSN. The change topic is created with max.message.bytes = this + 64 KiB; raise both together for an existing topic (README: Large rows)',
+        'largest event (key + value + headers) the producer publishes; a larger row stops the stream with an error naming table, key and LSN. The change topic is created with max.message.bytes = this + 64 KiB; raise both together for an existing topic (docs/event-format.md: Large rows)',
       ),
     lingerMs: z.number().int().min(0).default(5).describe('wait this long to fill a batch'),
   })

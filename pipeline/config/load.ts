@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONTRACT_DIR } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
+import { applyEnvOverrides } from './env.ts';
 import { ConfigSchema, contractOf, type Config } from './schema.ts';
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -28,23 +29,6 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unkno
     );
   }
   return value;
-}
-
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith('PGCDC_') || !k.includes('__') || v === undefined) continue;
-    const parts = k
-      .slice('PGCDC_'.length)
-      .split('__')
-      .map((p) => p.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
-    let node: Record<string, unknown> = raw;
-    for (const p of parts.slice(0, -1)) {
-      if (typeof node[p] !== 'object' || node[p] === null) node[p] = {};
-      node = node[p] as Record<string, unknown>;
-    }
-    const leaf = parts[parts.length - 1]!;
-    node[leaf] = /^-?\d+$/.test(v) && leaf !== 'url' ? Number(v) : v;
-  }
 }
 
 /** `baseDir`: what relative paths in the configuration (source.contracts) are relative to. */

@@ -22,30 +22,60 @@ export * from './targets.ts';
 
 export const ConfigSchema = z
   .object({
-    source: SourceSchema,
-    kafka: KafkaSchema,
-    registry: RegistrySchema,
+    source: SourceSchema.describe('the PostgreSQL table whose changes are captured'),
+    kafka: KafkaSchema.describe('the Kafka cluster and the topics pgcdc creates'),
+    registry: RegistrySchema.describe('the schema registry the Avro schemas are registered in'),
     producer: ProducerSchema.default({
       batchMaxMessages: 2000,
       batchMaxBytes: DEFAULT_BATCH_MAX_BYTES,
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
       lingerMs: 5,
-    }),
-    targets: z.array(TargetSchema).default([]),
+    }).describe('how the producer batches its Kafka sends'),
+    targets: z
+      .array(TargetSchema)
+      .default([])
+      .describe('where the events go: one consumer group per target (type postgres or webhook)'),
     metrics: z
       .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(9464),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .describe('address /metrics, /healthz and /readyz listen on (0.0.0.0: every interface)'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9464)
+          .describe('port of /metrics, /healthz, /readyz of produce and run (0 = any free port)'),
+        consumePort: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9465)
+          .describe(
+            'port of consume (its own default, so produce and consume run side by side; a second consume on one host needs --metrics-port)',
+          ),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 9464 }),
+      .default({ host: '127.0.0.1', port: 9464, consumePort: 9465 })
+      .describe('the HTTP endpoint of the pipeline processes (overridden by --metrics-port)'),
     log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .object({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+          .default('info')
+          .describe('lowest level logged (--log-level overrides it)'),
+      })
       .strict()
-      .default({ level: 'info' }),
-    operations: OperationsSchema.prefault({}),
+      .default({ level: 'info' })
+      .describe('JSON log lines (pino) on stderr'),
+    operations: OperationsSchema.prefault({}).describe(
+      'status topic, health thresholds, audit summaries, graceful stop',
+    ),
     connections: ConnectionsSchema.prefault({}).describe(
-      'Postgres connections: timeouts per role and TCP keepalives (README: Connections)',
+      'Postgres connections: timeouts per role and TCP keepalives (docs/operations.md: Connections)',
     ),
   })
   .strict()

@@ -29,7 +29,9 @@ export const SnapshotSchema = z
       .min(1)
       .optional()
       .describe('SQL predicate on the table rows, e.g. "is_active AND NOT is_blocked"; trusted SQL'),
-    checkpointSchema: identifier.default(SNAPSHOT_DEFAULTS.checkpointSchema),
+    checkpointSchema: identifier
+      .default(SNAPSHOT_DEFAULTS.checkpointSchema)
+      .describe('schema of the checkpoint table'),
     checkpointTable: identifier
       .default(SNAPSHOT_DEFAULTS.checkpointTable)
       .describe('source table holding the progress per slot and table, created if missing'),
@@ -45,8 +47,10 @@ export const SnapshotSchema = z
 export const SourceSchema = z
   .object({
     url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
-    schema: identifier.default('public'),
-    table: identifier.default('users'),
+    schema: identifier.default('public').describe('schema of the source table'),
+    table: identifier
+      .default('users')
+      .describe('the source table; it needs a primary key and an event contract (source.contracts)'),
     contracts: z
       .string()
       .min(1)
@@ -74,13 +78,16 @@ export const SourceSchema = z
       .describe(
         'store (source.position) and acknowledge the newest Kafka-acknowledged position at most this often: one small source write per interval instead of one per transaction; a restart re-publishes at most this much (duplicates are absorbed)',
       ),
-    snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (README: Initial feed)'),
+    snapshot: SnapshotSchema.default(SNAPSHOT_DEFAULTS).describe('initial feed (docs/snapshot.md)'),
     position: z
-      .object({ schema: identifier.default('public'), table: identifier.default('pgcdc_position') })
+      .object({
+        schema: identifier.default('public').describe('schema of the position table'),
+        table: identifier.default('pgcdc_position').describe('the position table'),
+      })
       .strict()
       .default({ schema: 'public', table: 'pgcdc_position' })
       .describe(
-        'source table (created if missing) holding the last acknowledged LSN per slot; a slot that disagrees with it is refused (README: Slot protection)',
+        'source table (created if missing) holding the last acknowledged LSN per slot; a slot that disagrees with it is refused (docs/operations.md: Slot protection)',
       ),
   })
   .strict();

@@ -6,11 +6,11 @@ import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } fr
 
 export const PostgresTargetSchema = z
   .object({
-    name,
-    type: z.literal('postgres'),
+    name: name.describe('target name: its consumer group <prefix>.<name>, dead-letter topic, metrics label'),
+    type: z.literal('postgres').describe('a PostgreSQL peer database'),
     url: url('PostgreSQL URL of the peer database'),
-    schema: identifier.default('public'),
-    table: identifier.default('users'),
+    schema: identifier.default('public').describe('schema of the target table'),
+    table: identifier.default('users').describe('the target table'),
     createTable: z
       .boolean()
       .default(true)
@@ -32,8 +32,8 @@ export const PostgresTargetSchema = z
 
 export const WebhookTargetSchema = z
   .object({
-    name,
-    type: z.literal('webhook'),
+    name: name.describe('target name: its consumer group <prefix>.<name>, dead-letter topic, metrics label'),
+    type: z.literal('webhook').describe('an HTTP receiver, signed by the Standard Webhooks scheme'),
     url: z
       .string()
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
@@ -63,7 +63,8 @@ export const WebhookTargetSchema = z
           .describe('each delay is reduced by up to this fraction'),
       })
       .strict()
-      .default({ initial: 1, max: 60, jitter: 0.2 }),
+      .default({ initial: 1, max: 60, jitter: 0.2 })
+      .describe('delay between attempts: initial * 2^(attempt-1), capped at max, reduced by up to jitter'),
     retryAfterMax: seconds('longest Retry-After (429/503) honoured').default(300),
     batchSize: positiveInt.default(1).describe('events per request: 1 = one JSON object, >1 = a JSON array'),
     onTruncate: onTruncate('deliver a `truncated` event'),
@@ -89,7 +90,8 @@ export const WebhookTargetSchema = z
         cooldown: seconds('how long an open circuit sends nothing before one probe').default(30),
       })
       .strict()
-      .default({ failureThreshold: 5, cooldown: 30 }),
+      .default({ failureThreshold: 5, cooldown: 30 })
+      .describe('per target: after failureThreshold failed requests in a row, nothing is sent for cooldown'),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict()

@@ -63,7 +63,7 @@ describe('parseConfig', () => {
       registry: { url: 'http://localhost:18081/apis/ccompat/v7' },
       producer: { batchMaxMessages: 2000, batchMaxBytes: 524_288, maxMessageBytes: 1_000_000, lingerMs: 5 },
       targets: [],
-      metrics: { host: '127.0.0.1', port: 9464 },
+      metrics: { host: '127.0.0.1', port: 9464, consumePort: 9465 },
       log: { level: 'info' },
       operations: {
         statusIntervalMs: 2000,
