@@ -23,7 +23,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
     throw err;
   }
-  const reused = (['postgres', 'kafka', 'registry'] as const).filter((c) => !up.started.includes(c));
+  const reused = (['postgres', 'kafka', 'registry', 'mariadb'] as const).filter(
+    (c) => !up.started.includes(c),
+  );
   console.error(
     `[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; started: ${up.started.join(', ') || 'nothing'}; ` +
       `reused: ${reused.join(', ') || 'nothing'}`,

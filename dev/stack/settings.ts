@@ -22,6 +22,9 @@ export const StackSettingsSchema = z.object({
     .default(19093)
     .describe('Kafka KRaft controller port (PGCDC_STACK_KAFKA_CONTROLLER_PORT)'),
   registryPort: port.default(18081).describe('Schema registry HTTP port (PGCDC_STACK_REGISTRY_PORT)'),
+  mariadbPort: port
+    .default(33069)
+    .describe("MariaDB port, the mysql targets' peer (PGCDC_STACK_MARIADB_PORT)"),
   kafkaVersion: z.string().default('4.1.1'),
   log4jVersion: z.string().default('2.24.3'),
   apicurioVersion: z.string().default('3.0.9'),
@@ -40,6 +43,7 @@ const ENV_KEYS: Record<string, keyof StackSettings> = {
   PGCDC_STACK_KAFKA_PORT: 'kafkaPort',
   PGCDC_STACK_KAFKA_CONTROLLER_PORT: 'kafkaControllerPort',
   PGCDC_STACK_REGISTRY_PORT: 'registryPort',
+  PGCDC_STACK_MARIADB_PORT: 'mariadbPort',
   PGCDC_STACK_KAFKA_VERSION: 'kafkaVersion',
   PGCDC_STACK_KAFKA_HEAP_MB: 'kafkaHeapMb',
   PGCDC_STACK_REGISTRY_HEAP_MB: 'registryHeapMb',
@@ -73,6 +77,7 @@ const PORT_ENV: [keyof StackSettings, string][] = [
   ['kafkaPort', 'PGCDC_STACK_KAFKA_PORT'],
   ['kafkaControllerPort', 'PGCDC_STACK_KAFKA_CONTROLLER_PORT'],
   ['registryPort', 'PGCDC_STACK_REGISTRY_PORT'],
+  ['mariadbPort', 'PGCDC_STACK_MARIADB_PORT'],
 ];
 
 /** Two components on one port would fail later with a confusing start-up error; say it now. */
@@ -95,6 +100,10 @@ export interface StackUrls {
   adminUrl: string;
   kafkaBrokers: string[];
   registryUrl: string;
+  /** the MariaDB peer database of mysql targets */
+  mysqlPeerUrl: string;
+  /** the MariaDB server, no database */
+  mariadbAdminUrl: string;
 }
 
 export function stackUrls(s: StackSettings): StackUrls {
@@ -105,5 +114,7 @@ export function stackUrls(s: StackSettings): StackUrls {
     adminUrl: pg('postgres'),
     kafkaBrokers: [`${s.host}:${s.kafkaPort}`],
     registryUrl: `http://${s.host}:${s.registryPort}/apis/ccompat/v7`,
+    mysqlPeerUrl: `mysql://root@${s.host}:${s.mariadbPort}/${s.peerDb}`,
+    mariadbAdminUrl: `mysql://root@${s.host}:${s.mariadbPort}/`,
   };
 }

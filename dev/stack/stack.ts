@@ -1,10 +1,18 @@
-// The local stack as one unit: `up` installs what is missing and starts PostgreSQL, Kafka and the
-// schema registry (reusing any part already running); `down` stops, by recorded pid, what runs.
+// The local stack as one unit: `up` installs what is missing and starts PostgreSQL, Kafka, the
+// schema registry and MariaDB (the mysql targets' peer) (reusing any part already running); `down` stops, by recorded pid, what runs.
 // A failed `up` stops the parts it started itself, so nothing half-started is left behind.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { StackError } from '../../pipeline/errors.ts';
+import {
+  installMariadb,
+  mariadbPaths,
+  mariadbPid,
+  mariadbReady,
+  startMariadb,
+  stopMariadb,
+} from './mariadb.ts';
 import { installKafka, kafkaPaths, kafkaReady, startKafka, stopKafka } from './kafka.ts';
 import { checkPrerequisites, findPgBinDir } from './prerequisites.ts';
 import { pgPaths, postgresPid, postgresReady, startPostgres, stopPostgres } from './postgres.ts';
@@ -12,7 +20,7 @@ import { isAlive, readPid } from './process.ts';
 import { installRegistry, registryPaths, registryReady, startRegistry, stopRegistry } from './registry.ts';
 import { PROJECT_ROOT, stackUrls, type StackSettings, type StackUrls } from './settings.ts';
 
-export type Component = 'postgres' | 'kafka' | 'registry';
+export type Component = 'postgres' | 'kafka' | 'registry' | 'mariadb';
 
 export interface UpResult {
   urls: StackUrls;
@@ -26,7 +34,7 @@ export async function stackUp(
 ): Promise<UpResult> {
   const pre = await checkPrerequisites(log);
   // Downloads first (in parallel), so a network failure leaves nothing running.
-  await Promise.all([installKafka(s, log), installRegistry(s, log)]);
+  await Promise.all([installKafka(s, log), installRegistry(s, log), installMariadb(s, log)]);
   const before = await stackStatus(s);
   const started: Component[] = [];
   try {
@@ -36,19 +44,24 @@ export async function stackUp(
       started.push('postgres');
     }
     await createSourceTable(s);
-    // Kafka and the registry are independent once Postgres (the registry's storage) is up.
-    const [k, r] = await Promise.allSettled([
+    // Kafka, the registry and MariaDB are independent once Postgres (the registry's storage) is up.
+    const [k, r, m] = await Promise.allSettled([
       before.kafka.running
         ? Promise.resolve(false)
         : (log('starting kafka ...'), startKafka(s, log).then(() => true)),
       before.registry.running
         ? Promise.resolve(false)
         : (log('starting schema registry ...'), startRegistry(s, log).then(() => true)),
+      before.mariadb.running
+        ? Promise.resolve(false)
+        : (log('starting mariadb ...'), startMariadb(s, log).then(() => true)),
     ]);
     if (k.status === 'fulfilled' && k.value) started.push('kafka');
     if (r.status === 'fulfilled' && r.value) started.push('registry');
+    if (m.status === 'fulfilled' && m.value) started.push('mariadb');
     if (k.status === 'rejected') throw k.reason;
     if (r.status === 'rejected') throw r.reason;
+    if (m.status === 'rejected') throw m.reason;
   } catch (err) {
     log(`start failed; stopping what this run started: ${started.join(', ') || 'nothing'}`);
     await stackDown(s, started);
@@ -60,8 +73,9 @@ export async function stackUp(
 /** Stops the given components (default: all), in reverse dependency order. */
 export async function stackDown(
   s: StackSettings,
-  only: Component[] = ['postgres', 'kafka', 'registry'],
+  only: Component[] = ['postgres', 'kafka', 'registry', 'mariadb'],
 ): Promise<void> {
+  if (only.includes('mariadb')) await stopMariadb(s);
   if (only.includes('registry')) await stopRegistry(s);
   if (only.includes('kafka')) await stopKafka(s);
   if (only.includes('postgres')) await stopPostgres(s, findPgBinDir());
@@ -81,10 +95,12 @@ export async function stackStatus(s: StackSettings): Promise<Record<Component, C
   const pgPid = postgresPid(pgp);
   const kPid = readPid(kafkaPaths(s).pidFile);
   const rPid = readPid(registryPaths(s).pidFile);
-  const [pgReady, kReady, rReady] = await Promise.all([
+  const mPid = mariadbPid(s);
+  const [pgReady, kReady, rReady, mReady] = await Promise.all([
     pgPid ? postgresReady(s) : false,
     isAlive(kPid) ? kafkaReady(s) : false,
     isAlive(rPid) ? registryReady(s) : false,
+    mPid ? mariadbReady(s) : false,
   ]);
   return {
     postgres: {
@@ -107,6 +123,13 @@ export async function stackStatus(s: StackSettings): Promise<Record<Component, C
       pid: isAlive(rPid) ? rPid : undefined,
       url: urls.registryUrl,
       log: registryPaths(s).logFile,
+    },
+    mariadb: {
+      running: mPid !== undefined,
+      ready: mReady,
+      pid: mPid,
+      url: urls.mysqlPeerUrl,
+      log: mariadbPaths(s).logFile,
     },
   };
 }

@@ -11,17 +11,20 @@ export function stackUrlLines(urls: StackUrls): string[] {
     `postgres (peer):   ${urls.peerUrl}`,
     `kafka:             ${urls.kafkaBrokers.join(',')}`,
     `schema registry:   ${urls.registryUrl}`,
+    `mariadb (peer):    ${urls.mysqlPeerUrl}`,
   ].map(redactSecrets);
 }
 
 export function registerStackCommands(program: Command): void {
   const stack = program
     .command('stack')
-    .description('Install and run the local stack: PostgreSQL (logical), Kafka (KRaft) and a schema registry')
+    .description(
+      'Install and run the local stack: PostgreSQL (logical), Kafka (KRaft), a schema registry and MariaDB',
+    )
     .addHelpText(
       'after',
       '\nPorts and folders come from PGCDC_STACK_PG_PORT, PGCDC_STACK_KAFKA_PORT, PGCDC_STACK_KAFKA_CONTROLLER_PORT,\n' +
-        'PGCDC_STACK_REGISTRY_PORT, PGCDC_STACK_STATE_DIR and PGCDC_STACK_CACHE_DIR.',
+        'PGCDC_STACK_REGISTRY_PORT, PGCDC_STACK_MARIADB_PORT, PGCDC_STACK_STATE_DIR and PGCDC_STACK_CACHE_DIR.',
     );
 
   stack

@@ -53,6 +53,7 @@ describe('a component whose port is taken', () => {
     kafka: number;
     controller: number;
     registry: number;
+    mariadb?: number;
   }): StackSettings {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'pgcdc-port-test-'));
     const s: StackSettings = {
@@ -62,6 +63,7 @@ describe('a component whose port is taken', () => {
       kafkaPort: p.kafka,
       kafkaControllerPort: p.controller,
       registryPort: p.registry,
+      mariadbPort: p.mariadb ?? 0,
     };
     cleanups.push(async () => {
       // Safety net: if a start wrongly succeeded, stop it before removing its files.
@@ -94,10 +96,10 @@ describe('a component whose port is taken', () => {
   });
 
   it('stack up: postgres start fails naming the port and PGCDC_STACK_PG_PORT, and nothing is left running', async () => {
-    const { occupied, busy, free } = await ports(3);
+    const { occupied, busy, free } = await ports(4);
     cleanups.push(() => close(occupied));
-    const [kafka = 0, controller = 0, registry = 0] = free;
-    const s = isolatedSettings({ pg: busy, kafka, controller, registry });
+    const [kafka = 0, controller = 0, registry = 0, mariadb = 0] = free;
+    const s = isolatedSettings({ pg: busy, kafka, controller, registry, mariadb });
     const log: string[] = [];
 
     const err: unknown = await stackUp(s, (m) => log.push(m)).then(
@@ -110,7 +112,7 @@ describe('a component whose port is taken', () => {
     expect(text).toContain('PGCDC_STACK_PG_PORT');
 
     const status = await stackStatus(s);
-    expect(Object.values(status).map((c) => c.running)).toEqual([false, false, false]);
+    expect(Object.values(status).map((c) => c.running)).toEqual([false, false, false, false]);
     for (const port of free) expect(await isPortFree(HOST, port)).toBe(true);
     expect(existsSync((await pgPaths(s)).dataDir)).toBe(false);
   });

@@ -16,6 +16,7 @@ describe('stackSettingsFromEnv', () => {
       kafkaPort: 19092,
       kafkaControllerPort: 19093,
       registryPort: 18081,
+      mariadbPort: 33069,
       sourceDb: 'pgcdc',
       peerDb: 'pgcdc_peer',
       registryDb: 'pgcdc_registry',
@@ -66,6 +67,7 @@ describe('stackSettingsFromEnv', () => {
       'PGCDC_STACK_PG_PORT',
       'PGCDC_STACK_KAFKA_CONTROLLER_PORT',
       'PGCDC_STACK_REGISTRY_PORT',
+      'PGCDC_STACK_MARIADB_PORT',
     ]) {
       expect(() => stackSettingsFromEnv({ [name]: 'x' })).toThrow(name);
     }
@@ -87,6 +89,8 @@ describe('stackUrls', () => {
       adminUrl: 'postgres://postgres@127.0.0.1:6432/postgres',
       kafkaBrokers: ['127.0.0.1:19092'],
       registryUrl: 'http://127.0.0.1:28081/apis/ccompat/v7',
+      mysqlPeerUrl: 'mysql://root@127.0.0.1:33069/pgcdc_peer',
+      mariadbAdminUrl: 'mysql://root@127.0.0.1:33069/',
     });
   });
 });

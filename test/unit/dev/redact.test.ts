@@ -38,6 +38,8 @@ describe('pgcdc-dev stack up', () => {
       adminUrl: 'postgres://postgres:hunter2@127.0.0.1:5432/postgres',
       kafkaBrokers: ['127.0.0.1:9092'],
       registryUrl: 'http://127.0.0.1:8081/apis/ccompat/v7',
+      mysqlPeerUrl: 'mysql://root:hunter2@127.0.0.1:3306/pgcdc_peer',
+      mariadbAdminUrl: 'mysql://root:hunter2@127.0.0.1:3306/',
     });
     expect(lines.join('\n')).not.toContain('hunter2');
     expect(lines[0]).toBe('postgres (source): postgres://postgres:***@127.0.0.1:5432/pgcdc');
