@@ -6,6 +6,8 @@ export interface DecodedEvent {
   offset: bigint;
   key: Row;
   event: ChangeEvent;
+  /** the event type a target's mapping gave it (a transition like user.activated); default from op */
+  type?: string;
 }
 
 export interface DeadLetter {

@@ -10,6 +10,8 @@ import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
+import { mappedSink } from '../consumers/group/mapped-sink.ts';
+import { targetShape } from '../consumers/mapping/shape.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
@@ -108,8 +110,11 @@ export function startProducer(app: App) {
 }
 
 export function createSink(app: App, target: TargetConfig): Sink {
-  const contract = contractOf(app.config.source);
-  const sink = ((): Sink => {
+  const source = contractOf(app.config.source);
+  // a mapped target's sink sees the target's columns and key (consumers/mapping/shape.ts)
+  const shape = targetShape(target, source);
+  const contract = shape ? { ...source, columns: shape.columns, keyColumns: shape.keyColumns } : source;
+  const plain = ((): Sink => {
     switch (target.type) {
       case 'postgres':
         return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
@@ -119,6 +124,7 @@ export function createSink(app: App, target: TargetConfig): Sink {
         return target satisfies never;
     }
   })();
+  const sink = shape ? mappedSink(plain, shape) : plain;
   return target.onTruncate === 'ignore'
     ? ignoreTruncates(sink, { target: target.name, logger: app.logger })
     : sink;

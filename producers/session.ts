@@ -16,6 +16,7 @@ import type { PgConnections } from '../pipeline/postgres.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import type { TableContract } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
+import { needsCompleteUpdates } from '../pipeline/config/mapping.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
 import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
@@ -228,18 +229,26 @@ export class StreamSession {
   /**
    * The create of a key-changing update without the unchanged TOASTed values: completed from the
    * source (row-reader.ts); undefined when the row is gone (a later change in the stream removes it).
+   * So is every update when a target has a row filter (pipeline/config/mapping.ts): a row can enter
+   * the filter through an update that left a TOASTed value unchanged, and must arrive whole.
    */
   private async completeNewKey(item: SourceItem): Promise<SourceItem | undefined> {
-    if (item.kind !== 'event' || item.event.op !== 'c' || item.event.unchanged.length === 0) return item;
+    if (item.kind !== 'event' || item.event.unchanged.length === 0) return item;
+    const { op } = item.event;
+    if (op !== 'c' && !(op === 'u' && this.completeUpdates)) return item;
     const event = await completeFromSource(this.client, this.deps.contract, item.key, item.event);
     if (!event) {
       this.log.info(
-        { key: String(Object.values(item.key)[0]), lsn: formatLsn(item.event.source.lsn) },
-        'new key of a key-changing update is gone from the source; its create is not published (the later change that removed it follows)',
+        { key: String(Object.values(item.key)[0]), lsn: formatLsn(item.event.source.lsn), op },
+        'row of a change without its unchanged TOASTed values is gone from the source; the change is not published (the later change that removed the row follows)',
       );
       return undefined;
     }
     return { ...item, event };
+  }
+
+  private get completeUpdates(): boolean {
+    return needsCompleteUpdates(this.deps.config.targets);
   }
 
   /**

@@ -16,6 +16,7 @@ import type { TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
 import { classifyPgError } from './errors.ts';
+import { softDeleteSql, type SoftDelete } from './soft-delete.ts';
 import { createTruncatedTableSql, truncateSql, truncatedTableName } from './truncated.ts';
 import { UNIQUE_INDEX_SQL, holderPositionSql, uniqueIndexFromRows, type UniqueIndex } from './unique.ts';
 import {
@@ -39,6 +40,8 @@ export class PostgresSink implements Sink {
   private readonly table: TargetTable;
   private pkConstraint = '';
   private closed = false;
+  /** mapping.deletePolicy soft: deletes mark the row (soft-delete.ts), one by one */
+  private readonly soft: SoftDelete | undefined;
 
   constructor(
     private readonly cfg: PostgresTargetConfig,
@@ -53,6 +56,7 @@ export class PostgresSink implements Sink {
       columns: contract.columns,
       keyColumns: contract.keyColumns,
     };
+    this.soft = cfg.mapping?.deletePolicy === 'soft' ? cfg.mapping.softDelete : undefined;
   }
 
   async open(): Promise<void> {
@@ -172,7 +176,9 @@ export class PostgresSink implements Sink {
     const truncates = events.filter((e) => e.event.op === 't');
     const rows = truncates.length === 0 ? events : events.filter((e) => e.event.op !== 't');
     const collapsed =
-      this.table.keyColumns.length === 1 ? collapseBatch(rows, this.table.keyColumns) : undefined;
+      this.table.keyColumns.length === 1 && !this.soft
+        ? collapseBatch(rows, this.table.keyColumns)
+        : undefined;
     await c.query('BEGIN');
     try {
       for (const e of truncates) await this.truncate(c, e);
@@ -237,7 +243,10 @@ export class PostgresSink implements Sink {
   /** Applies one event; returns a dead letter when a partial update finds no row to update. */
   private async applyOne(c: pg.Client, e: DecodedEvent) {
     if (e.event.op === 't') return this.truncate(c, e);
-    const stmt = applySql(this.table, e.event, e.key);
+    const stmt =
+      e.event.op === 'd' && this.soft
+        ? softDeleteSql(this.table, this.soft, e.event, e.key)
+        : applySql(this.table, e.event, e.key);
     const res = await c.query(stmt);
     if (e.event.unchanged.length > 0 && res.rowCount === 0) {
       const exists = await c.query(existsSql(this.table, e.key));

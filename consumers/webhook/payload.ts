@@ -44,6 +44,8 @@ export interface Delivery {
 export interface PayloadInput {
   key: Row;
   event: ChangeEvent;
+  /** a type the target's mapping gave the event (a transition); default from op */
+  type?: string | undefined;
 }
 
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
@@ -95,7 +97,7 @@ export function buildPayload(columns: ColumnSpec[], input: PayloadInput, deliver
   return {
     version: PAYLOAD_VERSION,
     id: event.event_id,
-    type: eventType(event.op),
+    type: input.type ?? eventType(event.op),
     op: event.op,
     table: `${s.schema}.${s.table}`,
     // a truncate is of the whole table: no key

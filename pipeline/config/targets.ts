@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
+import { mappingField } from './mapping.ts';
 
 export const PostgresTargetSchema = z
   .object({
@@ -26,6 +27,7 @@ export const PostgresTargetSchema = z
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
+    mapping: mappingField,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();
@@ -68,6 +70,7 @@ export const WebhookTargetSchema = z
     retryAfterMax: seconds('longest Retry-After (429/503) honoured').default(300),
     batchSize: positiveInt.default(1).describe('events per request: 1 = one JSON object, >1 = a JSON array'),
     onTruncate: onTruncate('deliver a `truncated` event'),
+    mapping: mappingField,
     concurrency: positiveInt
       .default(4)
       .describe("requests in flight at once; one user's events are always sent one after the other"),
