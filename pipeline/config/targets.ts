@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
+import { HttpsTlsSchema, PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 
 export const PostgresTargetSchema = z
   .object({
@@ -27,8 +28,10 @@ export const PostgresTargetSchema = z
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    tls: PgTlsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => !urlTlsConflict(t.url, t.tls), { message: URL_TLS_CONFLICT, path: ['url'] });
 
 export const WebhookTargetSchema = z
   .object({
@@ -91,6 +94,9 @@ export const WebhookTargetSchema = z
       .strict()
       .default({ failureThreshold: 5, cooldown: 30 }),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    tls: HttpsTlsSchema.optional().describe(
+      'TLS to an https:// receiver: a private CA, a client certificate (mTLS)',
+    ),
   })
   .strict()
   .superRefine((t, ctx) => {
