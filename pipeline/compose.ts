@@ -19,10 +19,12 @@ import { contractOf, topicFor } from './config/schema.ts';
 import { ConfigError, describeError, UnavailableError } from './errors.ts';
 import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
+import { kafkaSecurity } from './kafka/security.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createPgConnections, type PgConnections } from './postgres.ts';
 import { retryUntil } from './retry.ts';
+import { insecureSettings, registryAccessOf } from './transport.ts';
 import {
   restoreTargetCounters,
   superviseConsumer,
@@ -41,7 +43,17 @@ export interface App {
   pg: PgConnections;
 }
 
+/** One warning per setting that accepts any server's certificate: fine in a test, never in production. */
+function warnInsecure(config: Config, logger: Logger): void {
+  for (const setting of insecureSettings(config))
+    logger.warn(
+      { setting },
+      `${setting}: the server's certificate is not verified, anyone on the path can read and change the traffic`,
+    );
+}
+
 export function createApp(config: Config, logger: Logger, opts: { defaultMetrics?: boolean } = {}): App {
+  warnInsecure(config, logger);
   return {
     config,
     logger,
@@ -51,6 +63,7 @@ export function createApp(config: Config, logger: Logger, opts: { defaultMetrics
       clientId: config.kafka.clientId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       logger,
+      security: kafkaSecurity(config.kafka),
     }),
     pg: createPgConnections(config.connections),
   };
@@ -65,6 +78,7 @@ export interface OpsWiring {
 }
 
 export function createOpsWiring(config: Config, logger: Logger): OpsWiring {
+  warnInsecure(config, logger);
   return {
     config,
     logger,
@@ -74,6 +88,7 @@ export function createOpsWiring(config: Config, logger: Logger): OpsWiring {
       logger,
       connectionTimeoutMs: 3000,
       retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
+      security: kafkaSecurity(config.kafka),
     }),
     pg: createPgConnections(config.connections),
   };
@@ -101,7 +116,8 @@ export function startProducer(app: App) {
       logger: app.logger,
       metrics: app.metrics,
       sourceClient: () => app.pg.client(app.config.source.url, 'source', 'pgcdc-producer'),
-      codec: (topic, contract) => createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
+      codec: (topic, contract) =>
+        createEventCodec({ registryUrl: registryAccessOf(app.config.registry), topic, contract }),
       pg: app.pg,
     }),
   );
@@ -140,7 +156,7 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
   const topic = topicFor(app.config.kafka, app.config.source);
   const contract = contractOf(app.config.source);
   const codec = await codecOnceReachable(app.logger, targetName, () =>
-    createEventCodec({ registryUrl: app.config.registry.url, topic, contract }),
+    createEventCodec({ registryUrl: registryAccessOf(app.config.registry), topic, contract }),
   );
   const consumer = createTargetConsumer({
     target,

@@ -1,4 +1,6 @@
 // Error hierarchy: every error we raise says what failed, whether retrying can help, and what to do.
+import { scrubSecrets } from './observability/secrets.ts';
+
 export class PgcdcError extends Error {
   readonly retriable: boolean;
   readonly hint: string | undefined;
@@ -23,8 +25,10 @@ export class UnavailableError extends PgcdcError {
   }
 }
 
+/** The error's message and fix, scrubbed of the configuration's secrets (observability/secrets.ts). */
 export function describeError(err: unknown): string {
-  if (err instanceof PgcdcError) return err.hint ? `${err.message}\n  fix: ${err.hint}` : err.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  if (err instanceof PgcdcError)
+    return scrubSecrets(err.hint ? `${err.message}\n  fix: ${err.hint}` : err.message);
+  if (err instanceof Error) return scrubSecrets(err.message);
+  return scrubSecrets(String(err));
 }

@@ -1,9 +1,12 @@
 // The one Postgres connection factory: every connection the product opens (replication stream,
 // source queries, position store, target apply, operator verbs) is configured here, with the
-// statement and lock timeouts of its role and TCP keepalives (pipeline/config/connections.ts).
+// statement and lock timeouts of its role, TCP keepalives (pipeline/config/connections.ts) and the
+// TLS of its database (source.tls or the target's tls: verify-full unless configured otherwise).
 // The composition root builds it from the configuration and hands it to the stages.
 import pg from 'pg';
 import { CONNECTION_DEFAULTS, type ConnectionsConfig, type PgRole } from './config/connections.ts';
+import { databaseOf } from './config/tls.ts';
+import { pgSslOptions } from './transport.ts';
 
 export type { PgRole } from './config/connections.ts';
 
@@ -43,8 +46,12 @@ export function clientConfigFor(
 }
 
 export function createPgConnections(settings: ConnectionsConfig = CONNECTION_DEFAULTS): PgConnections {
-  const config = (url: string, role: PgRole, app: string, options?: string) =>
-    clientConfigFor(settings, url, role, app, options);
+  // a configured database's TLS (source.tls, a target's tls), its files read at each connection
+  const config = (url: string, role: PgRole, app: string, options?: string): pg.ClientConfig => {
+    const base = clientConfigFor(settings, url, role, app, options);
+    const entry = settings.tls?.find((e) => e.database === databaseOf(url));
+    return entry ? { ...base, ssl: pgSslOptions(entry.tls, entry.at) } : base;
+  };
   const client = (url: string, role: PgRole, app: string, options?: string) =>
     new pg.Client(config(url, role, app, options));
   return {

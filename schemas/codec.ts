@@ -12,6 +12,12 @@ import {
   registryHttpError,
   REGISTRY_TIMEOUT_MS,
 } from './registry.ts';
+import {
+  registryAccess,
+  registryClientOptions,
+  registryFetch,
+  type RegistryEndpoint,
+} from './registry-access.ts';
 
 export { fetchSchemaById } from './registry.ts';
 
@@ -61,9 +67,9 @@ export function createReaderDecoder(reader: avro.Type, what: string): ReaderDeco
   };
 }
 
-export function createRegistryClient(url: string): SchemaRegistry {
+export function createRegistryClient(registry: RegistryEndpoint): SchemaRegistry {
   return new SchemaRegistry({
-    host: url.replace(/\/+$/, ''),
+    ...registryClientOptions(registry),
     clientId: 'pgcdc',
     retry: { retries: 2, initialRetryTimeInSecs: 0.2 },
   });
@@ -76,19 +82,20 @@ function registryUnavailable(url: string, msg: string, cause: unknown): Unavaila
   return new UnavailableError(`schema registry ${url} ${answered ? 'unavailable' : 'unreachable'}: ${msg}`, {
     hint:
       status === 401 || status === 403
-        ? "the registry refused access: fix the credentials in registry.url or the registry's access rules"
+        ? "the registry refused access: fix registry.auth (user and password, or token) or the registry's access rules"
         : 'start the registry or fix registry.url',
     cause,
   });
 }
 
 export async function createEventCodec(opts: {
-  registryUrl: string;
+  /** the registry's URL, or its full access (credentials, TLS) as the composition root builds it */
+  registryUrl: RegistryEndpoint;
   topic: string;
   contract: TableContract;
 }): Promise<EventCodec> {
   const registry = createRegistryClient(opts.registryUrl);
-  const base = opts.registryUrl.replace(/\/+$/, '');
+  const base = registryAccess(opts.registryUrl).url;
   const registerOnce = async (subject: string, schema: object) => {
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
@@ -103,7 +110,7 @@ export async function createEventCodec(opts: {
   const racing = (err: unknown) =>
     err instanceof Error && /BACKWARD != NONE|rule named 'COMPATIBILITY' already exists/.test(err.message);
   const ensureBackward = async (subject: string) => {
-    const res = await fetch(`${base}/config/${encodeURIComponent(subject)}`, {
+    const res = await registryFetch(opts.registryUrl, `/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
@@ -130,7 +137,7 @@ export async function createEventCodec(opts: {
           hint: 'an incompatible schema change needs a new topic or a compatible (BACKWARD) evolution',
         });
       }
-      throw registryUnavailable(opts.registryUrl, msg, err);
+      throw registryUnavailable(base, msg, err);
     }
   };
   const keySchemaId = await register(`${opts.topic}-key`, opts.contract.keySchema);
@@ -169,7 +176,7 @@ export async function createEventCodec(opts: {
       const msg = (err as Error).message;
       if (classifyRegistryFailure(err) === 'unknown-id')
         throw new DecodeError(`unknown schema id ${parsed.schemaId}: ${msg}`, { cause: err });
-      throw registryUnavailable(opts.registryUrl, `fetching schema id ${parsed.schemaId}: ${msg}`, err);
+      throw registryUnavailable(base, `fetching schema id ${parsed.schemaId}: ${msg}`, err);
     }
     return decodeWith(parsed.schemaId, writer, parsed.payload);
   };

@@ -10,6 +10,7 @@
 //     shown in status and readiness, never a dead letter.
 import type avro from 'avsc';
 import { avroType } from './avro.ts';
+import { registryAccess, registryFetch, type RegistryEndpoint } from './registry-access.ts';
 
 export type RegistryFailure = 'unknown-id' | 'refused' | 'unavailable';
 
@@ -70,8 +71,13 @@ export function classifyRegistryFailure(err: unknown): RegistryFailure {
   return 'unavailable';
 }
 
-async function registryGet(url: string, request: string, timeoutMs: number): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+async function registryGet(
+  registry: RegistryEndpoint,
+  path: string,
+  request: string,
+  timeoutMs: number,
+): Promise<unknown> {
+  const res = await registryFetch(registry, path, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw await registryHttpError(res, request);
   const type = res.headers.get('content-type') ?? '';
   if (!/json/i.test(type)) throw await registryHttpError(res, request);
@@ -88,12 +94,13 @@ async function registryGet(url: string, request: string, timeoutMs: number): Pro
 
 /** The writer schema of `id`, parsed with the contract's options (bigint longs). */
 export async function fetchSchemaById(
-  registryUrl: string,
+  registry: RegistryEndpoint,
   id: number,
   timeoutMs = REGISTRY_TIMEOUT_MS,
 ): Promise<avro.Type> {
   const body = (await registryGet(
-    `${registryUrl.replace(/\/+$/, '')}/schemas/ids/${id}`,
+    registryAccess(registry),
+    `/schemas/ids/${id}`,
     `GET /schemas/ids/${id}`,
     timeoutMs,
   )) as { schema?: unknown; schemaType?: unknown };

@@ -9,6 +9,7 @@ import {
   type DlqDeps,
 } from '../../consumers/redrive.ts';
 import { loadContract } from '../../schemas/contract.ts';
+import { registryAccessOf } from '../../pipeline/transport.ts';
 import { createApp, createSink, type App } from '../../pipeline/compose.ts';
 import { dlqTopicFor, groupFor, topicFor, type TargetConfig } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
@@ -48,7 +49,7 @@ async function setup(opts: DlqOpts): Promise<{ app: App; target: TargetConfig; d
   const app = createApp(config, createLogger({ level: opts.logLevel ?? 'warn' }), { defaultMetrics: false });
   const topic = topicFor(config.kafka, config.source);
   const codec = await createEventCodec({
-    registryUrl: config.registry.url,
+    registryUrl: registryAccessOf(config.registry),
     topic,
     contract: loadContract(config.source.table, config.source.schema),
   });

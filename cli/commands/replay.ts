@@ -5,6 +5,7 @@ import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import { createEventDecoder } from '../../ops/decode.ts';
+import { registryAccessOf } from '../../pipeline/transport.ts';
 import { formatPlan, toJson } from '../../ops/format.ts';
 import { buildReplayPlan, executeReplay, parseReplayTo } from '../../ops/replay.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
@@ -47,7 +48,12 @@ export function registerReplayCommand(program: Command): void {
       try {
         const started = Date.now();
         const plan = await buildReplayPlan(
-          { topics, groups, reader: kafka.reader(), decode: createEventDecoder(config.registry.url) },
+          {
+            topics,
+            groups,
+            reader: kafka.reader(),
+            decode: createEventDecoder(registryAccessOf(config.registry)),
+          },
           {
             target: target.name,
             group: groupFor(config.kafka, target),

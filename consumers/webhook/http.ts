@@ -1,5 +1,5 @@
 // The webhook sink's only I/O: one POST, with a connect timeout and a response timeout, through a
-// keep-alive undici pool. A failure to get an answer is a `TransportError` (timeout or network);
+// keep-alive undici pool (with the target's TLS: its CA, its client certificate). A failure to get an answer is a `TransportError` (timeout or network);
 // an answer of any status is a `WebhookResponse`. The sink never sees undici types.
 import { Agent, request } from 'undici';
 
@@ -28,13 +28,22 @@ export interface WebhookTransport {
 
 const EXCERPT_BYTES = 1024;
 
+/** TLS to an https:// receiver: a private CA, a client certificate for mutual TLS. */
+export interface WebhookTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized?: boolean;
+}
+
 export function createUndiciTransport(opts: {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   connections: number;
+  tls?: WebhookTls | undefined;
 }): WebhookTransport {
   const agent = new Agent({
-    connect: { timeout: opts.connectTimeoutMs },
+    connect: { timeout: opts.connectTimeoutMs, ...opts.tls },
     headersTimeout: opts.responseTimeoutMs,
     bodyTimeout: opts.responseTimeoutMs,
     connections: opts.connections,

@@ -16,6 +16,7 @@ import type { Metrics } from '../../pipeline/observability/metrics.ts';
 import type { ColumnSpec, Row } from '../../schemas/contract.ts';
 import type { ApplyContext, ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { CircuitBreaker } from './breaker.ts';
+import { httpsTlsOptions } from '../../pipeline/transport.ts';
 import { createUndiciTransport, TransportError, type WebhookTransport } from './http.ts';
 import { invalidJsonb, renderBody } from './payload.ts';
 import { classifyStatus, nextDelayMs, type Verdict } from './policy.ts';
@@ -118,6 +119,7 @@ export class WebhookSink implements Sink {
         connectTimeoutMs: this.cfg.connectTimeout * 1000,
         responseTimeoutMs: this.cfg.responseTimeout * 1000,
         connections: this.cfg.concurrency,
+        tls: httpsTlsOptions(this.cfg.tls, `targets[${this.cfg.name}].tls`),
       });
     return Promise.resolve();
   }

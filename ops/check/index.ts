@@ -10,6 +10,7 @@ import { checkSource } from './source.ts';
 import { checkTarget } from './targets.ts';
 import type { CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
+import { registryAccessOf } from '../../pipeline/transport.ts';
 
 export type { CheckLevel, CheckResult } from './types.ts';
 
@@ -23,7 +24,7 @@ export async function runChecks(
   const parts = await Promise.all([
     checkSource(config.source, contract, connections),
     checkKafka(config, kafka),
-    checkRegistry(config.registry.url, topic, contract),
+    checkRegistry(registryAccessOf(config.registry), topic, contract),
     ...config.targets.map((t) => checkTarget(t, contract, connections)),
   ]);
   const targets: CheckResult[] = config.targets.length

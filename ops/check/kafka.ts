@@ -4,6 +4,7 @@ import type { Config } from '../../pipeline/config/schema.ts';
 import { dlqTopicFor, topicFor } from '../../pipeline/config/schema.ts';
 import type { KafkaAdminPort, KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { STATUS_TOPIC_CONFIG, statusTopicFor } from '../../pipeline/supervision/status-store.ts';
+import { connectionFailure, kafkaContext } from './transport.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 
 const hours = (ms: string | undefined) =>
@@ -89,10 +90,15 @@ export async function checkKafka(config: Config, kafka: KafkaClientFactory): Pro
     for (const [i, t] of config.targets.entries()) out.push(await checkDlqTopic(config, admin, i, t));
   } catch (err) {
     out.push(
-      error(
+      connectionFailure(
         'kafka.connect',
-        `Kafka brokers ${brokers} unreachable or refusing: ${errMessage(err)}`,
-        'start Kafka, or fix kafka.brokers (host:port of the broker listeners this host can reach)',
+        err,
+        kafkaContext(config),
+        {
+          message: `Kafka brokers ${brokers} unreachable or refusing: ${errMessage(err)}`,
+          fix: `start Kafka, or fix kafka.brokers (host:port of the broker listeners this host can reach)${config.kafka.tls ? '' : '; a TLS listener needs kafka.tls'}`,
+        },
+        `Kafka brokers ${brokers}`,
       ),
     );
   } finally {

@@ -3,21 +3,24 @@
 // POST /compatibility/subjects/<subject>/versions/latest). Nothing is registered.
 import type { TableContract } from '../../schemas/contract.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
+import { registryAccess, registryFetch, type RegistryEndpoint } from '../../schemas/registry-access.ts';
+import { connectionFailure, registryRefusal } from './transport.ts';
 import { error, errMessage, info, ok, type CheckResult } from './types.ts';
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 export async function checkRegistry(
-  registryUrl: string,
+  registry: RegistryEndpoint,
   topic: string,
   contract: TableContract,
   timeoutMs = 5000,
 ): Promise<CheckResult[]> {
-  const base = registryUrl.replace(/\/+$/, '');
-  const shown = redactUrl(base);
+  const shown = redactUrl(registryAccess(registry).url);
   try {
-    const res = await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await registryFetch(registry, '/subjects', { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) {
+      const refused = registryRefusal('registry.connect', res.status, shown);
+      if (refused) return [refused];
       return [
         error(
           'registry.connect',
@@ -28,10 +31,15 @@ export async function checkRegistry(
     }
   } catch (err) {
     return [
-      error(
+      connectionFailure(
         'registry.connect',
-        `schema registry ${shown} unreachable: ${errMessage(err)}${err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : ''}`,
-        'start the registry, or fix registry.url',
+        err,
+        { system: 'registry', section: 'registry', tls: shown.startsWith('https:') },
+        {
+          message: `schema registry ${shown} unreachable: ${errMessage(err)}${err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : ''}`,
+          fix: 'start the registry, or fix registry.url',
+        },
+        `schema registry ${shown}`,
       ),
     ];
   }
@@ -43,8 +51,9 @@ export async function checkRegistry(
     const subject = `${topic}-${kind}`;
     const id = `registry.${kind}_schema`;
     try {
-      const res = await fetch(
-        `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
+      const res = await registryFetch(
+        registry,
+        `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
         {
           method: 'POST',
           headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },

@@ -11,6 +11,7 @@ import { formatBytes } from '../format.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
+import { connectionFailure, pgContext } from './transport.ts';
 
 interface TableRow {
   oid: number;
@@ -48,10 +49,15 @@ export async function checkSource(
     await client.connect();
   } catch (err) {
     out.push(
-      error(
+      connectionFailure(
         'source.connect',
-        `cannot connect to the source ${redactUrl(src.url)}: ${errMessage(err)}`,
-        'check source.url (host, port, database, user, password), that PostgreSQL runs and that pg_hba.conf lets this host in',
+        err,
+        pgContext('source', src.tls !== undefined),
+        {
+          message: `cannot connect to the source ${redactUrl(src.url)}: ${errMessage(err)}`,
+          fix: 'check source.url (host, port, database, user, password), that PostgreSQL runs and that pg_hba.conf lets this host in',
+        },
+        `source ${redactUrl(src.url)}`,
       ),
     );
     await client.end().catch(() => undefined);

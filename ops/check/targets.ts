@@ -14,6 +14,7 @@ import { createTruncatedTableSql, truncatedTableName } from '../../consumers/pos
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
+import { connectionFailure, pgContext } from './transport.ts';
 
 export function checkTarget(
   t: TargetConfig,
@@ -52,10 +53,15 @@ async function checkPostgresTarget(
   } catch (err) {
     await client.end().catch(() => undefined);
     return [
-      error(
+      connectionFailure(
         id('connect'),
-        `target ${t.name}: cannot connect to ${redactUrl(t.url)}: ${errMessage(err)}`,
-        `check targets[${t.name}].url and that the database runs`,
+        err,
+        pgContext(`targets[${t.name}]`, t.tls !== undefined),
+        {
+          message: `target ${t.name}: cannot connect to ${redactUrl(t.url)}: ${errMessage(err)}`,
+          fix: `check targets[${t.name}].url and that the database runs`,
+        },
+        `target ${t.name} ${redactUrl(t.url)}`,
       ),
     ];
   }

@@ -3,6 +3,7 @@
 // silently dropped peer is noticed) and a statement and lock timeout suited to its role, so no
 // connection waits forever on a lock or a runaway statement.
 import { z } from 'zod';
+import type { PgTlsConfig } from './tls.ts';
 
 const ms = z.number().int().min(0);
 
@@ -91,5 +92,16 @@ export const ConnectionsSchema = z
   .strict();
 
 /** The settings after loading: the target's timeouts resolved against kafka.sessionTimeoutMs (schema.ts). */
-export type ConnectionsConfig = Omit<z.infer<typeof ConnectionsSchema>, 'target'> & { target: RoleTimeouts };
+export type ConnectionsConfig = Omit<z.infer<typeof ConnectionsSchema>, 'target'> & {
+  target: RoleTimeouts;
+  /** TLS of each configured database (source.tls, a Postgres target's tls), set by schema.ts */
+  tls?: PgTlsEntry[];
+};
+
+/** One database's TLS: `database` is its URL without the password (redactUrl), `at` its key. */
+export interface PgTlsEntry {
+  database: string;
+  at: string;
+  tls: PgTlsConfig;
+}
 export type PgRole = 'replication' | 'source' | 'position' | 'target' | 'ops';

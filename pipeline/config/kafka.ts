@@ -2,6 +2,7 @@
 // consumer group, dead-letter topic). Part of the configuration (schema.ts).
 import { z } from 'zod';
 import { positiveInt, url } from './fields.ts';
+import { HttpsTlsSchema, KafkaSaslSchema, KafkaTlsSchema, RegistryAuthSchema } from './tls.ts';
 
 export const KafkaSchema = z
   .object({
@@ -28,11 +29,19 @@ export const KafkaSchema = z
       .record(z.string(), z.string())
       .default({})
       .describe('topic configs when the topic is created, over DEFAULT_TOPIC_CONFIG (log-compacted)'),
+    tls: KafkaTlsSchema.optional(),
+    sasl: KafkaSaslSchema.optional(),
   })
   .strict();
 
 export const RegistrySchema = z
-  .object({ url: url('Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7)') })
+  .object({
+    url: url('Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7)'),
+    auth: RegistryAuthSchema.optional(),
+    tls: HttpsTlsSchema.optional().describe(
+      'TLS to an https:// registry: a private CA, a client certificate',
+    ),
+  })
   .strict();
 
 /** Per Kafka send: well under the broker's default max.message.bytes (1 MiB) per partition batch. */
@@ -65,6 +74,7 @@ export const ProducerSchema = z
 
 export type KafkaConfig = z.output<typeof KafkaSchema>;
 export type ProducerConfig = z.output<typeof ProducerSchema>;
+export type RegistryConfig = z.output<typeof RegistrySchema>;
 
 /**
  * The change topic is the feed for new targets: log-compacted by key, deletes followed by

@@ -1,5 +1,5 @@
-// Loads the configuration file (YAML or JSON), substitutes ${ENV} references (so secrets can live
-// in the environment), applies PGCDC_<PATH> overrides (path parts joined by "__", e.g.
+// Loads the configuration file (YAML or JSON), substitutes ${ENV} references and ${file:/path}
+// references (the file's content without its final newline: container secrets), applies PGCDC_<PATH> overrides (path parts joined by "__", e.g.
 // PGCDC_SOURCE__URL) and validates it. A bad file names the exact key and why.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,12 +8,15 @@ import { DEFAULT_CONTRACT_DIR } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigSchema, contractOf, type Config } from './schema.ts';
+import { readSecretFile } from './secret-file.ts';
+import { configSecrets, rememberSecrets } from '../observability/secrets.ts';
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const ENV_REF = /\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?)\}/g;
 
 function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+    return value.replace(ENV_REF, (_m, file: string | undefined, name: string, def: string | undefined) => {
+      if (file !== undefined) return readSecretFile(file, path);
       const v = env[name] ?? def;
       if (v === undefined)
         throw new ConfigError(`config ${path}: environment variable ${name} is not set`, {
@@ -51,6 +54,7 @@ export function parseConfig(
       ? res.data
       : { ...res.data, source: { ...res.data.source, contracts: path.resolve(baseDir, contracts) } };
   requireContract(config.source, origin);
+  rememberSecrets(configSecrets(config));
   return config;
 }
 

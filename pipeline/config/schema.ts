@@ -13,6 +13,7 @@ import {
 import { OperationsSchema } from './operations.ts';
 import { SourceSchema } from './source.ts';
 import { TargetSchema } from './targets.ts';
+import { pgTlsEntries } from './tls.ts';
 
 export { identifier } from './fields.ts';
 export * from './kafka.ts';
@@ -105,13 +106,17 @@ export const ConfigSchema = z
       seen.add(t.name);
     });
   })
-  .transform((cfg) => ({
-    ...cfg,
-    connections: {
-      ...cfg.connections,
-      target: { ...targetTimeoutsFor(cfg.kafka.sessionTimeoutMs), ...definedOnly(cfg.connections.target) },
-    },
-  }));
+  .transform((cfg) => {
+    const tls = pgTlsEntries(cfg.source, cfg.targets);
+    return {
+      ...cfg,
+      connections: {
+        ...cfg.connections,
+        target: { ...targetTimeoutsFor(cfg.kafka.sessionTimeoutMs), ...definedOnly(cfg.connections.target) },
+        ...(tls.length ? { tls } : {}),
+      },
+    };
+  });
 
 function definedOnly<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {

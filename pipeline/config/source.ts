@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { loadContract, type TableContract } from '../../schemas/contract.ts';
 import { identifier, positiveInt, url } from './fields.ts';
+import { PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 
 export const SNAPSHOT_DEFAULTS = {
   mode: 'initial' as const,
@@ -89,8 +90,10 @@ export const SourceSchema = z
       .describe(
         'source table (created if missing) holding the last acknowledged LSN per slot; a slot that disagrees with it is refused (docs/operations.md: Slot protection)',
       ),
+    tls: PgTlsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => !urlTlsConflict(s.url, s.tls), { message: URL_TLS_CONFLICT, path: ['url'] });
 
 /** The event contract of the source table, from the configured contract directory (absolute once loaded). */
 export function contractOf(

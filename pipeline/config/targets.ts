@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
 import { mappingField } from './mapping.ts';
+import { HttpsTlsSchema, PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 
 export const PostgresTargetSchema = z
   .object({
@@ -29,8 +30,10 @@ export const PostgresTargetSchema = z
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     mapping: mappingField,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    tls: PgTlsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => !urlTlsConflict(t.url, t.tls), { message: URL_TLS_CONFLICT, path: ['url'] });
 
 export const WebhookTargetSchema = z
   .object({
@@ -96,6 +99,9 @@ export const WebhookTargetSchema = z
       .default({ failureThreshold: 5, cooldown: 30 })
       .describe('per target: after failureThreshold failed requests in a row, nothing is sent for cooldown'),
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
+    tls: HttpsTlsSchema.optional().describe(
+      'TLS to an https:// receiver: a private CA, a client certificate (mTLS)',
+    ),
   })
   .strict()
   .superRefine((t, ctx) => {

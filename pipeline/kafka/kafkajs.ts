@@ -2,7 +2,8 @@
 // consumer, topic admin, group admin, reader), each in its own file. Nothing outside pipeline/kafka
 // imports kafkajs; the rest of the pipeline sees only the ports of port.ts.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import { UnavailableError } from '../errors.ts';
+import { PgcdcError, UnavailableError } from '../errors.ts';
+import { explainTransportError, type TransportContext } from '../transport-errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { KafkajsAdmin } from './kafkajs-admin.ts';
 import { KafkajsConsumer } from './kafkajs-consumer.ts';
@@ -10,6 +11,7 @@ import { KafkajsGroupAdmin } from './kafkajs-group-admin.ts';
 import { KafkajsProducer } from './kafkajs-producer.ts';
 import { KafkajsReader } from './kafkajs-reader.ts';
 import type { KafkaClientFactory } from './port.ts';
+import type { KafkaSecurity } from './security.ts';
 
 export interface KafkaClientOptions {
   brokers: string[];
@@ -20,6 +22,8 @@ export interface KafkaClientOptions {
   sessionTimeoutMs?: number;
   /** Client-level retries (default: 8, up to 10 s apart); one-shot tools such as `pgcdc check` use fewer. */
   retry?: { retries: number; initialRetryTime: number; maxRetryTime: number };
+  /** kafka.tls and kafka.sasl as client options (security.ts). */
+  security?: KafkaSecurity;
 }
 
 const UNREACHABLE =
@@ -37,8 +41,29 @@ function unreachableHint(brokers: string[]): string {
   return `check kafka.brokers (${brokers.join(', ')}): the addresses and that the brokers are up and reachable from here; pgcdc check tests the connection`;
 }
 
-/** A kafkajs failure to reach the brokers, as an UnavailableError naming kafka.brokers. */
-export function namingBrokers(err: unknown, brokers: string[]): unknown {
+/** The settings a Kafka transport failure is explained against (transport-errors.ts). */
+function kafkaContext(security: KafkaSecurity | undefined): TransportContext {
+  const sasl = security?.sasl;
+  return {
+    system: 'kafka',
+    section: 'kafka',
+    tls: security?.ssl !== undefined,
+    sasl: sasl && { mechanism: sasl.mechanism, username: 'username' in sasl ? sasl.username : undefined },
+  };
+}
+
+/**
+ * A kafkajs failure: a refused TLS handshake or authentication as a PgcdcError saying which
+ * setting to fix (not retriable: the same settings fail the same way); a failure to reach the
+ * brokers as an UnavailableError naming kafka.brokers.
+ */
+export function namingBrokers(err: unknown, brokers: string[], security?: KafkaSecurity): unknown {
+  const explained = explainTransportError(err, kafkaContext(security));
+  if (explained)
+    return new PgcdcError(`Kafka at ${brokers.join(', ')}: ${explained.message}`, {
+      hint: explained.fix,
+      cause: err,
+    });
   const e = err as { name?: string; message?: string };
   if (!UNREACHABLE_ERRORS.has(e.name ?? '') && !UNREACHABLE.test(e.message ?? '')) return err;
   return new UnavailableError(`cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${e.message}`, {
@@ -47,8 +72,9 @@ export function namingBrokers(err: unknown, brokers: string[]): unknown {
   });
 }
 
-function kafkajsLogger(logger: Logger, brokers: string[]) {
+function kafkajsLogger(logger: Logger, brokers: string[], security: KafkaSecurity | undefined) {
   const child = logger.child({ component: 'kafkajs' });
+  const context = kafkaContext(security);
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
@@ -58,6 +84,15 @@ function kafkajsLogger(logger: Logger, brokers: string[]) {
         String(extra.error).includes('Topic creation errors')
       ) {
         child.debug(extra, message);
+      } else if (
+        level <= logLevel.WARN &&
+        explainTransportError(`${message} ${String(extra.error ?? '')}`, context)
+      ) {
+        const explained = explainTransportError(`${message} ${String(extra.error ?? '')}`, context)!;
+        child.warn(
+          { ...extra, key: 'kafka', hint: explained.fix },
+          `Kafka at ${brokers.join(', ')}: ${explained.message}`,
+        );
       } else if (level <= logLevel.WARN && UNREACHABLE.test(`${message} ${String(extra.error ?? '')}`)) {
         // kafkajs retries by itself; its lines alone never say which setting to fix
         child.warn(
@@ -72,12 +107,20 @@ function kafkajsLogger(logger: Logger, brokers: string[]) {
 
 export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFactory {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+  const { ssl, sasl } = opts.security ?? {};
+  if (ssl?.rejectUnauthorized === false)
+    opts.logger.warn(
+      { key: 'kafka.tls.rejectUnauthorized' },
+      "kafka.tls.rejectUnauthorized is false: the brokers' certificates are not verified, anyone on the path can read and change the stream",
+    );
   const kafka = new Kafka({
     brokers: opts.brokers,
     clientId: opts.clientId,
+    ...(ssl ? { ssl } : {}),
+    ...(sasl ? { sasl } : {}),
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     logLevel: logLevel.WARN,
-    logCreator: kafkajsLogger(opts.logger, opts.brokers),
+    logCreator: kafkajsLogger(opts.logger, opts.brokers, opts.security),
     retry: opts.retry ?? { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
   });
   const named = <T extends object, K extends keyof T>(port: T, method: K): T => {
@@ -85,7 +128,7 @@ export function createKafkajsFactory(opts: KafkaClientOptions): KafkaClientFacto
     Object.assign(port, {
       [method]: (...args: unknown[]) =>
         inner.apply(port, args).catch((err: unknown) => {
-          throw namingBrokers(err, opts.brokers);
+          throw namingBrokers(err, opts.brokers, opts.security);
         }),
     });
     return port;

@@ -1,5 +1,8 @@
-// Structured logging (pino). Secrets are redacted by key name; URLs are logged through redactUrl().
+// Structured logging (pino). Secrets are redacted by key name; URLs are logged through redactUrl();
+// and every line is scrubbed of the secret values the configuration holds (secrets.ts) before it
+// is written, whatever its level and wherever in the line the value hides.
 import { pino, type Logger } from 'pino';
+import { scrubSecrets } from './secrets.ts';
 
 export type { Logger };
 
@@ -17,14 +20,28 @@ const REDACT_PATHS = [
   'secret',
   '*.secret',
   '*.*.password',
+  '*.*.*.password',
+  'token',
+  '*.token',
+  '*.*.token',
+  'passphrase',
+  '*.passphrase',
+  'tls.key',
+  '*.tls.key',
+  '*.*.tls.key',
+  'ssl.key',
+  '*.ssl.key',
   'authorization',
+  'headers.authorization',
   '*.headers.authorization',
+  '*.*.headers.authorization',
 ];
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const options = {
     level: opts.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    hooks: { streamWrite: scrubSecrets },
     ...(opts.name ? { name: opts.name } : {}),
   };
   if (opts.file) {
