@@ -16,11 +16,67 @@ const BigIntLong = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
+/**
+ * Avro `decimal` (bytes: the big-endian two's-complement unscaled integer) whose value in the event
+ * domain is the exact decimal text PostgreSQL prints for numeric(p,s): always `scale` fractional
+ * digits. NaN and infinities have no decimal form: such a value is not valid for the type (the
+ * producer refuses it earlier, naming the column: values.ts decodeColumn).
+ */
+class DecimalText extends avro.types.LogicalType {
+  readonly scale: number;
+  readonly precision: number;
+  constructor(schema: avro.Schema, opts?: avro.ForSchemaOptions) {
+    super(schema, opts);
+    const s = schema as { scale?: number; precision?: number };
+    this.scale = s.scale ?? 0;
+    this.precision = s.precision ?? 0;
+  }
+  override _fromValue(buf: Buffer): string {
+    return decimalFromBytes(buf, this.scale);
+  }
+  override _toValue(text: unknown): Buffer | undefined {
+    return typeof text === 'string' ? decimalToBytes(text, this.scale) : undefined;
+  }
+  override _resolve(writer: avro.Type): ((v: unknown) => string) | undefined {
+    if (writer instanceof DecimalText) return writer.scale === this.scale ? (v) => v as string : undefined;
+    if (avro.Type.isType(writer, 'bytes')) return (v) => this._fromValue(v as Buffer);
+    return undefined;
+  }
+}
+
+/** `-12.50` with scale 2 -> two's complement of -1250 (minimal length); undefined if not that shape. */
+export function decimalToBytes(text: string, scale: number): Buffer | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m || (m[3] ?? '').length > scale) return undefined;
+  let n = BigInt(`${m[2]!}${(m[3] ?? '').padEnd(scale, '0')}`);
+  if (m[1]) n = -n;
+  let hex = (n < 0n ? -n : n).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let len = hex.length / 2;
+  if (n >= 0n) {
+    if (parseInt(hex.slice(0, 2), 16) >= 0x80) len++;
+  } else if (-n > 1n << BigInt(len * 8 - 1)) len++;
+  const u = n < 0n ? (1n << BigInt(len * 8)) + n : n;
+  return Buffer.from(u.toString(16).padStart(len * 2, '0'), 'hex');
+}
+
+export function decimalFromBytes(buf: Buffer, scale: number): string {
+  if (buf.length === 0) return scale > 0 ? `0.${'0'.repeat(scale)}` : '0';
+  let n = BigInt(`0x${buf.toString('hex')}`);
+  if (buf[0]! >= 0x80) n -= 1n << BigInt(buf.length * 8);
+  const neg = n < 0n;
+  const digits = (neg ? -n : n).toString().padStart(scale + 1, '0');
+  const int = digits.slice(0, digits.length - scale);
+  const frac = scale > 0 ? `.${digits.slice(digits.length - scale)}` : '';
+  return `${neg ? '-' : ''}${int}${frac}`;
+}
+
 /** Fresh options per call: avsc records named types into `registry`, which must not be shared. */
 export function avroOptions(): Partial<avro.ForSchemaOptions> {
   return {
     registry: { long: BigIntLong },
     wrapUnions: 'auto',
+    logicalTypes: { decimal: DecimalText },
     // `{"type": "long", "logicalType": ...}` bypasses the registry: map every long to bigint.
     typeHook: (schema: unknown) =>
       typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'long'

@@ -3,22 +3,31 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSqlType, pgTypeOf, type PgType } from './types.ts';
+
+export { PG_SCALAR_TYPES, PG_TYPES, type PgScalarType, type PgType } from './types.ts';
 
 const AVRO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'avro');
-
-/** PostgreSQL types the contract knows how to carry losslessly. */
-export type PgType = 'bigint' | 'text' | 'boolean' | 'jsonb' | 'text[]' | 'numeric' | 'timestamptz';
 
 export interface ColumnSpec {
   name: string;
   /** As written in the schema file, e.g. numeric(12,2); used for DDL. */
   sqlType: string;
+  /** The kind (schemas/types.ts): decides value decoding, parameters and rendering. */
   pgType: PgType;
   nullable: boolean;
+  /** set when the column's Avro type is a `decimal` (numeric with a known scale) */
+  decimal?: { precision: number; scale: number };
+  /** an enum column: the enum's labels, in order (the field's `pgEnum`), for the target's DDL */
+  enumSymbols?: string[];
 }
 
-/** Every Avro `long` is a bigint in JS (timestamps in micros exceed 2^53). */
-export type ColumnValue = string | bigint | boolean | (string | null)[] | null;
+/**
+ * One value in the event domain (= its Avro value): int/float/double as number, every Avro
+ * `long` as bigint (timestamps in micros exceed 2^53), bytes as Buffer, the rest strings/booleans.
+ */
+export type ScalarValue = string | number | bigint | boolean | Buffer;
+export type ColumnValue = ScalarValue | (ScalarValue | null)[] | null;
 export type Row = Record<string, ColumnValue>;
 
 /** c create, u update, d delete, r snapshot read, t truncate (the whole table; no key, no rows). */
@@ -62,7 +71,10 @@ export interface AvroField {
   name: string;
   type: unknown;
   pgType?: string;
+  /** labels of an enum column (its PostgreSQL type is an enum) */
+  pgEnum?: string[];
   default?: unknown;
+  doc?: string;
 }
 export interface AvroRecordSchema {
   type: 'record';
@@ -71,33 +83,39 @@ export interface AvroRecordSchema {
   fields: AvroField[];
 }
 
-function pgTypeOf(sqlType: string): PgType {
-  const base = sqlType
-    .replace(/\(.*\)/, '')
-    .trim()
-    .toLowerCase();
-  switch (base) {
-    case 'bigint':
-    case 'text':
-    case 'boolean':
-    case 'jsonb':
-    case 'text[]':
-    case 'numeric':
-    case 'timestamptz':
-      return base;
-    default:
-      throw new Error(`schema: unsupported pgType "${sqlType}"`);
-  }
-}
-
 function isNullable(type: unknown): boolean {
   return Array.isArray(type) && type.includes('null');
+}
+
+/** The Avro decimal of a field's type (its non-null branch; of an array: the items'), if it is one. */
+function decimalOf(type: unknown): { precision: number; scale: number } | undefined {
+  const branch: unknown = Array.isArray(type) ? (type as unknown[]).find((t) => t !== 'null') : type;
+  if (typeof branch !== 'object' || branch === null) return undefined;
+  const b = branch as {
+    type?: unknown;
+    items?: unknown;
+    logicalType?: unknown;
+    precision?: number;
+    scale?: number;
+  };
+  if (b.type === 'array') return decimalOf(b.items);
+  return b.logicalType === 'decimal' ? { precision: b.precision ?? 0, scale: b.scale ?? 0 } : undefined;
 }
 
 export function columnsOf(record: AvroRecordSchema): ColumnSpec[] {
   return record.fields.map((f) => {
     if (!f.pgType) throw new Error(`schema: field ${record.name}.${f.name} has no pgType`);
-    return { name: f.name, sqlType: f.pgType, pgType: pgTypeOf(f.pgType), nullable: isNullable(f.type) };
+    let pgType: PgType;
+    try {
+      pgType = pgTypeOf(parseSqlType(f.pgType, f.pgEnum !== undefined));
+    } catch (err) {
+      throw new Error(`schema: field ${record.name}.${f.name}: ${(err as Error).message}`);
+    }
+    const spec: ColumnSpec = { name: f.name, sqlType: f.pgType, pgType, nullable: isNullable(f.type) };
+    const decimal = decimalOf(f.type);
+    if (decimal) spec.decimal = decimal;
+    if (f.pgEnum) spec.enumSymbols = f.pgEnum;
+    return spec;
   });
 }
 

@@ -1,110 +1,194 @@
 // Lossless conversion of column values between PostgreSQL text form, the event domain and SQL
-// parameters. Pure functions: pgoutput text -> ColumnValue (producer), ColumnValue -> parameter (sinks).
+// parameters. Pure functions: pgoutput text -> ColumnValue (producer), ColumnValue -> parameter
+// (sinks). The text form is the one of the sessions pgcdc reads with (DateStyle ISO, TimeZone UTC,
+// extra_float_digits 3, IntervalStyle iso_8601, bytea_output hex); every parameter is a text form
+// PostgreSQL reads back to the same value, so source -> event -> target is exact (docs/contracts.md).
 import { parse as parseArray } from 'postgres-array';
-import type { ColumnValue, PgType } from './contract.ts';
+import type { ColumnSpec, ColumnValue, ScalarValue } from './contract.ts';
+import {
+  formatDate,
+  formatTime,
+  formatTimestamp,
+  formatTimestamptz,
+  parseDate,
+  parseTime,
+  parseTimestamp,
+  parseTimestamptz,
+} from './temporal.ts';
+import { PG_TYPES, splitPgType, type PgScalarType, type PgType } from './types.ts';
 
-/** Sentinels for 'infinity' / '-infinity' (as Debezium): the extremes of Avro long. */
-export const TS_POS_INFINITY = 9223372036854775807n;
-export const TS_NEG_INFINITY = -9223372036854775808n;
+export {
+  TS_NEG_INFINITY,
+  TS_POS_INFINITY,
+  DATE_NEG_INFINITY,
+  DATE_POS_INFINITY,
+  formatTimestamptz,
+  parseTimestamptz,
+} from './temporal.ts';
 
-// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil), bigint-safe.
-function daysFromCivil(y: bigint, m: bigint, d: bigint): bigint {
-  const yy = m <= 2n ? y - 1n : y;
-  const era = (yy >= 0n ? yy : yy - 399n) / 400n;
-  const yoe = yy - era * 400n;
-  const mp = (m + 9n) % 12n;
-  const doy = (153n * mp + 2n) / 5n + d - 1n;
-  const doe = yoe * 365n + yoe / 4n - yoe / 100n + doy;
-  return era * 146097n + doe - 719468n;
-}
+const INT_RANGE: Partial<Record<PgScalarType, [number, number]>> = {
+  smallint: [-32768, 32767],
+  integer: [-2147483648, 2147483647],
+};
 
-function civilFromDays(z0: bigint): [bigint, bigint, bigint] {
-  const z = z0 + 719468n;
-  const era = (z >= 0n ? z : z - 146096n) / 146097n;
-  const doe = z - era * 146097n;
-  const yoe = (doe - doe / 1460n + doe / 36524n - doe / 146096n) / 365n;
-  const y = yoe + era * 400n;
-  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
-  const mp = (5n * doy + 2n) / 153n;
-  const d = doy - (153n * mp + 2n) / 5n + 1n;
-  const m = mp < 10n ? mp + 3n : mp - 9n;
-  return [m <= 2n ? y + 1n : y, m, d];
-}
-
-const TS_RE =
-  /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
-
-/** timestamptz text (ISO DateStyle, any offset) -> microseconds since the epoch. */
-export function parseTimestamptz(text: string): bigint {
-  if (text === 'infinity') return TS_POS_INFINITY;
-  if (text === '-infinity') return TS_NEG_INFINITY;
-  const m = TS_RE.exec(text);
-  if (!m) throw new Error(`unparseable timestamptz "${text}"`);
-  const [, ys, mo, d, h, mi, s, frac, sign, oh, om, os, bc] = m;
-  let year = BigInt(ys!);
-  if (bc) year = 1n - year;
-  const days = daysFromCivil(year, BigInt(mo!), BigInt(d!));
-  const secs = days * 86400n + BigInt(h!) * 3600n + BigInt(mi!) * 60n + BigInt(s!);
-  const micros = frac ? BigInt(frac.padEnd(6, '0')) : 0n;
-  const offset = sign
-    ? (BigInt(oh!) * 3600n + BigInt(om ?? '0') * 60n + BigInt(os ?? '0')) * (sign === '-' ? -1n : 1n)
-    : 0n;
-  const us = (secs - offset) * 1_000_000n + micros;
-  // PostgreSQL goes up to year 294276, a signed 64-bit count of micros since 1970 only to 294247,
-  // and its last value is the 'infinity' sentinel: fail loudly rather than corrupt or overflow.
-  if (us >= TS_POS_INFINITY || us <= TS_NEG_INFINITY) {
-    throw new Error(
-      `timestamptz "${text}" is beyond the range of the event contract (64-bit microseconds since 1970)`,
-    );
+/** PostgreSQL's float text (extra_float_digits 3: shortest exact) -> number; NaN and infinities too. */
+function parseFloatText(text: string): number {
+  switch (text) {
+    case 'NaN':
+      return NaN;
+    case 'Infinity':
+      return Infinity;
+    case '-Infinity':
+      return -Infinity;
+    default: {
+      const n = Number(text);
+      if (text.trim() === '' || Number.isNaN(n)) throw new Error(`unparseable float "${text}"`);
+      return n;
+    }
   }
-  return us;
 }
 
-const pad = (n: bigint, w: number) => n.toString().padStart(w, '0');
-
-/** microseconds since the epoch -> timestamptz literal in UTC that PostgreSQL reads back exactly. */
-export function formatTimestamptz(us: bigint): string {
-  if (us === TS_POS_INFINITY) return 'infinity';
-  if (us === TS_NEG_INFINITY) return '-infinity';
-  const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
-  const totalSecs = floorDiv(us, 1_000_000n);
-  const micros = us - totalSecs * 1_000_000n;
-  const days = floorDiv(totalSecs, 86400n);
-  const sod = totalSecs - days * 86400n;
-  const [y, m, d] = civilFromDays(days);
-  const bc = y <= 0n;
-  const year = bc ? 1n - y : y;
-  const time = `${pad(sod / 3600n, 2)}:${pad((sod % 3600n) / 60n, 2)}:${pad(sod % 60n, 2)}.${pad(micros, 6)}`;
-  return `${pad(year, 4)}-${pad(m, 2)}-${pad(d, 2)} ${time}+00${bc ? ' BC' : ''}`;
+/** A float as text PostgreSQL reads back to the same value (-0 keeps its sign). */
+function floatText(n: number): string {
+  if (Object.is(n, -0)) return '-0';
+  return String(n); // NaN, Infinity, -Infinity, shortest round-trip digits otherwise
 }
 
-/** pgoutput text value -> domain value, by the column's PostgreSQL type. */
-export function decodePgText(pgType: PgType, text: string): ColumnValue {
-  switch (pgType) {
+/** bytea text: hex format (\x0a0b), or the old escape format (a\000b\\). */
+function parseBytea(text: string): Buffer {
+  if (text.startsWith('\\x')) {
+    const hex = text.slice(2);
+    if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2) throw new Error('unparseable bytea (hex format)');
+    return Buffer.from(hex, 'hex');
+  }
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x5c) out.push(c);
+    else if (text[i + 1] === '\\') {
+      out.push(0x5c);
+      i += 1;
+    } else {
+      out.push(parseInt(text.slice(i + 1, i + 4), 8));
+      i += 3;
+    }
+  }
+  return Buffer.from(out);
+}
+
+function decodeScalar(kind: PgScalarType, text: string): ScalarValue {
+  switch (kind) {
+    case 'smallint':
+    case 'integer': {
+      const n = Number(text);
+      const [lo, hi] = INT_RANGE[kind]!;
+      if (!/^-?\d+$/.test(text) || n < lo || n > hi) throw new Error(`unparseable ${kind} "${text}"`);
+      return n;
+    }
     case 'bigint':
       return BigInt(text);
-    case 'text':
-    case 'jsonb':
+    case 'real':
+    case 'double precision':
+      return parseFloatText(text);
     case 'numeric':
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'uuid':
+    case 'json':
+    case 'jsonb':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
       return text;
     case 'boolean':
       if (text === 't') return true;
       if (text === 'f') return false;
       throw new Error(`unparseable boolean "${text}"`);
-    case 'text[]':
-      return flatTextArray(parseArray(text, (v) => v));
+    case 'date':
+      return parseDate(text);
+    case 'time':
+      return parseTime(text);
+    case 'timestamp':
+      return parseTimestamp(text);
     case 'timestamptz':
       return parseTimestamptz(text);
+    case 'bytea':
+      return parseBytea(text);
     default:
-      return pgType satisfies never;
+      return kind satisfies never;
   }
 }
 
-function flatTextArray(parsed: unknown[]): (string | null)[] {
-  return parsed.map((v) => {
-    if (v === null || typeof v === 'string') return v;
-    throw new Error('multi-dimensional arrays are not supported for text[] columns');
+/** pgoutput text value -> domain value, by the column's PostgreSQL type. */
+export function decodePgText(pgType: PgType, text: string): ColumnValue {
+  const { kind, array } = splitPgType(pgType);
+  if (!array) return decodeScalar(kind, text);
+  return parseArray(text, (v) => v).map((v) => {
+    if (v === null) return null;
+    if (typeof v !== 'string')
+      throw new Error(`multi-dimensional arrays are not supported for ${pgType} columns`);
+    return decodeScalar(kind, v);
   });
+}
+
+/**
+ * decodePgText, and a value the column's Avro type cannot hold refused here, naming the column's
+ * type (the producer stops on it, UncarriableChangeError): NaN/Infinity or more fractional digits
+ * than the scale in an Avro `decimal` column.
+ */
+export function decodeColumn(spec: Pick<ColumnSpec, 'pgType' | 'decimal'>, text: string): ColumnValue {
+  const value = decodePgText(spec.pgType, text);
+  if (spec.decimal && value !== null) {
+    const { scale } = spec.decimal;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'string' && !new RegExp(`^-?\\d+(\\.\\d{0,${scale}})?$`).test(v))
+        throw new Error(
+          `numeric "${v.length > 40 ? `${v.slice(0, 40)}...` : v}" has no Avro decimal(scale ${scale}) form; declare the column as "string" in the contract to carry NaN, infinities or another scale (docs/contracts.md)`,
+        );
+    }
+  }
+  return value;
+}
+
+function scalarPlaceholder(kind: PgScalarType): ScalarValue {
+  switch (kind) {
+    case 'smallint':
+    case 'integer':
+    case 'real':
+    case 'double precision':
+    case 'date':
+      return 0;
+    case 'bigint':
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz':
+      return 0n;
+    case 'numeric':
+      return '0';
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
+      return '';
+    case 'uuid':
+      return '00000000-0000-0000-0000-000000000000';
+    case 'json':
+    case 'jsonb':
+      return 'null';
+    case 'boolean':
+      return false;
+    case 'bytea':
+      return Buffer.alloc(0);
+    default:
+      return kind satisfies never;
+  }
 }
 
 /**
@@ -114,39 +198,59 @@ function flatTextArray(parsed: unknown[]): (string | null)[] {
  * webhook payloads show them as null. Nullable unchanged columns carry null.
  */
 export function unchangedPlaceholder(pgType: PgType): ColumnValue {
-  switch (pgType) {
+  const { kind, array } = splitPgType(pgType);
+  return array ? [] : scalarPlaceholder(kind);
+}
+
+/** A scalar domain value as PostgreSQL input text (what the text form of that value reads back as). */
+export function scalarText(kind: PgScalarType, value: ScalarValue): string {
+  switch (kind) {
+    case 'smallint':
+    case 'integer':
     case 'bigint':
-    case 'timestamptz':
-      return 0n;
-    case 'text':
-    case 'numeric':
-      return '';
-    case 'jsonb':
-      return 'null';
+      return String(value);
+    case 'real':
+    case 'double precision':
+      return floatText(value as number);
     case 'boolean':
-      return false;
-    case 'text[]':
-      return [];
+      return value ? 't' : 'f';
+    case 'date':
+      return formatDate(value as number);
+    case 'time':
+      return formatTime(value as bigint);
+    case 'timestamp':
+      return formatTimestamp(value as bigint);
+    case 'timestamptz':
+      return formatTimestamptz(value as bigint);
+    case 'bytea':
+      return `\\x${(value as Buffer).toString('hex')}`;
+    case 'numeric':
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'uuid':
+    case 'json':
+    case 'jsonb':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
+      return value as string;
     default:
-      return pgType satisfies never;
+      return kind satisfies never;
   }
 }
 
-/** Domain value -> parameter for node-postgres (text forms PostgreSQL parses exactly). */
+/**
+ * Domain value -> parameter for node-postgres: text forms PostgreSQL parses exactly (a boolean
+ * stays a boolean); an array is an array of element texts (null for NULL elements).
+ */
 export function toSqlParam(pgType: PgType, value: ColumnValue): unknown {
   if (value === null) return null;
-  switch (pgType) {
-    case 'bigint':
-      return String(value);
-    case 'timestamptz':
-      return formatTimestamptz(value as bigint);
-    case 'text':
-    case 'jsonb':
-    case 'numeric':
-    case 'boolean':
-    case 'text[]':
-      return value;
-    default:
-      return pgType satisfies never;
-  }
+  const { kind, array } = splitPgType(pgType);
+  if (!array) return kind === 'boolean' ? value : scalarText(kind, value as ScalarValue);
+  const items = value as (ScalarValue | null)[];
+  if (PG_TYPES[kind].repr === 'string') return items; // already their texts
+  return items.map((v) => (v === null ? null : scalarText(kind, v)));
 }

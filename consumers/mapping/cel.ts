@@ -5,25 +5,35 @@
 // microseconds since 1970); a nullable column is optional<T> (`first_name.orValue("")`). A
 // transition sees two rows, `before` and `after`, as maps. Pure: compile once, evaluate per row.
 import { Environment, Optional, type ASTNode } from '@marcbachmann/cel-js';
-import type { ColumnSpec, ColumnValue, PgType, Row } from '../../schemas/contract.ts';
+import type { ColumnSpec, ColumnValue, PgType, Row, ScalarValue } from '../../schemas/contract.ts';
+import { PG_TYPES, splitPgType, type DomainRepr } from '../../schemas/types.ts';
 
-/** The CEL type of a column's values. */
-export function celTypeOf(pgType: PgType): string {
-  switch (pgType) {
-    case 'bigint':
-    case 'timestamptz':
+/** The CEL type of a scalar kind's values, from its domain representation (schemas/types.ts). */
+function celScalarOf(repr: DomainRepr): string {
+  switch (repr) {
+    case 'int':
+    case 'long':
       return 'int';
-    case 'text':
-    case 'jsonb':
-    case 'numeric':
+    case 'float':
+    case 'double':
+      return 'double';
+    case 'string':
       return 'string';
     case 'boolean':
       return 'bool';
-    case 'text[]':
-      return 'list<string>';
+    case 'bytes':
+      return 'bytes';
     default:
-      return pgType satisfies never;
+      return repr satisfies never;
   }
+}
+
+/** The CEL type of a column's values. */
+export function celTypeOf(pgType: PgType): string {
+  const { kind, array } = splitPgType(pgType);
+  // numeric travels as exact text; jsonb/json as their text
+  const scalar = celScalarOf(PG_TYPES[kind].repr);
+  return array ? `list<${scalar}>` : scalar;
 }
 
 /** The column type a CEL result type is written as (undefined: none fits). */
@@ -131,11 +141,18 @@ export function compile(env: Environment, source: string, kind: 'row' | 'transit
   };
 }
 
+/** CEL ints are bigint: a smallint/integer/date column's JS number becomes one (doubles stay numbers). */
+function celValueOf(v: ColumnValue): unknown {
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'number' && Number.isInteger(x) ? BigInt(x) : x));
+  return v;
+}
+
 /** A row's values as CEL variables (nullable columns as optionals). */
 export function rowVariables(columns: ColumnSpec[], row: Row): Record<string, unknown> {
   const vars: Record<string, unknown> = {};
   for (const c of columns) {
-    const v = row[c.name] ?? null;
+    const v = celValueOf(row[c.name] ?? null);
     vars[c.name] = c.nullable ? (v === null ? Optional.none() : Optional.of(v)) : v;
   }
   return vars;
@@ -166,8 +183,44 @@ export function toColumnValue(result: unknown, pgType: PgType): ColumnValue {
       if (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string'))
         return v as (string | null)[];
       break;
-    default:
-      return pgType satisfies never;
+    default: {
+      const fitted = fitByRepr(v, pgType);
+      if (fitted !== undefined) return fitted;
+    }
   }
   throw new ExpressionError(`result ${typeof v} does not fit a ${pgType} column`);
+}
+
+/** Any other kind, by its domain representation (schemas/types.ts); undefined: does not fit. */
+function fitByRepr(v: unknown, pgType: PgType): ColumnValue | undefined {
+  const { kind, array } = splitPgType(pgType);
+  const repr = PG_TYPES[kind].repr;
+  const one = (x: unknown): ScalarValue | null | undefined => {
+    if (x === null) return null;
+    switch (repr) {
+      case 'int':
+        if (typeof x === 'bigint' && x >= -(2n ** 31n) && x < 2n ** 31n) return Number(x);
+        return undefined;
+      case 'long':
+        return typeof x === 'bigint' ? x : undefined;
+      case 'float':
+      case 'double':
+        return typeof x === 'number' ? x : undefined;
+      case 'string':
+        return typeof x === 'string' ? x : undefined;
+      case 'boolean':
+        return typeof x === 'boolean' ? x : undefined;
+      case 'bytes':
+        return x instanceof Uint8Array ? Buffer.from(x) : undefined;
+      default:
+        return repr satisfies never;
+    }
+  };
+  if (!array) {
+    const r = one(v);
+    return r === undefined ? undefined : r;
+  }
+  if (!Array.isArray(v)) return undefined;
+  const out = v.map(one);
+  return out.some((x) => x === undefined) ? undefined : (out as (ScalarValue | null)[]);
 }

@@ -71,16 +71,6 @@ export function sensitiveColumns(contract: TableContract): Set<string> {
   );
 }
 
-const SQL_TYPE: Record<MappedType, string> = {
-  bigint: 'bigint',
-  text: 'text',
-  boolean: 'boolean',
-  jsonb: 'jsonb',
-  'text[]': 'text[]',
-  numeric: 'numeric',
-  timestamptz: 'timestamptz',
-};
-
 function constantOf(
   value: string | number | boolean | null,
   type: MappedType | undefined,
@@ -166,7 +156,7 @@ export function compileShape(
     else
       columns.push({
         name,
-        sqlType: SQL_TYPE[v.pgType],
+        sqlType: v.pgType, // the mapped types are spelled as SQL
         pgType: v.pgType,
         nullable: v.value === null,
         origin: { kind: 'constant', value: v.value },
@@ -198,7 +188,7 @@ export function compileShape(
       else
         columns.push({
           name,
-          sqlType: SQL_TYPE[pgType],
+          sqlType: pgType,
           pgType,
           nullable: true,
           origin: { kind: 'computed', expression: compiled },

@@ -14,6 +14,7 @@ import {
   POS_SEQ,
   SYNCED_AT,
   columnSpec,
+  enumTypesSql,
   qname,
   quoteIdent,
   type TargetTable,
@@ -26,7 +27,10 @@ export interface Statement {
   values: unknown[];
 }
 
-/** DDL of a target table: the contract's columns (no secondary unique constraints), plus bookkeeping. */
+/**
+ * DDL of a target table: the contract's columns (no secondary unique constraints), plus bookkeeping;
+ * preceded by the enum types it uses (enumTypesSql). Several statements: run as a simple query.
+ */
 export function createTableSql(t: TargetTable): string {
   const cols = t.columns.map((c) => `  ${quoteIdent(c.name)} ${c.sqlType}${c.nullable ? '' : ' NOT NULL'}`);
   cols.push(
@@ -36,7 +40,7 @@ export function createTableSql(t: TargetTable): string {
     `  ${quoteIdent(SYNCED_AT)} timestamptz NOT NULL DEFAULT clock_timestamp()`,
     `  PRIMARY KEY (${t.keyColumns.map(quoteIdent).join(', ')})`,
   );
-  return `CREATE TABLE IF NOT EXISTS ${qname(t)} (\n${cols.join(',\n')}\n)`;
+  return [...enumTypesSql(t), `CREATE TABLE IF NOT EXISTS ${qname(t)} (\n${cols.join(',\n')}\n)`].join(';\n');
 }
 
 function position(e: ChangeEvent): unknown[] {

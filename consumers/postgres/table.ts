@@ -24,3 +24,21 @@ export const qname = (t: TargetTable) => `${quoteIdent(t.schema)}.${quoteIdent(t
 /** The contract's spec of one of the table's columns (a key column, say). */
 export const columnSpec = (t: TargetTable, name: string): ColumnSpec =>
   t.columns.find((c) => c.name === name)!;
+
+/** An SQL string literal (standard_conforming_strings on: only quotes are doubled). */
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * DDL that makes the contract's enum types exist at the target with at least the contract's
+ * labels, in their order (created if missing; labels the target lacks appended): statements to run
+ * before the table's CREATE. The type name is the contract's `pgType` (format_type's spelling,
+ * quoted where PostgreSQL needs it). Empty when the table has no enum column.
+ */
+export function enumTypesSql(t: Pick<TargetTable, 'columns'>): string[] {
+  const types = new Map<string, string[]>();
+  for (const c of t.columns) if (c.enumSymbols) types.set(c.sqlType.replace(/\[\]$/, ''), c.enumSymbols);
+  return [...types].flatMap(([name, labels]) => [
+    `DO $pgcdc$ BEGIN CREATE TYPE ${name} AS ENUM (); EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $pgcdc$`,
+    ...labels.map((l) => `ALTER TYPE ${name} ADD VALUE IF NOT EXISTS ${literal(l)}`),
+  ]);
+}

@@ -2,9 +2,12 @@
 // losslessly: bigint as strings, numeric as strings (as PostgreSQL prints them), timestamptz as
 // ISO-8601 UTC with microseconds, jsonb embedded as the JSON PostgreSQL stored (big numbers keep
 // every digit), text[] as arrays. The `id` is the event id: the same on every retry and replay.
+// Every other type: docs/contracts.md (the type table, column "webhook JSON").
 import { formatLsn } from '../../schemas/lsn.ts';
-import type { ChangeEvent, ColumnSpec, ColumnValue, Op, Row } from '../../schemas/contract.ts';
-import { TS_NEG_INFINITY, TS_POS_INFINITY } from '../../schemas/values.ts';
+import type { ChangeEvent, ColumnSpec, ColumnValue, Op, Row, ScalarValue } from '../../schemas/contract.ts';
+import { DATE_NEG_INFINITY, DATE_POS_INFINITY, formatDate, formatTime } from '../../schemas/temporal.ts';
+import { splitPgType, type PgScalarType } from '../../schemas/types.ts';
+import { TS_NEG_INFINITY, TS_POS_INFINITY, scalarText } from '../../schemas/values.ts';
 
 export const PAYLOAD_VERSION = 1;
 
@@ -73,11 +76,61 @@ export function isoTimestamp(us: bigint): string {
   return `${year}-${p(m)}-${p(d)}T${p(sod / 3600n)}:${p((sod % 3600n) / 60n)}:${p(sod % 60n)}.${p(micros, 6)}Z`;
 }
 
+function renderScalar(kind: PgScalarType, v: ScalarValue): JsonValue {
+  switch (kind) {
+    case 'smallint':
+    case 'integer':
+    case 'boolean':
+      return v as number | boolean;
+    case 'real':
+    case 'double precision':
+      // JSON has no NaN or infinities: those (and -0) as PostgreSQL's text
+      return Number.isFinite(v) && !Object.is(v, -0) ? (v as number) : scalarText(kind, v);
+    case 'timestamptz':
+      return isoTimestamp(v as bigint);
+    case 'timestamp': {
+      const iso = isoTimestamp(v as bigint);
+      return iso.endsWith('Z') ? iso.slice(0, -1) : iso;
+    }
+    case 'date':
+      // ISO-8601 like the timestamps (astronomical years); the infinities as PostgreSQL prints them
+      return v === DATE_POS_INFINITY || v === DATE_NEG_INFINITY
+        ? formatDate(v)
+        : isoTimestamp(BigInt(v as number) * 86_400_000_000n).split('T')[0]!;
+    case 'time':
+      return formatTime(v as bigint);
+    case 'json':
+    case 'jsonb':
+      return new RawJson(v as string);
+    case 'bigint':
+    case 'numeric':
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'uuid':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
+    case 'bytea':
+      return scalarText(kind, v);
+    default:
+      return kind satisfies never;
+  }
+}
+
 function renderValue(col: ColumnSpec | undefined, v: ColumnValue): JsonValue {
   if (v === null) return null;
-  if (typeof v === 'bigint') return col?.pgType === 'timestamptz' ? isoTimestamp(v) : v.toString();
-  if (typeof v === 'string' && col?.pgType === 'jsonb') return new RawJson(v);
-  return v;
+  if (!col)
+    return typeof v === 'bigint'
+      ? v.toString()
+      : Buffer.isBuffer(v)
+        ? scalarText('bytea', v)
+        : (v as JsonValue);
+  const { kind, array } = splitPgType(col.pgType);
+  if (!array) return renderScalar(kind, v as ScalarValue);
+  return (v as (ScalarValue | null)[]).map((x) => (x === null ? null : renderScalar(kind, x)));
 }
 
 export function renderRow(columns: ColumnSpec[], row: Row | null): JsonValue {
@@ -158,13 +211,17 @@ export function invalidJsonb(columns: ColumnSpec[], input: PayloadInput): string
   ] as const) {
     if (!row) continue;
     for (const c of columns) {
+      const { kind } = splitPgType(c.pgType);
       const v = row[c.name];
-      if (c.pgType !== 'jsonb' || typeof v !== 'string') continue;
-      try {
-        JSON.parse(v);
-      } catch {
-        // the parser's message quotes the value: keep it out of logs and status
-        return `${side}.${c.name} is not valid JSON; a jsonb value must be one JSON value`;
+      if ((kind !== 'jsonb' && kind !== 'json') || v === null || v === undefined) continue;
+      for (const item of Array.isArray(v) ? v : [v]) {
+        if (typeof item !== 'string') continue;
+        try {
+          JSON.parse(item);
+        } catch {
+          // the parser's message quotes the value: keep it out of logs and status
+          return `${side}.${c.name} is not valid JSON; a ${kind} value must be one JSON value`;
+        }
       }
     }
   }

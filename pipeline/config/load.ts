@@ -40,6 +40,8 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = {},
   origin = 'config',
   baseDir = process.cwd(),
+  /** false: a missing contract is not an error (`pgcdc contract generate` writes it) */
+  requireContracts = true,
 ): Config {
   const obj = (substitute(raw ?? {}, env, '') ?? {}) as Record<string, unknown>;
   applyEnvOverrides(obj, env);
@@ -53,7 +55,7 @@ export function parseConfig(
     contracts === undefined
       ? res.data
       : { ...res.data, source: { ...res.data.source, contracts: path.resolve(baseDir, contracts) } };
-  requireContract(config.source, origin);
+  if (requireContracts) requireContract(config.source, origin);
   rememberSecrets(configSecrets(config));
   return config;
 }
@@ -92,7 +94,7 @@ function withoutExcerpt(message: string): string {
     .replace(/, (\.\.\.)?".*$/, '');
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv, requireContracts = true): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -110,5 +112,5 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
       `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}`,
     );
   }
-  return parseConfig(raw, env, `config file ${file}`, path.dirname(path.resolve(file)));
+  return parseConfig(raw, env, `config file ${file}`, path.dirname(path.resolve(file)), requireContracts);
 }

@@ -10,7 +10,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
-import { decodePgText, unchangedPlaceholder } from '../../schemas/values.ts';
+import { decodeColumn, unchangedPlaceholder } from '../../schemas/values.ts';
 import { parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX, type Watermark } from '../snapshot/watermark.ts';
 import { parseLsn, formatLsn, type Lsn } from '../../schemas/lsn.ts';
 
@@ -276,7 +276,7 @@ export class TransactionAssembler {
         row[c.name] = null;
       } else {
         try {
-          row[c.name] = decodePgText(c.pgType, raw);
+          row[c.name] = decodeColumn(c, raw);
         } catch (err) {
           throw new Error(`column ${c.name}: ${err instanceof Error ? err.message : String(err)}`);
         }
@@ -292,7 +292,7 @@ export class TransactionAssembler {
       const raw = tuple[k];
       if (raw === undefined || raw === null)
         throw new SchemaMismatchError(`change without a value for key column ${k}`);
-      key[k] = decodePgText(spec.pgType, raw);
+      key[k] = decodeColumn(spec, raw);
     }
     return key;
   }

@@ -19,7 +19,7 @@ class RawTextPgoutputPlugin extends PgoutputPlugin {
 
 /** Type output of source sessions (walsender and snapshot reads): ISO dates in UTC, exact floats. */
 export const SOURCE_SESSION_OPTIONS =
-  '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601';
+  '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601 -c bytea_output=hex';
 
 export interface ReplicationStreamOptions {
   connectionString: string;

@@ -16,7 +16,7 @@
 //   complete) and the skip is logged. A row inserted anew under the key is published by its insert.
 import pg from 'pg';
 import type { ChangeEvent, Row, TableContract } from '../../schemas/contract.ts';
-import { decodePgText, toSqlParam } from '../../schemas/values.ts';
+import { decodeColumn, toSqlParam } from '../../schemas/values.ts';
 
 /** Values as PostgreSQL's text output (as pgoutput sends them): no client-side type parsing. */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
@@ -25,7 +25,8 @@ const RAW_TEXT = { getTypeParser: () => (value: string) => value };
  * The session settings under which the text output of a row read matches what the walsender sends
  * (replication.ts SOURCE_SESSION_OPTIONS): set once on the client that reads rows.
  */
-export const ROW_READ_SESSION_SQL = "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET extra_float_digits = 3";
+export const ROW_READ_SESSION_SQL =
+  "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET IntervalStyle = 'iso_8601'; SET bytea_output = 'hex'";
 
 /**
  * The event with its `unchanged` columns read from the source, or undefined when the row with the
@@ -55,7 +56,7 @@ export async function completeFromSource(
   const after: Row = { ...event.after };
   for (const c of specs) {
     const text = raw[c.name];
-    after[c.name] = text === null || text === undefined ? null : decodePgText(c.pgType, text);
+    after[c.name] = text === null || text === undefined ? null : decodeColumn(c, text);
   }
   return { ...event, after, unchanged: [] };
 }

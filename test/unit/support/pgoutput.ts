@@ -6,7 +6,7 @@ import { loadContract, type PgType } from '../../../schemas/contract.ts';
 
 export type RawTuple = Record<string, string | null | undefined>;
 
-const TYPE_OIDS: Record<PgType, [number, string]> = {
+const TYPE_OIDS: Partial<Record<PgType, [number, string]>> = {
   bigint: [20, 'int8'],
   text: [25, 'text'],
   boolean: [16, 'bool'],
@@ -33,7 +33,7 @@ export function usersRelation(
   const columns: Pgoutput.RelationColumn[] = contract.columns
     .filter((c) => !opts.drop?.includes(c.name))
     .map((c) => {
-      const [typeOid] = TYPE_OIDS[c.pgType];
+      const [typeOid] = TYPE_OIDS[c.pgType] ?? [25, 'text'];
       return column(c.name, typeOid, contract.keyColumns.includes(c.name) || opts.full === true);
     });
   for (const name of opts.extra ?? []) columns.push(column(name, 25, opts.full === true));
