@@ -17,6 +17,7 @@ import type { Logger } from '../pipeline/observability/logger.ts';
 import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import { deadLetterOf, DeadLetterWriter, type SetAside } from './dlq.ts';
+import { chunkBounds } from './group/chunks.ts';
 import { UniqueConflicts } from './group/conflicts.ts';
 import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
@@ -157,20 +158,29 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       await persist('waiting for topic', NO_BATCH, topicExists);
       log.info({ topic, dlq: dlq.topic }, 'consuming');
       const chunkSize = chunkSizeFor(target);
-      await consumer.run(topic, async (batch, ctx) => {
-        for (let i = 0; i < batch.messages.length; i += chunkSize) {
-          const chunk = batch.messages.slice(i, i + chunkSize);
-          const outcome = await handleChunk(batch, chunk, ctx);
-          if (outcome === 'stale') return { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 };
-          if (outcome.kind === 'retry-from') return outcome;
-          await ctx.heartbeat();
-          if (stopping.signal.aborted) {
-            const next = batch.messages[i + chunkSize];
-            if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
+      // A webhook's batches depend on the chunk: record each span so a redelivery is cut the same.
+      const recordSpans = target.type === 'webhook' && target.batchSize > 1;
+      await consumer.run(
+        topic,
+        async (batch, ctx) => {
+          for (const [from, to] of chunkBounds(batch, chunkSize)) {
+            const chunk = batch.messages.slice(from, to);
+            const stale = { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 } as const;
+            const span = { first: chunk[0]!.offset, last: chunk[chunk.length - 1]!.offset };
+            if (recordSpans && !(await ctx.recordSpan(span))) return stale;
+            const outcome = await handleChunk(batch, chunk, ctx);
+            if (outcome === 'stale') return stale;
+            if (outcome.kind === 'retry-from') return outcome;
+            await ctx.heartbeat();
+            if (stopping.signal.aborted) {
+              const next = batch.messages[to];
+              if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
+            }
           }
-        }
-        return { kind: 'done' };
-      });
+          return { kind: 'done' };
+        },
+        { recordSpans },
+      );
     },
     async stop(): Promise<void> {
       stopping.abort();

@@ -1,6 +1,7 @@
 // Webhook target: POSTs each change event (or a JSON array of `batchSize` events) to a receiver,
-// signed by the Standard Webhooks scheme. Order per user: the batch is split by key; up to
-// `concurrency` workers each own whole keys and send their events one request after another, so a
+// signed by the Standard Webhooks scheme. Order per user: the chunk is cut into lanes of whole keys
+// (plan.ts, pure, so a redelivered chunk gets the same requests and webhook-ids); up to
+// `concurrency` workers each take whole lanes and send their requests one after another, so a
 // later event of a user never leaves before the earlier one succeeded or was dead-lettered.
 // Failures are retried with backoff (Retry-After honoured) up to `maxAttempts`, then dead-lettered
 // (or retried forever with onFailure: block); a circuit breaker pauses everything while the
@@ -8,17 +9,17 @@
 // the runner commits offsets only then. A delete is delivered once even when its tombstone (which
 // repeats it, same event id) arrives in the next chunk, where the decoder cannot see the delete.
 // An event whose jsonb is not one JSON value is dead-lettered alone, before any request.
-import { createHash } from 'node:crypto';
 import type { WebhookTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
-import type { ColumnSpec, Row } from '../../schemas/contract.ts';
+import type { ColumnSpec } from '../../schemas/contract.ts';
 import type { ApplyContext, ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { httpsTlsOptions } from '../../pipeline/transport.ts';
 import { createUndiciTransport, TransportError, type WebhookTransport } from './http.ts';
-import { invalidJsonb, renderBody } from './payload.ts';
+import { renderBody } from './payload.ts';
+import { keyOf, planDeliveries, requestId } from './plan.ts';
 import { classifyStatus, nextDelayMs, type Verdict } from './policy.ts';
 import { signWebhook } from './verify.ts';
 
@@ -51,16 +52,6 @@ const REMEMBERED_DELETES = 10_000;
 const WAIT_SLICE_MS = 1000;
 
 type Outcome = { ok: true } | { ok: false; dead: Omit<DeadLetter, 'offset'> };
-
-const keyOf = (key: Row) =>
-  JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-
-/** Id of a multi-event request: stable for the same events (each event also carries its own id). */
-export function batchId(events: DecodedEvent[]): string {
-  const h = createHash('sha256');
-  for (const e of events) h.update(`${e.event.event_id},`);
-  return `batch_${h.digest('base64url').slice(0, 32)}`;
-}
 
 /** Origin and path only: a query string or user info may hold a token. */
 function describeUrl(url: string): string {
@@ -133,46 +124,28 @@ export class WebhookSink implements Sink {
 
   async apply(events: DecodedEvent[], ctx: ApplyContext = NO_CONTEXT): Promise<ApplyResult> {
     if (!this.transport) await this.open();
-    const byKey = new Map<string, DecodedEvent[]>();
-    const dead: DeadLetter[] = [];
-    const repeated = new Set<DecodedEvent>();
-    for (const e of events) {
-      if (e.event.op === 'd' && this.deliveredDeletes.get(keyOf(e.key)) === e.event.event_id) {
-        repeated.add(e); // the tombstone of a delete delivered with the previous chunk
-        continue;
-      }
-      const invalid = invalidJsonb(this.columns, e);
-      if (invalid) {
-        dead.push({
-          offset: e.offset,
-          reason: 'invalid-value',
-          error: `event ${e.event.event_id}: ${invalid}`,
-        });
-        continue;
-      }
-      const k = keyOf(e.key);
-      const list = byKey.get(k);
-      if (list) list.push(e);
-      else byKey.set(k, [e]);
-    }
-    const queue = [...byKey.values()];
+    const plan = planDeliveries(events, this.cfg.batchSize, this.columns);
+    const dead: DeadLetter[] = [...plan.invalid];
     const delivered = new Set<DecodedEvent>();
     let failed = false;
     const aborted = () => failed || this.closed || ctx.isStale();
-
-    // A worker takes whole keys (at least one request's worth) and sends them in order.
-    const worker = async () => {
-      for (;;) {
-        const taken: DecodedEvent[] = [];
-        while (taken.length < this.cfg.batchSize && queue.length > 0) taken.push(...queue.shift()!);
-        if (taken.length === 0) return;
-        for (let i = 0; i < taken.length; i += this.cfg.batchSize) {
-          const group = taken.slice(i, i + this.cfg.batchSize);
-          const out = await this.deliver(group, ctx, aborted);
-          if (out.ok) for (const e of group) this.markDelivered(e, delivered);
-          else for (const e of group) dead.push({ offset: e.offset, ...out.dead });
-        }
+    const send = async (request: DecodedEvent[]) => {
+      const { lead } = plan;
+      // the tombstone of a delete delivered with the previous chunk repeats it: not sent again
+      if (lead && request[0] === lead && this.deliveredDeletes.get(keyOf(lead.key)) === lead.event.event_id) {
+        delivered.add(lead);
+        return;
       }
+      const out = await this.deliver(request, ctx, aborted);
+      if (out.ok) for (const e of request) this.markDelivered(e, delivered);
+      else for (const e of request) dead.push({ offset: e.offset, ...out.dead });
+    };
+
+    // A worker takes whole lanes and sends their requests in order.
+    const queue = [...plan.lanes];
+    const worker = async () => {
+      for (let lane = queue.shift(); lane; lane = queue.shift())
+        for (const request of lane) await send(request);
     };
     const workers = Math.min(this.cfg.concurrency, queue.length);
     const settled = await Promise.allSettled(
@@ -186,7 +159,7 @@ export class WebhookSink implements Sink {
     const rejected = settled.find((s) => s.status === 'rejected');
     if (rejected) throw rejected.reason;
     return {
-      applied: events.filter((e) => delivered.has(e) || repeated.has(e)),
+      applied: events.filter((e) => delivered.has(e)),
       deadLetters: dead.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)),
     };
   }
@@ -205,7 +178,7 @@ export class WebhookSink implements Sink {
   private async deliver(group: DecodedEvent[], ctx: ApplyContext, aborted: () => boolean): Promise<Outcome> {
     const { cfg } = this;
     const block = cfg.onFailure === 'block';
-    const id = cfg.batchSize === 1 ? group[0]!.event.event_id : batchId(group);
+    const id = requestId(group, cfg.batchSize);
     for (let attempt = 1; ; attempt++) {
       await this.acquireCircuit(ctx, aborted);
       const sentAt = this.now();

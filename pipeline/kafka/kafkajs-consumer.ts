@@ -1,9 +1,41 @@
 // kafkajs adapter of KafkaConsumerPort: a group member without auto-commit. An offset is committed
 // only after the handler has applied everything before it; a 'retry-from' outcome seeks back and
-// pauses the partition for the requested time.
-import type { Consumer, Kafka } from 'kafkajs';
+// pauses the partition for the requested time. With `recordSpans`, a chunk's span travels as the
+// metadata of the offset commit made before the chunk is handled (its first offset, unchanged
+// progress), and a batch starting inside the span recorded at the committed offset gets it back
+// (`recordedSpan`): after a crash, a rebalance or a stop the chunk is cut as the first time.
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
-import type { BatchContext, BatchOutcome, InMessage, KafkaConsumerPort, PartitionBatch } from './port.ts';
+import type {
+  BatchContext,
+  BatchOutcome,
+  ChunkSpan,
+  ConsumerRunOptions,
+  InMessage,
+  KafkaConsumerPort,
+  PartitionBatch,
+} from './port.ts';
+
+const SPAN_METADATA = /^pgcdc-chunk-last:(\d+)$/;
+
+/** The offset-commit metadata naming the last offset of the chunk that starts at the offset. */
+export const spanMetadata = (last: bigint) => `pgcdc-chunk-last:${last}`;
+
+/** The last offset a commit's metadata names; undefined for any other metadata. */
+export function spanLast(metadata: string | null | undefined): bigint | undefined {
+  const m = SPAN_METADATA.exec(metadata ?? '');
+  return m ? BigInt(m[1]!) : undefined;
+}
+
+/** The recorded span the batch starts in, if any (committed: the partition's committed offset). */
+export function spanAtStart(
+  committed: { offset: bigint; last: bigint | undefined } | undefined,
+  firstOffset: bigint,
+): ChunkSpan | undefined {
+  if (committed?.last === undefined) return undefined;
+  const { offset: first, last } = committed;
+  return first <= firstOffset && firstOffset <= last ? { first, last } : undefined;
+}
 
 /** A kafkajs message as our InMessage (headers as strings). Shared with the reader. */
 export function toInMessage(
@@ -33,9 +65,14 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** set by stop(): a batch still finishing must not schedule a resume on a disconnected consumer */
   private stopped = false;
+  /** with recordSpans: reads the group's committed offsets and their metadata after a join */
+  private admin: Admin | undefined;
+  /** with recordSpans: per partition, what is committed as far as this member knows (since its last join) */
+  private readonly committed = new Map<number, { offset: bigint; last: bigint | undefined }>();
+  private joins = 0;
   constructor(
-    kafka: Kafka,
-    groupId: string,
+    private readonly kafka: Kafka,
+    private readonly groupId: string,
     private readonly logger: Logger,
     sessionTimeoutMs: number,
   ) {
@@ -51,7 +88,16 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   async run(
     topic: string,
     handler: (b: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
+    opts: ConsumerRunOptions = {},
   ): Promise<void> {
+    if (opts.recordSpans) {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        this.joins++; // another member may have committed meanwhile
+        this.committed.clear();
+      });
+      this.admin = this.kafka.admin();
+      await this.admin.connect();
+    }
     await this.consumer.connect();
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
@@ -62,23 +108,42 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         const isStale = () => payload.isStale();
         const heartbeat = () => payload.heartbeat();
         if (!payload.isRunning() || isStale() || batch.messages.length === 0) return;
+        const tp = { topic: batch.topic, partition: batch.partition };
+        const joins = this.joins;
+        const commit = async (offset: bigint, last?: bigint) => {
+          const metadata = last === undefined ? null : spanMetadata(last);
+          await this.consumer.commitOffsets([{ ...tp, offset: offset.toString(), metadata }]);
+          if (opts.recordSpans && joins === this.joins) this.committed.set(tp.partition, { offset, last });
+        };
+        /** the offset committed with a span during this batch: committing it again would drop the span */
+        let spanAt: bigint | undefined;
+        const recordSpan = async (span: ChunkSpan) => {
+          if (!opts.recordSpans) throw new Error('recordSpan needs a consumer run with recordSpans');
+          if (!payload.isRunning() || isStale()) return false;
+          await commit(span.first, span.last);
+          spanAt = span.first;
+          // kafkajs skips a commit silently once the consumer stops running
+          return payload.isRunning() && !isStale();
+        };
+        const messages = batch.messages.map((m) => toInMessage(batch.partition, m));
+        const recordedSpan = opts.recordSpans
+          ? spanAtStart(await this.committedAt(tp.topic, tp.partition), messages[0]!.offset)
+          : undefined;
         const outcome = await handler(
           {
             topic: batch.topic,
             partition: batch.partition,
             highWatermark: BigInt(batch.highWatermark),
-            messages: batch.messages.map((m) => toInMessage(batch.partition, m)),
+            messages,
+            ...(recordedSpan && { recordedSpan }),
           },
-          { heartbeat, isStale },
+          { heartbeat, isStale, recordSpan },
         );
         if (isStale()) return;
-        const tp = { topic: batch.topic, partition: batch.partition };
         const last = BigInt(batch.lastOffset());
         const next = outcome.kind === 'done' ? last + 1n : outcome.offset;
         const first = BigInt(batch.firstOffset() ?? batch.messages[0]!.offset);
-        if (next > first) {
-          await this.consumer.commitOffsets([{ ...tp, offset: next.toString() }]);
-        }
+        if (next > first && next !== spanAt) await commit(next);
         if (outcome.kind === 'retry-from') {
           this.consumer.seek({ ...tp, offset: outcome.offset.toString() });
           if (this.stopped) return;
@@ -97,11 +162,28 @@ export class KafkajsConsumer implements KafkaConsumerPort {
     });
   }
 
+  /** What the group has committed for the partition (fetched once after each join). */
+  private async committedAt(topic: string, partition: number) {
+    const known = this.committed.get(partition);
+    if (known || !this.admin) return known;
+    const joins = this.joins;
+    const [fetched] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+    const all = new Map(
+      (fetched?.partitions ?? []).map((p) => [
+        p.partition,
+        { offset: BigInt(p.offset), last: spanLast(p.metadata) },
+      ]),
+    );
+    if (joins === this.joins) for (const [p, c] of all) this.committed.set(p, c);
+    return all.get(partition);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.consumer.disconnect();
+    await this.admin?.disconnect();
     this.logger.debug('consumer stopped');
   }
 }

@@ -36,6 +36,18 @@ export interface PartitionBatch {
   partition: number;
   messages: InMessage[];
   highWatermark: bigint;
+  /**
+   * Only when run with `recordSpans`: the chunk recorded by recordSpan at the partition's
+   * committed offset, when this batch starts inside it. That chunk may have been delivered in part
+   * before its consumer stopped, crashed or lost the partition: handle it again as one chunk.
+   */
+  recordedSpan?: ChunkSpan;
+}
+
+/** The first and last offsets of a chunk of a partition. */
+export interface ChunkSpan {
+  first: bigint;
+  last: bigint;
 }
 
 /** What the handler did with a batch: everything, or a prefix (the rest is retried later). */
@@ -45,6 +57,17 @@ export interface BatchContext {
   heartbeat(): Promise<void>;
   /** True once the batch was revoked or superseded (rebalance, seek): stop working on it. */
   isStale(): boolean;
+  /**
+   * Only when run with `recordSpans`: commits `span.first` (everything before it is done) and
+   * names the span with it, before the handler delivers the chunk; false when the consumer no
+   * longer runs or the batch is stale (then nothing may be delivered).
+   */
+  recordSpan(span: ChunkSpan): Promise<boolean>;
+}
+
+export interface ConsumerRunOptions {
+  /** record each chunk's span before it is handled (recordSpan) and hand it back after a restart */
+  recordSpans?: boolean;
 }
 
 export interface KafkaConsumerPort {
@@ -52,6 +75,7 @@ export interface KafkaConsumerPort {
   run(
     topic: string,
     handler: (batch: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
+    opts?: ConsumerRunOptions,
   ): Promise<void>;
   stop(): Promise<void>;
 }

@@ -9,12 +9,8 @@ import {
   type WebhookResponse,
   type WebhookTransport,
 } from '../../../../consumers/webhook/http.ts';
-import {
-  DeliveryAborted,
-  WEBHOOK_DLQ_HEADERS,
-  WebhookSink,
-  batchId,
-} from '../../../../consumers/webhook/sink.ts';
+import { batchId } from '../../../../consumers/webhook/plan.ts';
+import { DeliveryAborted, WEBHOOK_DLQ_HEADERS, WebhookSink } from '../../../../consumers/webhook/sink.ts';
 import { verifyWebhook } from '../../../../consumers/webhook/verify.ts';
 import { WebhookTargetSchema } from '../../../../pipeline/config/schema.ts';
 import { createLogger } from '../../../../pipeline/observability/logger.ts';
