@@ -205,7 +205,7 @@ export class StreamSession {
     feed: SnapshotFeed,
     publisher: AckingPublisher,
   ): Promise<void> {
-    const item = await this.completeNewKey(assembled);
+    const item = await this.completeUnread(await this.completeNewKey(assembled), feed);
     if (!item) return;
     if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
     if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
@@ -249,6 +249,18 @@ export class StreamSession {
 
   private get completeUpdates(): boolean {
     return needsCompleteUpdates(this.deps.config.targets);
+  }
+
+  /**
+   * An update without its unchanged TOASTed values, of a row the running snapshot may not have fed
+   * yet (snapshot/unread.ts): completed from the source, so that a target filled from the topic
+   * can create the row. A row gone since is published as it came (its removal follows).
+   */
+  private async completeUnread(item: SourceItem | undefined, feed: SnapshotFeed) {
+    if (item?.kind !== 'event' || item.event.op !== 'u' || item.event.unchanged.length === 0) return item;
+    if (!feed.mayBeUnread(item.key)) return item;
+    const event = await completeFromSource(this.client, this.deps.contract, item.key, item.event);
+    return event ? { ...item, event } : item;
   }
 
   /**

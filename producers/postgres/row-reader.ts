@@ -3,7 +3,8 @@
 // primary key; the event for the new key is then a create that lacks columns, and no target can
 // create a row from it (the old key's row, which had the values, is deleted by the event before).
 // So the producer reads those columns of the new key from the source table, by primary key, when it
-// publishes the event.
+// publishes the event. It does the same for an update of a row a running snapshot has not fed yet
+// (producers/snapshot/unread.ts): a target filled from the topic has no row to update yet.
 //
 // The read happens later than the change (it sees the table as it is now, not at the change's
 // commit), which is safe because the stream is replayed in commit order:
@@ -14,6 +15,7 @@
 //   change that removed it committed after this one, so it follows in the stream and removes the
 //   key at every target; the create is not published (a target would receive a row it cannot
 //   complete) and the skip is logged. A row inserted anew under the key is published by its insert.
+//   Such an update is published as it came (the change that removed the row follows it).
 import pg from 'pg';
 import type { ChangeEvent, Row, TableContract } from '../../schemas/contract.ts';
 import { decodeColumn, toSqlParam } from '../../schemas/values.ts';

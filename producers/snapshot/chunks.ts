@@ -42,6 +42,8 @@ export interface ChunkLoopDeps {
   stopping: () => boolean;
   /** Progress figures (metrics and the feed's state). */
   setGauges: (done: number, total: number | null) => void;
+  /** Where the scan stands once a chunk's window closed (unread.ts). */
+  setScan?: (scan: ScanState) => void;
 }
 
 /** Runs one snapshot from its checkpoint to its end (or until stopped / superseded). */
@@ -109,6 +111,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         outcome,
       );
       scan = step.next;
+      d.setScan?.(scan);
       if (outcome.reread) {
         rereads++;
         log.warn(

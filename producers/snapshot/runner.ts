@@ -14,6 +14,7 @@ import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { SourceItem } from '../postgres/assembler.ts';
+import type { Row } from '../../schemas/contract.ts';
 import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 import { SOURCE_SESSION_OPTIONS } from '../postgres/replication.ts';
 import { AckTracker, ClosedChunks, Stopped, Waker } from './acks.ts';
@@ -34,6 +35,7 @@ import { ChunkReader } from './reader.ts';
 import { keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts';
 import { planJob, type JobStep, type PlanContext } from './plan.ts';
 import { estimateRows, maxKey } from './source.ts';
+import { mayBeUnread, type SnapshotProgress } from './unread.ts';
 import { SnapshotWindow } from './window.ts';
 
 /** An idle feed also looks at its checkpoint row this often (signals make it look at once). */
@@ -69,6 +71,8 @@ export interface SnapshotFeed {
   run(): Promise<void>;
   stop(): Promise<void>;
   state(): SnapshotFeedState;
+  /** The snapshot may not have fed this key's row yet (unread.ts): publish its updates complete. */
+  mayBeUnread(key: Row): boolean;
 }
 
 export function newSnapshotId(now = Date.now()): string {
@@ -201,6 +205,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   let stopping = false;
   let running: Promise<void> | undefined;
   const state: SnapshotFeedState = { snapshotId: undefined, rowsDone: 0, rowsTotal: null };
+  let progress: SnapshotProgress = { phase: 'unknown' };
   const acks = new AckTracker();
   const closed = new ClosedChunks();
   const waker = new Waker();
@@ -233,6 +238,9 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       deps.metrics?.snapshotRowsDone.set({ table }, done);
       if (total !== null) deps.metrics?.snapshotRowsTotal.set({ table }, Math.max(total, done));
     },
+    setScan(scan) {
+      progress = { phase: 'running', lastKey: scan.lastKey, pending: new Set(scan.pending) };
+    },
   };
   const reader = new ChunkReader(loopDeps);
 
@@ -247,8 +255,13 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
         const job = await jobs.next();
         if (job) {
           state.snapshotId = job.snapshotId!;
+          progress = { phase: 'running', lastKey: job.lastKey, pending: new Set(job.pendingKeys) };
           await runSnapshot(loopDeps, reader, job);
-        } else await waker.sleep(IDLE_RECHECK_MS);
+          progress = { phase: 'unknown' }; // finished or superseded: the next look says
+        } else {
+          progress = { phase: 'idle' };
+          await waker.sleep(IDLE_RECHECK_MS);
+        }
       }
     } catch (err) {
       if (!(err instanceof Stopped) && !stopping) throw err;
@@ -281,5 +294,6 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       await running?.catch(() => undefined);
     },
     state: () => ({ ...state }),
+    mayBeUnread: (key) => mayBeUnread(progress, contract, key),
   };
 }
