@@ -15,7 +15,9 @@ closeAfterEach();
 describe('webhook failures', () => {
   it('a receiver that does not answer: timeouts are retried and counted', async () => {
     const receiver = await startReceiver((_req, nth) => (nth <= 2 ? 'hang' : { status: 204 }));
-    const pipeline = await webhookPipeline(stackUrls(), 'wh_timeout', receiver.url, { responseTimeout: 0.3 });
+    // Long enough that the answered third request is read before its own timeout even when this
+    // process's event loop lags (a timer due and a response ready: timers run first).
+    const pipeline = await webhookPipeline(stackUrls(), 'wh_timeout', receiver.url, { responseTimeout: 1.5 });
     await pipeline.startConsumer();
     await insertUser(pipeline, 'slow');
     await waitUntil(() => delivered(receiver).length === 1, { what: 'the delivery', timeoutMs: 30_000 });
