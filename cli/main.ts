@@ -1,8 +1,9 @@
 // `pgcdc` command line: the operator's verbs (pipeline processes, snapshot, dlq, status, replay,
-// check, slots). Each verb gets its wiring from the composition root (pipeline/compose.ts). Every
+// check, slots, contract). Each verb gets its wiring from the composition root (pipeline/compose.ts). Every
 // verb has --help. Development tooling (stack, demo, bench) is `pgcdc-dev` (dev/cli/main.ts).
 import { Command } from 'commander';
 import { registerCheckCommand } from './commands/check.ts';
+import { registerContractCommands } from './commands/contract.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
 import { registerReplayCommand } from './commands/replay.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerReplayCommand(program);
   registerCheckCommand(program);
+  registerContractCommands(program);
   registerSlotsCommands(program);
   return program;
 }

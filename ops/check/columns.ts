@@ -1,6 +1,7 @@
 // Compares a table's columns (as PostgreSQL reports them) with the contract's: a missing column or
 // a different type is a mismatch. Pure; used for the source table and for postgres targets.
 import type { ColumnSpec } from '../../schemas/contract.ts';
+import { parseSqlType } from '../../schemas/types.ts';
 
 export interface PgColumn {
   name: string;
@@ -22,6 +23,19 @@ export function normalizeType(t: string): string {
   return ALIASES[s] ?? s;
 }
 
+/** The same type, however spelled: `timestamptz` is `timestamp with time zone`, `varchar(9)` is `character varying(9)`. */
+export function sameSqlType(actual: string, spec: Pick<ColumnSpec, 'sqlType' | 'enumSymbols'>): boolean {
+  if (normalizeType(actual) === normalizeType(spec.sqlType)) return true;
+  if (spec.enumSymbols) return false; // an enum by its name only
+  try {
+    const a = parseSqlType(actual);
+    const b = parseSqlType(spec.sqlType);
+    return a.kind === b.kind && a.array === b.array && a.typmod.join(',') === b.typmod.join(',');
+  } catch {
+    return false;
+  }
+}
+
 export interface ColumnMismatch {
   missing: ColumnSpec[];
   wrongType: { name: string; actual: string; expected: string }[];
@@ -41,7 +55,7 @@ export function compareColumns(actual: PgColumn[], contract: ColumnSpec[]): Colu
       out.missing.push(spec);
       continue;
     }
-    if (normalizeType(col.type) !== normalizeType(spec.sqlType))
+    if (!sameSqlType(col.type, spec))
       out.wrongType.push({ name: spec.name, actual: col.type, expected: spec.sqlType });
     if (spec.nullable && col.notNull) out.stricter.push(spec.name);
   }

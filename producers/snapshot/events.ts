@@ -3,7 +3,7 @@
 // guarded by (commit_lsn, seq) order them after every change committed before the watermark and
 // before every change committed after.
 import type { ChangeEvent, ColumnSpec, Row, TableContract } from '../../schemas/contract.ts';
-import { decodePgText } from '../../schemas/values.ts';
+import { decodeColumn, toSqlParam } from '../../schemas/values.ts';
 import type { Lsn } from '../../schemas/lsn.ts';
 
 /** A row as the chunk SELECT returns it: PostgreSQL text output per contract column (null = SQL NULL). */
@@ -29,7 +29,8 @@ export function keyTextOf(contract: TableContract, key: Row): string {
   const column = singleKeyColumn(contract);
   const v = key[column];
   if (v === null || v === undefined) throw new Error(`key without a value for ${column}`);
-  return String(v);
+  const spec = contract.columns.find((c) => c.name === column);
+  return spec ? String(toSqlParam(spec.pgType, v)) : String(v); // PostgreSQL's input text of any key type
 }
 
 export function singleKeyColumn(contract: TableContract): string {
@@ -47,7 +48,7 @@ export function decodeSnapshotRow(contract: TableContract, raw: RawRow): Snapsho
   const after: Row = {};
   contract.columns.forEach((c: ColumnSpec, i) => {
     const text = raw[i];
-    after[c.name] = text === null || text === undefined ? null : decodePgText(c.pgType, text);
+    after[c.name] = text === null || text === undefined ? null : decodeColumn(c, text);
   });
   const key: Row = {};
   for (const k of contract.keyColumns) key[k] = after[k] ?? null;

@@ -125,7 +125,8 @@ export async function emitHighWatermark(c: Queryable, content: string): Promise<
 export async function maxKey(c: pg.Client, contract: TableContract): Promise<string | null> {
   const key = q(singleKeyColumn(contract));
   const res = await c.query<{ k: string | null }>(
-    `SELECT max(${key})::text AS k FROM ${q(contract.schema)}.${q(contract.table)}`,
+    // not max(): uuid and other key types have no max aggregate; the primary key index answers this
+    `SELECT ${key}::text AS k FROM ${q(contract.schema)}.${q(contract.table)} ORDER BY ${key} DESC LIMIT 1`,
   );
   return res.rows[0]?.k ?? null;
 }
