@@ -5,6 +5,7 @@
 // target refuses go to the dead-letter topic with the error while the stream goes on.
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../support/cleanup.ts';
+import { metricValue } from '../support/faults.ts';
 import { stackUrls } from '../support/index.ts';
 import { deadLetters, query, runInProcess, testApp } from '../support/pipeline.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -32,7 +33,9 @@ const randomSql = (bytes: number) =>
 
 describe('mysql target end to end', () => {
   it('every type, TOAST-unchanged updates, a key change, deletes and a truncate end equal to the source', async () => {
-    const { env, pipeline } = await started('my_e2e');
+    const { env, app, pipeline } = await started('my_e2e');
+    // the metrics tell the target's kind (pgcdc_target_info), for dashboards to join on
+    expect(await metricValue(app, 'pgcdc_target_info', { target: 'peer', kind: 'mysql' })).toBe(1);
     await query(
       env.source.url,
       `INSERT INTO users (id, email, username, first_name, bio, preferences, tags, balance, is_active, created_at, updated_at, last_login_at)
