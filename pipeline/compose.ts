@@ -6,6 +6,7 @@
 // see the App: it stays here, as the root's own record of what it built.
 import http from 'node:http';
 import { createTargetConsumer } from '../consumers/runner.ts';
+import { MysqlSink } from '../consumers/mysql/sink.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
@@ -136,6 +137,11 @@ export function createSink(app: App, target: TargetConfig): Sink {
         return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
       case 'webhook':
         return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
+      case 'mysql':
+        return new MysqlSink(target, contract, app.logger.child({ target: target.name }), {
+          connectTimeoutMs: app.config.connections.connectTimeoutMs,
+          ...app.config.connections.target,
+        });
       default:
         return target satisfies never;
     }

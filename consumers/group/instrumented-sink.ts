@@ -7,6 +7,7 @@ import type { Sink } from '../sink.ts';
 export function instrumentSink(inner: Sink, opts: { target: string; metrics: Metrics }): Sink {
   const { metrics } = opts;
   const labels = { target: opts.target };
+  metrics.targetInfo.set({ ...labels, kind: inner.kind }, 1);
   return {
     kind: inner.kind,
     open: () => inner.open(),

@@ -11,6 +11,7 @@ import type {
 import { redactUrl } from '../../pipeline/observability/logger.ts';
 import { createDeletedTableSql, deletedTableName } from '../../consumers/postgres/deleted.ts';
 import { createTruncatedTableSql, truncatedTableName } from '../../consumers/postgres/truncated.ts';
+import { checkMysqlTarget } from './mysql.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
@@ -26,6 +27,8 @@ export function checkTarget(
       return checkPostgresTarget(t, contract, connections);
     case 'webhook':
       return checkWebhookTarget(t);
+    case 'mysql':
+      return checkMysqlTarget(t, contract);
     default:
       return t satisfies never;
   }

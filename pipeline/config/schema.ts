@@ -84,7 +84,7 @@ export const ConfigSchema = z
     // A target transaction blocked longer than the session timeout gets the consumer evicted (it
     // cannot heartbeat meanwhile) and the batch redelivered, blocked again: a loop readiness cannot
     // see. Below it, the wait ends as a retriable error that status and readiness show.
-    if (cfg.targets.some((t) => t.type === 'postgres')) {
+    if (cfg.targets.some((t) => t.type === 'postgres' || t.type === 'mysql')) {
       for (const key of ['statementTimeoutMs', 'lockTimeoutMs'] as const) {
         const v = cfg.connections.target[key];
         if (v !== undefined && (v === 0 || v >= cfg.kafka.sessionTimeoutMs))

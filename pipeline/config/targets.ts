@@ -2,6 +2,7 @@
 // its own consumer group. Part of the configuration (schema.ts).
 import { z } from 'zod';
 import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/verify.ts';
+import { MysqlTargetSchema, type MysqlTargetConfig } from './mysql.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
 import { mappingField } from './mapping.ts';
 import { HttpsTlsSchema, PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
@@ -118,16 +119,22 @@ export const WebhookTargetSchema = z
       ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'must be >= backoff.initial' });
   });
 
-export const TargetSchema = z.discriminatedUnion('type', [PostgresTargetSchema, WebhookTargetSchema]);
+export const TargetSchema = z.discriminatedUnion('type', [
+  PostgresTargetSchema,
+  WebhookTargetSchema,
+  MysqlTargetSchema,
+]);
 
 export type TargetConfig = z.output<typeof TargetSchema>;
 export type PostgresTargetConfig = z.infer<typeof PostgresTargetSchema>;
 export type WebhookTargetConfig = z.infer<typeof WebhookTargetSchema>;
+export type { MysqlTargetConfig };
 
 /** Events the consumer hands to a target's sink at once (offsets are committed after each). */
 export function chunkSizeFor(target: TargetConfig): number {
   switch (target.type) {
     case 'postgres':
+    case 'mysql':
       return target.batchSize;
     case 'webhook':
       return target.window;

@@ -115,6 +115,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['target', 'partition'] as const,
       registers: [registry],
     }),
+    targetInfo: new Gauge({
+      name: 'pgcdc_target_info',
+      help: 'Always 1: the kind of each target (postgres, mysql, webhook), to join on `target` in dashboards',
+      labelNames: ['target', 'kind'] as const,
+      registers: [registry],
+    }),
     targetUp: new Gauge({
       name: 'pgcdc_target_up',
       help: "1 when the target's last result was OK, else 0",

@@ -131,7 +131,7 @@ describe('parseConfig', () => {
     ],
     ['port out of range', { metrics: { port: 70000 } }, /metrics\.port: /],
     ['unknown log level', { log: { level: 'loud' } }, /log\.level: /],
-    ['unknown target type', { targets: [{ name: 'p', type: 'mysql', url: 'x' }] }, /targets\.0\.type: /],
+    ['unknown target type', { targets: [{ name: 'p', type: 'mssql', url: 'x' }] }, /targets\.0\.type: /],
     [
       'bad target name',
       { targets: [{ name: 'Peer One', type: 'postgres', url: 'x' }] },

@@ -1,0 +1,371 @@
+// MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
+// (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
+// per key and written set-based (one multi-row upsert, one delete and one marker insert, partial
+// updates per event). If the target refuses something, the batch is replayed event by event under
+// savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL cannot hold) are
+// dead-lettered with the error; a row blocked by a secondary unique key commits the prefix and asks
+// to retry the rest later, unless the row holding the value was written from a later position.
+// Deletes leave markers and truncates the table's mark (tables beside the target), which keep
+// older upserts out; markers are pruned at open and then hourly.
+import mysql from 'mysql2/promise';
+import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
+import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
+import { audit } from '../../pipeline/observability/audit.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import type { TableContract } from '../../schemas/contract.ts';
+import { collapseBatch } from '../postgres/sql.ts';
+import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
+import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
+import { MarkReader } from './marks.ts';
+import {
+  COLLATION_PREFERENCE,
+  createDeletedSql,
+  createTableSql,
+  createTruncatedSql,
+  multiDeleteSql,
+  multiUpsertSql,
+  partialUpdateSql,
+  pruneSql,
+  rowValues,
+  sessionSql,
+  truncateSql,
+  type Statement,
+} from './sql.ts';
+import { deletedName, truncatedName, type MysqlTable } from './table.ts';
+import { UnrepresentableValueError } from './types.ts';
+import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
+
+const PRUNE_INTERVAL_MS = 3_600_000;
+
+export interface MysqlTimeouts {
+  connectTimeoutMs: number;
+  /** a statement taking longer fails the batch (retried): below kafka.sessionTimeoutMs */
+  statementTimeoutMs: number;
+  /** innodb_lock_wait_timeout of the session */
+  lockTimeoutMs: number;
+}
+
+type Conn = mysql.Connection;
+type Header = mysql.ResultSetHeader;
+
+export class MysqlSink implements Sink {
+  readonly kind = 'mysql';
+  private conn: Conn | undefined;
+  private readonly table: MysqlTable;
+  private closed = false;
+  private prunedAt = 0;
+  private uniqueIndexes: string[][] | undefined;
+
+  constructor(
+    private readonly cfg: MysqlTargetConfig,
+    contract: TableContract,
+    private readonly logger: Logger,
+    private readonly timeouts: MysqlTimeouts,
+  ) {
+    this.table = { table: cfg.table, columns: contract.columns, keyColumns: contract.keyColumns };
+  }
+
+  private async run<T = Header>(c: Conn, st: Statement | string): Promise<T> {
+    const s = typeof st === 'string' ? { sql: st, values: [] } : st;
+    const [res] = await c.query({ sql: s.sql, values: s.values, timeout: this.timeouts.statementTimeoutMs });
+    return res as T;
+  }
+
+  async open(): Promise<void> {
+    if (this.closed) throw new PgcdcError(`target ${this.cfg.name}: sink is closed`);
+    let c: Conn;
+    try {
+      c = await mysql.createConnection({
+        uri: this.cfg.url,
+        connectTimeout: this.timeouts.connectTimeoutMs,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        dateStrings: true,
+        charset: 'utf8mb4_unicode_ci',
+        enableKeepAlive: true,
+        ...(this.cfg.tls
+          ? {
+              ssl: {
+                rejectUnauthorized: this.cfg.tls.rejectUnauthorized,
+                ...(this.cfg.tls.ca ? { ca: this.cfg.tls.ca } : {}),
+              },
+            }
+          : {}),
+      });
+    } catch (err) {
+      throw new UnavailableError(`target ${this.cfg.name}: cannot connect: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    c.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'target connection error'));
+    try {
+      for (const s of sessionSql(this.timeouts.lockTimeoutMs / 1000)) await this.run(c, s);
+      if (this.cfg.createTable) await this.createTables(c);
+      await this.checkTables(c);
+      await this.prune(c);
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      if (classifyMysqlError(err) === 'transient' && !(err instanceof PgcdcError))
+        throw new UnavailableError(`target ${this.cfg.name}: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+    this.conn = c;
+  }
+
+  private async createTables(c: Conn): Promise<void> {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      `SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?)`,
+      [COLLATION_PREFERENCE],
+    );
+    const have = new Set(rows.map((r) => String(r.name)));
+    const collation = COLLATION_PREFERENCE.find((x) => have.has(x)) ?? 'utf8mb4_bin';
+    await this.run(c, createTableSql(this.table, collation));
+    await this.run(c, createDeletedSql(this.table, collation));
+    for (const s of createTruncatedSql(this.table, collation)) await this.run(c, s);
+  }
+
+  /** The target table (with a primary key) and its marker tables must exist. */
+  private async checkTables(c: Conn): Promise<void> {
+    const names = [this.table.table, deletedName(this.table), truncatedName(this.table)];
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      `SELECT TABLE_NAME AS t, SUM(INDEX_NAME = 'PRIMARY') AS pk FROM information_schema.STATISTICS ` +
+        `WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) GROUP BY TABLE_NAME`,
+      [names],
+    );
+    const pk = new Map(rows.map((r) => [String(r.t), Number(r.pk) > 0]));
+    for (const n of names) {
+      if (!pk.get(n)) {
+        throw new PgcdcError(`target ${this.cfg.name}: table ${n} is missing or has no primary key`, {
+          hint: 'set createTable: true, or create it as `pgcdc check` prints (docs/mysql.md, "Tables")',
+        });
+      }
+    }
+    await this.run(c, createTruncatedSql(this.table, 'utf8mb4_bin')[1]!); // the mark's one row
+  }
+
+  /** Drops delete markers that protect nothing any more; at most once an hour. */
+  private async prune(c: Conn): Promise<void> {
+    if (Date.now() - this.prunedAt < PRUNE_INTERVAL_MS) return;
+    this.prunedAt = Date.now();
+    let pruned = 0;
+    for (const s of pruneSql(this.table, this.cfg.deleteMarkerRetentionHours))
+      pruned += (await this.run(c, s)).affectedRows;
+    if (pruned > 0) this.logger.info({ pruned }, 'delete markers pruned');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.disconnect();
+  }
+
+  private async disconnect(): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    await c?.end().catch(() => c.destroy());
+  }
+
+  async apply(events: DecodedEvent[]): Promise<ApplyResult> {
+    if (!this.conn) await this.open();
+    try {
+      // undefined: a value MySQL cannot hold, or a partial update found no row: per event then
+      const result = (await this.applyFast(events)) ?? (await this.applyCareful(events));
+      await this.prune(this.conn!);
+      return result;
+    } catch (err) {
+      const kind = classifyMysqlError(err);
+      if (err instanceof PgcdcError) throw err;
+      if (kind === 'transient') {
+        await this.disconnect();
+        throw new UnavailableError(`target ${this.cfg.name}: ${(err as Error).message}`, { cause: err });
+      }
+      if (kind === 'blocking') throw this.blocking(err);
+      return this.applyCareful(events);
+    }
+  }
+
+  private blocking(err: unknown): PgcdcError {
+    return new PgcdcError(`target ${this.cfg.name}: ${(err as Error).message}`, {
+      retriable: true,
+      cause: err,
+      hint: 'the target table or grants do not fit the events (pgcdc check says what); fix them, delivery resumes by itself',
+    });
+  }
+
+  private async applyFast(events: DecodedEvent[]): Promise<ApplyResult | undefined> {
+    const c = this.conn!;
+    const t = this.table;
+    const truncates = events.filter((e) => e.event.op === 't');
+    const { upserts, partials, deletes } = collapseBatch(
+      events.filter((e) => e.event.op !== 't'),
+      t.keyColumns,
+    );
+    let rows: unknown[][];
+    try {
+      rows = upserts.map((e) => rowValues(t.columns, e.event.after!));
+      for (const e of partials) partialUpdateSql(t, e.event, e.key);
+    } catch (err) {
+      if (err instanceof UnrepresentableValueError) return undefined;
+      throw err;
+    }
+    await this.run(c, 'BEGIN');
+    try {
+      // A truncate is applied by position, so it commutes with the row events: it goes first.
+      for (const e of truncates) await this.truncate(c, e);
+      const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
+      const live = await marks.notSuperseded(upserts);
+      if (live.length > 0)
+        await this.run(
+          c,
+          multiUpsertSql(
+            t,
+            live.map((i) => upserts[i]!.event),
+            live.map((i) => rows[i]!),
+          ),
+        );
+      for (const e of partials) {
+        const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
+        if (res.affectedRows === 0 && (await marks.missing(e))) {
+          await this.run(c, 'ROLLBACK');
+          return undefined;
+        }
+      }
+      if (deletes.length > 0) for (const s of multiDeleteSql(t, deletes)) await this.run(c, s);
+      await this.run(c, 'COMMIT');
+      return { applied: [...events], deadLetters: [] };
+    } catch (err) {
+      await this.run(c, 'ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A truncate at the event's position: the rows older than it removed, its mark kept. */
+  private async truncate(c: Conn, e: DecodedEvent): Promise<void> {
+    const started = Date.now();
+    const [mark, markers, rows] = truncateSql(this.table, e.event);
+    await this.run(c, mark!);
+    await this.run(c, markers!);
+    const removed = (await this.run(c, rows!)).affectedRows;
+    audit(
+      this.logger,
+      'info',
+      {
+        kind: 'apply',
+        status: 'ok',
+        counts: { truncates: 1, rowsRemoved: removed },
+        durationMs: Date.now() - started,
+        eventId: e.event.event_id,
+      },
+      'truncate applied: the rows older than it removed, older events kept out from now on',
+    );
+  }
+
+  /** Applies one event; returns a dead letter when an update of unsent columns finds no row. */
+  private async applyOne(c: Conn, e: DecodedEvent, marks: MarkReader): Promise<DeadLetter | undefined> {
+    const t = this.table;
+    const op = e.event.op;
+    switch (op) {
+      case 't':
+        await this.truncate(c, e);
+        return undefined;
+      case 'd':
+        for (const s of multiDeleteSql(t, [e])) await this.run(c, s);
+        return undefined;
+      case 'c':
+      case 'r':
+      case 'u':
+        break;
+      default:
+        return op satisfies never;
+    }
+    if (e.event.unchanged.length === 0) {
+      const row = rowValues(t.columns, e.event.after!);
+      if ((await marks.notSuperseded([e])).length === 1)
+        await this.run(c, multiUpsertSql(t, [e.event], [row]));
+      return undefined;
+    }
+    const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
+    if (res.affectedRows > 0 || !(await marks.missing(e))) return undefined;
+    return {
+      offset: e.offset,
+      reason: 'missing-row',
+      error: `update of ${JSON.stringify(t.keyColumns.map((k) => String(e.key[k])).join(','))} carries no value for unchanged column(s) ${e.event.unchanged.join(', ')} and the row is missing at the target; re-snapshot to repair`,
+    };
+  }
+
+  /** Does a row written from a LATER position hold e's value of a secondary unique key? */
+  private async supersededByHolder(c: Conn, e: DecodedEvent): Promise<boolean> {
+    const row = e.event.after;
+    if (!row) return false;
+    if (!this.uniqueIndexes) {
+      const [rows] = await c.query<mysql.RowDataPacket[]>(UNIQUE_INDEXES_SQL, [this.table.table]);
+      this.uniqueIndexes = [
+        ...uniqueIndexesFromRows(rows as { name: string; col: string | null }[]).values(),
+      ];
+    }
+    const st = holderPositionsSql(this.table, this.uniqueIndexes, row, e.key);
+    if (!st) return false;
+    const holders = await this.run<mysql.RowDataPacket[]>(c, st);
+    const { commit_lsn, seq } = e.event.source;
+    return holders.some((h) => {
+      const [lsn, hseq] = [BigInt(String(h.lsn)), BigInt(String(h.seq))];
+      return lsn > commit_lsn || (lsn === commit_lsn && hseq > seq);
+    });
+  }
+
+  private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
+    const c = this.conn!;
+    const result: ApplyResult = { applied: [], deadLetters: [] };
+    const marks = new MarkReader(this.table, (st) => this.run<mysql.RowDataPacket[]>(c, st));
+    await this.run(c, 'BEGIN');
+    try {
+      for (const e of events) {
+        await this.run(c, 'SAVEPOINT ev');
+        try {
+          const missing = await this.applyOne(c, e, marks);
+          await this.run(c, 'RELEASE SAVEPOINT ev');
+          if (missing) result.deadLetters.push(missing);
+          else result.applied.push(e);
+        } catch (err) {
+          if (err instanceof UnrepresentableValueError) {
+            await this.run(c, 'ROLLBACK TO SAVEPOINT ev');
+            result.deadLetters.push({ offset: e.offset, reason: 'unrepresentable', error: err.message });
+            continue;
+          }
+          const kind = classifyMysqlError(err);
+          if (kind === 'transient' || kind === 'blocking') throw err;
+          await this.run(c, 'ROLLBACK TO SAVEPOINT ev');
+          if (kind === 'rejected') {
+            result.deadLetters.push({
+              offset: e.offset,
+              reason: 'rejected',
+              error: mysqlErrorText(err),
+              cause: err,
+            });
+            continue;
+          }
+          if (await this.supersededByHolder(c, e)) {
+            // the holder was written from a later position: this row's own later event (still to
+            // come in this partition) replaces this intermediate state
+            result.applied.push(e);
+            continue;
+          }
+          result.retryFrom = {
+            offset: e.offset,
+            reason: 'secondary-unique',
+            error: mysqlErrorTextWithoutValues(err),
+          };
+          break;
+        }
+      }
+      await this.run(c, 'COMMIT');
+      return result;
+    } catch (err) {
+      await this.run(c, 'ROLLBACK').catch(() => undefined);
+      if (classifyMysqlError(err) === 'transient') {
+        await this.disconnect();
+        throw new UnavailableError(`target ${this.cfg.name}: ${(err as Error).message}`, { cause: err });
+      }
+      throw this.blocking(err);
+    }
+  }
+}
