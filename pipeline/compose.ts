@@ -6,6 +6,7 @@
 // see the App: it stays here, as the root's own record of what it built.
 import http from 'node:http';
 import { createTargetConsumer } from '../consumers/runner.ts';
+import { MatchedPostgresSink, matchedTableOf } from '../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
@@ -117,6 +118,13 @@ export function createSink(app: App, target: TargetConfig): Sink {
   const plain = ((): Sink => {
     switch (target.type) {
       case 'postgres':
+        if (shape?.match)
+          return new MatchedPostgresSink(
+            target,
+            matchedTableOf(target, shape),
+            app.logger.child({ target: target.name }),
+            app.pg,
+          );
         return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
       case 'webhook':
         return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
