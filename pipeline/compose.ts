@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { createTargetConsumer } from '../consumers/runner.ts';
 import { MysqlSink } from '../consumers/mysql/sink.ts';
+import { MatchedPostgresSink, matchedTableOf } from '../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
@@ -134,6 +135,13 @@ export function createSink(app: App, target: TargetConfig): Sink {
   const plain = ((): Sink => {
     switch (target.type) {
       case 'postgres':
+        if (shape?.match)
+          return new MatchedPostgresSink(
+            target,
+            matchedTableOf(target, shape),
+            app.logger.child({ target: target.name }),
+            app.pg,
+          );
         return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
       case 'webhook':
         return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });

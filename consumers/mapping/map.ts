@@ -180,7 +180,8 @@ function transitions(shape: TargetShape, e: DecodedEvent, key: Row, before: Row)
   // under REPLICA IDENTITY FULL an unchanged column's value is the previous one
   const afterRow: Row = { ...ev.after };
   for (const c of ev.unchanged) afterRow[c] = before[c] ?? null;
-  const vars = { before, after: afterRow };
+  // plain objects: decoded rows are instances of the Avro record's class, which CEL maps refuse
+  const vars = { before: { ...before }, after: afterRow };
   const out: DecodedEvent[] = [];
   for (const t of shape.transitions) {
     let hit: unknown;

@@ -3,7 +3,9 @@
 // MySQL cannot hold (a timestamp outside DATETIME's years 1000-9999, infinity, a NaN numeric) is
 // refused here with the reason, so the sink dead-letters it instead of letting MySQL change it.
 // A new contract type fails to compile here (`satisfies never`) until it is mapped.
-import type { ColumnSpec, ColumnValue, PgType } from '../../schemas/contract.ts';
+import type { ColumnSpec, ColumnValue, ScalarValue } from '../../schemas/contract.ts';
+import { formatDate, formatTime } from '../../schemas/temporal.ts';
+import { splitPgType, type PgScalarType } from '../../schemas/types.ts';
 import { TS_NEG_INFINITY, TS_POS_INFINITY, formatTimestamptz } from '../../schemas/values.ts';
 
 /** A value of the event the target type cannot represent; the event is dead-lettered with this. */
@@ -20,25 +22,56 @@ export class UnrepresentableValueError extends Error {
 /** Text key columns need a length (an index on TEXT needs a prefix, which would be a lie). */
 const KEY_TEXT = 'VARCHAR(768)';
 
-/** MySQL column type of a contract column in a table pgcdc creates. */
+/** MySQL column type of a contract column in a table pgcdc creates. Arrays become JSON arrays. */
 export function mysqlColumnType(c: ColumnSpec, isKey: boolean): string {
-  const pgType: PgType = c.pgType;
-  switch (pgType) {
+  const { kind, array } = splitPgType(c.pgType);
+  if (array) return 'JSON';
+  switch (kind) {
+    case 'smallint':
+      return 'SMALLINT';
+    case 'integer':
+      return 'INT';
     case 'bigint':
       return 'BIGINT';
-    case 'text':
-      return isKey ? KEY_TEXT : 'LONGTEXT';
-    case 'boolean':
-      return 'BOOLEAN';
-    case 'jsonb':
-    case 'text[]':
-      return 'JSON';
+    case 'real':
+      return 'FLOAT';
+    case 'double precision':
+      return 'DOUBLE';
     case 'numeric':
       return decimalType(c.sqlType);
+    case 'text':
+    case 'citext':
+    case 'interval':
+      return isKey ? KEY_TEXT : 'LONGTEXT';
+    case 'varchar':
+    case 'char': {
+      // char(n) keeps PostgreSQL's padding as text: VARCHAR, because MySQL's CHAR strips it
+      const n = Number(/\(\s*(\d+)\s*\)/.exec(c.sqlType)?.[1] ?? NaN);
+      return Number.isInteger(n) && n <= 16_383 ? `VARCHAR(${n})` : isKey ? KEY_TEXT : 'LONGTEXT';
+    }
+    case 'uuid':
+      return 'CHAR(36)';
+    case 'inet':
+    case 'cidr':
+      return 'VARCHAR(49)';
+    case 'enum':
+      return 'VARCHAR(255)';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'json':
+    case 'jsonb':
+      return 'JSON';
+    case 'bytea':
+      return isKey ? 'VARBINARY(768)' : 'LONGBLOB';
+    case 'date':
+      return 'DATE';
+    case 'time':
+      return 'TIME(6)';
+    case 'timestamp':
     case 'timestamptz':
       return 'DATETIME(6)';
     default:
-      return pgType satisfies never;
+      return kind satisfies never;
   }
 }
 
@@ -58,46 +91,105 @@ const DATETIME_MAX = 253402300799999999n; // 9999-12-31 23:59:59.999999 UTC
 const DECIMAL_RE = /^-?\d+(\.\d+)?$/;
 
 /**
- * Domain value -> value for mysql2's client-side formatting: bigint stays a bigint (written as a
- * literal, exact), booleans 1/0, JSON as its text, a timestamp as a UTC DATETIME literal.
+ * Domain value -> value for mysql2's client-side formatting: integers stay exact (bigint written as
+ * a literal), booleans 1/0, JSON and arrays as JSON text, bytes as a Buffer, dates and times as
+ * MySQL literals (timestamptz in UTC).
  */
-export function toMysqlValue(c: ColumnSpec, value: ColumnValue): string | bigint | number | null {
+export function toMysqlValue(c: ColumnSpec, value: ColumnValue): string | bigint | number | Buffer | null {
   if (value === null) return null;
-  const pgType: PgType = c.pgType;
-  switch (pgType) {
+  const { kind, array } = splitPgType(c.pgType);
+  if (array) return jsonArray(c.name, kind, value as (ScalarValue | null)[]);
+  return scalarValue(c.name, kind, value as ScalarValue);
+}
+
+function scalarValue(
+  column: string,
+  kind: PgScalarType,
+  value: ScalarValue,
+): string | bigint | number | Buffer {
+  switch (kind) {
+    case 'smallint':
+    case 'integer':
     case 'bigint':
-      return value as bigint;
-    case 'text':
-    case 'jsonb':
-      return value as string;
-    case 'boolean':
-      return value ? 1 : 0;
-    case 'text[]':
-      return JSON.stringify(value);
+      return value as number | bigint;
+    case 'real':
+    case 'double precision':
+      if (!Number.isFinite(value))
+        throw new UnrepresentableValueError(column, `${kind} ${String(value)} has no value in MySQL`);
+      return value as number;
     case 'numeric': {
       const text = value as string;
       if (!DECIMAL_RE.test(text))
-        throw new UnrepresentableValueError(c.name, `numeric "${text}" has no DECIMAL value in MySQL`);
+        throw new UnrepresentableValueError(column, `numeric "${text}" has no DECIMAL value in MySQL`);
       return text;
     }
+    case 'boolean':
+      return value ? 1 : 0;
+    case 'bytea':
+      return value as Buffer;
+    case 'date':
+      return mysqlDate(column, value as number);
+    case 'time':
+      return formatTime(value as bigint);
+    case 'timestamp':
+      return datetime(column, value as bigint, 'timestamp');
     case 'timestamptz':
-      return datetime(c.name, value as bigint);
+      return datetime(column, value as bigint);
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'uuid':
+    case 'json':
+    case 'jsonb':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
+      return value as string;
     default:
-      return pgType satisfies never;
+      return kind satisfies never;
   }
 }
 
+/** A one-dimensional array as a JSON array (integers exact, bytes as base64, dates as text). */
+function jsonArray(column: string, kind: PgScalarType, values: (ScalarValue | null)[]): string {
+  const items = values.map((v) => {
+    if (v === null) return 'null';
+    const m = scalarValue(column, kind, v);
+    if (typeof m === 'bigint' || typeof m === 'number') return String(m);
+    if (Buffer.isBuffer(m)) return JSON.stringify(m.toString('base64'));
+    return JSON.stringify(m);
+  });
+  return `[${items.join(',')}]`;
+}
+
+/** days since 1970 -> 'YYYY-MM-DD' within DATE's years 1000-9999, or why it cannot be one. */
+function mysqlDate(column: string, days: number): string {
+  const text = formatDate(days);
+  if (!/^\d{4}-\d\d-\d\d$/.test(text) || text < '1000-01-01')
+    throw new UnrepresentableValueError(
+      column,
+      `date ${text} is outside DATE's range (years 1000 to 9999) in MySQL`,
+    );
+  return text;
+}
+
 /** microseconds since 1970 -> 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), or why it cannot be one. */
-export function datetime(column: string, us: bigint): string {
+export function datetime(
+  column: string,
+  us: bigint,
+  kind: 'timestamp' | 'timestamptz' = 'timestamptz',
+): string {
   if (us === TS_POS_INFINITY || us === TS_NEG_INFINITY)
     throw new UnrepresentableValueError(
       column,
-      `timestamptz ${us === TS_POS_INFINITY ? 'infinity' : '-infinity'} has no DATETIME value in MySQL`,
+      `${kind} ${us === TS_POS_INFINITY ? 'infinity' : '-infinity'} has no DATETIME value in MySQL`,
     );
   if (us < DATETIME_MIN || us > DATETIME_MAX)
     throw new UnrepresentableValueError(
       column,
-      `timestamptz ${formatTimestamptz(us)} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
+      `${kind} ${formatTimestamptz(us).slice(0, -3)} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
     );
   // formatTimestamptz prints 'YYYY-MM-DD HH:MM:SS.ffffff+00' for years 1000-9999
   return formatTimestamptz(us).slice(0, 26);

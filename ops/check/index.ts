@@ -7,7 +7,9 @@ import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { checkKafka } from './kafka.ts';
 import { checkRegistry } from './registry.ts';
 import { checkSource } from './source.ts';
+import { checkShapes } from './shape.ts';
 import { checkTarget } from './targets.ts';
+import { compileShape } from '../../consumers/mapping/shape.ts';
 import type { CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
@@ -25,7 +27,14 @@ export async function runChecks(
     checkSource(config.source, contract, connections),
     checkKafka(config, kafka),
     checkRegistry(registryAccessOf(config.registry), topic, contract),
-    ...config.targets.map((t) => checkTarget(t, contract, connections)),
+    ...config.targets.map((t) => {
+      // a shaped target's table is checked against its shape (a matched one by checkShapes alone)
+      const { shape } = compileShape(t.mapping, contract);
+      if (shape?.match && t.type === 'postgres') return Promise.resolve([]);
+      const shaped = shape ? { ...contract, columns: shape.columns, keyColumns: shape.keyColumns } : contract;
+      return checkTarget(t, shaped, connections);
+    }),
+    checkShapes(config, contract, connections),
   ]);
   const targets: CheckResult[] = config.targets.length
     ? []

@@ -17,26 +17,52 @@ import { mysqlColumnType } from '../../consumers/mysql/types.ts';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
 import type { ColumnSpec, PgType, TableContract } from '../../schemas/contract.ts';
+import { splitPgType } from '../../schemas/types.ts';
 import { error, errMessage, info, ok, warn, type CheckResult } from './types.ts';
 
 /** MySQL DATA_TYPEs that hold each contract type (MariaDB's JSON is a LONGTEXT with a check). */
 export function acceptedTypes(pgType: PgType): string[] {
-  switch (pgType) {
+  const { kind, array } = splitPgType(pgType);
+  if (array) return ['json', 'longtext'];
+  switch (kind) {
+    case 'smallint':
+      return ['smallint', 'int', 'mediumint', 'bigint', 'decimal'];
+    case 'integer':
+      return ['int', 'bigint', 'decimal'];
     case 'bigint':
       return ['bigint', 'decimal'];
-    case 'text':
-      return ['longtext', 'mediumtext', 'text', 'varchar', 'char'];
-    case 'boolean':
-      return ['tinyint', 'bit'];
-    case 'jsonb':
-    case 'text[]':
-      return ['json', 'longtext'];
+    case 'real':
+      return ['float', 'double'];
+    case 'double precision':
+      return ['double'];
     case 'numeric':
       return ['decimal'];
+    case 'text':
+    case 'varchar':
+    case 'char':
+    case 'citext':
+    case 'interval':
+    case 'uuid':
+    case 'inet':
+    case 'cidr':
+    case 'enum':
+      return ['longtext', 'mediumtext', 'text', 'varchar', 'char', ...(kind === 'enum' ? ['enum'] : [])];
+    case 'boolean':
+      return ['tinyint', 'bit'];
+    case 'json':
+    case 'jsonb':
+      return ['json', 'longtext'];
+    case 'bytea':
+      return ['longblob', 'mediumblob', 'blob', 'varbinary', 'binary'];
+    case 'date':
+      return ['date'];
+    case 'time':
+      return ['time'];
+    case 'timestamp':
     case 'timestamptz':
       return ['datetime'];
     default:
-      return pgType satisfies never;
+      return kind satisfies never;
   }
 }
 

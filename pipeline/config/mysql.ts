@@ -3,6 +3,7 @@
 // target union in targets.ts. docs/mysql.md describes it.
 import { z } from 'zod';
 import { name, onTruncate, positiveInt, topicName } from './fields.ts';
+import { mappingField } from './mapping.ts';
 
 /** A MySQL identifier we are willing to quote and use (InnoDB: 64 characters). */
 const mysqlIdentifier = z
@@ -52,6 +53,7 @@ export const MysqlTargetSchema = z
       .optional()
       .describe('connect with TLS (default: plain TCP, as the URL says)'),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
+    mapping: mappingField,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();

@@ -183,6 +183,8 @@ export async function targetPipeline(
   urls: StackUrls,
   name: string,
   target: Record<string, unknown>,
+  /** extra keys of the source section (e.g. contracts) */
+  source: Record<string, unknown> = {},
 ): Promise<WebhookPipeline> {
   const db = await freshDatabase(urls.adminUrl, name, { usersTable: true });
   const raw = {
@@ -192,6 +194,7 @@ export async function targetPipeline(
       publication: randomName(`${name}_pub`),
       heartbeatIntervalMs: 1000,
       statusIntervalMs: 500,
+      ...source,
     },
     kafka: { brokers: urls.kafkaBrokers, topicPrefix: randomName(name), partitions: 3 },
     registry: { url: urls.registryUrl },

@@ -215,10 +215,10 @@ describe('mapEvent', () => {
   });
 
   it('transitions need the previous row; only the types asked for are delivered', () => {
-    const withBefore = mapEvent(
-      hooks,
-      decoded('u', user({ email: 'new@x.io' }), { before: user({ is_active: false }) }),
-    );
+    // decoded rows are instances of the Avro record's class, not plain objects
+    class Value {}
+    const before: Row = Object.assign(new Value(), user({ is_active: false }));
+    const withBefore = mapEvent(hooks, decoded('u', user({ email: 'new@x.io' }), { before }));
     expect('events' in withBefore && withBefore.events.map((e) => [e.type, e.event.event_id])).toEqual([
       ['user.activated', '0/1:0/user.activated'],
       ['user.email_changed', '0/1:0/user.email_changed'],

@@ -1,0 +1,210 @@
+// Shaped targets on the real stack (issue 16). A CMS-like peer (`fe_users`: its own auto-increment
+// uid, renamed and computed columns, a constant, matched by email case-insensitively, soft delete,
+// filter `is_active && !is_blocked`), with a row the CMS made itself that a source user adopts and
+// one that no source row matches; and a peer installation receiving only chosen columns of the
+// active users. Random concurrent writes move users in and out of the filter, change and swap
+// emails, activate users whose TOASTed bio the update leaves unchanged, insert and delete; the CMS
+// consumer is killed (SIGKILL) mid-way and started again. Both end equal to the mapped, filtered
+// source, computed by an independent SQL query on the source.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../pipeline/config/load.ts';
+import { cleanupAfterEach, stackUrls, waitUntil } from '../support/index.ts';
+import {
+  deadLetters,
+  dropPipelineEnv,
+  pipelineEnv,
+  query,
+  runInProcess,
+  spawnCli,
+  testApp,
+  writerLoop,
+  type PipelineEnv,
+} from '../support/pipeline.ts';
+
+const urls = stackUrls();
+const cleanups = cleanupAfterEach();
+
+const CMS = {
+  name: 'cms',
+  type: 'postgres',
+  table: 'fe_users',
+  mapping: {
+    include: ['email', 'username', 'first_name', 'middle_name', 'last_name', 'is_active', 'bio'],
+    rename: { username: 'login' },
+    constants: { pid: { value: 7 } },
+    computed: {
+      name: '[first_name, middle_name, last_name].filter(x, x.hasValue()).map(x, x.value()).join(" ")',
+      disable: '!is_active',
+    },
+    filter: 'is_active && !is_blocked',
+    match: { column: 'email', caseInsensitive: true, targetKey: 'uid' },
+    deletePolicy: 'soft',
+    softDelete: { column: 'deleted', type: 'boolean' },
+  },
+};
+const INSTALL = {
+  name: 'install',
+  type: 'postgres',
+  table: 'install_users',
+  mapping: { include: ['id', 'email', 'username', 'city'], filter: 'is_active' },
+};
+
+/** What the CMS must hold, straight from the source (not through the code under test). */
+const CMS_EXPECTED = `SELECT lower(email) AS email, username AS login, concat_ws(' ', first_name, middle_name, last_name) AS name,
+  NOT is_active AS disable, 7::bigint::text AS pid, md5(coalesce(bio, '')) AS bio
+  FROM users WHERE is_active AND NOT is_blocked ORDER BY 1`;
+const CMS_ACTUAL = `SELECT lower(email) AS email, login, name, disable, pid::text AS pid, md5(coalesce(bio, '')) AS bio
+  FROM fe_users f WHERE NOT deleted AND EXISTS (SELECT 1 FROM fe_users_pgcdc_links l WHERE l._pgcdc_target_key = f.uid::text) ORDER BY 1`;
+const INSTALL_EXPECTED = 'SELECT id::text, email, username, city FROM users WHERE is_active ORDER BY id';
+const INSTALL_ACTUAL = 'SELECT id::text, email, username, city FROM install_users ORDER BY id';
+
+async function equal(e: PipelineEnv, expected: string, actual: string) {
+  const [a, b] = await Promise.all([query(e.source.url, expected), query(e.peer.url, actual)]);
+  return JSON.stringify(a) === JSON.stringify(b) ? a.length : undefined;
+}
+
+/** Random single-transaction writes: the moves a shaped target must follow. */
+function randomWriter(url: string) {
+  const counts = { txns: 0, toastedActivations: 0 };
+  let x = 42;
+  let n = 1000;
+  const rand = (k: number) => ((x = (x * 1103515245 + 12345) % 2147483648), Math.floor((x / 2147483648) * k));
+  const someone = 'SELECT id FROM users WHERE id <> 1 ORDER BY random() LIMIT 1';
+  return writerLoop({ connectionString: url }, counts, async (c) => {
+    n++;
+    await c.query('BEGIN');
+    switch (rand(8)) {
+      case 0:
+        await c.query(
+          "INSERT INTO users (email, username, first_name, last_name, is_active, is_blocked, bio) VALUES ($1, $2, 'F', 'L', $3, $4, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, $5::int)))",
+          [`n${n}@x.io`, `u${n}`, rand(2) === 0, rand(4) === 0, rand(2) === 0 ? 1 : 400],
+        );
+        break;
+      case 1:
+        await c.query(`UPDATE users SET is_active = NOT is_active WHERE id = (${someone})`);
+        break;
+      case 2:
+        await c.query(`UPDATE users SET is_blocked = NOT is_blocked WHERE id = (${someone})`);
+        break;
+      case 3:
+        await c.query(`UPDATE users SET email = $1 WHERE id = (${someone})`, [`E${n}@X.io`]);
+        break;
+      case 4: {
+        // swap the emails of two users in one transaction
+        const r = await c.query<{ id: string; email: string }>(
+          'SELECT id::text, email FROM users WHERE id <> 1 ORDER BY random() LIMIT 2',
+        );
+        const [a, b] = r.rows;
+        if (a && b) {
+          await c.query("UPDATE users SET email = 'tmp-' || id WHERE id = $1", [a.id]);
+          await c.query('UPDATE users SET email = $2 WHERE id = $1', [b.id, a.email]);
+          await c.query('UPDATE users SET email = $2 WHERE id = $1', [a.id, b.email]);
+        }
+        break;
+      }
+      case 5:
+        await c.query(`DELETE FROM users WHERE id = (${someone})`);
+        break;
+      case 6:
+        // the TOAST trap: activation that leaves a large bio unchanged (pgoutput does not send it)
+        counts.toastedActivations +=
+          (
+            await c.query(
+              'UPDATE users SET is_active = true, is_blocked = false WHERE id = (SELECT id FROM users WHERE NOT is_active AND length(bio) > 4000 ORDER BY random() LIMIT 1)',
+            )
+          ).rowCount ?? 0;
+        break;
+      default:
+        await c.query(
+          `UPDATE users SET city = 'c' || $1, middle_name = CASE WHEN $1::int % 2 = 0 THEN 'M' END WHERE id = (${someone})`,
+          [n],
+        );
+    }
+    await c.query('COMMIT');
+    counts.txns++;
+  });
+}
+
+it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered source', async () => {
+  const e = await pipelineEnv(urls, 'shape');
+  // the last cleanup to run: after the pipeline and the writer stopped
+  cleanups.push(() => dropPipelineEnv(e, testApp(e.config).kafka));
+  const raw = parse(readFileSync(e.configFile, 'utf8')) as Record<string, unknown>;
+  raw.targets = [
+    { ...CMS, url: e.peer.url },
+    { ...INSTALL, url: e.peer.url },
+  ];
+  writeFileSync(e.configFile, stringify(raw));
+  e.config = parseConfig(raw);
+  const config = e.config;
+  // The CMS's own table: its uid, its rows (one the shop's user 1 adopts, one nobody matches).
+  await query(
+    e.peer.url,
+    `CREATE TABLE fe_users (uid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, login text, name text,
+       first_name text, middle_name text, last_name text, is_active boolean, bio text, pid bigint, disable boolean,
+       deleted boolean NOT NULL DEFAULT false);
+     CREATE UNIQUE INDEX fe_users_email ON fe_users (lower(email));
+     INSERT INTO fe_users (email, login, name) VALUES ('twin@x.io', 'cms-twin', 'Old'), ('foreign@cms.local', 'cms-only', 'Keep');`,
+  );
+  await query(
+    e.source.url,
+    `INSERT INTO users (id, email, username, first_name, last_name, is_active, is_blocked, bio)
+     SELECT 1, 'Twin@X.io', 'twin', 'T', 'W', true, false, 'b'
+     UNION ALL SELECT i, 'seed' || i || '@x.io', 'u' || i, 'F' || i, CASE WHEN i % 3 = 0 THEN 'L' END, i % 2 = 0, i % 5 = 0,
+       CASE WHEN i % 4 = 0 THEN (SELECT string_agg(md5(random()::text || g::text), '') FROM generate_series(1, 400) g) ELSE 'short' END FROM generate_series(2, 60) i;
+     SELECT setval(pg_get_serial_sequence('users', 'id'), 100)`,
+  );
+  const app = testApp(config);
+  const pipeline = await runInProcess(app, { targets: ['install'] });
+  cleanups.push(() => pipeline.stop());
+  let cms = spawnCli(['consume', '-c', e.configFile, '--target', 'cms']);
+  cleanups.push(() => cms.kill('SIGTERM'));
+  const synced = () => equal(e, CMS_EXPECTED, CMS_ACTUAL);
+  await waitUntil(synced, { what: 'the CMS to hold the seeded active users', timeoutMs: 120_000 });
+  const [twin] = await query<{ uid: string; login: string }>(
+    e.peer.url,
+    "SELECT uid::text, login FROM fe_users WHERE lower(email) = 'twin@x.io'",
+  );
+  expect(twin).toEqual({ uid: '1', login: 'twin' }); // adopted: its own uid kept, its columns now the shop's
+
+  const writer = randomWriter(e.source.url);
+  cleanups.push(() => writer.stop());
+  await waitUntil(() => Promise.resolve(writer.counts.txns >= 150), {
+    what: '150 random transactions',
+    timeoutMs: 120_000,
+  });
+  await cms.kill('SIGKILL');
+  cms = spawnCli(['consume', '-c', e.configFile, '--target', 'cms']);
+  cleanups.push(() => cms.kill('SIGTERM'));
+  await waitUntil(() => Promise.resolve(writer.counts.txns >= 400), {
+    what: '400 random transactions',
+    timeoutMs: 240_000,
+  });
+  const { txns, toastedActivations } = await writer.stop();
+  expect(toastedActivations).toBeGreaterThan(0);
+
+  const rows = await waitUntil(synced, {
+    what: `the CMS to equal the filtered source (${txns} txns)`,
+    timeoutMs: 180_000,
+  });
+  const installed = await waitUntil(() => equal(e, INSTALL_EXPECTED, INSTALL_ACTUAL), {
+    what: 'the installation to equal the active users',
+    timeoutMs: 120_000,
+  });
+  expect(rows).toBeGreaterThan(5);
+  expect(installed).toBeGreaterThan(5);
+  // owned rows only: the CMS's own row is untouched; only the chosen columns went to the installation
+  expect(
+    await query(e.peer.url, "SELECT login, name, deleted FROM fe_users WHERE email = 'foreign@cms.local'"),
+  ).toEqual([{ login: 'cms-only', name: 'Keep', deleted: false }]);
+  const cols = await query<{ column_name: string }>(
+    e.peer.url,
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'install_users' AND column_name NOT LIKE '\\_pgcdc%' ORDER BY ordinal_position",
+  );
+  expect(cols.map((c) => c.column_name)).toEqual(['id', 'email', 'username', 'city']);
+  expect(await query(e.peer.url, 'SELECT DISTINCT pid FROM fe_users WHERE uid <> 2')).toEqual([{ pid: '7' }]);
+  expect(await deadLetters(app.kafka, e, 'cms')).toEqual([]);
+  expect(await deadLetters(app.kafka, e, 'install')).toEqual([]);
+}, 600_000);
