@@ -50,14 +50,17 @@ export function pgSslOptions(t: PgTlsConfig, at: string): ConnectionOptions {
   }
 }
 
-/** The Authorization header of the registry's credentials (a bearer token file is read each time). */
+/** The Authorization header of the registry's credentials (a password or token file is read each time). */
 export function registryAuthorization(auth: RegistryAuthConfig | undefined): (() => string) | undefined {
   if (!auth) return undefined;
   switch (auth.type) {
     case 'basic': {
-      const password = auth.password ?? readSecretFile(auth.passwordFile ?? '', 'registry.auth.passwordFile');
-      const value = `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
-      return () => value;
+      // a password file is read at every request: a rotated secret is used without a restart
+      const { username, password, passwordFile } = auth;
+      return () => {
+        const secret = password ?? readSecretFile(passwordFile ?? '', 'registry.auth.passwordFile');
+        return `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}`;
+      };
     }
     case 'bearer': {
       const { token, tokenFile } = auth;
