@@ -47,26 +47,52 @@ export function namingBrokers(err: unknown, brokers: string[]): unknown {
   });
 }
 
+/**
+ * kafkajs lines about conditions it retries by itself while a broker, a coordinator or a leader is
+ * still settling (right after Kafka starts, a topic is created or a group forms): logged at debug,
+ * because they say nothing an operator should act on and read like errors in the middle of output.
+ */
+const TRANSIENT =
+  /coordinator is loading|group coordinator is not available|not the correct coordinator|does not host this topic-partition|There is no leader for this topic-partition|Leader not available|LEADER_NOT_AVAILABLE|rebalance in progress|The group is rebalancing/i;
+
+/** The level pgcdc logs a kafkajs line at (pure; see kafkajsLogger). */
+export function kafkajsLineLevel(
+  level: logLevel,
+  message: string,
+  error: unknown,
+): 'debug' | 'warn' | 'unreachable' {
+  const text = `${message} ${typeof error === 'string' ? error : ''}`;
+  // Creating a topic that exists is how ensureTopic works; kafkajs logs it as an error.
+  if (message.startsWith('Response CreateTopics') && text.includes('Topic creation errors')) return 'debug';
+  if (level <= logLevel.WARN && UNREACHABLE.test(text)) return 'unreachable';
+  if (level <= logLevel.WARN && TRANSIENT.test(text)) return 'debug';
+  return level <= logLevel.WARN ? 'warn' : 'debug';
+}
+
 function kafkajsLogger(logger: Logger, brokers: string[]) {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      // Creating a topic that exists is how ensureTopic works; kafkajs logs it as an error.
-      if (
-        message.startsWith('Response CreateTopics') &&
-        String(extra.error).includes('Topic creation errors')
-      ) {
-        child.debug(extra, message);
-      } else if (level <= logLevel.WARN && UNREACHABLE.test(`${message} ${String(extra.error ?? '')}`)) {
-        // kafkajs retries by itself; its lines alone never say which setting to fix
-        child.warn(
-          { ...extra, key: 'kafka.brokers', brokers, hint: unreachableHint(brokers) },
-          `cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${message}`,
-        );
-      } else if (level === logLevel.ERROR) child.warn(extra, message);
-      else if (level === logLevel.WARN) child.warn(extra, message);
-      else child.debug(extra, message);
+      const error: unknown = extra.error;
+      const at = kafkajsLineLevel(level, message, typeof error === 'string' ? error : '');
+      switch (at) {
+        case 'unreachable':
+          // kafkajs retries by itself; its lines alone never say which setting to fix
+          child.warn(
+            { ...extra, key: 'kafka.brokers', brokers, hint: unreachableHint(brokers) },
+            `cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${message}`,
+          );
+          break;
+        case 'warn':
+          child.warn(extra, message);
+          break;
+        case 'debug':
+          child.debug(extra, message);
+          break;
+        default:
+          at satisfies never;
+      }
     };
 }
 
