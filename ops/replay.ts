@@ -21,9 +21,26 @@ export type ReplayTo =
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-/** earliest | latest | <ISO-8601 time with zone, or a date (UTC midnight)> | <partition>:<offset>[,...] */
-export function parseReplayTo(spec: string): ReplayTo {
+const RELATIVE = /^-((\d+(\.\d+)?)(ms|s|m|h|d))+$/i;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `-15m`, `-2h`, `-1h30m`, `-1.5d`, `-90s`: that long before `nowMs`. */
+function relativeTime(s: string, nowMs: number): number | undefined {
+  if (!RELATIVE.test(s)) return undefined;
+  let ms = 0;
+  for (const m of s.slice(1).matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/gi))
+    ms += Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+  return nowMs - Math.round(ms);
+}
+
+/**
+ * earliest | latest | <ISO-8601 time with zone, or a date (UTC midnight)> | a time relative to
+ * `nowMs` (-15m, -2h, -1h30m, -1d) | <partition>:<offset>[,...]
+ */
+export function parseReplayTo(spec: string, nowMs = Date.now()): ReplayTo {
   const s = spec.trim();
+  const relative = relativeTime(s, nowMs);
+  if (relative !== undefined) return { kind: 'time', ms: relative };
   if (/^earliest$/i.test(s)) return { kind: 'earliest' };
   if (/^latest$/i.test(s)) return { kind: 'latest' };
   if (/^\d+:\d+(,\s*\d+:\d+)*$/.test(s)) {
@@ -45,7 +62,7 @@ export function parseReplayTo(spec: string): ReplayTo {
   }
   const hint = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s)
     ? 'give the time zone too, e.g. 2026-11-27T10:00:00Z or 2026-11-27T11:00:00+01:00'
-    : 'use earliest, latest, an ISO-8601 time (2026-11-27T10:00:00Z) or <partition>:<offset>[,...] (0:120,1:98)';
+    : 'use earliest, latest, an ISO-8601 time (2026-11-27T10:00:00Z), a time ago (-15m, -2h, -1h30m, -1d) or <partition>:<offset>[,...] (0:120,1:98)';
   throw new ConfigError(`--to "${spec}" is not a replay position`, { hint });
 }
 

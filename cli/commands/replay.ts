@@ -23,7 +23,7 @@ export function registerReplayCommand(program: Command): void {
     .requiredOption('-t, --target <name>', 'target name from the configuration')
     .requiredOption(
       '--to <position>',
-      'earliest | latest | an ISO-8601 time (2026-11-27T10:00:00Z) | <partition>:<offset>[,...]',
+      'earliest | latest | an ISO-8601 time (2026-11-27T10:00:00Z) | a time ago (-15m, -2h, -1h30m, -1d) | <partition>:<offset>[,...]',
     )
     .option(
       '--dry-run',

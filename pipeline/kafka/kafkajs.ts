@@ -72,36 +72,64 @@ export function namingBrokers(err: unknown, brokers: string[], security?: KafkaS
   });
 }
 
+/**
+ * kafkajs lines about conditions it retries by itself while a broker, a coordinator or a leader is
+ * still settling (right after Kafka starts, a topic is created or a group forms): logged at debug,
+ * because they say nothing an operator should act on and read like errors in the middle of output.
+ */
+const TRANSIENT =
+  /coordinator is loading|group coordinator is not available|not the correct coordinator|does not host this topic-partition|There is no leader for this topic-partition|Leader not available|LEADER_NOT_AVAILABLE|rebalance in progress|The group is rebalancing/i;
+
+/** The level pgcdc logs a kafkajs line at (pure; see kafkajsLogger). */
+export function kafkajsLineLevel(
+  level: logLevel,
+  message: string,
+  error: unknown,
+): 'debug' | 'warn' | 'unreachable' {
+  const text = `${message} ${typeof error === 'string' ? error : ''}`;
+  // Creating a topic that exists is how ensureTopic works; kafkajs logs it as an error.
+  if (message.startsWith('Response CreateTopics') && text.includes('Topic creation errors')) return 'debug';
+  if (level <= logLevel.WARN && UNREACHABLE.test(text)) return 'unreachable';
+  if (level <= logLevel.WARN && TRANSIENT.test(text)) return 'debug';
+  return level <= logLevel.WARN ? 'warn' : 'debug';
+}
+
 function kafkajsLogger(logger: Logger, brokers: string[], security: KafkaSecurity | undefined) {
   const child = logger.child({ component: 'kafkajs' });
   const context = kafkaContext(security);
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      // Creating a topic that exists is how ensureTopic works; kafkajs logs it as an error.
-      if (
-        message.startsWith('Response CreateTopics') &&
-        String(extra.error).includes('Topic creation errors')
-      ) {
-        child.debug(extra, message);
-      } else if (
-        level <= logLevel.WARN &&
-        explainTransportError(`${message} ${String(extra.error ?? '')}`, context)
-      ) {
-        const explained = explainTransportError(`${message} ${String(extra.error ?? '')}`, context)!;
+      const error: unknown = extra.error;
+      const errorText = typeof error === 'string' ? error : error instanceof Error ? error.message : '';
+      const explained =
+        level <= logLevel.WARN ? explainTransportError(`${message} ${errorText}`, context) : undefined;
+      if (explained) {
+        // a TLS or SASL failure: say what to fix (pipeline/kafka/transport errors)
         child.warn(
           { ...extra, key: 'kafka', hint: explained.fix },
           `Kafka at ${brokers.join(', ')}: ${explained.message}`,
         );
-      } else if (level <= logLevel.WARN && UNREACHABLE.test(`${message} ${String(extra.error ?? '')}`)) {
-        // kafkajs retries by itself; its lines alone never say which setting to fix
-        child.warn(
-          { ...extra, key: 'kafka.brokers', brokers, hint: unreachableHint(brokers) },
-          `cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${message}`,
-        );
-      } else if (level === logLevel.ERROR) child.warn(extra, message);
-      else if (level === logLevel.WARN) child.warn(extra, message);
-      else child.debug(extra, message);
+        return;
+      }
+      const at = kafkajsLineLevel(level, message, errorText);
+      switch (at) {
+        case 'unreachable':
+          // kafkajs retries by itself; its lines alone never say which setting to fix
+          child.warn(
+            { ...extra, key: 'kafka.brokers', brokers, hint: unreachableHint(brokers) },
+            `cannot reach Kafka at ${brokers.join(', ')} (kafka.brokers): ${message}`,
+          );
+          break;
+        case 'warn':
+          child.warn(extra, message);
+          break;
+        case 'debug':
+          child.debug(extra, message);
+          break;
+        default:
+          at satisfies never;
+      }
     };
 }
 

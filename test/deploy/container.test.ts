@@ -85,16 +85,37 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
   return { files, packages };
 }
 
+/** The instructions of each stage (from one FROM to the next). */
+const stages = dockerfile.reduce<{ op: string; args: string }[][]>((acc, i) => {
+  if (i.op === 'FROM') acc.push([i]);
+  else acc.at(-1)?.push(i);
+  return acc;
+}, []);
+const finalStage = stages.at(-1)!;
+
 describe('Dockerfile', () => {
-  it('builds on node:20-bookworm-slim with production dependencies only', () => {
-    expect(dockerfile[0]).toEqual({ op: 'FROM', args: 'node:20-bookworm-slim' });
-    expect(dockerfile.some((i) => i.op === 'RUN' && /\bnpm ci --omit=dev\b/.test(i.args))).toBe(true);
+  it('builds in two stages on the current Node.js LTS, the final one with production dependencies only', () => {
+    expect(dockerfile[0]).toEqual({ op: 'ARG', args: 'NODE_IMAGE=node:24-bookworm-slim' });
+    expect(stages.map((st) => st[0]!.args)).toEqual(['${NODE_IMAGE} AS build', '${NODE_IMAGE}']);
+    expect(stages[0]!.some((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args))).toBe(true);
+    expect(finalStage.some((i) => i.op === 'RUN' && /\bnpm ci --omit=dev\b/.test(i.args))).toBe(true);
   });
 
-  it('runs the CLI as its entry point', () => {
-    const entry = dockerfile.filter((i) => i.op === 'ENTRYPOINT').at(-1);
-    expect(JSON.parse(entry!.args)).toEqual(['node', 'cli/bin.js']);
-    expect(dockerfile.some((i) => i.op === 'USER' && i.args !== 'root')).toBe(true);
+  it('holds compiled code only in the final stage: the package files and the build output', () => {
+    const finalCopies = finalStage.filter((i) => i.op === 'COPY' || i.op === 'ADD').map((i) => i.args);
+    expect(finalCopies).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist']);
+  });
+
+  it('runs the compiled CLI as an unprivileged user', () => {
+    const entry = finalStage.filter((i) => i.op === 'ENTRYPOINT').at(-1);
+    expect(JSON.parse(entry!.args)).toEqual(['node', 'dist/cli/main.js']);
+    expect(finalStage.filter((i) => i.op === 'USER').at(-1)?.args).toBe('node');
+  });
+
+  it('compiles with the build configuration the package uses', () => {
+    const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
+    expect(pkg.bin.pgcdc).toBe('dist/cli/main.js');
+    expect(copiedSources).toContain('tsconfig.build.json');
   });
 
   it.each(copiedSources)('copies %s, which exists and is not dockerignored', (src) => {
@@ -102,8 +123,8 @@ describe('Dockerfile', () => {
     expect(ignored.filter((re) => re.test(src)).map(String)).toEqual([]);
   });
 
-  it('copies every module the CLI loads', () => {
-    const { files } = importGraph('cli/bin.js');
+  it('copies every module the CLI loads into the build stage', () => {
+    const { files } = importGraph('cli/main.ts');
     expect(files.size).toBeGreaterThan(10);
     const outside = [...files]
       .map((f) => path.relative(PROJECT_ROOT, f))
@@ -118,9 +139,10 @@ describe('Dockerfile', () => {
 
   it('needs no dev dependency at run time (npm ci --omit=dev)', () => {
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-    const { packages } = importGraph('cli/bin.js');
-    expect(packages).toContain('tsx');
+    const { packages } = importGraph('cli/main.ts');
+    expect(packages).not.toContain('tsx');
     expect([...packages].filter((p) => !(p in pkg.dependencies))).toEqual([]);
+    expect(pkg.dependencies).not.toHaveProperty('tsx');
   });
 
   it('keeps local state and dependencies out of the build context', () => {
@@ -176,6 +198,7 @@ const option = (s: Service, ...names: string[]) => {
 function composeConfig() {
   return parseConfig(parseYaml(readFileSync(path.join(DEPLOY, 'compose/pgcdc.yaml'), 'utf8')), {
     PGCDC_PG_PASSWORD: 'secret',
+    PGCDC_PEER_PASSWORD: 'secret2',
   });
 }
 
@@ -256,11 +279,14 @@ describe('docker-compose.yml', () => {
 });
 
 describe('deploy/compose/pgcdc.yaml', () => {
-  it('is a valid configuration once PGCDC_PG_PASSWORD is set, which compose passes in', () => {
-    expect(() =>
-      parseConfig(parseYaml(readFileSync(path.join(DEPLOY, 'compose/pgcdc.yaml'), 'utf8')), {}),
-    ).toThrow(/PGCDC_PG_PASSWORD/);
-    for (const [name, s] of pgcdcServices) expect(s.environment?.PGCDC_PG_PASSWORD, name).toBeDefined();
+  it('is a valid configuration once PGCDC_PG_PASSWORD and PGCDC_PEER_PASSWORD are set, which compose passes in', () => {
+    const raw = () => parseYaml(readFileSync(path.join(DEPLOY, 'compose/pgcdc.yaml'), 'utf8')) as unknown;
+    expect(() => parseConfig(raw(), {})).toThrow(/PGCDC_PG_PASSWORD/);
+    expect(() => parseConfig(raw(), { PGCDC_PG_PASSWORD: 'x' })).toThrow(/PGCDC_PEER_PASSWORD/);
+    for (const [name, s] of pgcdcServices) {
+      expect(s.environment?.PGCDC_PG_PASSWORD, name).toBeDefined();
+      expect(s.environment?.PGCDC_PEER_PASSWORD, name).toBeDefined();
+    }
   });
 
   it('reaches the servers by their compose service names', () => {
@@ -292,6 +318,42 @@ describe('deploy/compose/pgcdc.yaml', () => {
       const test = JSON.stringify(s.healthcheck?.test);
       expect(test, name).toContain(`:${config.metrics.port}/readyz`);
     }
+  });
+});
+
+describe('docker-compose.yml safety rules', () => {
+  const text = readFileSync(COMPOSE_FILE, 'utf8');
+
+  it.each(services)('%s publishes its ports on the loopback interface only', (_name, s) => {
+    const ports = (s as Service & { ports?: (string | { host_ip?: string })[] }).ports ?? [];
+    for (const p of ports) {
+      if (typeof p === 'string') expect(p, 'host IP 127.0.0.1 first').toMatch(/^127\.0\.0\.1:/);
+      else expect(p.host_ip, JSON.stringify(p)).toBe('127.0.0.1');
+    }
+  });
+
+  it('has no default password: every password variable is required (${VAR:?message})', () => {
+    const refs = [...text.matchAll(/\$\{([A-Z0-9_]*PASSWORD[A-Z0-9_]*)(:?[-?+]?)([^}]*)\}/g)];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const [ref, , op, message] of refs) {
+      expect(op, ref).toBe(':?');
+      expect(message, ref).toContain('deploy/.env');
+    }
+    const literal = services.flatMap(([name, s]) =>
+      Object.entries(s.environment ?? {})
+        .filter(([k, v]) => /PASSWORD/.test(k) && !/^\$\{/.test(String(v)))
+        .map(([k]) => `${name}.${k}`),
+    );
+    expect(literal, 'passwords written into the file').toEqual([]);
+    expect(text).not.toMatch(/admin\/admin|:-admin\}|:-pgcdc\}/);
+  });
+
+  it('keeps deploy/.env out of git and the image, and documents every variable it needs', () => {
+    const required = [...new Set([...text.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]!))];
+    const docs = read('docs/deployment.md');
+    for (const v of required) expect(docs, `docs/deployment.md explains ${v}`).toContain(`${v}=`);
+    expect(read('.gitignore').split('\n')).toContain('deploy/.env');
+    expect(read('.dockerignore').split('\n')).toContain('deploy/.env');
   });
 });
 

@@ -260,6 +260,21 @@ async function stopPipeline(p: DemoPipeline, hook: DemoReceiver | undefined): Pr
   p.server?.close();
 }
 
+/** Resolves with the first SIGINT (Ctrl-C) or SIGTERM (a supervisor, `kill`), whichever comes. */
+export function stopSignal(proc: Pick<NodeJS.Process, 'once' | 'off'>): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => () => {
+      proc.off('SIGINT', onInt);
+      proc.off('SIGTERM', onTerm);
+      resolve(sig);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    proc.once('SIGINT', onInt);
+    proc.once('SIGTERM', onTerm);
+  });
+}
+
 async function runDemo(opts: DemoOpts): Promise<void> {
   const settings = stackSettingsFromEnv(process.env);
   say('starting the local stack (first run downloads Kafka and the registry) ...');
@@ -287,12 +302,14 @@ async function runDemo(opts: DemoOpts): Promise<void> {
     await liveChanges(config.source.url, r);
     ok = await waitAndCompare(setup, pipeline, r, t0);
     if (opts.keepRunning) {
-      say('pipeline keeps running (Ctrl-C to stop); make changes with: psql ' + config.source.url);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      say(
+        'pipeline keeps running (Ctrl-C or SIGTERM stops it); make changes with: psql ' + config.source.url,
+      );
+      say(`${await stopSignal(process)}: stopping the pipeline`);
     }
     await stopPipeline(pipeline, hook);
   } finally {
-    if (!opts.keepStack && !opts.keepRunning && up.started.length > 0) {
+    if (!opts.keepStack && up.started.length > 0) {
       say(`stopping the stack parts this demo started: ${up.started.join(', ')}`);
       await stackDown(settings, up.started);
     }
@@ -305,7 +322,10 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('run the pipeline on the local stack: seed users, live changes, peer compared with source')
     .option('--rows <n>', 'users to seed', '3000')
-    .option('--keep-running', 'keep the pipeline (and stack) running after the comparison, until Ctrl-C')
+    .option(
+      '--keep-running',
+      'keep the pipeline (and stack) running after the comparison, until Ctrl-C or SIGTERM (then both stop, the stack unless --keep-stack)',
+    )
     .option('--keep-stack', 'leave the local stack running at the end')
     .option(
       '--webhook',
