@@ -4,7 +4,7 @@
 // refused here with the reason, so the sink dead-letters it instead of letting MySQL change it.
 // A new contract type fails to compile here (`satisfies never`) until it is mapped.
 import type { ColumnSpec, ColumnValue, ScalarValue } from '../../schemas/contract.ts';
-import { formatDate, formatTime } from '../../schemas/temporal.ts';
+import { formatDate, formatTime, formatTimestamp } from '../../schemas/temporal.ts';
 import { splitPgType, type PgScalarType } from '../../schemas/types.ts';
 import { TS_NEG_INFINITY, TS_POS_INFINITY, formatTimestamptz } from '../../schemas/values.ts';
 
@@ -189,7 +189,7 @@ export function datetime(
   if (us < DATETIME_MIN || us > DATETIME_MAX)
     throw new UnrepresentableValueError(
       column,
-      `${kind} ${formatTimestamptz(us).slice(0, -3)} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
+      `${kind} ${kind === 'timestamptz' ? formatTimestamptz(us) : formatTimestamp(us)} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
     );
   // formatTimestamptz prints 'YYYY-MM-DD HH:MM:SS.ffffff+00' for years 1000-9999
   return formatTimestamptz(us).slice(0, 26);
