@@ -10,6 +10,8 @@ export interface ColumnSide {
   pgType?: string;
   nullable: boolean;
   avro: string;
+  /** an enum's labels (`pgEnum`) */
+  labels?: string[];
 }
 
 export type ColumnState = 'same' | 'added' | 'removed' | 'changed';
@@ -71,13 +73,15 @@ function side(f: AvroField): ColumnSide {
   const inner = nullable ? (f.type as unknown[]).find((t) => t !== 'null') : f.type;
   const s: ColumnSide = { nullable, avro: avroShort(inner) };
   if (f.pgType !== undefined) s.pgType = f.pgType;
+  if (f.pgEnum !== undefined) s.labels = f.pgEnum;
   return s;
 }
 
 const sameSide = (a: ColumnSide, b: ColumnSide) =>
   a.nullable === b.nullable &&
   a.avro === b.avro &&
-  (a.pgType === undefined || b.pgType === undefined || a.pgType === b.pgType);
+  (a.pgType === undefined || b.pgType === undefined || a.pgType === b.pgType) &&
+  (a.labels === undefined || b.labels === undefined || a.labels.join('\u0000') === b.labels.join('\u0000'));
 
 /** Is `newer` a BACKWARD-compatible successor of `older` (newer reads older's events)? */
 export function backwardCompatible(newer: object, older: object): Compatibility {
@@ -152,7 +156,9 @@ export function diffContract(input: {
 export const diffIsClean = (d: ContractDiff) => !d.tableMismatch && (d.registry?.equal ?? true);
 
 const describeSide = (s: ColumnSide | undefined) =>
-  s ? `${s.pgType ? `${s.pgType} ` : ''}${s.nullable ? '' : 'NOT NULL '}-> ${s.avro}` : '-';
+  s
+    ? `${s.pgType ? `${s.pgType} ` : ''}${s.labels ? `(${s.labels.length} labels) ` : ''}${s.nullable ? '' : 'NOT NULL '}-> ${s.avro}`
+    : '-';
 
 const MARK: Record<ColumnState, string> = { same: ' ', added: '+', removed: '-', changed: '~' };
 

@@ -6,6 +6,7 @@ import type { Config } from '../../pipeline/config/schema.ts';
 import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import type { PgConnections } from '../../pipeline/postgres.ts';
+import { registryAccessOf } from '../../pipeline/transport.ts';
 import { DEFAULT_CONTRACT_DIR, loadContract, type AvroRecordSchema } from '../../schemas/contract.ts';
 import { readTableShape } from './catalog.ts';
 import { diffContract, type ContractDiff } from './diff.ts';
@@ -69,7 +70,10 @@ export async function diffWithSource(config: Config, pg: PgConnections): Promise
       hint: 'write it with pgcdc contract generate',
     });
   }
-  const latest = await latestSchema(config.registry.url, `${topicFor(config.kafka, config.source)}-value`);
+  const latest = await latestSchema(
+    registryAccessOf(config.registry),
+    `${topicFor(config.kafka, config.source)}-value`,
+  );
   return diffContract({
     fromTable,
     contract,

@@ -1,5 +1,7 @@
 // The latest schema registered for a subject (`<topic>-value`), for `pgcdc contract diff`: the
-// parsed schema and its version, or undefined when the subject has none yet. Read-only.
+// parsed schema and its version, or undefined when the subject has none yet. Read-only; through
+// registryFetch, so registry.auth and registry.tls apply.
+import { registryFetch, type RegistryEndpoint } from '../../schemas/registry-access.ts';
 import { REGISTRY_TIMEOUT_MS, registryHttpError } from '../../schemas/registry.ts';
 
 export interface RegisteredSchema {
@@ -9,15 +11,14 @@ export interface RegisteredSchema {
 }
 
 export async function latestSchema(
-  registryUrl: string,
+  registry: RegistryEndpoint,
   subject: string,
   timeoutMs = REGISTRY_TIMEOUT_MS,
 ): Promise<RegisteredSchema | undefined> {
   const request = `GET /subjects/${subject}/versions/latest`;
-  const res = await fetch(
-    `${registryUrl.replace(/\/+$/, '')}/subjects/${encodeURIComponent(subject)}/versions/latest`,
-    { signal: AbortSignal.timeout(timeoutMs) },
-  );
+  const res = await registryFetch(registry, `/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (res.status === 404) return undefined;
   if (!res.ok) throw await registryHttpError(res, request);
   const body = (await res.json()) as { version?: number; id?: number; schema?: string };

@@ -114,6 +114,17 @@ describe('diffContract', () => {
     expect(d.tableToContract.backward).toBe(false);
   });
 
+  it('an enum label added at the source: changed, and BACKWARD compatible (the field stays a string)', () => {
+    const more = shape();
+    more.columns[4] = { ...more.columns[4]!, enumLabels: ['new', 'in progress', 'closed'] };
+    const d = diffContract({ fromTable: generateContract(more, template), contract });
+    expect(d.columns.find((c) => c.name === 'status')).toMatchObject({
+      state: 'changed',
+      table: { labels: ['new', 'in progress', 'closed'] },
+    });
+    expect(d.tableToContract.backward).toBe(true);
+  });
+
   it('the registry: equal, or a BACKWARD verdict for registering the contract', () => {
     const d = diffContract({
       fromTable: contract,
