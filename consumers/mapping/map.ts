@@ -57,7 +57,7 @@ export function mapRow(
           outUnchanged.push(c.name);
           break;
         }
-        vars ??= rowVariables(shape.source, row);
+        vars ??= rowVariables(shape.reads, row);
         try {
           out[c.name] = toColumnValue(o.expression.evaluate(vars), c.pgType);
         } catch (err) {
@@ -94,7 +94,7 @@ export function matches(
   if (unchanged.length > 0 && [...f.reads].some((r) => unchanged.includes(r))) return undefined;
   let v: unknown;
   try {
-    v = f.evaluate(rowVariables(shape.source, row));
+    v = f.evaluate(rowVariables(shape.reads, row));
   } catch (err) {
     throw new Unmappable('mapping-error', `filter: ${(err as Error).message.split('\n')[0]}`);
   }

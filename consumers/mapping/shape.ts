@@ -43,6 +43,8 @@ export const BASE_EVENT_TYPES = ['created', 'updated', 'deleted', 'snapshot', 't
 export interface TargetShape {
   /** the source table's columns (what expressions see) */
   source: ColumnSpec[];
+  /** the source columns the filter and computed fields read (the variables an evaluation gets) */
+  reads: ColumnSpec[];
   /** the target's columns, in order */
   columns: TargetColumn[];
   /** the target's names of the source key columns */
@@ -280,6 +282,11 @@ export function compileShape(
   return {
     shape: {
       source: contract.columns,
+      reads: contract.columns.filter(
+        (c) =>
+          filter?.reads.has(c.name) ||
+          columns.some((x) => x.origin.kind === 'computed' && x.origin.expression.reads.has(c.name)),
+      ),
       columns,
       keyColumns: contract.keyColumns.map((k) => keyNames.get(k)!),
       keyNames,
