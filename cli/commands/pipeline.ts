@@ -10,6 +10,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { combineReadiness } from '../../pipeline/supervision/readiness.ts';
 import { stopWithin } from '../../pipeline/supervision/shutdown.ts';
+import { useColour } from '../colour.ts';
 
 export function resolveConfigPath(opt: string | undefined): string {
   const file = opt ?? process.env.PGCDC_CONFIG ?? (existsSync('pgcdc.yaml') ? 'pgcdc.yaml' : undefined);
@@ -83,6 +84,7 @@ function buildApp(
   const logger = createLogger({
     level: opts.logLevel ?? config.log.level,
     pretty: opts.pretty ?? false,
+    colour: useColour(process.env, process.stderr.isTTY),
     ...(opts.logFile ? { file: opts.logFile } : {}),
   });
   return { app: createApp(config, logger), metricsAt };
@@ -154,7 +156,10 @@ function withCommon(cmd: Command): Command {
       'trace|debug|info|warn|error (audit lines: debug per batch, info summaries)',
     )
     .option('--log-file <path>', 'write the JSON log lines to this file instead of stderr')
-    .option('--pretty', 'human-readable logs instead of JSON');
+    .option(
+      '--pretty',
+      'human-readable logs instead of JSON (coloured on a terminal; never with NO_COLOR, always with FORCE_COLOR)',
+    );
 }
 
 export function registerPipelineCommands(program: Command): void {

@@ -9,6 +9,8 @@ export type { Logger };
 export interface LoggerOptions {
   level?: string;
   pretty?: boolean;
+  /** Colour in pretty logs (default none: the CLI decides from NO_COLOR / FORCE_COLOR / the TTY). */
+  colour?: boolean;
   name?: string;
   /** Write the JSON lines to this file (appended, folders created) instead of stderr. */
   file?: string;
@@ -52,7 +54,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       ...options,
       transport: {
         target: 'pino-pretty',
-        options: { colorize: true, ignore: 'pid,hostname', destination: 2 },
+        options: { colorize: opts.colour ?? false, ignore: 'pid,hostname', destination: 2 },
       },
     });
   }

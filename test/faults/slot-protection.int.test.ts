@@ -19,6 +19,7 @@ import {
   gatedKafka,
   pipelineEnv,
   query,
+  runCli,
   runInProcess,
   stopProducer,
   waitForPeerEqual,
@@ -116,9 +117,9 @@ describe('slot protection', () => {
     const readyz = pipeline.producer!.readiness();
     expect(readyz.ok).toBe(false);
     expect(readyz.problems.join('\n')).toMatch(/at risk of invalidation/);
-    expect(await pgcdc(['status', '-c', e.configFile])).toMatch(
-      /WARNING: replication slot \S+ is at risk of invalidation/,
-    );
+    const atRisk = await runCli(['status', '-c', e.configFile], 120_000);
+    expect(atRisk.code, 'status exits 3: unhealthy').toBe(3);
+    expect(atRisk.stdout).toMatch(/WARNING: replication slot \S+ is at risk of invalidation/);
 
     // Keep writing; the checkpoint removes the WAL the slot still needs.
     await waitUntil(
@@ -144,8 +145,9 @@ describe('slot protection', () => {
       what: 'pgcdc_slot_wal_at_risk = 2',
     });
     expect(errors(lines).some((l) => /was invalidated/.test(l.msg))).toBe(true);
-    const status = await pgcdc(['status', '-c', e.configFile]);
-    expect(status).toMatch(/wal_status lost/);
+    const lost = await runCli(['status', '-c', e.configFile], 120_000);
+    expect(lost.code, 'status exits 3: unhealthy').toBe(3);
+    expect(lost.stdout).toMatch(/wal_status lost/);
 
     gate!.open();
     await pipeline.stop();

@@ -48,10 +48,14 @@ const insert = (n: number, tag: string) =>
     `INSERT INTO users (email, username) SELECT '${tag}' || g || '@example.org', '${tag}' || g FROM generate_series(1, ${n}) g`,
   );
 
-const statusCli = async () => {
+/** `pgcdc status --json`; `healthy`: the exit code and the health fields it must report (0 / 3). */
+const statusCli = async (healthy: boolean) => {
   const r = await runCli(['status', '-c', env.configFile, '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  return json<PipelineStatus>(r);
+  expect(r.code, r.stderr).toBe(healthy ? 0 : 3);
+  const s = json<PipelineStatus & { healthy: boolean; problems: string[] }>(r);
+  expect(s.healthy).toBe(healthy);
+  expect(s.problems.length === 0).toBe(healthy);
+  return s;
 };
 
 /** Polls the same gathering the CLI does, in-process (a CLI start costs seconds). */
@@ -72,7 +76,7 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
 
   await insert(5, 'a');
   await statusWhen('5 applied, no lag', (s) => s.targets[0]?.applied === 5 && s.targets[0].totalLag === 0);
-  const s1 = await statusCli();
+  const s1 = await statusCli(true);
   expect(s1.producer).toMatchObject({
     slot: env.config.source.slot,
     exists: true,
@@ -104,7 +108,8 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
   stops.splice(stops.indexOf(stopConsumer), 1);
   await insert(7, 'b');
   await statusWhen('lag 7', (s) => s.targets[0]?.totalLag === 7);
-  const s2 = await statusCli();
+  const s2 = await statusCli(false);
+  expect(s2.problems).toContain('target peer: stopped');
   expect(s2.targets[0]).toMatchObject({ totalLag: 7, members: [], state: 'stopped', applied: 5 });
   expect(s2.targets[0]!.groupState).toBe('Empty');
   expect(s2.targets[0]!.lag.reduce((n, p) => n + p.lag, 0)).toBe(7);
@@ -114,7 +119,7 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
   stopConsumer = () => consumer.stop();
   stops.push(stopConsumer);
   await statusWhen('caught up', (s) => s.targets[0]?.totalLag === 0 && s.targets[0].applied === 12);
-  const s3 = await statusCli();
+  const s3 = await statusCli(true);
   expect(s3.targets[0]).toMatchObject({ totalLag: 0, applied: 12, lastStatus: 'OK' });
 
   // a row the target's CHECK rejects: dead-lettered, shown as the last error
@@ -123,7 +128,8 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
     'the rejected row',
     (s) => s.targets[0]?.deadLettered === 1 && s.targets[0].totalLag === 0,
   );
-  const s4 = await statusCli();
+  const s4 = await statusCli(false);
+  expect(s4.problems.join('\n')).toMatch(/target peer: ERR/);
   expect(s4.targets[0]).toMatchObject({ lastStatus: 'ERR', deadLettered: 1, applied: 12 });
   expect(s4.targets[0]!.lastError).toMatch(/no_reject/);
   expect(Date.parse(s4.targets[0]!.lastErrorAt!)).toBeGreaterThan(Date.now() - 60_000);
@@ -132,6 +138,8 @@ it('reports the slot, lag while the target is stopped, zero after it caught up, 
   expect(producer.readiness()).toEqual({ ok: true, problems: [] });
 
   const text = await runCli(['status', '-c', env.configFile]);
+  expect(text.code).toBe(3);
+  expect(text.stdout).toMatch(/^health: UNHEALTHY \(exit code 3\)$/m);
   expect(text.stdout).toMatch(/target +peer \(postgres\) +ERR/);
   expect(text.stdout).toMatch(/applied 12, failed 0, dead-lettered 1/);
 });

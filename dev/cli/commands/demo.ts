@@ -26,6 +26,7 @@ import { createLogger } from '../../../pipeline/observability/logger.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
 import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
 import { redactSecrets } from '../../redact.ts';
+import { useColour } from '../../../cli/colour.ts';
 import { startDemoReceiver, type DemoReceiver } from './demo-webhook.ts';
 
 interface DemoOpts {
@@ -283,7 +284,11 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   const target = config.targets[0] as PostgresTargetConfig;
   const hook = opts.webhook ? await startDemoReceiver() : undefined;
   if (hook) config.targets.push(hook.target);
-  const logger = createLogger({ level: opts.logLevel ?? 'warn', pretty: true });
+  const logger = createLogger({
+    level: opts.logLevel ?? 'warn',
+    pretty: true,
+    colour: useColour(process.env, process.stderr.isTTY),
+  });
   const setup: DemoSetup = {
     config,
     target,
