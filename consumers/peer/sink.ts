@@ -20,11 +20,15 @@ import type { ConflictCounter } from './metrics.ts';
 import { markSessionOrigin, originName } from './origin.ts';
 import {
   deleteSql,
+  foldLocalDeletesSql,
+  localDeleteSql,
   logConflictSql,
   metaFactsSql,
+  keyLockSql,
+  lockRowSql,
   rowFactsSql,
   setupSql,
-  upsertSql,
+  writeRowSql,
   versionJson,
   writeMetaSql,
   type ConflictRecord,
@@ -76,7 +80,7 @@ export class PeerSink implements Sink {
       await client.query('BEGIN');
       // two links into one node set up the same objects: one at a time
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('pgcdc_peer_setup'))`);
-      for (const sql of setupSql(this.table, this.link.to)) await client.query(sql);
+      for (const sql of setupSql(this.table)) await client.query(sql);
       await client.query('COMMIT');
       await markSessionOrigin(client, originName(this.link.mesh, this.link.from, this.link.to));
     } catch (err) {
@@ -123,7 +127,7 @@ export class PeerSink implements Sink {
     const logged: ConflictRecord[] = [];
     try {
       await c.query('BEGIN');
-      for (const e of events) await this.applyOne(c, e, logged);
+      for (const e of byKey(events, this.table.keyColumns)) await this.applyOne(c, e, logged);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -150,33 +154,52 @@ export class PeerSink implements Sink {
       lsn: ev.source.commit_lsn,
       seq: ev.source.seq,
     };
-    const current = await this.current(c, e.key);
+    await c.query(keyLockSql(this.table, e.key));
     const op = ev.op === 'd' ? 'delete' : ev.op === 'c' ? 'insert' : 'upsert';
-    const d = decide(op, incoming, current, this.link.order);
-    if (d.conflict) logged.push(await this.log(c, e, d.conflict, current, incoming));
-    if (!d.apply) return;
-    if (ev.op === 'd') {
-      await c.query(deleteSql(this.table, e.key));
-      await c.query(writeMetaSql(this.table, e.key, incoming, true, ev.event_id));
-      return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.current(c, e.key);
+      const d = decide(op, incoming, current, this.link.order);
+      const done =
+        !d.apply ||
+        (ev.op === 'd'
+          ? await this.remove(c, e, incoming, current.state === 'live')
+          : await this.writeRow(c, e, incoming, current.state === 'live' ? 'update' : 'insert', logged));
+      if (done) {
+        if (d.conflict) logged.push(await this.log(c, e, d.conflict, current, incoming));
+        return;
+      }
+      // a local writer inserted the key after the sink looked: decide again against its row
     }
-    await this.upsert(c, e, incoming, logged);
+    throw new UnavailableError(
+      `peer link ${this.link.name}: key ${JSON.stringify(String(Object.values(e.key)[0]))} keeps changing under the apply; retrying`,
+    );
   }
 
-  /** The row written, unless a unique value held by another key keeps it out (unique.ts). */
-  private async upsert(
+  private async remove(c: pg.Client, e: DecodedEvent, incoming: Version, live: boolean): Promise<true> {
+    if (live) await c.query(deleteSql(this.table, e.key));
+    await this.recordVersion(c, e.key, incoming, true, e.event.event_id);
+    return true;
+  }
+
+  /**
+   * The row written (false: an insert found the key taken by a local writer meanwhile), unless a
+   * unique value held by another key keeps it out (unique.ts).
+   */
+  private async writeRow(
     c: pg.Client,
     e: DecodedEvent,
     incoming: Version,
+    mode: 'insert' | 'update',
     logged: ConflictRecord[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       await c.query('SAVEPOINT peer_row');
       try {
-        await c.query(upsertSql(this.table, e.event));
+        const res = await c.query(writeRowSql(this.table, e.event, mode, e.key));
         await c.query('RELEASE SAVEPOINT peer_row');
-        await c.query(writeMetaSql(this.table, e.key, incoming, false, e.event.event_id));
-        return;
+        if (res.rowCount === 0) return false;
+        await this.recordVersion(c, e.key, incoming, false, e.event.event_id);
+        return true;
       } catch (err) {
         await c.query('ROLLBACK TO SAVEPOINT peer_row');
         const index = uniqueViolation(err, this.table);
@@ -190,41 +213,48 @@ export class PeerSink implements Sink {
           current: (key) => this.current(c, key),
         });
         logged.push(...outcome.logged);
-        if (!outcome.retry) return;
+        if (!outcome.retry) return true;
       }
     }
   }
 
+  /** The key's new version beside the table; the local deletes it superseded are folded in. */
+  private async recordVersion(c: pg.Client, key: Row, v: Version, deleted: boolean, eventId: string) {
+    await c.query(writeMetaSql(this.table, key, v, deleted, eventId));
+    await c.query(foldLocalDeletesSql(this.table, key));
+  }
+
   private async current(c: pg.Client, key: Row): Promise<Current> {
+    const t = this.table;
+    // lock first, then read: a row another session changed meanwhile is read in its new version
+    await c.query(lockRowSql(t, key));
     const row = (
-      await c.query<{ json: unknown; ts_us: string | null; roident: number | null }>(
-        rowFactsSql(this.table, key),
-      )
+      await c.query<{ json: unknown; ts_us: string | null; roident: number | null }>(rowFactsSql(t, key))
     ).rows[0];
     const meta = (
-      await c.query<{
-        node: string;
-        ts_us: string | null;
-        lsn: string;
-        seq: string;
-        deleted: boolean;
-        local: boolean;
-        local_ts_us: string | null;
-      }>(metaFactsSql(this.table, key))
+      await c.query<{ node: string; ts_us: string | null; lsn: string; seq: string; deleted: boolean }>(
+        metaFactsSql(t, key),
+      )
     ).rows[0];
-    const big = (s: string | null) => (s === null ? null : BigInt(s));
-    return currentVersion(this.link.to, {
-      row: row && { json: row.json, tsUs: big(row.ts_us), roident: row.roident },
-      meta: meta && {
-        node: meta.node,
-        tsUs: big(meta.ts_us),
-        lsn: BigInt(meta.lsn),
-        seq: BigInt(meta.seq),
-        deleted: meta.deleted,
-        local: meta.local,
-        localTsUs: big(meta.local_ts_us),
+    const big = (s: string | null | undefined) => (s == null ? null : BigInt(s));
+    const localDelete = row
+      ? undefined
+      : (await c.query<{ ts_us: string | null }>(localDeleteSql(t, key))).rows[0];
+    return currentVersion(
+      this.link.to,
+      {
+        row: row && { json: row.json, tsUs: big(row.ts_us), roident: row.roident },
+        meta: meta && {
+          node: meta.node,
+          tsUs: big(meta.ts_us),
+          lsn: BigInt(meta.lsn),
+          seq: BigInt(meta.seq),
+          deleted: meta.deleted,
+        },
+        localDeleteTsUs: big(localDelete?.ts_us),
       },
-    });
+      this.link.order,
+    );
   }
 
   private async log(
@@ -276,4 +306,29 @@ export class PeerSink implements Sink {
       `peer conflict ${r.kind}: ${r.resolution} (both versions in ${this.link.table}_pgcdc_conflicts)`,
     );
   }
+}
+
+/**
+ * The batch in key order (stable: one key's events keep their order): every link into a node
+ * locks rows in the same order, so two links applying at once wait on each other, never deadlock.
+ */
+export function byKey(events: DecodedEvent[], keyColumns: string[]): DecodedEvent[] {
+  const keyOf = (e: DecodedEvent) => keyColumns.map((k) => e.key[k]);
+  const cmp = (a: unknown, b: unknown) => {
+    const [x, y] = [
+      typeof a === 'bigint' || typeof a === 'number' ? a : String(a),
+      typeof b === 'bigint' || typeof b === 'number' ? b : String(b),
+    ];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  return events
+    .map((e, i) => ({ e, i, k: keyOf(e) }))
+    .sort((a, b) => {
+      for (let j = 0; j < a.k.length; j++) {
+        const c = cmp(a.k[j], b.k[j]);
+        if (c !== 0) return c;
+      }
+      return a.i - b.i;
+    })
+    .map((x) => x.e);
 }

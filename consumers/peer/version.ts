@@ -73,28 +73,19 @@ export type Current =
 export interface KeyFacts {
   /** the live row (to_jsonb), if any, and its xmin's commit time and replication origin id */
   row?: { json: unknown; tsUs: bigint | null; roident: number | null } | undefined;
-  /** the key's metadata row beside the table */
-  meta?:
-    | {
-        node: string;
-        tsUs: bigint | null;
-        lsn: bigint;
-        seq: bigint;
-        deleted: boolean;
-        /** commit time of the local delete that wrote this tombstone (trigger), if it was local */
-        localTsUs: bigint | null;
-        local: boolean;
-      }
-    | undefined;
+  /** the key's version row beside the table, as a peer sink last wrote it */
+  meta?: { node: string; tsUs: bigint | null; lsn: bigint; seq: bigint; deleted: boolean } | undefined;
+  /** commit time of the key's latest local delete (recorded by the trigger), if any */
+  localDeleteTsUs?: bigint | null | undefined;
 }
 
 /**
  * The current version of a key at node `self`. A live row last written locally (its xmin carries
  * no replication origin) is a local version at its commit time; a row a peer sink wrote (origin
- * set) has the version the sink stored beside it. Without a live row, the tombstone beside it
- * (a local delete, recorded by the trigger, or an applied one) is the version.
+ * set) has the version the sink stored beside it. Without a live row, the later of the applied
+ * tombstone and the latest local delete is the version.
  */
-export function currentVersion(self: string, facts: KeyFacts): Current {
+export function currentVersion(self: string, facts: KeyFacts, order: VersionOrder): Current {
   const { row, meta } = facts;
   if (row) {
     const applied = row.roident !== null && row.roident !== 0;
@@ -106,12 +97,14 @@ export function currentVersion(self: string, facts: KeyFacts): Current {
       };
     return { state: 'live', row: row.json, version: { tsUs: row.tsUs, node: self, lsn: 0n, seq: 0n } };
   }
-  if (meta?.deleted) {
-    if (meta.local)
-      return { state: 'deleted', version: { tsUs: meta.localTsUs, node: self, lsn: 0n, seq: 0n } };
-    return { state: 'deleted', version: { tsUs: meta.tsUs, node: meta.node, lsn: meta.lsn, seq: meta.seq } };
-  }
-  return { state: 'none' };
+  const applied: Version | undefined = meta?.deleted
+    ? { tsUs: meta.tsUs, node: meta.node, lsn: meta.lsn, seq: meta.seq }
+    : undefined;
+  const local: Version | undefined =
+    facts.localDeleteTsUs != null ? { tsUs: facts.localDeleteTsUs, node: self, lsn: 0n, seq: 0n } : undefined;
+  const version =
+    applied && local ? (compareVersions(applied, local, order) >= 0 ? applied : local) : (applied ?? local);
+  return version ? { state: 'deleted', version } : { state: 'none' };
 }
 
 export type ConflictKind = 'insert-insert' | 'update-update' | 'update-delete' | 'delete-update' | 'unique';
