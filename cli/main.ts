@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerCheckCommand } from './commands/check.ts';
 import { registerContractCommands } from './commands/contract.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
+import { registerPeersCommands } from './commands/peers.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSlotsCommands } from './commands/slots.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerCheckCommand(program);
   registerContractCommands(program);
   registerSlotsCommands(program);
+  registerPeersCommands(program);
   return program;
 }
 

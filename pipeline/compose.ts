@@ -160,7 +160,11 @@ export function createSink(app: App, target: TargetConfig): Sink {
     : sink;
 }
 
-export async function startConsumer(app: App, targetName: string): Promise<SupervisedConsumer> {
+export async function startConsumer(
+  app: App,
+  targetName: string,
+  opts: { sink?: (target: TargetConfig) => Sink } = {},
+): Promise<SupervisedConsumer> {
   const target = app.config.targets.find((t) => t.name === targetName);
   if (!target) {
     throw new ConfigError(`no target named "${targetName}"`, {
@@ -179,7 +183,7 @@ export async function startConsumer(app: App, targetName: string): Promise<Super
     kafka: app.kafka,
     codec,
     table: { schema: app.config.source.schema, table: app.config.source.table },
-    sink: createSink(app, target),
+    sink: opts.sink ? opts.sink(target) : createSink(app, target),
     logger: app.logger,
     metrics: app.metrics,
     restored: await restoreTargetCounters(supervision(app), target.name),

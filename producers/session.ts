@@ -152,6 +152,7 @@ export class StreamSession {
       startLsn: slot.confirmedFlushLsn,
       statusIntervalMs: config.source.statusIntervalMs,
       logger: this.log,
+      localOnly: config.source.origins === 'local',
     }));
     const keeper = (this.keeper = this.positionKeeper(slot, stream));
     const feed = (this.feed = createSnapshotFeed({

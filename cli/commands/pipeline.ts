@@ -34,7 +34,7 @@ interface MetricsAddress {
 }
 
 /** serveMetrics, with a taken port reported as the option to change rather than EADDRINUSE. */
-async function serve(
+export async function serve(
   app: App,
   at: MetricsAddress,
   ready: Parameters<typeof serveMetrics>[2],
@@ -53,7 +53,7 @@ async function serve(
   }
 }
 
-interface CommonOpts {
+export interface CommonOpts {
   config?: string;
   metricsPort?: string;
   logLevel?: string;
@@ -66,7 +66,7 @@ interface CommonOpts {
  * (metrics.port for produce and run, metrics.consumePort for consume, so that a producer and a
  * consumer on one host do not clash by default). The config stays as parsed.
  */
-function buildApp(
+export function buildApp(
   opts: CommonOpts,
   role: 'produce' | 'consume' | 'run',
 ): { app: App; metricsAt: MetricsAddress } {
@@ -94,7 +94,7 @@ function buildApp(
  * Runs until SIGINT/SIGTERM, then stops gracefully within operations.stopTimeoutMs (after it, logs
  * what it abandons and returns with exit code 1); a second signal exits at once.
  */
-async function untilSignal(
+export async function untilSignal(
   app: App,
   stop: () => Promise<void>,
   abandoned: () => Record<string, unknown>,
@@ -144,7 +144,7 @@ function abandonedAt(s: TargetStatus) {
   };
 }
 
-function withCommon(cmd: Command): Command {
+export function withCommon(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
     .option(

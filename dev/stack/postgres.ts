@@ -91,6 +91,7 @@ export async function startPostgres(
     '-c shared_buffers=256MB',
     '-c max_slot_wal_keep_size=8GB',
     '-c wal_sender_timeout=30s',
+    '-c track_commit_timestamp=on',
   ].join(' ');
   try {
     await run(path.join(pgBinDir, 'pg_ctl'), [

@@ -11,6 +11,7 @@ import {
   RegistrySchema,
 } from './kafka.ts';
 import { OperationsSchema } from './operations.ts';
+import { checkPeersRoot, PeersSchema } from './peers.ts';
 import { SourceSchema } from './source.ts';
 import { TargetSchema } from './targets.ts';
 import { pgTlsEntries } from './tls.ts';
@@ -18,6 +19,7 @@ import { pgTlsEntries } from './tls.ts';
 export { identifier } from './fields.ts';
 export * from './kafka.ts';
 export * from './operations.ts';
+export * from './peers.ts';
 export * from './source.ts';
 export * from './targets.ts';
 
@@ -78,6 +80,7 @@ export const ConfigSchema = z
     connections: ConnectionsSchema.prefault({}).describe(
       'Postgres connections: timeouts per role and TCP keepalives (docs/operations.md: Connections)',
     ),
+    peers: PeersSchema.optional().describe('multi-master mesh of PostgreSQL nodes (docs/peers.md)'),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -95,6 +98,7 @@ export const ConfigSchema = z
           });
       }
     }
+    checkPeersRoot(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     const seen = new Set<string>();
     cfg.targets.forEach((t, i) => {
       if (seen.has(t.name))

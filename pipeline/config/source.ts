@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { loadContract, type TableContract } from '../../schemas/contract.ts';
 import { identifier, positiveInt, url } from './fields.ts';
+import { OriginsSchema } from './peers.ts';
 import { PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 
 export const SNAPSHOT_DEFAULTS = {
@@ -68,6 +69,7 @@ export const SourceSchema = z
       )
       .default('pgcdc_slot')
       .describe('logical replication slot (pgoutput), created if missing'),
+    origins: OriginsSchema,
     heartbeatIntervalMs: positiveInt
       .default(10_000)
       .describe('emit a logical message this often so the slot advances while the table is idle'),

@@ -6,6 +6,7 @@ import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-log
 import type { ClientConfig } from 'pg';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
+import { OriginFilter, originOption } from './origin.ts';
 
 /** pgoutput plugin that hands column values over as raw text (no lossy type parsing). */
 class RawTextPgoutputPlugin extends PgoutputPlugin {
@@ -14,6 +15,27 @@ class RawTextPgoutputPlugin extends PgoutputPlugin {
     // The parser caches this relation object and reads later tuples through its column parsers.
     if (msg.tag === 'relation') for (const c of msg.columns) c.parser = (raw: string) => raw;
     return msg;
+  }
+}
+
+/** The same plugin asking PostgreSQL 16+ for local changes only (`origin 'none'`; origin.ts). */
+class LocalOnlyPgoutputPlugin extends RawTextPgoutputPlugin {
+  override async start(
+    client: Parameters<PgoutputPlugin['start']>[0],
+    slot: string,
+    lsn: string,
+  ): Promise<unknown> {
+    const r = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+    const option = originOption(Number(r.rows[0]?.server_version_num ?? 0));
+    if (!option) return (await super.start(client, slot, lsn)) as unknown;
+    const o = this.options;
+    const options = [
+      `proto_version '${o.protoVersion}'`,
+      `publication_names '${o.publicationNames.join(',')}'`,
+      `messages '${o.messages ?? false}'`,
+      option,
+    ];
+    return client.query(`START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} (${options.join(', ')})`);
   }
 }
 
@@ -31,6 +53,8 @@ export interface ReplicationStreamOptions {
   startLsn: Lsn;
   statusIntervalMs: number;
   logger: Logger;
+  /** skip transactions applied by a peer's sink (replication origin set): peers' no-echo rule */
+  localOnly?: boolean;
 }
 
 export class ReplicationStream {
@@ -58,11 +82,15 @@ export class ReplicationStream {
 
   /** Streams until stop() or an error; each message is handled (awaited) before the next. */
   run(onMessage: (msg: Pgoutput.Message, lsn: string) => Promise<void>): Promise<void> {
-    const plugin = new RawTextPgoutputPlugin({
-      protoVersion: 1,
+    const pluginOptions = {
+      protoVersion: 1 as const,
       publicationNames: [this.opts.publication],
       messages: true,
-    });
+    };
+    const plugin = this.opts.localOnly
+      ? new LocalOnlyPgoutputPlugin(pluginOptions)
+      : new RawTextPgoutputPlugin(pluginOptions);
+    const origins = this.opts.localOnly ? new OriginFilter() : undefined;
     return new Promise<void>((resolve, reject) => {
       let failed = false;
       const fail = (err: unknown) => {
@@ -73,6 +101,7 @@ export class ReplicationStream {
       };
       this.service.on('data', async (lsn: string, msg: Pgoutput.Message) => {
         if (failed || this.stopping || this.held) return;
+        if (origins && !origins.pass(msg)) return;
         try {
           await onMessage(msg, lsn);
         } catch (err) {

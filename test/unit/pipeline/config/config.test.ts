@@ -38,6 +38,7 @@ describe('parseConfig', () => {
         table: 'users',
         publication: 'pgcdc_pub',
         slot: 'pgcdc_slot',
+        origins: 'all',
         heartbeatIntervalMs: 10_000,
         ackIntervalMs: 200,
         statusIntervalMs: 5000,

@@ -1,0 +1,199 @@
+// A peers mesh under test: N fresh databases (with `users`) as N nodes, a unique mesh name and
+// topic prefix, the configuration with its peers section, nodes started in this process, and the
+// independent checks the peers tests share (row-by-row comparison of the nodes, the events in each
+// node's topic, the conflict logs).
+import pg from 'pg';
+import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
+import { parseConfig } from '../../pipeline/config/load.ts';
+import type { Config } from '../../pipeline/config/schema.ts';
+import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
+import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
+import type { App } from '../../pipeline/compose.ts';
+import { linkName, nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
+import { loadContract } from '../../schemas/contract.ts';
+import { freshDatabase, withClient, type FreshDatabase } from '../support/database.ts';
+import { withDeadline } from '../support/deadline.ts';
+import { randomName } from '../support/names.ts';
+import { readTopic, STOP_DEADLINE_MS, testApp } from '../support/pipeline.ts';
+import type { StackUrls } from '../support/provided.ts';
+import { waitUntil } from '../support/wait.ts';
+
+export const NODE_NAMES = ['a', 'b', 'c', 'd', 'e'];
+
+export interface MeshEnv {
+  nodes: { name: string; db: FreshDatabase }[];
+  config: Config;
+  raw: Record<string, unknown>;
+  url(node: string): string;
+  drop(app?: App): Promise<void>;
+}
+
+export async function meshEnv(
+  urls: StackUrls,
+  n: number,
+  peers: Record<string, unknown> = {},
+): Promise<MeshEnv> {
+  const mesh = randomName('m').replace(/_/g, '').slice(0, 18);
+  const nodes: MeshEnv['nodes'] = [];
+  for (const name of NODE_NAMES.slice(0, n))
+    nodes.push({ name, db: await freshDatabase(urls.adminUrl, `peer_${name}`, { usersTable: true }) });
+  const raw = {
+    source: { url: nodes[0]!.db.url, heartbeatIntervalMs: 1000, statusIntervalMs: 500, ackIntervalMs: 100 },
+    kafka: { brokers: urls.kafkaBrokers, topicPrefix: mesh, partitions: 3, sessionTimeoutMs: 6000 },
+    registry: { url: urls.registryUrl },
+    producer: { lingerMs: 5 },
+    metrics: { port: 0 },
+    log: { level: 'warn' },
+    peers: {
+      mesh,
+      nodes: nodes.map((x, i) => ({ name: x.name, url: x.db.url, priority: n - i })),
+      ...peers,
+    },
+  };
+  const config = parseConfig(raw);
+  return {
+    nodes,
+    config,
+    raw,
+    url: (node) => nodes.find((x) => x.name === node)!.db.url,
+    async drop(app) {
+      if (app) await dropKafka(app, config);
+      for (const x of nodes) {
+        await withClient(x.db.url, (c) =>
+          c.query(
+            `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
+            [peerSlot(config.peers!, x.name)],
+          ),
+        ).catch(() => undefined);
+      }
+      await withClient(nodes[0]!.db.url, (c) =>
+        c.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE $1`, [
+          `pgcdc\\_${mesh}\\_%`,
+        ]),
+      ).catch(() => undefined);
+      for (const x of nodes) await x.db.drop();
+    },
+  };
+}
+
+async function dropKafka(app: App, config: Config): Promise<void> {
+  const admin = app.kafka.admin();
+  const groups = app.kafka.groupAdmin();
+  await withDeadline(Promise.all([admin.connect(), groups.connect()]), 30_000, 'Kafka admin clients');
+  for (const node of config.peers!.nodes) {
+    const nc = nodeConfig(config, node.name);
+    for (const t of [topicFor(nc.kafka, nc.source), statusTopicFor(nc.kafka, nc.operations)])
+      await admin.deleteTopic(t).catch(() => undefined);
+    for (const other of config.peers!.nodes.filter((o) => o.name !== node.name))
+      await groups.deleteGroup(groupFor(nc.kafka, { name: linkName(other.name) })).catch(() => undefined);
+  }
+  await admin.disconnect();
+  await groups.disconnect();
+}
+
+/** Every node of the mesh started in this process (one App); stop() stops them all. */
+export async function startMesh(env: MeshEnv, only?: string[]) {
+  const app = testApp(env.config);
+  // together: a node's links wait for the other nodes' topics, which their producers create
+  const running: RunningNode[] = await Promise.all(
+    env.nodes
+      .filter((x) => !only || only.includes(x.name))
+      .map((x) => withDeadline(startPeerNode(app, x.name), 120_000, `starting node ${x.name}`)),
+  );
+  return {
+    app,
+    running,
+    async stop() {
+      for (const r of running.splice(0))
+        await withDeadline(r.stop(), STOP_DEADLINE_MS, `stopping node ${r.node}`);
+    },
+  };
+}
+
+/** The events (not tombstones) in node `name`'s topic. */
+export async function topicEvents(app: App, config: Config, name: string): Promise<number> {
+  const nc = nodeConfig(config, name);
+  const messages = await readTopic(app.kafka, topicFor(nc.kafka, nc.source));
+  return messages.filter((m) => m.value !== null && m.value.length > 0).length;
+}
+
+const contract = loadContract();
+const ref = (url: string) => ({ url, schema: 'public', table: 'users' });
+
+/** Every node equal to the first, row for row over the contract's columns (dev/verify/compare.ts). */
+export async function compareNodes(env: MeshEnv): Promise<string | undefined> {
+  const first = env.nodes[0]!;
+  for (const x of env.nodes.slice(1)) {
+    const r = await compareTables(ref(first.db.url), ref(x.db.url), contract.columns);
+    if (!r.equal) return `${first.name} vs ${x.name}: ${describeComparison(r)}`;
+  }
+  return undefined;
+}
+
+export async function waitConverged(env: MeshEnv, timeoutMs = 120_000): Promise<void> {
+  let last: string | undefined;
+  try {
+    await waitUntil(async () => (last = await compareNodes(env)) === undefined, {
+      timeoutMs,
+      intervalMs: 500,
+      what: 'every node to hold the same rows',
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n  ${last ?? ''}`, { cause: err });
+  }
+}
+
+export interface ConflictRow {
+  node: string;
+  link: string;
+  kind: string;
+  resolution: string;
+  key: Record<string, unknown>;
+  other_key: Record<string, unknown> | null;
+  local_version: Record<string, unknown> | null;
+  remote_version: Record<string, unknown>;
+  local_row: Record<string, unknown> | null;
+  remote_row: Record<string, unknown> | null;
+}
+
+export async function conflictLog(env: MeshEnv): Promise<ConflictRow[]> {
+  const all: ConflictRow[] = [];
+  for (const x of env.nodes) {
+    const rows = await withClient(x.db.url, (c) =>
+      c.query<Omit<ConflictRow, 'node'>>(`SELECT * FROM users_pgcdc_conflicts ORDER BY id`),
+    );
+    all.push(...rows.rows.map((r) => ({ ...r, node: x.name })));
+  }
+  return all;
+}
+
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<T>> {
+  return withClient(url, (c) => c.query<T>(text, values));
+}
+
+/**
+ * Waits until every node's producer acknowledged past the node's current WAL end: everything the
+ * links applied so far has passed its producer (published or, if origin-marked, skipped).
+ */
+export async function producersPastWal(env: MeshEnv, mesh: { running: RunningNode[] }): Promise<void> {
+  for (const r of mesh.running) {
+    const end = (await sql<{ lsn: string }>(env.url(r.node), `SELECT pg_current_wal_lsn()::text AS lsn`))
+      .rows[0]!.lsn;
+    await waitUntil(
+      async () => {
+        const confirmed = r.producer.state().confirmedLsn;
+        if (!confirmed) return false;
+        const q = await sql<{ ok: boolean }>(env.url(r.node), `SELECT $1::pg_lsn >= $2::pg_lsn AS ok`, [
+          confirmed,
+          end,
+        ]);
+        return q.rows[0]!.ok;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: `the producer of ${r.node} to pass ${end}` },
+    );
+  }
+}
