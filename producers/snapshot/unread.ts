@@ -12,6 +12,8 @@
 import type { Row, TableContract } from '../../schemas/contract.ts';
 import { keyTextOf, singleKeyColumn } from './events.ts';
 
+const INTEGER_KEYS: ReadonlySet<string> = new Set(['smallint', 'integer', 'bigint']);
+
 export type SnapshotProgress =
   /** the feed has not looked at its checkpoint yet (or is between snapshots) */
   | { phase: 'unknown' }
@@ -31,7 +33,8 @@ export function mayBeUnread(progress: SnapshotProgress, contract: TableContract,
       const keyText = keyTextOf(contract, key);
       if (progress.lastKey === null || progress.pending.has(keyText)) return true;
       // the scan's order is the database's; here it is known for integer keys only
-      if (contract.columns.find((c) => c.name === column)?.pgType !== 'bigint') return true;
+      const type = contract.columns.find((c) => c.name === column)?.pgType;
+      if (!type || !INTEGER_KEYS.has(type)) return true;
       return BigInt(keyText) > BigInt(progress.lastKey);
     }
     default:

@@ -87,6 +87,8 @@ describe('webhook ordering', () => {
         ['updated', 'c3'],
       ]);
     }
+    // the receiver records a request before it answers: wait until the consumer counted the last
+    await waitUntil(() => p.consumer!.status().applied >= 20, { what: 'the deliveries counted' });
     expect(p.consumer!.status()).toMatchObject({ deadLettered: 0, applied: 20 });
     await waitUntil(() => p.consumer!.status().state === 'OK', { what: 'state OK', timeoutMs: 10_000 });
     expect(await p.metric('webhookCircuitOpen')).toBe(0);

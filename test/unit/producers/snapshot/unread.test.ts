@@ -35,4 +35,15 @@ describe('mayBeUnread', () => {
     };
     expect(mayBeUnread(running('m'), textKey, { id: 'a' })).toBe(true);
   });
+
+  it('every integer kind is ordered numerically', () => {
+    for (const pgType of ['smallint', 'integer'] as const) {
+      const intKey: TableContract = {
+        ...contract,
+        columns: contract.columns.map((c) => (c.name === 'id' ? { ...c, pgType, sqlType: pgType } : c)),
+      };
+      expect(mayBeUnread(running('9'), intKey, { id: 10n })).toBe(true);
+      expect(mayBeUnread(running('10'), intKey, { id: 9n })).toBe(false);
+    }
+  });
 });
