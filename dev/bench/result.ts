@@ -2,6 +2,7 @@
 // as markdown), and how one measured interval becomes a figure. Types and pure helpers only: the
 // runner (run.ts and its phases) fills them, the report (report.ts) reads them.
 import type { RateResult } from './baselines.ts';
+import type { MysqlBenchResult } from './mysql-phase.ts';
 import type { LatencySample } from './env.ts';
 import type { OpCounts, WorkloadSpec } from './workload.ts';
 
@@ -87,6 +88,8 @@ export interface BenchResult {
     errors: string[];
   };
   pipelines: PipelineResult[];
+  /** our MariaDB sink and its raw baseline (mysql-phase.ts) */
+  mysql?: MysqlBenchResult;
 }
 
 /** A rate measured over `seconds`, with the CPU seconds spent in it, per 100k events too. */
