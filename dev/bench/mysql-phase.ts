@@ -15,12 +15,7 @@ import { groupPosition, withPg } from './env.ts';
 import { follow } from './follow.ts';
 import type { PgcdcDriver } from './pgcdc-driver.ts';
 import { CpuMeter, spawnPgcdc } from './proc.ts';
-import { measured, type Measured } from './result.ts';
-
-export interface MysqlBenchResult {
-  sink?: Measured;
-  raw?: { rate: number; seconds: number; note: string };
-}
+import { measured, type Measured, type MysqlBenchResult } from './result.ts';
 
 const TARGET = 'maria';
 

@@ -2,7 +2,6 @@
 // as markdown), and how one measured interval becomes a figure. Types and pure helpers only: the
 // runner (run.ts and its phases) fills them, the report (report.ts) reads them.
 import type { RateResult } from './baselines.ts';
-import type { MysqlBenchResult } from './mysql-phase.ts';
 import type { LatencySample } from './env.ts';
 import type { OpCounts, WorkloadSpec } from './workload.ts';
 
@@ -90,6 +89,12 @@ export interface BenchResult {
   pipelines: PipelineResult[];
   /** our MariaDB sink and its raw baseline (mysql-phase.ts) */
   mysql?: MysqlBenchResult;
+}
+
+/** Our MariaDB sink and its raw baseline (mysql-phase.ts). */
+export interface MysqlBenchResult {
+  sink?: Measured;
+  raw?: { rate: number; seconds: number; note: string };
 }
 
 /** A rate measured over `seconds`, with the CPU seconds spent in it, per 100k events too. */
