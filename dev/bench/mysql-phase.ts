@@ -111,13 +111,8 @@ function sourceSelect(): string {
           return `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`;
         case 'text[]':
           return `to_json(${col})::text`;
-        case 'bigint':
-        case 'text':
-        case 'jsonb':
-        case 'numeric':
-          return `${col}::text`;
         default:
-          return c.pgType satisfies never;
+          return `${col}::text`;
       }
     })
     .join(', ');

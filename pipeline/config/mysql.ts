@@ -13,8 +13,8 @@ const mysqlIdentifier = z
 
 export const MysqlTargetSchema = z
   .object({
-    name,
-    type: z.literal('mysql'),
+    name: name.describe('target name: its consumer group <prefix>.<name>, dead-letter topic, metrics label'),
+    type: z.literal('mysql').describe('a MySQL 8 or MariaDB 10.6+ peer database'),
     url: z
       .string()
       .regex(
