@@ -246,6 +246,16 @@ function renderRounds(res: BenchResult): string[] {
       `ProducerPerformance ${b.kafkaProducerPerf ? `${fmt(b.kafkaProducerPerf.rate)} records/s of ${b.kafkaProducerPerf.recordSize} B (${b.kafkaProducerPerf.note ?? ''})` : 'n/a'}; ` +
       `multi-row upsert ${b.rawUpsert?.map((x) => `${fmt(x.rate)} rows/s (${x.note ?? ''})`).join(', ') ?? 'n/a'}.`,
   );
+  const my = res.mysql;
+  if (my?.sink || my?.raw) {
+    const ratio =
+      my.sink?.rate && my.raw?.rate ? ` (${(my.sink.rate / my.raw.rate).toFixed(2)}x the raw baseline)` : '';
+    out.push('');
+    out.push(
+      `MariaDB: our mysql sink ${fmt(my.sink?.rate)} events/s, ${my.sink?.cpuSeconds ?? 'n/a'} CPU s${ratio}; ` +
+        `raw multi-row INSERT ... ON DUPLICATE KEY UPDATE ${my.raw ? `${fmt(my.raw.rate)} rows/s (${my.raw.note})` : 'n/a'}.`,
+    );
+  }
   const errors = [...b.errors, ...res.pipelines.flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`))];
   if (errors.length > 0) {
     out.push('');

@@ -87,6 +87,14 @@ export interface BenchResult {
     errors: string[];
   };
   pipelines: PipelineResult[];
+  /** our MariaDB sink and its raw baseline (mysql-phase.ts) */
+  mysql?: MysqlBenchResult;
+}
+
+/** Our MariaDB sink and its raw baseline (mysql-phase.ts). */
+export interface MysqlBenchResult {
+  sink?: Measured;
+  raw?: { rate: number; seconds: number; note: string };
 }
 
 /** A rate measured over `seconds`, with the CPU seconds spent in it, per 100k events too. */

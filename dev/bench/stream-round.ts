@@ -13,6 +13,7 @@ import type { PipelineDriver, Round } from './driver.ts';
 import { createDatabase, groupPosition, peerApplyWindow, prepareSlots, topicMessages } from './env.ts';
 import { follow } from './follow.ts';
 import { latencyPhases } from './latency.ts';
+import { mysqlPhase } from './mysql-phase.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
@@ -84,6 +85,7 @@ export async function streamRound(
     const sink = measured(winSeconds ? pre.events / winSeconds : undefined, winSeconds, snk.cpu, pre.events);
     ctx.say(`  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
     if (withRaw && n === 1) await rawUpsertBaseline(ctx, r);
+    if (withRaw && n === 1 && d instanceof PgcdcDriver) await mysqlPhase(ctx, d, r, pre.events, expected);
 
     // 3. latency
     let latency: LatencyResult[] | undefined;

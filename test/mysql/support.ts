@@ -3,10 +3,13 @@
 // the MariaDB table: every column of every row, each side normalised the way the documented type
 // mapping says (boolean 1/0, DECIMAL text, DATETIME(6) in UTC, JSON parsed, arrays as JSON).
 import mysql from 'mysql2/promise';
-import { isDeepStrictEqual } from 'node:util';
+import {
+  compareWithMysql as compareMysqlTables,
+  type MysqlCompareResult,
+} from '../../dev/verify/mysql-compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { randomName } from '../support/names.ts';
-import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
+import { pipelineEnv, type PipelineEnv } from '../support/pipeline.ts';
 import type { StackUrls } from '../support/provided.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -81,64 +84,17 @@ export async function mysqlPipelineEnv(
   };
 }
 
-const SOURCE_SQL = `SELECT id::text AS id, email, username, first_name, middle_name, last_name, password_hash, phone,
-  company, address, zip, city, country, is_active, is_blocked, bio, preferences::text AS preferences,
-  to_json(tags)::text AS tags, balance::text AS balance,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS created_at,
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS updated_at,
-  to_char(last_login_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS last_login_at
-  FROM users ORDER BY id`;
+export type MysqlCompare = MysqlCompareResult;
 
-type Norm = Record<string, unknown>;
-
-const text = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : `${v as string}`);
-
-/** One value as the comparison sees it (both sides): the mapping of docs/mysql.md, "Types". */
-function normalise(pgType: string, v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  switch (pgType) {
-    case 'boolean':
-      return v === true || v === 1 || v === '1';
-    case 'jsonb':
-    case 'text[]':
-      return typeof v === 'string' ? JSON.parse(v) : v;
-    default:
-      return text(v);
-  }
-}
-
-export interface MysqlCompare {
-  equal: boolean;
-  sourceRows: number;
-  targetRows: number;
-  differences: string[];
-}
-
-/** Every column of every row of the source `users` against the MariaDB table. */
-export async function compareWithMysql(env: MysqlPipelineEnv, table = 'users'): Promise<MysqlCompare> {
+/** Every column of every row of the source `users` against the MariaDB table (dev/verify). */
+export function compareWithMysql(env: MysqlPipelineEnv, table = 'users'): Promise<MysqlCompare> {
   const contract = loadContract();
-  const src = await query<Norm>(env.source.url, SOURCE_SQL);
-  const dst = await mysqlRows(env.mysql.url, `SELECT * FROM \`${table}\` ORDER BY id`);
-  const byId = new Map(dst.map((r) => [text(r.id), r]));
-  const differences: string[] = [];
-  for (const s of src) {
-    const d = byId.get(String(s.id));
-    byId.delete(String(s.id));
-    if (!d) {
-      differences.push(`id ${String(s.id)} missing`);
-      continue;
-    }
-    for (const c of contract.columns) {
-      const a = normalise(c.pgType, s[c.name]);
-      const b = normalise(c.pgType, d[c.name]);
-      if (!isDeepStrictEqual(a, b))
-        differences.push(
-          `id ${String(s.id)} ${c.name}: source ${JSON.stringify(a)} target ${JSON.stringify(b)}`,
-        );
-    }
-  }
-  for (const id of byId.keys()) differences.push(`id ${id} extra at the target`);
-  return { equal: differences.length === 0, sourceRows: src.length, targetRows: dst.length, differences };
+  return compareMysqlTables(
+    { url: env.source.url, schema: 'public', table: 'users' },
+    { url: env.mysql.url, table },
+    contract.columns,
+    contract.keyColumns[0]!,
+  );
 }
 
 export async function waitForMysqlEqual(env: MysqlPipelineEnv, timeoutMs = 90_000): Promise<MysqlCompare> {

@@ -28,12 +28,14 @@ import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
 import { redactSecrets } from '../../redact.ts';
 import { useColour } from '../../../cli/colour.ts';
 import { startDemoReceiver, type DemoReceiver } from './demo-webhook.ts';
+import { addMysqlDemoTarget, resetMysqlDemo, startMysqlDemo } from './demo-mysql.ts';
 
 interface DemoOpts {
   rows: string;
   keepRunning?: boolean;
   keepStack?: boolean;
   webhook?: boolean;
+  mysql?: boolean;
   logLevel?: string;
 }
 
@@ -284,6 +286,7 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   const target = config.targets[0] as PostgresTargetConfig;
   const hook = opts.webhook ? await startDemoReceiver() : undefined;
   if (hook) config.targets.push(hook.target);
+  const maria = opts.mysql === false ? undefined : addMysqlDemoTarget(config, up.urls);
   const logger = createLogger({
     level: opts.logLevel ?? 'warn',
     pretty: true,
@@ -300,18 +303,22 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   let ok = false;
   try {
     await resetDemo(setup);
+    if (maria) await resetMysqlDemo(setup.app, maria);
     const pipeline = await startPipeline(setup);
+    const mariaPeer = maria && (await startMysqlDemo(setup.app, maria, setup.contract));
     const r = rng(42);
     const t0 = Date.now();
     await seedUsers(config.source.url, r, Number(opts.rows));
     await liveChanges(config.source.url, r);
     ok = await waitAndCompare(setup, pipeline, r, t0);
+    if (mariaPeer) ok = (await mariaPeer.check(say)) && ok;
     if (opts.keepRunning) {
       say(
         'pipeline keeps running (Ctrl-C or SIGTERM stops it); make changes with: psql ' + config.source.url,
       );
       say(`${await stopSignal(process)}: stopping the pipeline`);
     }
+    await mariaPeer?.stop();
     await stopPipeline(pipeline, hook);
   } finally {
     if (!opts.keepStack && up.started.length > 0) {
@@ -336,6 +343,7 @@ export function registerDemoCommand(program: Command): void {
       '--webhook',
       'also deliver every change to a webhook target (a signature-checking receiver in the demo)',
     )
+    .option('--no-mysql', "do not sync the stack's MariaDB peer (target maria) beside the Postgres peer")
     .option('--log-level <level>', 'pipeline log level', 'warn')
     .action(runDemo);
 }
