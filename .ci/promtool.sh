@@ -1,8 +1,8 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Puts `promtool` on PATH for the alert-rule tests (test/deploy/monitoring.test.ts skips them
 # without it). Like the local stack's Kafka and registry, it is fetched once into the user's cache
 # without root: `apt-get download` of Debian's `prometheus` package (no dpkg install, no service),
-# unpacked with `dpkg-deb -x` into ~/.cache/pgcdc/prometheus-deb/. Sourced by .ci/run; on a host
+# unpacked with `dpkg-deb -x` into ~/.cache/pgcdc/prometheus-deb/. Sourced by .ci/test.sh (npm test); on a host
 # without apt the tests say they skipped and why.
 promtool_dir="${XDG_CACHE_HOME:-$HOME/.cache}/pgcdc/prometheus-deb"
 if ! command -v promtool > /dev/null 2>&1; then
