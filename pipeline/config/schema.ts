@@ -12,6 +12,7 @@ import {
 } from './kafka.ts';
 import { OperationsSchema } from './operations.ts';
 import { SourceSchema } from './source.ts';
+import { tablesIssues } from './tables.ts';
 import { TargetSchema } from './targets.ts';
 import { pgTlsEntries } from './tls.ts';
 
@@ -19,6 +20,7 @@ export { identifier } from './fields.ts';
 export * from './kafka.ts';
 export * from './operations.ts';
 export * from './source.ts';
+export * from './tables.ts';
 export * from './targets.ts';
 
 export const ConfigSchema = z
@@ -105,6 +107,7 @@ export const ConfigSchema = z
         });
       seen.add(t.name);
     });
+    for (const issue of tablesIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((cfg) => {
     const tls = pgTlsEntries(cfg.source, cfg.targets);
