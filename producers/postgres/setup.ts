@@ -136,7 +136,7 @@ async function checkTable(client: pg.Client, ref: TableRef): Promise<void> {
   const t = table.rows[0];
   if (!t)
     throw new ConfigError(`source table ${ref.schema}.${ref.table} does not exist`, {
-      hint: 'create it or fix source.tables (source.schema/source.table)',
+      hint: 'create it or fix source.schema/source.table (or source.tables)',
     });
   if (!t.has_pk)
     throw new ConfigError(`source table ${ref.schema}.${ref.table} has no primary key`, {
