@@ -54,6 +54,16 @@ export interface TargetConsumerDeps {
   auditSummaryIntervalMs?: number;
 }
 
+/** Partitions are numbered per topic: one unique-conflict book per topic (several tables). */
+function conflictBooks(attempts: number): (topic: string) => UniqueConflicts {
+  const books = new Map<string, UniqueConflicts>();
+  return (topic) => {
+    let book = books.get(topic);
+    if (!book) books.set(topic, (book = new UniqueConflicts(attempts)));
+    return book;
+  };
+}
+
 export function createTargetConsumer(deps: TargetConsumerDeps) {
   const { target, metrics } = deps;
   const byTopic = new Map(deps.topics.map((t) => [t.topic, t]));
@@ -81,13 +91,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   });
   const sink = instrumentSink(deps.sink, { target: target.name, metrics });
   const apply = retryingApply(sink, persist);
-  // partitions are numbered per topic: one conflict book per topic
-  const conflictBooks = new Map<string, UniqueConflicts>();
-  const conflictsOf = (topic: string) => {
-    let book = conflictBooks.get(topic);
-    if (!book) conflictBooks.set(topic, (book = new UniqueConflicts(retry.conflictAttempts)));
-    return book;
-  };
+  const conflictsOf = conflictBooks(retry.conflictAttempts);
 
   const letter = (topic: string, message: InMessage, d: SetAside) =>
     deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
