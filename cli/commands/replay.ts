@@ -1,7 +1,8 @@
 // `pgcdc replay --target NAME --to POSITION [--dry-run] [--force]`: moves the target's consumer
 // group so it applies events again from that position (idempotently, so it ends correct).
 import type { Command } from 'commander';
-import { chooseTable, groupFor, topicFor } from '../../pipeline/config/schema.ts';
+import { chooseTable } from './table-option.ts';
+import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import { createEventDecoder } from '../../ops/decode.ts';

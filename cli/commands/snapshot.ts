@@ -7,6 +7,7 @@
 // - otherwise runs the producer itself until the snapshot is done (and Kafka has all of it).
 // `--status` only shows the checkpoint row.
 import type { Command } from 'commander';
+import { chooseTable } from './table-option.ts';
 import pg from 'pg';
 import {
   ensureCheckpointTable,
@@ -26,7 +27,7 @@ import {
 } from '../../producers/snapshot/progress.ts';
 import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
 import { createApp, startProducer } from '../../pipeline/compose.ts';
-import { chooseTable, tableName, type Config } from '../../pipeline/config/schema.ts';
+import { tableName, type Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
 import { loadConfig } from './pipeline.ts';

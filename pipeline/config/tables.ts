@@ -4,7 +4,6 @@
 // the peer. Pure: names in, resolved table references out. Every table has its own topic, contract
 // and consumer-side sink; events of two tables are not ordered against each other.
 import { z } from 'zod';
-import { ConfigError } from '../errors.ts';
 import { identifier } from './fields.ts';
 import { topicFor, type KafkaConfig } from './kafka.ts';
 
@@ -30,7 +29,12 @@ const tableNameText = z.string().regex(NAME_RE, 'must be "schema.table" or "tabl
 /** One entry of source.tables: "schema.table", "table" (in source.schema), or {schema, table}. */
 export const SourceTableSchema = z.union([
   tableNameText,
-  z.object({ schema: identifier.default('public'), table: identifier }).strict(),
+  z
+    .object({
+      schema: identifier.default('public').describe('schema of the table'),
+      table: identifier.describe('the table'),
+    })
+    .strict(),
 ]);
 
 export const SourceTablesSchema = z
@@ -192,22 +196,4 @@ export function targetTopicsOf(
   target: { schema?: string; table?: string; tables?: TargetTablesInput },
 ): string[] {
   return targetRoutesOf(source, target).map((r) => topicFor(kafka, r.source));
-}
-
-/**
- * The captured table an operator verb means (`--table`): the one table when there is one, else
- * the name given, which must be a captured table.
- */
-export function chooseTable(source: TablesSource, text: string | undefined): TableRef {
-  const captured = sourceTablesOf(source);
-  const names = captured.map(tableName).join(', ');
-  if (text === undefined) {
-    if (captured.length === 1) return captured[0]!;
-    throw new ConfigError(`this pipeline captures ${captured.length} tables: say which one`, {
-      hint: `--table <schema.table>, one of ${names}`,
-    });
-  }
-  const t = resolveCaptured(captured, text, source.schema);
-  if (!t) throw new ConfigError(`"${text}" is not a captured table`, { hint: `captured tables: ${names}` });
-  return t;
 }
