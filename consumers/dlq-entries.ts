@@ -29,6 +29,8 @@ export interface DeadLetterEntry {
 export interface DlqDeps {
   kafka: KafkaClientFactory;
   codec: EventCodec;
+  /** several tables (docs/tables.md): the codec of each change topic, chosen by an entry's origin */
+  codecs?: ReadonlyMap<string, EventCodec>;
   dlqTopic: string;
   /** the target's consumer group; redrive progress is kept under `<group>.redrive` */
   group: string;
@@ -77,11 +79,12 @@ async function toEntry(
   const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
   let decoded: DeadLetterEntry['decoded'];
   let decodeError: string | undefined;
+  const codec = deps.codecs?.get(h[DLQ_HEADERS.topic] ?? '') ?? deps.codec;
   try {
     if (!m.key || !m.value) throw new Error('no key or value');
     // a dead-lettered truncate keeps its header: its key is not an Avro row key (schemas/truncate.ts)
-    const key = isTruncateMessage(m) ? Promise.resolve({}) : deps.codec.decodeKey(m.key);
-    const [k, event] = await Promise.all([key, deps.codec.decodeValue(m.value)]);
+    const key = isTruncateMessage(m) ? Promise.resolve({}) : codec.decodeKey(m.key);
+    const [k, event] = await Promise.all([key, codec.decodeValue(m.value)]);
     decoded = { key: k, event };
   } catch (err) {
     decodeError = (err as Error).message;

@@ -3,6 +3,9 @@
 // offsets let be committed. Transient failures (target or registry down) are retried with backoff
 // inside the batch, so order and offsets hold. The parts live in consumers/group/: decoding,
 // unique-conflict waiting, the retry and metrics decorators around the sink, status and audit.
+// Several tables (docs/tables.md): the group subscribes to the topic of every table the target
+// receives; a partition batch is of one topic, so one table: decoded with that table's codec and
+// handed to the sink, which routes it to the table's own sink (consumers/tables.ts).
 import type { KafkaConfig, TargetConfig } from '../pipeline/config/schema.ts';
 import { chunkSizeFor, dlqTopicFor, groupFor } from '../pipeline/config/schema.ts';
 import { PgcdcError } from '../pipeline/errors.ts';
@@ -28,14 +31,20 @@ import type { ApplyContext, Sink } from './sink.ts';
 
 export type { RestoredCounters, TargetStatus } from './group/status.ts';
 
-export interface TargetConsumerDeps {
-  target: TargetConfig;
-  kafkaConfig: KafkaConfig;
+/** A topic the target reads: the source table it carries and that table's codec. */
+export interface ConsumedTopic {
   topic: string;
   /** the source table the topic carries (events rebuilt from tombstones name it) */
   table: { schema: string; table: string };
-  kafka: KafkaClientFactory;
   codec: EventCodec;
+}
+
+export interface TargetConsumerDeps {
+  target: TargetConfig;
+  kafkaConfig: KafkaConfig;
+  /** every topic the target reads, one per table it receives */
+  topics: ConsumedTopic[];
+  kafka: KafkaClientFactory;
   sink: Sink;
   logger: Logger;
   metrics: Metrics;
@@ -45,8 +54,20 @@ export interface TargetConsumerDeps {
   auditSummaryIntervalMs?: number;
 }
 
+/** Partitions are numbered per topic: one unique-conflict book per topic (several tables). */
+function conflictBooks(attempts: number): (topic: string) => UniqueConflicts {
+  const books = new Map<string, UniqueConflicts>();
+  return (topic) => {
+    let book = books.get(topic);
+    if (!book) books.set(topic, (book = new UniqueConflicts(attempts)));
+    return book;
+  };
+}
+
 export function createTargetConsumer(deps: TargetConsumerDeps) {
-  const { target, metrics, topic } = deps;
+  const { target, metrics } = deps;
+  const byTopic = new Map(deps.topics.map((t) => [t.topic, t]));
+  const topicNames = deps.topics.map((t) => t.topic);
   const group = groupFor(deps.kafkaConfig, target);
   const log = deps.logger.child({ component: 'consumer', target: target.name, group });
   const retry = deps.retry ?? { initialMs: 250, maxMs: 5_000, conflictAttempts: 40 };
@@ -70,9 +91,9 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   });
   const sink = instrumentSink(deps.sink, { target: target.name, metrics });
   const apply = retryingApply(sink, persist);
-  const conflicts = new UniqueConflicts(retry.conflictAttempts);
+  const conflictsOf = conflictBooks(retry.conflictAttempts);
 
-  const letter = (message: InMessage, d: SetAside) =>
+  const letter = (topic: string, message: InMessage, d: SetAside) =>
     deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
 
   const applyContext = (ctx: BatchContext): ApplyContext => ({
@@ -88,7 +109,11 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     ctx: BatchContext,
   ): Promise<BatchOutcome | 'stale'> {
     const started = process.hrtime.bigint();
-    const decoded = await persist('decoding', ctx, () => decodeChunk(deps.codec, messages, deps.table));
+    const route = byTopic.get(batch.topic);
+    if (!route)
+      throw new PgcdcError(`batch of topic ${batch.topic}, which target ${target.name} does not read`);
+    const decoded = await persist('decoding', ctx, () => decodeChunk(route.codec, messages, route.table));
+    const conflicts = conflictsOf(batch.topic);
     if (decoded === undefined) return 'stale';
     const { events, exhausted } = conflicts.admit(batch.partition, decoded.events);
     const byOffset = new Map(messages.map((m) => [m.offset, m]));
@@ -96,15 +121,17 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     if (result === undefined) return 'stale';
 
     const dead = [
-      ...decoded.undecodable.map((u) => letter(u.message, { reason: 'undecodable', error: u.error })),
+      ...decoded.undecodable.map((u) =>
+        letter(batch.topic, u.message, { reason: 'undecodable', error: u.error }),
+      ),
       ...exhausted.map((x) =>
-        letter(byOffset.get(x.event.offset)!, {
+        letter(batch.topic, byOffset.get(x.event.offset)!, {
           reason: 'unique-conflict',
           error: 'still conflicting after retries',
           attempts: x.attempts,
         }),
       ),
-      ...result.deadLetters.map((d) => letter(byOffset.get(d.offset)!, d)),
+      ...result.deadLetters.map((d) => letter(batch.topic, byOffset.get(d.offset)!, d)),
     ];
     if ((await persist('dead-letter write', ctx, () => dlq.write(dead).then(() => true))) === undefined)
       return 'stale';
@@ -138,11 +165,13 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     return { kind: 'retry-from', offset: result.retryFrom.offset, afterMs };
   }
 
-  /** The producer creates the topic; a target started first waits for it instead of failing. */
-  const topicExists = async () => {
-    const parts = await admin.topicOffsets(topic);
-    if (parts.length === 0)
-      throw new PgcdcError(`topic ${topic} does not exist yet`, { hint: 'start the producer' });
+  /** The producer creates the topics; a target started first waits for them instead of failing. */
+  const topicsExist = async () => {
+    for (const topic of topicNames) {
+      const parts = await admin.topicOffsets(topic);
+      if (parts.length === 0)
+        throw new PgcdcError(`topic ${topic} does not exist yet`, { hint: 'start the producer' });
+    }
   };
 
   return {
@@ -155,13 +184,13 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       await persist('opening target', NO_BATCH, () => sink.open());
       if (!stopping.signal.aborted) book.opened(); // the target is reachable; nothing applied yet
       report.start(deps.auditSummaryIntervalMs ?? 10_000);
-      await persist('waiting for topic', NO_BATCH, topicExists);
-      log.info({ topic, dlq: dlq.topic }, 'consuming');
+      await persist('waiting for topic', NO_BATCH, topicsExist);
+      log.info({ topics: topicNames, dlq: dlq.topic }, 'consuming');
       const chunkSize = chunkSizeFor(target);
       // A webhook's batches depend on the chunk: record each span so a redelivery is cut the same.
       const recordSpans = target.type === 'webhook' && target.batchSize > 1;
       await consumer.run(
-        topic,
+        topicNames,
         async (batch, ctx) => {
           for (const [from, to] of chunkBounds(batch, chunkSize)) {
             const chunk = batch.messages.slice(from, to);

@@ -56,12 +56,15 @@ export function formatStatus(st: PipelineStatus, nowMs: number): string {
   }
   if (st.statusTopic.error)
     L.push(`${I}status topic ${st.statusTopic.name} unreadable: ${st.statusTopic.error}`);
-  if (st.topic.error) L.push(`topic      ${st.topic.name}: ${st.topic.error}`);
-  else {
-    const total = st.topic.partitions.reduce((n, x) => n + Number(BigInt(x.high) - BigInt(x.low)), 0);
-    L.push(
-      `topic      ${st.topic.name}: ${st.topic.partitions.length} partitions, ${total} messages held (${st.topic.partitions.map((x) => `p${x.partition} ${x.low}..${x.high}`).join(', ')})`,
-    );
+  // one line per captured table's topic (docs/tables.md)
+  for (const topic of st.topics ?? [st.topic]) {
+    if (topic.error) L.push(`topic      ${topic.name}: ${topic.error}`);
+    else {
+      const total = topic.partitions.reduce((n, x) => n + Number(BigInt(x.high) - BigInt(x.low)), 0);
+      L.push(
+        `topic      ${topic.name}: ${topic.partitions.length} partitions, ${total} messages held (${topic.partitions.map((x) => `p${x.partition} ${x.low}..${x.high}`).join(', ')})`,
+      );
+    }
   }
   for (const t of st.targets) L.push('', ...formatTarget(t, nowMs));
   if (st.targets.length === 0) L.push('', 'no targets configured');
@@ -81,7 +84,9 @@ function formatTarget(t: TargetView, nowMs: number): string[] {
     L.push(`${I}group ${t.group} ${t.groupState}, ${members}`);
   }
   if (t.totalLag !== null)
-    L.push(`${I}lag ${t.totalLag} events (${t.lag.map((x) => `p${x.partition} ${x.lag}`).join(', ')})`);
+    L.push(
+      `${I}lag ${t.totalLag} events (${t.lag.map((x) => `${x.topic ? `${x.topic.split('.').pop()}:` : ''}p${x.partition} ${x.lag}`).join(', ')})`,
+    );
   const la = t.lastApplied;
   L.push(
     la.offset !== null

@@ -5,7 +5,7 @@
 import { formatLsn } from '../schemas/lsn.ts';
 import { judgeSlotWal, readSlots } from '../producers/postgres/slots.ts';
 import type { Config } from '../pipeline/config/schema.ts';
-import { groupFor, topicFor } from '../pipeline/config/schema.ts';
+import { groupFor, sourceTablesOf, tableName, targetTopicsOf, topicFor } from '../pipeline/config/schema.ts';
 import { describeError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import { usToIso } from './replay.ts';
@@ -53,6 +53,8 @@ export interface PartitionLag {
   committed: string | null;
   high: string;
   lag: number;
+  /** the change topic (several tables: one per table the target receives) */
+  topic?: string;
 }
 
 export interface TargetView {
@@ -82,9 +84,20 @@ export interface TargetView {
   error?: string;
 }
 
+type TopicView = {
+  name: string;
+  /** the captured table it carries (`schema.table`) */
+  table?: string;
+  partitions: { partition: number; low: string; high: string }[];
+  error?: string;
+};
+
 export interface PipelineStatus {
   generatedAt: string;
-  topic: { name: string; partitions: { partition: number; low: string; high: string }[]; error?: string };
+  /** the first table's change topic (the only one with one table) */
+  topic: TopicView;
+  /** every captured table's change topic (docs/tables.md) */
+  topics: TopicView[];
   statusTopic: { name: string; error?: string };
   producer: ProducerView;
   targets: TargetView[];
@@ -149,7 +162,10 @@ export async function gatherStatus(
   kafka: KafkaClientFactory,
   connections: PgConnections = createPgConnections(config.connections),
 ): Promise<PipelineStatus> {
-  const topicName = topicFor(config.kafka, config.source);
+  const tables = sourceTablesOf(config.source).map((t) => ({
+    table: tableName(t),
+    name: topicFor(config.kafka, t),
+  }));
   const store = createKafkaStatusStore(kafka, {
     topic: statusTopicFor(config.kafka, config.operations),
     replicationFactor: config.kafka.replicationFactor,
@@ -165,34 +181,45 @@ export async function gatherStatus(
   }
   const admin = kafka.admin();
   const groups = kafka.groupAdmin();
-  let ends: { partition: number; low: bigint; high: bigint }[] | undefined;
+  const ends = new Map<string, { partition: number; low: bigint; high: bigint }[]>();
+  const topicErrors = new Map<string, string>();
   let kafkaError: string | undefined;
-  let topicError: string | undefined;
   const [producer] = await Promise.all([
     producerView(config, records, connections),
     (async () => {
       try {
         await Promise.all([admin.connect(), groups.connect()]);
-        if (await admin.describeTopic(topicName)) ends = await admin.topicOffsets(topicName);
-        else topicError = 'topic does not exist yet (nothing was published)';
+        for (const { name } of tables) {
+          if (await admin.describeTopic(name))
+            ends.set(
+              name,
+              (await admin.topicOffsets(name)).sort((a, b) => a.partition - b.partition),
+            );
+          else topicErrors.set(name, 'topic does not exist yet (nothing was published)');
+        }
       } catch (err) {
         kafkaError = `kafka: ${describeError(err)}`;
-        topicError = kafkaError;
+        for (const { name } of tables) topicErrors.set(name, kafkaError);
       }
     })(),
   ]);
-  ends?.sort((a, b) => a.partition - b.partition);
-  const status: PipelineStatus = {
-    generatedAt: new Date().toISOString(),
-    topic: {
-      name: topicName,
-      partitions: (ends ?? []).map((e) => ({
+  const topics: TopicView[] = tables.map(({ name, table }) => {
+    const error = topicErrors.get(name);
+    return {
+      name,
+      table,
+      partitions: (ends.get(name) ?? []).map((e) => ({
         partition: e.partition,
         low: e.low.toString(),
         high: e.high.toString(),
       })),
-      ...(topicError ? { error: topicError } : {}),
-    },
+      ...(error ? { error } : {}),
+    };
+  });
+  const status: PipelineStatus = {
+    generatedAt: new Date().toISOString(),
+    topic: topics[0]!,
+    topics,
     statusTopic: { name: store.topic, ...(statusError ? { error: statusError } : {}) },
     producer,
     targets: [],
@@ -234,20 +261,24 @@ export async function gatherStatus(
         const g = await groups.describeGroup(group);
         view.groupState = g.state;
         view.members = g.memberList.map((m) => ({ clientId: m.clientId, host: m.host.replace(/^\//, '') }));
-        if (ends) {
-          const committed = await admin.groupOffsets(group, topicName);
-          view.lag = ends.map((e) => {
+        const several = targetTopicsOf(config.kafka, config.source, t);
+        for (const topic of several) {
+          const te = ends.get(topic);
+          if (!te) continue;
+          const committed = await admin.groupOffsets(group, topic);
+          for (const e of te) {
             const c = committed.find((x) => x.partition === e.partition)?.offset ?? -1n;
             const pos = c < e.low ? e.low : c;
-            return {
+            view.lag.push({
               partition: e.partition,
               committed: c < 0n ? null : c.toString(),
               high: e.high.toString(),
               lag: Math.max(0, Number(e.high - pos)),
-            };
-          });
-          view.totalLag = view.lag.reduce((n, p) => n + p.lag, 0);
+              ...(several.length > 1 ? { topic } : {}),
+            });
+          }
         }
+        if (view.lag.length > 0) view.totalLag = view.lag.reduce((n, p) => n + p.lag, 0);
       } catch (err) {
         view.error = `kafka: ${describeError(err)}`;
       }

@@ -10,6 +10,7 @@ import { MysqlSink } from '../consumers/mysql/sink.ts';
 import { MatchedPostgresSink, matchedTableOf } from '../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
+import { routeByTable } from '../consumers/tables.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { mappedSink } from '../consumers/group/mapped-sink.ts';
@@ -17,7 +18,7 @@ import { targetShape } from '../consumers/mapping/shape.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
-import { contractOf, topicFor } from './config/schema.ts';
+import { contractOf, tableName, targetRoutesOf, topicFor, type TargetRoute } from './config/schema.ts';
 import { ConfigError, describeError, UnavailableError } from './errors.ts';
 import { createKafkajsFactory } from './kafka/kafkajs.ts';
 import type { KafkaClientFactory } from './kafka/port.ts';
@@ -127,26 +128,30 @@ export function startProducer(app: App) {
   return { producer, done };
 }
 
-export function createSink(app: App, target: TargetConfig): Sink {
-  const source = contractOf(app.config.source);
-  // a mapped target's sink sees the target's columns and key (consumers/mapping/shape.ts)
+/**
+ * The sink of one table a target receives (docs/tables.md: where each table goes); a mapped
+ * target's sink sees the target's columns and key (consumers/mapping/shape.ts), per table.
+ */
+function tableSink(app: App, target: TargetConfig, route: TargetRoute): Sink {
+  const source = contractOf(app.config.source, route.source);
   const shape = targetShape(target, source);
   const contract = shape ? { ...source, columns: shape.columns, keyColumns: shape.keyColumns } : source;
+  const logger = app.logger.child({ target: target.name, table: tableName(route.source) });
   const plain = ((): Sink => {
     switch (target.type) {
       case 'postgres':
         if (shape?.match)
           return new MatchedPostgresSink(
-            target,
-            matchedTableOf(target, shape),
-            app.logger.child({ target: target.name }),
+            { ...target, ...route.at },
+            matchedTableOf({ ...target, ...route.at }, shape),
+            logger,
             app.pg,
           );
-        return new PostgresSink(target, contract, app.logger.child({ target: target.name }), app.pg);
+        return new PostgresSink({ ...target, ...route.at }, contract, logger, app.pg);
       case 'webhook':
         return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
       case 'mysql':
-        return new MysqlSink(target, contract, app.logger.child({ target: target.name }), {
+        return new MysqlSink({ ...target, table: route.at.table }, contract, logger, {
           connectTimeoutMs: app.config.connections.connectTimeoutMs,
           ...app.config.connections.target,
         });
@@ -154,7 +159,12 @@ export function createSink(app: App, target: TargetConfig): Sink {
         return target satisfies never;
     }
   })();
-  const sink = shape ? mappedSink(plain, shape) : plain;
+  return shape ? mappedSink(plain, shape) : plain;
+}
+
+export function createSink(app: App, target: TargetConfig): Sink {
+  const routes = targetRoutesOf(app.config.source, target);
+  const sink = routeByTable(new Map(routes.map((r) => [tableName(r.source), tableSink(app, target, r)])));
   return target.onTruncate === 'ignore'
     ? ignoreTruncates(sink, { target: target.name, logger: app.logger })
     : sink;
@@ -171,22 +181,25 @@ export async function startConsumer(
       hint: `configured targets: ${app.config.targets.map((t) => t.name).join(', ') || '(none)'}`,
     });
   }
-  const topic = topicFor(app.config.kafka, app.config.source);
-  const contract = contractOf(app.config.source);
-  const codec = await codecOnceReachable(app.logger, targetName, () =>
-    createEventCodec({ registryUrl: registryAccessOf(app.config.registry), topic, contract }),
+  const topics = await Promise.all(
+    targetRoutesOf(app.config.source, target).map(async ({ source }) => {
+      const topic = topicFor(app.config.kafka, source);
+      const contract = contractOf(app.config.source, source);
+      const codec = await codecOnceReachable(app.logger, targetName, () =>
+        createEventCodec({ registryUrl: registryAccessOf(app.config.registry), topic, contract }),
+      );
+      return { topic, table: source, codec };
+    }),
   );
   const consumer = createTargetConsumer({
     target,
     kafkaConfig: app.config.kafka,
-    topic,
+    topics,
     kafka: app.kafka,
-    codec,
-    table: { schema: app.config.source.schema, table: app.config.source.table },
     sink: opts.sink ? opts.sink(target) : createSink(app, target),
     logger: app.logger,
     metrics: app.metrics,
-    restored: await restoreTargetCounters(supervision(app), target.name),
+    restored: await restoreTargetCounters(supervision(app), target.name, target),
     auditSummaryIntervalMs: app.config.operations.auditSummaryIntervalMs,
   });
   // status record (published, restored above), lag polling and readiness wrap the consumer

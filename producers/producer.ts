@@ -1,4 +1,4 @@
-// The producer service: source table -> replication slot -> change events -> Kafka topic.
+// The producer service: source tables -> replication slot -> change events -> one Kafka topic per table.
 // A session (session.ts) wires the stages; this service restarts it after any failure with the one
 // backoff policy (pipeline/retry.ts): 500 ms doubling to 15 s for retriable failures and to 60 s for
 // the others, from 500 ms again after a run that stayed healthy for a minute. A restarted session
@@ -7,7 +7,7 @@
 // and interleaves `op = r` events with the stream.
 import type pg from 'pg';
 import type { Config } from '../pipeline/config/schema.ts';
-import { contractOf, topicFor } from '../pipeline/config/schema.ts';
+import { contractsOf, topicFor } from '../pipeline/config/schema.ts';
 import { describeError, PgcdcError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import type { Logger } from '../pipeline/observability/logger.ts';
@@ -67,8 +67,10 @@ export function restartSchedule() {
 export function createProducer(deps: ProducerDeps): Service & { state(): ProducerState } {
   const { config } = deps;
   const log = deps.logger.child({ component: 'producer', slot: config.source.slot });
-  const topic = topicFor(config.kafka, config.source);
-  const contract = contractOf(config.source);
+  const tables = contractsOf(config.source).map((contract) => ({
+    contract,
+    topic: topicFor(config.kafka, contract),
+  }));
   const stopped = new AbortController();
   let current: StreamSession | undefined;
   let lastError: string | undefined;
@@ -93,8 +95,7 @@ export function createProducer(deps: ProducerDeps): Service & { state(): Produce
       kafka: deps.kafka,
       logger: log,
       metrics: deps.metrics,
-      topic,
-      contract,
+      tables,
       sourceClient: deps.sourceClient,
       codec: deps.codec,
       ...(deps.pg ? { pg: deps.pg } : {}),

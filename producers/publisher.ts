@@ -9,6 +9,9 @@
 // own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
 // An event larger than maxMessageBytes cannot be carried: it stops the stream (non-retriable,
 // naming table, key and LSN) before anything of it or after it is published or acknowledged.
+// Several tables (docs/tables.md): each event goes to its table's topic, encoded with its table's
+// codec (`routes`); a batch may hold several topics, sent one after the other, and its position is
+// acknowledged only after all of them are, so the acknowledgement rule holds across tables.
 import { PgcdcError } from '../pipeline/errors.ts';
 import { tombstoneHeaders } from '../schemas/tombstone.ts';
 import { truncateHeaders, truncateKey } from '../schemas/truncate.ts';
@@ -20,11 +23,19 @@ import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { SourceItem } from './postgres/assembler.ts';
 import type { Lsn } from '../schemas/lsn.ts';
 
-export interface PublisherOptions {
-  producer: KafkaProducerPort;
-  codec: EventCodec;
+/** Where the events of one table go: its topic and its registry codec. */
+export interface TableRoute {
   topic: string;
-  table: string;
+  codec: EventCodec;
+}
+
+/** One table (`topic`, `codec`, `table`), or several routed by `schema.table` of the event (`routes`). */
+type Routing =
+  | { codec: EventCodec; topic: string; table: string; routes?: undefined }
+  | { routes: ReadonlyMap<string, TableRoute>; codec?: undefined; topic?: undefined; table?: undefined };
+
+export type PublisherOptions = Routing & {
+  producer: KafkaProducerPort;
   batchMaxMessages: number;
   /** Bytes (keys, values, headers) per send; default 512 KiB. */
   batchMaxBytes?: number;
@@ -35,21 +46,26 @@ export interface PublisherOptions {
   ackAfterPublish: (lsn: Lsn) => void;
   metrics?: Metrics;
   now?: () => number;
-}
+};
 
 interface Pending {
-  messages: OutMessage[];
+  /** per topic, in push order */
+  messages: Map<string, OutMessage[]>;
+  count: number;
   bytes: number;
   ops: string[];
+  tables: string[];
   commitTimesUs: bigint[];
   /** highest transaction-end / heartbeat position contained in this buffer */
   ackLsn: Lsn | undefined;
 }
 
 const emptyPending = (): Pending => ({
-  messages: [],
+  messages: new Map(),
+  count: 0,
   bytes: 0,
   ops: [],
+  tables: [],
   commitTimesUs: [],
   ackLsn: undefined,
 });
@@ -115,11 +131,15 @@ export class AckingPublisher {
   async push(item: SourceItem): Promise<void> {
     if (this.failure) throw this.failure;
     switch (item.kind) {
-      case 'event':
-        return this.add(this.encode(item.key, item.event), item.event);
-      case 'truncate':
+      case 'event': {
+        const route = this.route(item.event);
+        return this.add(route, this.encode(route, item.key, item.event), item.event);
+      }
+      case 'truncate': {
         // once, under the table's own key (schemas/truncate.ts); targets apply it by position
-        return this.add([this.encodeTruncate(item.event)], item.event);
+        const route = this.route(item.event);
+        return this.add(route, [this.encodeTruncate(route, item.event)], item.event);
+      }
       case 'commit':
       case 'heartbeat':
       case 'watermark':
@@ -135,21 +155,42 @@ export class AckingPublisher {
     }
   }
 
+  /** The topic, codec and table name of an event's table. */
+  private route(event: ChangeEvent): TableRoute & { table: string } {
+    if (!this.opts.routes) return { topic: this.opts.topic, codec: this.opts.codec, table: this.opts.table };
+    const table = `${event.source.schema}.${event.source.table}`;
+    const route = this.opts.routes.get(table);
+    if (!route)
+      throw new PgcdcError(`event of ${table}, which is not a captured table`, {
+        retriable: false,
+        hint: 'source.tables lists the captured tables; the publication includes another one',
+      });
+    return { ...route, table };
+  }
+
+  private anyTopic(): string {
+    return this.opts.topic ?? this.opts.routes.values().next().value?.topic ?? '';
+  }
+
   /** Buffers one event's messages; sends the batch before it when they do not fit, after when full. */
-  private async add(out: OutMessage[], event: ChangeEvent): Promise<void> {
+  private async add(
+    route: TableRoute & { table: string },
+    out: OutMessage[],
+    event: ChangeEvent,
+  ): Promise<void> {
     const bytes = out.reduce((n, m) => n + messageBytes(m), 0);
     // what does not fit goes alone: the batch before it leaves first
-    if (this.pending.messages.length > 0 && this.pending.bytes + bytes > this.batchMaxBytes)
-      await this.flush();
-    this.pending.messages.push(...out);
+    if (this.pending.count > 0 && this.pending.bytes + bytes > this.batchMaxBytes) await this.flush();
+    const list = this.pending.messages.get(route.topic);
+    if (list) list.push(...out);
+    else this.pending.messages.set(route.topic, [...out]);
+    this.pending.count += out.length;
     this.pending.bytes += bytes;
     this.pending.ops.push(event.op);
+    this.pending.tables.push(route.table);
     this.pending.commitTimesUs.push(event.source.ts_us);
-    this.opts.metrics?.sourceEvents.inc({ table: this.opts.table, op: event.op });
-    if (
-      this.pending.messages.length >= this.opts.batchMaxMessages ||
-      this.pending.bytes >= this.batchMaxBytes
-    )
+    this.opts.metrics?.sourceEvents.inc({ table: route.table, op: event.op });
+    if (this.pending.count >= this.opts.batchMaxMessages || this.pending.bytes >= this.batchMaxBytes)
       await this.flush();
   }
 
@@ -158,24 +199,24 @@ export class AckingPublisher {
   }
 
   /** The event's message (and a delete's tombstone); refuses an event over maxMessageBytes. */
-  private encode(key: Row, event: ChangeEvent): OutMessage[] {
+  private encode(route: TableRoute & { table: string }, key: Row, event: ChangeEvent): OutMessage[] {
     const message: OutMessage = {
-      key: this.opts.codec.encodeKey(key),
-      value: this.opts.codec.encodeValue(event),
+      key: route.codec.encodeKey(key),
+      value: route.codec.encodeValue(event),
       headers: { 'pgcdc-event-id': event.event_id },
     };
     const limit = this.opts.maxMessageBytes ?? 1_000_000;
     const bytes = messageBytes(message);
-    if (bytes > limit) throw new OversizeEventError(this.opts.table, key, event, bytes, limit);
+    if (bytes > limit) throw new OversizeEventError(route.table, key, event, bytes, limit);
     if (event.op !== 'd') return [message];
     return [message, { key: message.key, value: null, headers: tombstoneHeaders(event) }];
   }
 
   /** A truncate event: its table's dedicated key (never a row's key) and the truncate header. */
-  private encodeTruncate(event: ChangeEvent): OutMessage {
+  private encodeTruncate(route: TableRoute, event: ChangeEvent): OutMessage {
     return {
       key: truncateKey(event.source),
-      value: this.opts.codec.encodeValue(event),
+      value: route.codec.encodeValue(event),
       headers: { 'pgcdc-event-id': event.event_id, ...truncateHeaders() },
     };
   }
@@ -203,12 +244,18 @@ export class AckingPublisher {
     this.chain = this.chain.then(async () => {
       try {
         if (this.failure) throw this.failure;
-        try {
-          await this.opts.producer.send(this.opts.topic, batch.messages);
-        } catch (err) {
-          this.failure =
-            tooLargeForTopic(err, this.opts.topic) ?? (err instanceof Error ? err : new Error(String(err)));
-          throw this.failure;
+        // one send per topic, one after the other: the position waits for all of them (a batch
+        // of positions only is one empty send, as it always was: the port decides what that costs)
+        const sends: [string, OutMessage[]][] =
+          batch.messages.size > 0 ? [...batch.messages] : [[this.anyTopic(), []]];
+        for (const [topic, messages] of sends) {
+          try {
+            await this.opts.producer.send(topic, messages);
+          } catch (err) {
+            this.failure =
+              tooLargeForTopic(err, topic) ?? (err instanceof Error ? err : new Error(String(err)));
+            throw this.failure;
+          }
         }
         this.record(batch);
         if (batch.ackLsn !== undefined) this.opts.ackAfterPublish(batch.ackLsn);
@@ -226,7 +273,7 @@ export class AckingPublisher {
     if (!m) return;
     const nowUs = BigInt(this.now()) * 1000n;
     batch.ops.forEach((op, i) => {
-      m.publishedEvents.inc({ table: this.opts.table, op });
+      m.publishedEvents.inc({ table: batch.tables[i]!, op });
       m.publishLatency.observe(Number(nowUs - batch.commitTimesUs[i]!) / 1e6);
     });
   }

@@ -3,7 +3,8 @@
 // stored in the source and then acknowledged only after Kafka acknowledged everything before it).
 // A session runs until it fails or is stopped; it never retries (producer.ts restarts it). Its
 // clients and codec come from factories the composition root hands in; the session owns and closes
-// what it opened, whichever way it ends.
+// what it opened, whichever way it ends. Several tables (docs/tables.md): one slot and one
+// publication for all of them, one topic and codec per table, one snapshot feed per table.
 import type pg from 'pg';
 import type { Config } from '../pipeline/config/schema.ts';
 import { topicConfigFor } from '../pipeline/config/schema.ts';
@@ -22,10 +23,19 @@ import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
 import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
-import { AckingPublisher } from './publisher.ts';
+import { AckingPublisher, type TableRoute } from './publisher.ts';
+import { combineSnapshotFeeds } from './snapshot/feeds.ts';
 import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
 
 export const PIPELINE_VERSION = '0.1.0';
+
+/** A captured table: its contract and its topic. */
+export interface CapturedTable {
+  contract: TableContract;
+  topic: string;
+}
+
+const nameOf = (c: { schema: string; table: string }) => `${c.schema}.${c.table}`;
 
 /** What a session needs; built once by the producer. */
 export interface SessionDeps {
@@ -33,8 +43,8 @@ export interface SessionDeps {
   kafka: KafkaClientFactory;
   logger: Logger;
   metrics: Metrics;
-  topic: string;
-  contract: TableContract;
+  /** every captured table, in configuration order */
+  tables: CapturedTable[];
   /** A new, unconnected client to the source database (positions, heartbeats, row reads). */
   sourceClient: () => pg.Client;
   /** The registry codec of the topic (registers the contract's schemas). */
@@ -62,7 +72,9 @@ export class StreamSession {
   private keeper: PositionKeeper | undefined;
   private publisher: AckingPublisher | undefined;
   private feed: SnapshotFeed | undefined;
-  private codec: EventCodec | undefined;
+  /** `schema.table` -> topic and codec, registered at open */
+  private readonly routes = new Map<string, TableRoute>();
+  private readonly contracts = new Map<string, TableContract>();
   private timers: NodeJS.Timeout[] = [];
   private closed: Promise<void> | undefined;
   private stopping = false;
@@ -77,6 +89,7 @@ export class StreamSession {
     this.producer = deps.kafka.producer();
     this.streamAudit = new AuditSummary(this.log, { kind: 'stream' });
     this.snapshotAudit = new AuditSummary(this.log, { kind: 'snapshot' });
+    for (const t of deps.tables) this.contracts.set(nameOf(t.contract), t.contract);
   }
 
   /** Streams until stop() (resolves) or a failure (rejects); closes everything either way. */
@@ -104,7 +117,7 @@ export class StreamSession {
 
   /** Source prepared (publication, slot, position checked), topic ensured, codec registered. */
   private async open(): Promise<SlotInfo> {
-    const { config, topic, contract } = this.deps;
+    const { config, tables } = this.deps;
     await this.client.connect();
     this.client.on('error', (err) => this.log.warn({ err: err.message }, 'source connection error'));
     await this.client.query(ROW_READ_SESSION_SQL);
@@ -120,21 +133,23 @@ export class StreamSession {
       'source ready',
     );
     await this.admin.connect();
-    const created = await this.admin.ensureTopic({
-      topic,
-      partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      config: topicConfigFor(config.kafka, config.producer),
-    });
-    this.log.info({ topic, created }, 'topic ready');
-    this.codec = await this.deps.codec(topic, contract);
+    for (const { topic, contract } of tables) {
+      const created = await this.admin.ensureTopic({
+        topic,
+        partitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        config: topicConfigFor(config.kafka, config.producer),
+      });
+      this.log.info({ topic, table: nameOf(contract), created }, 'topic ready');
+      this.routes.set(nameOf(contract), { topic, codec: await this.deps.codec(topic, contract) });
+    }
     await this.producer.connect();
     return slot;
   }
 
   /** Builds the stages of this session and starts the stream; returns what the run waits on. */
   private wire(slot: SlotInfo) {
-    const { config, contract, report } = this.deps;
+    const { config, tables, report } = this.deps;
     const stream = (this.stream = new ReplicationStream({
       connectionString: config.source.url,
       ...(this.deps.pg
@@ -155,20 +170,22 @@ export class StreamSession {
       localOnly: config.source.origins === 'local',
     }));
     const keeper = (this.keeper = this.positionKeeper(slot, stream));
-    const feed = (this.feed = createSnapshotFeed({
-      source: config.source,
-      slotCreated: slot.created,
-      events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
-      logger: this.log,
-      metrics: this.deps.metrics,
-      ...(this.deps.pg ? { pg: this.deps.pg } : {}),
-    }));
+    const feed = (this.feed = combineSnapshotFeeds(
+      tables.map(({ contract }) =>
+        createSnapshotFeed({
+          source: config.source,
+          slotCreated: slot.created,
+          events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
+          logger: this.log,
+          metrics: this.deps.metrics,
+          ...(this.deps.pg ? { pg: this.deps.pg } : {}),
+        }),
+      ),
+    ));
     report.feed = feed;
     const publisher = (this.publisher = new AckingPublisher({
       producer: this.producer,
-      codec: this.codec!,
-      topic: this.deps.topic,
-      table: `${contract.schema}.${contract.table}`,
+      routes: this.routes,
       batchMaxMessages: config.producer.batchMaxMessages,
       batchMaxBytes: config.producer.batchMaxBytes,
       maxMessageBytes: config.producer.maxMessageBytes,
@@ -180,7 +197,7 @@ export class StreamSession {
       },
     }));
     const assembler = new TransactionAssembler({
-      contract,
+      contracts: tables.map((t) => t.contract),
       db: slot.database,
       name: config.kafka.topicPrefix,
       version: PIPELINE_VERSION,
@@ -193,7 +210,10 @@ export class StreamSession {
     this.startTimers();
     report.running = true;
     report.confirmedLsn = formatLsn(slot.confirmedFlushLsn);
-    this.log.info({ topic: this.deps.topic, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming');
+    this.log.info(
+      { topics: tables.map((t) => t.topic), from: formatLsn(slot.confirmedFlushLsn) },
+      'streaming',
+    );
     const streaming = stream.run(async (msg, lsn) => {
       for (const item of assembler.push(msg, lsn)) await this.forward(item, feed, publisher);
     });
@@ -214,7 +234,7 @@ export class StreamSession {
       this.streamAudit.add({ truncates: 1 });
       this.log.info(
         {
-          table: `${this.deps.contract.schema}.${this.deps.contract.table}`,
+          table: nameOf(item.event.source),
           commitLsn: formatLsn(item.commitLsn),
         },
         'TRUNCATE at the source: published as a truncate event (op t); each target applies or ignores it (targets[].onTruncate)',
@@ -237,10 +257,16 @@ export class StreamSession {
     if (item.kind !== 'event' || item.event.unchanged.length === 0) return item;
     const { op } = item.event;
     if (op !== 'c' && !(op === 'u' && this.completeUpdates)) return item;
-    const event = await completeFromSource(this.client, this.deps.contract, item.key, item.event);
+    const contract = this.contracts.get(nameOf(item.event.source))!;
+    const event = await completeFromSource(this.client, contract, item.key, item.event);
     if (!event) {
       this.log.info(
-        { key: String(Object.values(item.key)[0]), lsn: formatLsn(item.event.source.lsn), op },
+        {
+          table: nameOf(contract),
+          key: Object.values(item.key).map(String).join(','),
+          lsn: formatLsn(item.event.source.lsn),
+          op,
+        },
         'row of a change without its unchanged TOASTed values is gone from the source; the change is not published (the later change that removed the row follows)',
       );
       return undefined;
@@ -259,8 +285,9 @@ export class StreamSession {
    */
   private async completeUnread(item: SourceItem | undefined, feed: SnapshotFeed) {
     if (item?.kind !== 'event' || item.event.op !== 'u' || item.event.unchanged.length === 0) return item;
-    if (!feed.mayBeUnread(item.key)) return item;
-    const event = await completeFromSource(this.client, this.deps.contract, item.key, item.event);
+    const table = nameOf(item.event.source);
+    if (!feed.mayBeUnread(item.key, table)) return item;
+    const event = await completeFromSource(this.client, this.contracts.get(table)!, item.key, item.event);
     return event ? { ...item, event } : item;
   }
 

@@ -8,13 +8,19 @@ import {
   type DeadLetterEntry,
   type DlqDeps,
 } from '../../consumers/redrive.ts';
-import { loadContract } from '../../schemas/contract.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
 import { createApp, createSink, type App } from '../../pipeline/compose.ts';
-import { dlqTopicFor, groupFor, topicFor, type TargetConfig } from '../../pipeline/config/schema.ts';
+import {
+  contractOf,
+  dlqTopicFor,
+  groupFor,
+  targetRoutesOf,
+  topicFor,
+  type TargetConfig,
+} from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
-import { createEventCodec } from '../../schemas/codec.ts';
+import { createEventCodec, type EventCodec } from '../../schemas/codec.ts';
 import { loadConfig } from './pipeline.ts';
 
 interface DlqOpts {
@@ -47,18 +53,24 @@ async function setup(opts: DlqOpts): Promise<{ app: App; target: TargetConfig; d
     });
   }
   const app = createApp(config, createLogger({ level: opts.logLevel ?? 'warn' }), { defaultMetrics: false });
-  const topic = topicFor(config.kafka, config.source);
-  const codec = await createEventCodec({
-    registryUrl: registryAccessOf(config.registry),
-    topic,
-    contract: loadContract(config.source.table, config.source.schema),
-  });
+  // one codec per table the target receives: an entry is decoded with its origin topic's
+  const codecs = new Map<string, EventCodec>();
+  for (const { source } of targetRoutesOf(config.source, target)) {
+    const topic = topicFor(config.kafka, source);
+    const contract = contractOf(config.source, source);
+    codecs.set(
+      topic,
+      await createEventCodec({ registryUrl: registryAccessOf(config.registry), topic, contract }),
+    );
+  }
+  const codec = codecs.values().next().value!;
   return {
     app,
     target,
     deps: {
       kafka: app.kafka,
       codec,
+      codecs,
       dlqTopic: dlqTopicFor(config.kafka, target),
       group: groupFor(config.kafka, target),
     },

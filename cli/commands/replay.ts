@@ -1,6 +1,7 @@
 // `pgcdc replay --target NAME --to POSITION [--dry-run] [--force]`: moves the target's consumer
 // group so it applies events again from that position (idempotently, so it ends correct).
 import type { Command } from 'commander';
+import { chooseTable } from './table-option.ts';
 import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
@@ -15,6 +16,7 @@ interface ReplayOpts extends OpsOpts {
   to: string;
   dryRun?: boolean;
   force?: boolean;
+  table?: string;
 }
 
 export function registerReplayCommand(program: Command): void {
@@ -24,6 +26,10 @@ export function registerReplayCommand(program: Command): void {
     .requiredOption(
       '--to <position>',
       'earliest | latest | an ISO-8601 time (2026-11-27T10:00:00Z) | a time ago (-15m, -2h, -1h30m, -1d) | <partition>:<offset>[,...]',
+    )
+    .option(
+      '--table <schema.table>',
+      'the captured table whose topic to replay (required with several tables)',
     )
     .option(
       '--dry-run',
@@ -57,7 +63,7 @@ export function registerReplayCommand(program: Command): void {
           {
             target: target.name,
             group: groupFor(config.kafka, target),
-            topic: topicFor(config.kafka, config.source),
+            topic: topicFor(config.kafka, chooseTable(config.source, opts.table)),
             to,
             withFirstEvents: true,
             countEvents: opts.dryRun ?? false,

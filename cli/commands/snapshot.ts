@@ -7,6 +7,7 @@
 // - otherwise runs the producer itself until the snapshot is done (and Kafka has all of it).
 // `--status` only shows the checkpoint row.
 import type { Command } from 'commander';
+import { chooseTable } from './table-option.ts';
 import pg from 'pg';
 import {
   ensureCheckpointTable,
@@ -26,13 +27,14 @@ import {
 } from '../../producers/snapshot/progress.ts';
 import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
 import { createApp, startProducer } from '../../pipeline/compose.ts';
-import type { Config } from '../../pipeline/config/schema.ts';
+import { tableName, type Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
 import { loadConfig } from './pipeline.ts';
 
 interface SnapshotOpts {
   config?: string;
+  table?: string;
   restart?: boolean;
   status?: boolean;
   json?: boolean;
@@ -46,11 +48,11 @@ interface Where {
   key: CheckpointKey;
 }
 
-function whereOf(config: Config): Where {
+function whereOf(config: Config, table: string | undefined): Where {
   const s = config.source;
   return {
     ref: { schema: s.snapshot.checkpointSchema, table: s.snapshot.checkpointTable },
-    key: { slot: s.slot, tableName: `${s.schema}.${s.table}` },
+    key: { slot: s.slot, tableName: tableName(chooseTable(s, table)) },
   };
 }
 
@@ -161,6 +163,7 @@ export function registerSnapshotCommand(program: Command): void {
         'asks the running producer, or runs one until the snapshot is done',
     )
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
+    .option('--table <schema.table>', 'the captured table to feed (required with several tables)')
     .option('--restart', 'start again from the first key, even if an interrupted snapshot could resume')
     .option('--status', 'show the checkpoint (progress of the running or last snapshot) and exit')
     .option('--json', 'with --status: print the checkpoint as JSON')
@@ -172,7 +175,7 @@ export function registerSnapshotCommand(program: Command): void {
     .option('--pretty', 'human-readable logs instead of JSON')
     .action(async (opts: SnapshotOpts) => {
       const config = loadConfig(opts.config);
-      const where = whereOf(config);
+      const where = whereOf(config, opts.table);
       const url = config.source.url;
       const connections = createPgConnections(config.connections);
       const withClient = <T>(u: string, fn: (c: pg.Client) => Promise<T>) =>

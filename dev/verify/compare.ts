@@ -21,13 +21,21 @@ export interface CompareResult {
 
 const q = pg.escapeIdentifier;
 
-async function digests(ref: TableRef, columns: ColumnSpec[], key: string): Promise<Map<string, string>> {
+/** The key as text: the column's text, or a composite key's row text, e.g. (5,7). */
+const keyText = (key: string | string[]) =>
+  Array.isArray(key) ? `ROW(${key.map((k) => q(k)).join(', ')})::text` : `${q(key)}::text`;
+
+async function digests(
+  ref: TableRef,
+  columns: ColumnSpec[],
+  key: string | string[],
+): Promise<Map<string, string>> {
   const c = new pg.Client({ connectionString: ref.url, options: '-c TimeZone=UTC -c extra_float_digits=3' });
   await c.connect();
   try {
     const cols = columns.map((col) => `${q(col.name)}::text`).join(', ');
     const res = await c.query<{ id: string; h: string }>({
-      text: `SELECT ${q(key)}::text AS id, md5(ROW(${cols})::text) AS h FROM ${q(ref.schema)}.${q(ref.table)}`,
+      text: `SELECT ${keyText(key)} AS id, md5(ROW(${cols})::text) AS h FROM ${q(ref.schema)}.${q(ref.table)}`,
     });
     return new Map(res.rows.map((r) => [r.id, r.h]));
   } finally {
@@ -38,7 +46,7 @@ async function digests(ref: TableRef, columns: ColumnSpec[], key: string): Promi
 async function rowText(
   ref: TableRef,
   columns: ColumnSpec[],
-  key: string,
+  key: string | string[],
   id: string,
 ): Promise<Record<string, string | null>> {
   const c = new pg.Client({ connectionString: ref.url, options: '-c TimeZone=UTC -c extra_float_digits=3' });
@@ -46,7 +54,7 @@ async function rowText(
   try {
     const cols = columns.map((col) => `${q(col.name)}::text AS ${q(col.name)}`).join(', ');
     const res = await c.query<Record<string, string | null>>(
-      `SELECT ${cols} FROM ${q(ref.schema)}.${q(ref.table)} WHERE ${q(key)}::text = $1`,
+      `SELECT ${cols} FROM ${q(ref.schema)}.${q(ref.table)} WHERE ${keyText(key)} = $1`,
       [id],
     );
     return res.rows[0] ?? {};
@@ -59,7 +67,8 @@ export async function compareTables(
   source: TableRef,
   target: TableRef,
   columns: ColumnSpec[],
-  key = 'id',
+  /** the key column, or a composite key's columns */
+  key: string | string[] = 'id',
   detailLimit = 20,
 ): Promise<CompareResult> {
   const [s, t] = await Promise.all([digests(source, columns, key), digests(target, columns, key)]);

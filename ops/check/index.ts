@@ -2,7 +2,7 @@
 // each problem what to do. Checks of independent systems run concurrently; nothing is created or
 // changed anywhere.
 import type { Config } from '../../pipeline/config/schema.ts';
-import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
+import { contractOf, sourceTablesOf, targetRoutesOf, topicFor } from '../../pipeline/config/schema.ts';
 import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { checkKafka } from './kafka.ts';
 import { checkRegistry } from './registry.ts';
@@ -21,20 +21,33 @@ export async function runChecks(
   kafka: KafkaClientFactory,
   connections: PgConnections = createPgConnections(config.connections),
 ): Promise<CheckResult[]> {
-  const contract = contractOf(config.source);
-  const topic = topicFor(config.kafka, config.source);
-  const parts = await Promise.all([
-    checkSource(config.source, contract, connections),
-    checkKafka(config, kafka),
-    checkRegistry(registryAccessOf(config.registry), topic, contract),
-    ...config.targets.map((t) => {
+  // several tables (docs/tables.md): the table-specific checks run per table; the checks of the
+  // connection, the slot and the brokers come out the same for each and are listed once
+  const tables = sourceTablesOf(config.source);
+  const perTable = tables.map((t) => {
+    const source = { ...config.source, schema: t.schema, table: t.table };
+    const contract = contractOf(config.source, t);
+    const topic = topicFor(config.kafka, t);
+    return [
+      checkSource(source, contract, connections),
+      checkKafka({ ...config, source: { ...source, tables: undefined } }, kafka),
+      checkRegistry(registryAccessOf(config.registry), topic, contract),
+    ];
+  });
+  const perTarget = config.targets.flatMap((t) =>
+    targetRoutesOf(config.source, t).map((r) => {
+      const contract = contractOf(config.source, r.source);
       // a shaped target's table is checked against its shape (a matched one by checkShapes alone)
       const { shape } = compileShape(t.mapping, contract);
       if (shape?.match && t.type === 'postgres') return Promise.resolve([]);
       const shaped = shape ? { ...contract, columns: shape.columns, keyColumns: shape.keyColumns } : contract;
-      return checkTarget(t, shaped, connections);
+      return checkTarget({ ...t, ...r.at }, shaped, connections);
     }),
-    checkShapes(config, contract, connections),
+  );
+  const parts = await Promise.all([
+    ...perTable.flat(),
+    ...perTarget,
+    checkShapes(config, contractOf(config.source), connections),
   ]);
   const targets: CheckResult[] = config.targets.length
     ? []
@@ -45,7 +58,12 @@ export async function runChecks(
           message: 'no targets configured: events are published but applied nowhere',
         },
       ];
-  return [...parts.flat(), ...targets];
+  const seen = new Set<string>();
+  const once = parts.flat().filter((r) => {
+    const k = `${r.id}\0${r.level}\0${r.message}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+  return [...once, ...targets];
 }
 
 export function hasErrors(results: CheckResult[]): boolean {

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONTRACT_DIR } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
 import { applyEnvOverrides } from './env.ts';
-import { ConfigSchema, contractOf, type Config } from './schema.ts';
+import { ConfigSchema, contractOf, sourceTablesOf, type Config } from './schema.ts';
 import { readSecretFile } from './secret-file.ts';
 import { configSecrets, rememberSecrets } from '../observability/secrets.ts';
 
@@ -60,28 +60,31 @@ export function parseConfig(
   return config;
 }
 
-/** source.table must have a contract (<contracts>/<table>-key.avsc and -value.avsc): said at load time. */
+/** Every captured table must have a contract (<contracts>/<table>-key.avsc and -value.avsc): said at load time. */
 function requireContract(source: Config['source'], origin: string): void {
-  try {
-    contractOf(source);
-  } catch (err) {
-    const dir = source.contracts ?? DEFAULT_CONTRACT_DIR;
-    const tables = (() => {
-      try {
-        return readdirSync(dir)
-          .filter((f) => f.endsWith('-key.avsc'))
-          .map((f) => f.slice(0, -'-key.avsc'.length));
-      } catch {
-        return [];
-      }
-    })();
-    throw new ConfigError(
-      `${origin} is invalid:\n  source.table: no event contract for table "${source.table}" (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path.join(dir, source.table)}-key.avsc and -value.avsc are missing` : (err as Error).message})`,
-      {
-        hint: `tables with a contract: ${tables.join(', ') || '(none)'}; fix source.table, or add the table's contract (.avsc files) first`,
-        cause: err,
-      },
-    );
+  for (const table of sourceTablesOf(source)) {
+    try {
+      contractOf(source, table);
+    } catch (err) {
+      const dir = source.contracts ?? DEFAULT_CONTRACT_DIR;
+      const tables = (() => {
+        try {
+          return readdirSync(dir)
+            .filter((f) => f.endsWith('-key.avsc'))
+            .map((f) => f.slice(0, -'-key.avsc'.length));
+        } catch {
+          return [];
+        }
+      })();
+      const key = source.tables ? 'source.tables' : 'source.table';
+      throw new ConfigError(
+        `${origin} is invalid:\n  ${key}: no event contract for table "${table.table}" (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path.join(dir, table.table)}-key.avsc and -value.avsc are missing` : (err as Error).message})`,
+        {
+          hint: `tables with a contract: ${tables.join(', ') || '(none)'}; fix ${key}, or add the table's contract (.avsc files) first`,
+          cause: err,
+        },
+      );
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { name, onTruncate, positiveInt, topicName } from './fields.ts';
 import { mappingField } from './mapping.ts';
+import { TargetTablesSchema } from './tables.ts';
 
 /** A MySQL identifier we are willing to quote and use (InnoDB: 64 characters). */
 const mysqlIdentifier = z
@@ -25,6 +26,7 @@ export const MysqlTargetSchema = z
         'mysql://user:password@host:port/database of the peer (MySQL 8 or MariaDB 10.6+); take the password from the environment: ${MYSQL_PASSWORD}',
       ),
     table: mysqlIdentifier.default('users'),
+    tables: TargetTablesSchema,
     createTable: z
       .boolean()
       .default(true)

@@ -13,6 +13,7 @@ import {
 import { OperationsSchema } from './operations.ts';
 import { checkPeersRoot, PeersSchema } from './peers.ts';
 import { SourceSchema } from './source.ts';
+import { tablesIssues } from './tables.ts';
 import { TargetSchema } from './targets.ts';
 import { pgTlsEntries } from './tls.ts';
 
@@ -21,6 +22,7 @@ export * from './kafka.ts';
 export * from './operations.ts';
 export * from './peers.ts';
 export * from './source.ts';
+export * from './tables.ts';
 export * from './targets.ts';
 
 export const ConfigSchema = z
@@ -109,6 +111,7 @@ export const ConfigSchema = z
         });
       seen.add(t.name);
     });
+    for (const issue of tablesIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((cfg) => {
     const tls = pgTlsEntries(cfg.source, cfg.targets);

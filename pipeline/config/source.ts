@@ -5,6 +5,7 @@ import { loadContract, type TableContract } from '../../schemas/contract.ts';
 import { identifier, positiveInt, url } from './fields.ts';
 import { OriginsSchema } from './peers.ts';
 import { PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
+import { SourceTablesSchema, sourceTablesOf, type TableRef } from './tables.ts';
 
 export const SNAPSHOT_DEFAULTS = {
   mode: 'initial' as const,
@@ -49,10 +50,15 @@ export const SnapshotSchema = z
 export const SourceSchema = z
   .object({
     url: url('PostgreSQL connection URL of the source database (a role with REPLICATION)'),
-    schema: identifier.default('public').describe('schema of the source table'),
+    schema: identifier
+      .default('public')
+      .describe('schema of the source table (and of the source.tables given without one)'),
     table: identifier
       .default('users')
-      .describe('the source table; it needs a primary key and an event contract (source.contracts)'),
+      .describe(
+        'the source table when source.tables is not given; it needs a primary key and an event contract (source.contracts)',
+      ),
+    tables: SourceTablesSchema,
     contracts: z
       .string()
       .min(1)
@@ -60,7 +66,9 @@ export const SourceSchema = z
       .describe(
         'directory holding the event contracts <table>-key.avsc and <table>-value.avsc (relative to the configuration file); default: the shipped contracts (users)',
       ),
-    publication: identifier.default('pgcdc_pub').describe('created if missing, FOR TABLE <schema>.<table>'),
+    publication: identifier
+      .default('pgcdc_pub')
+      .describe('created if missing, FOR TABLE every captured table; an existing one must include them all'),
     slot: z
       .string()
       .regex(
@@ -97,9 +105,18 @@ export const SourceSchema = z
   .strict()
   .refine((s) => !urlTlsConflict(s.url, s.tls), { message: URL_TLS_CONFLICT, path: ['url'] });
 
-/** The event contract of the source table, from the configured contract directory (absolute once loaded). */
-export function contractOf(
-  source: Pick<z.output<typeof SourceSchema>, 'table' | 'schema' | 'contracts'>,
-): TableContract {
-  return loadContract(source.table, source.schema, source.contracts);
+type ContractSource = Pick<z.output<typeof SourceSchema>, 'table' | 'schema' | 'contracts' | 'tables'>;
+
+/**
+ * The event contract of a captured table (default: the first, the only one with the shorthand),
+ * from the configured contract directory (absolute once loaded).
+ */
+export function contractOf(source: ContractSource, table?: TableRef): TableContract {
+  const t = table ?? sourceTablesOf(source)[0]!;
+  return loadContract(t.table, t.schema, source.contracts);
+}
+
+/** The contract of every captured table, in configuration order. */
+export function contractsOf(source: ContractSource): TableContract[] {
+  return sourceTablesOf(source).map((t) => contractOf(source, t));
 }

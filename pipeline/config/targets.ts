@@ -6,14 +6,16 @@ import { MysqlTargetSchema, type MysqlTargetConfig } from './mysql.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
 import { mappingField } from './mapping.ts';
 import { HttpsTlsSchema, PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
+import { TargetTablesSchema } from './tables.ts';
 
 export const PostgresTargetSchema = z
   .object({
     name: name.describe('target name: its consumer group <prefix>.<name>, dead-letter topic, metrics label'),
     type: z.literal('postgres').describe('a PostgreSQL peer database'),
     url: url('PostgreSQL URL of the peer database'),
-    schema: identifier.default('public').describe('schema of the target table'),
-    table: identifier.default('users').describe('the target table'),
+    schema: identifier.default('public').describe('schema of the target table (source.table shorthand only)'),
+    table: identifier.default('users').describe('the target table (source.table shorthand only)'),
+    tables: TargetTablesSchema,
     createTable: z
       .boolean()
       .default(true)
@@ -44,6 +46,7 @@ export const WebhookTargetSchema = z
       .string()
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
       .describe('receiver URL; every event is POSTed here'),
+    tables: TargetTablesSchema,
     secret: z
       .string()
       .min(1)

@@ -86,7 +86,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   }
 
   async run(
-    topic: string,
+    topics: string | readonly string[],
     handler: (b: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
     opts: ConsumerRunOptions = {},
   ): Promise<void> {
@@ -99,7 +99,10 @@ export class KafkajsConsumer implements KafkaConsumerPort {
       await this.admin.connect();
     }
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.subscribe({
+      topics: typeof topics === 'string' ? [topics] : [...topics],
+      fromBeginning: true,
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -71,9 +71,9 @@ export interface ConsumerRunOptions {
 }
 
 export interface KafkaConsumerPort {
-  /** Starts consuming; offsets are committed only for what the handler reports as done. */
+  /** Starts consuming `topics` (one or several); offsets are committed only for what the handler reports as done. */
   run(
-    topic: string,
+    topics: string | readonly string[],
     handler: (batch: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
     opts?: ConsumerRunOptions,
   ): Promise<void>;

@@ -10,7 +10,7 @@ import {
   type SlotHealth,
   type SlotMonitor,
 } from '../../producers/postgres/slot-monitor.ts';
-import { groupFor, topicFor, type Config, type TargetConfig } from '../config/schema.ts';
+import { groupFor, targetTopicsOf, type Config, type TargetConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import type { KafkaClientFactory } from '../kafka/port.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -151,6 +151,7 @@ export function superviseProducer(app: SupervisionDeps, inner: ProducerService):
 export async function restoreTargetCounters(
   app: SupervisionDeps,
   target: string,
+  tables?: Parameters<typeof targetTopicsOf>[2],
 ): Promise<RestoredCounters | undefined> {
   const store = statusStoreFor(app);
   const admin = app.kafka.admin();
@@ -159,7 +160,13 @@ export async function restoreTargetCounters(
     if (rec?.kind !== 'target') return undefined;
     await admin.connect();
     const group = groupFor(app.config.kafka, { name: target });
-    const committed = await admin.groupOffsets(group, topicFor(app.config.kafka, app.config.source));
+    // the tables the target receives: its topics (a target not in this slice of the config: all)
+    const cfg = typeof tables === 'object' ? tables : {};
+    const committed = (
+      await Promise.all(
+        targetTopicsOf(app.config.kafka, app.config.source, cfg).map((t) => admin.groupOffsets(group, t)),
+      )
+    ).flat();
     if (committed.every((c) => c.offset < 0n)) return undefined;
     return {
       applied: rec.applied,
@@ -221,7 +228,7 @@ export function superviseConsumer(
   const ops = config.operations;
   const log = app.logger.child({ component: 'consumer-ops', target: target.name });
   const startedAt = new Date();
-  const topic = topicFor(config.kafka, config.source);
+  const topics = targetTopicsOf(config.kafka, config.source, target);
   const group = groupFor(config.kafka, target);
   const admin = app.kafka.admin();
   let reporter: StatusReporter | undefined;
@@ -230,18 +237,21 @@ export function superviseConsumer(
 
   const pollLag = async () => {
     try {
-      const [ends, committed] = await Promise.all([
-        admin.topicOffsets(topic),
-        admin.groupOffsets(group, topic),
-      ]);
-      for (const e of ends) {
-        const c = committed.find((x) => x.partition === e.partition)?.offset ?? -1n;
-        const pos = c < 0n ? e.low : c;
-        metrics.targetLag.set(
-          { target: target.name, partition: String(e.partition) },
-          Math.max(0, Number(e.high - pos)),
-        );
+      // several tables: a partition's lag is the sum over the target's topics
+      const lag = new Map<number, number>();
+      for (const topic of topics) {
+        const [ends, committed] = await Promise.all([
+          admin.topicOffsets(topic),
+          admin.groupOffsets(group, topic),
+        ]);
+        for (const e of ends) {
+          const c = committed.find((x) => x.partition === e.partition)?.offset ?? -1n;
+          const pos = c < 0n ? e.low : c;
+          lag.set(e.partition, (lag.get(e.partition) ?? 0) + Math.max(0, Number(e.high - pos)));
+        }
       }
+      for (const [partition, n] of lag)
+        metrics.targetLag.set({ target: target.name, partition: String(partition) }, n);
     } catch (err) {
       log.debug({ err: describeError(err) }, 'lag poll failed');
     }

@@ -7,6 +7,9 @@
 // source column the contract lacks is ignored; a NULLABLE contract column the table no longer has
 // is carried as null (with a warning); a missing NOT NULL column stops the stream with a
 // SchemaMismatchError, before anything of that change is published or acknowledged.
+//
+// Several tables (docs/tables.md): each captured table has its own contract and drift state; one
+// transaction's events, whatever their table, share its commit LSN and its seq numbering.
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, ColumnSpec, Op, Row, TableContract } from '../../schemas/contract.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
@@ -28,7 +31,10 @@ export type SourceItem =
   | { kind: 'signal'; lsn: Lsn; content: string };
 
 export interface AssemblerOptions {
-  contract: TableContract;
+  /** the one captured table's contract (or `contracts`) */
+  contract?: TableContract;
+  /** the contracts of every captured table (several tables per pipeline) */
+  contracts?: TableContract[];
   db: string;
   /** Logical name of the pipeline (the topic prefix). */
   name: string;
@@ -93,15 +99,29 @@ export class UncarriableChangeError extends PgcdcError {
   }
 }
 
+/** A captured table: its contract and what its current Relation lacks of it. */
+interface Captured {
+  contract: TableContract;
+  columns: ColumnSpec[];
+  /** nullable contract columns the table's current Relation lacks */
+  absent: Set<string>;
+}
+
 export class TransactionAssembler {
   private txn: Txn | undefined;
-  private readonly columns: ColumnSpec[];
-  /** nullable contract columns the captured table's current Relation lacks */
-  private absent = new Set<string>();
+  /** `schema.table` -> the captured table */
+  private readonly tables = new Map<string, Captured>();
   private readonly now: () => number;
 
   constructor(private readonly opts: AssemblerOptions) {
-    this.columns = opts.contract.columns;
+    const contracts = opts.contracts ?? (opts.contract ? [opts.contract] : []);
+    if (contracts.length === 0) throw new Error('assembler: no contract');
+    for (const contract of contracts)
+      this.tables.set(`${contract.schema}.${contract.table}`, {
+        contract,
+        columns: contract.columns,
+        absent: new Set(),
+      });
     this.now = opts.now ?? Date.now;
   }
 
@@ -128,22 +148,30 @@ export class TransactionAssembler {
           },
         ];
       }
-      case 'relation':
-        if (this.isCaptured(msg)) this.checkRelation(msg);
+      case 'relation': {
+        const t = this.captured(msg);
+        if (t) this.checkRelation(t, msg);
         return [];
-      case 'insert':
-        if (!this.isCaptured(msg.relation)) return [];
-        return [this.event('c', walLsn, null, msg.new as RawTuple)];
+      }
+      case 'insert': {
+        const t = this.captured(msg.relation);
+        if (!t) return [];
+        return [this.event(t, 'c', walLsn, null, msg.new as RawTuple)];
+      }
       case 'update':
         return this.update(msg, walLsn);
       case 'delete': {
-        if (!this.isCaptured(msg.relation)) return [];
+        const t = this.captured(msg.relation);
+        if (!t) return [];
         const old = (msg.old ?? msg.key) as RawTuple;
-        return [this.event('d', walLsn, old, null)];
+        return [this.event(t, 'd', walLsn, old, null)];
       }
       case 'truncate':
-        if (!msg.relations.some((r) => this.isCaptured(r))) return [];
-        return [this.truncate(walLsn)];
+        // one TRUNCATE may name several captured tables: one truncate event each
+        return msg.relations.flatMap((r) => {
+          const t = this.captured(r);
+          return t ? [this.truncate(t, walLsn)] : [];
+        });
       case 'message':
         return msg.transactional ? [] : this.message(msg, parseLsn(msg.messageLsn ?? walLsn));
       case 'origin':
@@ -171,28 +199,33 @@ export class TransactionAssembler {
   }
 
   private update(msg: Pgoutput.MessageUpdate, walLsn: string): SourceItem[] {
-    if (!this.isCaptured(msg.relation)) return [];
+    const t = this.captured(msg.relation);
+    if (!t) return [];
     const newRow = msg.new as RawTuple;
     // The old key: a key tuple when the key changed, or the old row under REPLICA IDENTITY FULL.
     const oldKey = (msg.key ?? msg.old) as RawTuple | null;
     if (oldKey) {
       // The primary key changed: delete the old row, create the new one.
-      const changed = this.opts.contract.keyColumns.some(
-        (k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k],
-      );
-      if (!changed) return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
+      const changed = t.contract.keyColumns.some((k) => oldKey[k] !== undefined && oldKey[k] !== newRow[k]);
+      if (!changed) return [this.event(t, 'u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
       // Unchanged TOASTed values are left out of the new tuple. Under REPLICA IDENTITY FULL the old
       // row has them; otherwise the create lists them in `unchanged` and the session reads them
       // from the source (row-reader.ts), so that the new key arrives as a complete row.
-      const complete = this.isFullImage(oldKey)
+      const complete = this.isFullImage(t, oldKey)
         ? Object.fromEntries(Object.entries(newRow).map(([k, v]) => [k, v === undefined ? oldKey[k] : v]))
         : newRow;
-      return [this.event('d', walLsn, oldKey, null), this.event('c', walLsn, null, complete)];
+      return [this.event(t, 'd', walLsn, oldKey, null), this.event(t, 'c', walLsn, null, complete)];
     }
-    return [this.event('u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
+    return [this.event(t, 'u', walLsn, (msg.old as RawTuple | null) ?? null, newRow)];
   }
 
-  private event(op: Op, walLsn: string, before: RawTuple | null, after: RawTuple | null): SourceItem {
+  private event(
+    table: Captured,
+    op: Op,
+    walLsn: string,
+    before: RawTuple | null,
+    after: RawTuple | null,
+  ): SourceItem {
     const t = this.requireTxn(op);
     const keySource = after ?? before;
     if (!keySource) throw new Error('event without key');
@@ -201,28 +234,29 @@ export class TransactionAssembler {
     let afterRow: Row | null;
     let beforeRow: Row | null;
     try {
-      key = this.decodeKey(keySource);
-      afterRow = after ? this.decodeRow(after, unchanged) : null;
+      key = this.decodeKey(table, keySource);
+      afterRow = after ? this.decodeRow(table, after, unchanged) : null;
       // `before` is a full image only under REPLICA IDENTITY FULL; a key-only image is not a row.
-      beforeRow = before && this.isFullImage(before) ? this.decodeRow(before, []) : null;
+      beforeRow = before && this.isFullImage(table, before) ? this.decodeRow(table, before, []) : null;
     } catch (err) {
       const lsn = parseLsn(walLsn);
-      const e = new UncarriableChangeError(this.opts.contract, key ?? keySource, lsn, t.commitLsn, err);
+      const e = new UncarriableChangeError(table.contract, key ?? keySource, lsn, t.commitLsn, err);
       // a missing key column is the table's shape, not one row's value: it stays a schema mismatch
       throw err instanceof SchemaMismatchError ? new SchemaMismatchError(e.message, err.hint) : e;
     }
-    const event = this.envelope(t, walLsn, op, { before: beforeRow, after: afterRow, unchanged });
+    const event = this.envelope(table, t, walLsn, op, { before: beforeRow, after: afterRow, unchanged });
     return { kind: 'event', key, event };
   }
 
   /** A TRUNCATE of the captured table: one event with op `t`, no rows, the next seq of its transaction. */
-  private truncate(walLsn: string): SourceItem {
+  private truncate(table: Captured, walLsn: string): SourceItem {
     const t = this.requireTxn('truncate');
-    const event = this.envelope(t, walLsn, 't', { before: null, after: null, unchanged: [] });
+    const event = this.envelope(table, t, walLsn, 't', { before: null, after: null, unchanged: [] });
     return { kind: 'truncate', commitLsn: t.commitLsn, event };
   }
 
   private envelope(
+    table: Captured,
     t: Txn,
     walLsn: string,
     op: Op,
@@ -236,8 +270,8 @@ export class TransactionAssembler {
         connector: 'pgcdc',
         name: this.opts.name,
         db: this.opts.db,
-        schema: this.opts.contract.schema,
-        table: this.opts.contract.table,
+        schema: table.contract.schema,
+        table: table.contract.table,
         lsn: parseLsn(walLsn),
         commit_lsn: t.commitLsn,
         seq,
@@ -251,18 +285,18 @@ export class TransactionAssembler {
     };
   }
 
-  private isFullImage(tuple: RawTuple): boolean {
-    return this.columns.every(
+  private isFullImage(table: Captured, tuple: RawTuple): boolean {
+    return table.columns.every(
       (c) =>
-        this.absent.has(c.name) || (tuple[c.name] !== undefined && (c.nullable || tuple[c.name] !== null)),
+        table.absent.has(c.name) || (tuple[c.name] !== undefined && (c.nullable || tuple[c.name] !== null)),
     );
   }
 
-  private decodeRow(tuple: RawTuple, unchanged: string[]): Row {
+  private decodeRow(table: Captured, tuple: RawTuple, unchanged: string[]): Row {
     const row: Row = {};
-    for (const c of this.columns) {
+    for (const c of table.columns) {
       const raw = tuple[c.name];
-      if (this.absent.has(c.name)) {
+      if (table.absent.has(c.name)) {
         row[c.name] = null; // dropped at the source: not an unchanged TOAST value
       } else if (raw === undefined) {
         // an unchanged TOASTed value PostgreSQL did not send: not a value, see unchangedPlaceholder
@@ -285,10 +319,10 @@ export class TransactionAssembler {
     return row;
   }
 
-  private decodeKey(tuple: RawTuple): Row {
+  private decodeKey(table: Captured, tuple: RawTuple): Row {
     const key: Row = {};
-    for (const k of this.opts.contract.keyColumns) {
-      const spec = this.columns.find((c) => c.name === k)!;
+    for (const k of table.contract.keyColumns) {
+      const spec = table.columns.find((c) => c.name === k)!;
       const raw = tuple[k];
       if (raw === undefined || raw === null)
         throw new SchemaMismatchError(`change without a value for key column ${k}`);
@@ -297,27 +331,27 @@ export class TransactionAssembler {
     return key;
   }
 
-  private isCaptured(rel: Pgoutput.MessageRelation): boolean {
-    return rel.schema === this.opts.contract.schema && rel.name === this.opts.contract.table;
+  private captured(rel: Pgoutput.MessageRelation): Captured | undefined {
+    return this.tables.get(`${rel.schema}.${rel.name}`);
   }
 
-  private checkRelation(rel: Pgoutput.MessageRelation): void {
+  private checkRelation(table: Captured, rel: Pgoutput.MessageRelation): void {
     const have = new Set(rel.columns.map((c) => c.name));
-    const missing = this.columns.filter((c) => !have.has(c.name));
-    const required = missing.filter((c) => !c.nullable || this.opts.contract.keyColumns.includes(c.name));
+    const missing = table.columns.filter((c) => !have.has(c.name));
+    const required = missing.filter((c) => !c.nullable || table.contract.keyColumns.includes(c.name));
     if (required.length > 0) {
       throw new SchemaMismatchError(
         `table ${rel.schema}.${rel.name} lacks NOT NULL columns of the event schema: ${required.map((c) => c.name).join(', ')}; ` +
           'its changes cannot be published from here on (nothing after this point is acknowledged)',
       );
     }
-    this.absent = new Set(missing.map((c) => c.name));
-    const known = new Set(this.columns.map((c) => c.name));
+    table.absent = new Set(missing.map((c) => c.name));
+    const known = new Set(table.columns.map((c) => c.name));
     const ignored = rel.columns.map((c) => c.name).filter((n) => !known.has(n));
     if (missing.length > 0 || ignored.length > 0)
       this.opts.onSchemaDrift?.({
         table: `${rel.schema}.${rel.name}`,
-        missingNullable: [...this.absent],
+        missingNullable: [...table.absent],
         ignored,
       });
   }

@@ -24,23 +24,32 @@ export interface SnapshotEventContext {
   version: string;
 }
 
-/** The text form of a key (the single primary-key column). */
+/**
+ * The text form of a key, as the checkpoint and the chunk query use it: the value's text for a
+ * single-column primary key; a JSON array of the values' texts for a composite one (keyParts).
+ */
 export function keyTextOf(contract: TableContract, key: Row): string {
-  const column = singleKeyColumn(contract);
-  const v = key[column];
-  if (v === null || v === undefined) throw new Error(`key without a value for ${column}`);
-  const spec = contract.columns.find((c) => c.name === column);
-  return spec ? String(toSqlParam(spec.pgType, v)) : String(v); // PostgreSQL's input text of any key type
+  const parts = contract.keyColumns.map((column) => {
+    const v = key[column];
+    if (v === null || v === undefined) throw new Error(`key without a value for ${column}`);
+    const spec = contract.columns.find((c) => c.name === column);
+    return spec ? String(toSqlParam(spec.pgType, v)) : String(v); // PostgreSQL's input text of any key type
+  });
+  if (parts.length === 0) throw new Error(`${contract.schema}.${contract.table} has no key columns`);
+  return parts.length === 1 ? parts[0]! : JSON.stringify(parts);
 }
 
-export function singleKeyColumn(contract: TableContract): string {
-  const [first, ...rest] = contract.keyColumns;
-  if (!first || rest.length > 0) {
-    throw new Error(
-      `snapshot needs a single-column primary key; ${contract.schema}.${contract.table} has (${contract.keyColumns.join(', ')})`,
-    );
+/** keyTextOf's inverse: one text per key column (nulls when the text is not a composite key's). */
+export function keyParts(contract: TableContract, keyText: string): (string | null)[] {
+  if (contract.keyColumns.length === 1) return [keyText];
+  try {
+    const parts: unknown = JSON.parse(keyText);
+    if (Array.isArray(parts) && parts.length === contract.keyColumns.length)
+      return parts.map((p) => (typeof p === 'string' ? p : null));
+  } catch {
+    // not a composite key's text: compares as unknown (no row)
   }
-  return first;
+  return contract.keyColumns.map(() => null);
 }
 
 /** Decodes one SELECT row (columns in contract order) the way the assembler decodes pgoutput text. */

@@ -57,6 +57,8 @@ export interface SnapshotFeedDeps {
 }
 
 export interface SnapshotFeedState {
+  /** `schema.table` of the table being fed */
+  table?: string;
   snapshotId: string | undefined;
   rowsDone: number;
   rowsTotal: number | null;
@@ -71,8 +73,11 @@ export interface SnapshotFeed {
   run(): Promise<void>;
   stop(): Promise<void>;
   state(): SnapshotFeedState;
-  /** The snapshot may not have fed this key's row yet (unread.ts): publish its updates complete. */
-  mayBeUnread(key: Row): boolean;
+  /**
+   * The snapshot may not have fed this key's row of `table` (`schema.table`, default the feed's
+   * own) yet (unread.ts): publish its updates complete.
+   */
+  mayBeUnread(key: Row, table?: string): boolean;
 }
 
 export function newSnapshotId(now = Date.now()): string {
@@ -273,6 +278,9 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
 
   return {
     process(item) {
+      // another table's event (several tables per pipeline): not this window's business
+      if (item.kind === 'event' && `${item.event.source.schema}.${item.event.source.table}` !== table)
+        return [item];
       if (item.kind === 'signal') {
         log.info({ content: item.content, lsn: formatLsn(item.lsn) }, 'signal received');
         waker.wake();
@@ -293,7 +301,8 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       acks.stop();
       await running?.catch(() => undefined);
     },
-    state: () => ({ ...state }),
-    mayBeUnread: (key) => mayBeUnread(progress, contract, key),
+    state: () => ({ ...state, table }),
+    // another table's key is not this feed's to judge (several tables: combineSnapshotFeeds)
+    mayBeUnread: (key, of) => (of === undefined || of === table) && mayBeUnread(progress, contract, key),
   };
 }

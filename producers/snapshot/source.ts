@@ -1,10 +1,11 @@
 // Snapshot reads on the source: the chunk SELECT (key order, feed limit, optional filter), the
 // watermark messages around it, and the start-of-snapshot figures (largest key, row estimate).
 // No table lock: every read is one short READ COMMITTED transaction using the primary-key index.
+// A composite primary key is compared as a row, (k1, k2) > ($1, $2), in the index's order.
 import pg from 'pg';
 import type { TableContract } from '../../schemas/contract.ts';
 import type { RawRow } from './events.ts';
-import { singleKeyColumn } from './events.ts';
+import { keyParts } from './events.ts';
 import { parsePgSnapshot, WATERMARK_PREFIX, type PgSnapshot } from './watermark.ts';
 
 const q = pg.escapeIdentifier;
@@ -38,6 +39,18 @@ export interface ChunkRead {
   pending: RawRow[];
 }
 
+/** The key columns as a row expression, e.g. ("a", "b"), with an optional alias prefix. */
+function keyRow(contract: TableContract, alias = ''): string {
+  const cols = contract.keyColumns.map((k) => `${alias}${q(k)}`);
+  return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
+}
+
+/** The key `keyText` as parameters appended to `values`: the matching row of placeholders. */
+function keyParams(contract: TableContract, keyText: string, values: unknown[]): string {
+  const ps = keyParts(contract, keyText).map((v) => `$${values.push(v)}`);
+  return ps.length === 1 ? ps[0]! : `(${ps.join(', ')})`;
+}
+
 /** Every column as PostgreSQL's text output (the same text pgoutput sends), no client-side parsing. */
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 
@@ -46,24 +59,35 @@ const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) =>
  * the pending keys, each row prefixed with the snapshot text and whether it comes from the scan.
  */
 export function chunkSql(s: ChunkSpec): { text: string; values: unknown[] } {
-  const key = q(singleKeyColumn(s.contract));
-  const table = `${q(s.contract.schema)}.${q(s.contract.table)}`;
-  const cols = s.contract.columns
+  const { contract } = s;
+  const key = keyRow(contract);
+  const order = contract.keyColumns.map((k) => q(k)).join(', ');
+  const table = `${q(contract.schema)}.${q(contract.table)}`;
+  const cols = contract.columns
     .map((c) => (s.absent?.has(c.name) ? `NULL AS ${q(c.name)}` : `s.${q(c.name)}`))
     .join(', ');
   const filter = s.filter ? ` AND (${s.filter})` : '';
-  const values: unknown[] = [s.maxKey, s.limit];
-  const lower = s.afterKey === null ? '' : ` AND ${key} > $${values.push(s.afterKey)}`;
-  const scan = `SELECT true AS pgcdc_scan, * FROM ${table} WHERE ${key} <= $1${lower}${filter} ORDER BY ${key} LIMIT $2`;
+  const values: unknown[] = [];
+  const upper = `${key} <= ${keyParams(contract, s.maxKey, values)}`;
+  const limit = `$${values.push(s.limit)}`;
+  const lower = s.afterKey === null ? '' : ` AND ${key} > ${keyParams(contract, s.afterKey, values)}`;
+  const scan = `SELECT true AS pgcdc_scan, * FROM ${table} WHERE ${upper}${lower}${filter} ORDER BY ${order} LIMIT ${limit}`;
   const parts = [`(${scan})`];
   if (s.pendingKeys.length > 0) {
-    const p = values.push(s.pendingKeys);
-    parts.push(`(SELECT false AS pgcdc_scan, * FROM ${table} WHERE ${key} = ANY($${p})${filter})`);
+    const single = contract.keyColumns.length === 1;
+    const p = values.push(
+      single ? s.pendingKeys : JSON.stringify(s.pendingKeys.map((k) => keyParts(contract, k))),
+    );
+    const match = single
+      ? `${key} = ANY($${p})`
+      : `jsonb_build_array(${contract.keyColumns.map((k) => `${q(k)}::text`).join(', ')}) IN (SELECT jsonb_array_elements($${p}::jsonb))`;
+    parts.push(`(SELECT false AS pgcdc_scan, * FROM ${table} WHERE ${match}${filter})`);
   }
+  const outer = contract.keyColumns.map((k) => `s.${q(k)}`).join(', ');
   return {
     text:
       `SELECT pg_current_snapshot()::text AS pgcdc_snapshot, s.pgcdc_scan, ${cols} ` +
-      `FROM (${parts.join(' UNION ALL ')}) s ORDER BY s.pgcdc_scan DESC, s.${key}`,
+      `FROM (${parts.join(' UNION ALL ')}) s ORDER BY s.pgcdc_scan DESC, ${outer}`,
     values,
   };
 }
@@ -121,14 +145,16 @@ export async function emitHighWatermark(c: Queryable, content: string): Promise<
   ]);
 }
 
-/** Largest key now (the scan's end: later rows arrive through the stream anyway). */
+/** Largest key now (the scan's end: later rows arrive through the stream anyway; aliased: ORDER BY a name would sort the text output column, not the key). */
 export async function maxKey(c: pg.Client, contract: TableContract): Promise<string | null> {
-  const key = q(singleKeyColumn(contract));
-  const res = await c.query<{ k: string | null }>(
-    // not max(): uuid and other key types have no max aggregate; the primary key index answers this
-    `SELECT ${key}::text AS k FROM ${q(contract.schema)}.${q(contract.table)} ORDER BY ${key} DESC LIMIT 1`,
-  );
-  return res.rows[0]?.k ?? null;
+  const cols = contract.keyColumns.map((k) => q(k));
+  const res = await c.query<(string | null)[]>({
+    text: `SELECT ${cols.map((k, i) => `${k}::text AS pgcdc_k${i}`).join(', ')} FROM ${q(contract.schema)}.${q(contract.table)} ORDER BY ${cols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`,
+    rowMode: 'array',
+  });
+  const row = res.rows[0];
+  if (!row) return null;
+  return row.length === 1 ? row[0]! : JSON.stringify(row);
 }
 
 /**
@@ -142,14 +168,15 @@ export async function estimateRows(
   filter: string | undefined,
   countTimeoutMs: number,
 ): Promise<{ total: number | null; exact: boolean }> {
-  const key = q(singleKeyColumn(contract));
   const table = `${q(contract.schema)}.${q(contract.table)}`;
   try {
     await c.query('BEGIN');
     await c.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(countTimeoutMs))}`);
+    const values: unknown[] = [];
+    const upper = `${keyRow(contract)} <= ${keyParams(contract, upTo, values)}`;
     const res = await c.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${table} WHERE ${key} <= $1${filter ? ` AND (${filter})` : ''}`,
-      [upTo],
+      `SELECT count(*) AS n FROM ${table} WHERE ${upper}${filter ? ` AND (${filter})` : ''}`,
+      values,
     );
     await c.query('COMMIT');
     return { total: Number(res.rows[0]!.n), exact: true };

@@ -10,7 +10,7 @@
 // checkpoint yet, a key type without a known order), the answer is "may be unread": an extra read,
 // never a missing value.
 import type { Row, TableContract } from '../../schemas/contract.ts';
-import { keyTextOf, singleKeyColumn } from './events.ts';
+import { keyTextOf } from './events.ts';
 
 const INTEGER_KEYS: ReadonlySet<string> = new Set(['smallint', 'integer', 'bigint']);
 
@@ -29,9 +29,11 @@ export function mayBeUnread(progress: SnapshotProgress, contract: TableContract,
     case 'idle':
       return false;
     case 'running': {
-      const column = singleKeyColumn(contract);
       const keyText = keyTextOf(contract, key);
       if (progress.lastKey === null || progress.pending.has(keyText)) return true;
+      // a composite key's scan order is the database's row order: not known here
+      if (contract.keyColumns.length !== 1) return true;
+      const column = contract.keyColumns[0]!;
       // the scan's order is the database's; here it is known for integer keys only
       const type = contract.columns.find((c) => c.name === column)?.pgType;
       if (!type || !INTEGER_KEYS.has(type)) return true;

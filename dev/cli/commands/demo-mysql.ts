@@ -29,6 +29,7 @@ export function addMysqlDemoTarget(config: Config, urls: StackUrls): MysqlTarget
     type: 'mysql',
     url: urls.mysqlPeerUrl,
     batchSize: 500,
+    tables: ['public.users'], // the demo compares the users table at MariaDB
   });
   config.targets.push(target);
   return target;

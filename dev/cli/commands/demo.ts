@@ -1,6 +1,7 @@
 // `pgcdc demo` (npm run demo): the main job on the local stack, end to end. Starts the stack,
-// resets the demo's slot/topic/tables, runs the producer and the Postgres peer target, seeds users,
-// makes live inserts/updates/deletes, shows them arriving, and compares peer and source row by row.
+// resets the demo's slot/topics/tables, runs the producer and the Postgres peer target, seeds
+// users, groups and memberships (several tables in one pipeline, docs/tables.md), makes live
+// inserts/updates/deletes, shows them arriving, and compares peer and source table by table.
 import type { Command } from 'commander';
 import pg from 'pg';
 import { forgetPosition } from '../../../producers/postgres/position.ts';
@@ -18,12 +19,18 @@ import { loadConfigFile } from '../../../pipeline/config/load.ts';
 import {
   dlqTopicFor,
   groupFor,
-  topicFor,
+  sourceTopicsOf,
   type Config,
   type PostgresTargetConfig,
 } from '../../../pipeline/config/schema.ts';
 import { createLogger } from '../../../pipeline/observability/logger.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
+import {
+  compareFixtureTables,
+  createFixtureTables,
+  FIXTURE_TABLES,
+  fixtureContractDir,
+} from '../../tables/index.ts';
 import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
 import { redactSecrets } from '../../redact.ts';
 import { useColour } from '../../../cli/colour.ts';
@@ -65,7 +72,8 @@ interface DemoSetup {
   target: PostgresTargetConfig;
   hook: DemoReceiver | undefined;
   app: App;
-  topic: string;
+  /** one change topic per table */
+  topics: string[];
   contract: TableContract;
 }
 
@@ -81,8 +89,8 @@ interface DemoPipeline {
 }
 
 /** Drops what an earlier demo left: slot, position, publication, tables, topics, consumer groups. */
-async function resetDemo({ config, target, hook, app, topic }: DemoSetup): Promise<void> {
-  say('resetting the demo: slot, publication, topic, consumer group, source and peer tables');
+async function resetDemo({ config, target, hook, app, topics }: DemoSetup): Promise<void> {
+  say('resetting the demo: slot, publication, topics, consumer group, source and peer tables');
   await withClient(config.source.url, async (c) => {
     await c.query(
       'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
@@ -90,21 +98,27 @@ async function resetDemo({ config, target, hook, app, topic }: DemoSetup): Promi
     );
     await forgetPosition(c, config.source.position, config.source.slot); // the slot is gone on purpose
     await c.query(`DROP PUBLICATION IF EXISTS ${pg.escapeIdentifier(config.source.publication)}`);
-    await c.query('DROP TABLE IF EXISTS public.users');
+    await c.query('DROP TABLE IF EXISTS public.memberships, public.groups, public.users');
   });
   await createUsersTable(config.source.url);
-  await withClient(target.url, (c) =>
-    c.query(
-      `DROP TABLE IF EXISTS ${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(target.table)}`,
-    ),
-  );
+  await createFixtureTables(config.source.url);
+  // the peer has each table under its source name (docs/tables.md), bookkeeping tables beside
+  await withClient(target.url, async (c) => {
+    for (const name of FIXTURE_TABLES) {
+      const [schema, table] = name.split('.') as [string, string];
+      for (const suffix of ['', '_pgcdc_deleted', '_pgcdc_truncated'])
+        await c.query(
+          `DROP TABLE IF EXISTS ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table + suffix)}`,
+        );
+    }
+  });
   const admin = app.kafka.admin();
   const groups = app.kafka.groupAdmin();
   await Promise.all([admin.connect(), groups.connect()]);
   try {
     // Deleting the topic also drops the group's offsets for it; deleting the group is
     // refused while a killed earlier demo's member has not timed out, which is harmless.
-    await admin.deleteTopic(topic);
+    for (const topic of topics) await admin.deleteTopic(topic);
     await admin.deleteTopic(dlqTopicFor(config.kafka, target));
     await groups.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
     if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
@@ -116,9 +130,9 @@ async function resetDemo({ config, target, hook, app, topic }: DemoSetup): Promi
 }
 
 /** Starts the producer (waits until it streams), the targets' consumers and the metrics server. */
-async function startPipeline({ config, target, hook, app, topic }: DemoSetup): Promise<DemoPipeline> {
+async function startPipeline({ config, target, hook, app, topics }: DemoSetup): Promise<DemoPipeline> {
   say(
-    `running the producer (slot ${config.source.slot} -> topic ${topic}) and target "${target.name}" (${target.url.replace(/\/\/.*@/, '//')})`,
+    `running the producer (slot ${config.source.slot} -> topics ${topics.join(', ')}) and target "${target.name}" (${target.url.replace(/\/\/.*@/, '//')})`,
   );
   const { producer, done } = startProducer(app);
   await waitFor('the producer to stream', () => Promise.resolve(producer.state().running));
@@ -144,6 +158,17 @@ async function seedUsers(url: string, r: ReturnType<typeof rng>, n: number): Pro
     return inserted;
   });
   say(`seeded ${ids.length} users in one transaction`);
+  const { groups, memberships } = await withClient(url, async (c) => {
+    const g = await c.query(
+      "INSERT INTO groups (name, description, tags) SELECT 'group ' || i, CASE WHEN i % 3 = 0 THEN 'team ' || i END, ARRAY['g' || (i % 5)] FROM generate_series(1, greatest($1::int / 50, 5)) i",
+      [n],
+    );
+    const m = await c.query(
+      "INSERT INTO memberships (user_id, group_id, role) SELECT u.id, g.id, CASE WHEN (u.id + g.id) % 10 = 0 THEN 'admin' ELSE 'member' END FROM users u JOIN groups g ON (u.id * 7 + g.id) % 13 = 0",
+    );
+    return { groups: g.rowCount ?? 0, memberships: m.rowCount ?? 0 };
+  });
+  say(`seeded ${groups} groups and ${memberships} memberships (key user_id, group_id)`);
 }
 
 /** Live inserts, updates (TOAST-preserving, bulk, an email swap) and deletes on the source. */
@@ -183,8 +208,25 @@ async function liveChanges(url: string, r: ReturnType<typeof rng>): Promise<void
     await c.query('UPDATE users SET email = $2 WHERE id = $1', [a, eb]);
     await c.query('COMMIT');
     counts.updates += 3;
-    const del = await c.query('DELETE FROM users WHERE id % 11 = 0');
+    const del = await c.query('DELETE FROM users WHERE id % 11 = 0'); // cascades to memberships
     counts.deletes += del.rowCount ?? 0;
+    // the tables around users: roles change, a membership moves to another group (its key
+    // changes), a group goes (with its memberships), a new group gets members
+    const roles = await c.query(
+      "UPDATE memberships SET role = 'owner', note = 'promoted' WHERE user_id % 17 = 0",
+    );
+    counts.updates += roles.rowCount ?? 0;
+    const moved = await c.query(
+      'UPDATE memberships m SET group_id = (SELECT max(id) FROM groups) WHERE (user_id, group_id) IN (SELECT user_id, group_id FROM memberships WHERE user_id % 19 = 0 ORDER BY 1, 2 LIMIT 1) AND NOT EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = m.user_id AND x.group_id = (SELECT max(id) FROM groups))',
+    );
+    counts.updates += moved.rowCount ?? 0;
+    const gone = await c.query('DELETE FROM groups WHERE id = (SELECT min(id) FROM groups)');
+    counts.deletes += gone.rowCount ?? 0;
+    await c.query("INSERT INTO groups (name) VALUES ('late joiners')");
+    const joined = await c.query(
+      "INSERT INTO memberships (user_id, group_id) SELECT id, (SELECT id FROM groups WHERE name = 'late joiners') FROM users WHERE id % 23 = 0",
+    );
+    counts.inserts += joined.rowCount ?? 0;
   });
   say(`live changes: ${counts.inserts} inserts, ${counts.updates} updates, ${counts.deletes} deletes`);
 }
@@ -203,13 +245,17 @@ async function waitAndCompare(
   const src = { url: config.source.url, schema: 'public', table: 'users' };
   const dst = { url: target.url, schema: target.schema, table: target.table };
   let last = Date.now();
+  const allEqual = async () =>
+    Object.values(await compareFixtureTables(config.source.url, target.url, config.source.contracts!)).every(
+      (r) => r.equal,
+    );
   await waitFor('the peer to catch up', async () => {
     const st = consumer.status();
     if (Date.now() - last > 2000) {
       last = Date.now();
       say(`... applied ${st.applied} events so far (${st.state}${st.lastError ? `: ${st.lastError}` : ''})`);
     }
-    return (await compareTables(src, dst, columns)).equal;
+    return allEqual();
   });
   const elapsed = (Date.now() - t0) / 1000;
   const st = consumer.status();
@@ -237,9 +283,12 @@ async function waitAndCompare(
   say(
     `end-to-end latency of single-row changes (commit -> applied at the peer): p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
   );
-  const result = await compareTables(src, dst, columns);
-  let ok = result.equal;
-  console.log(`\n${describeComparison(result)}\n`);
+  const results = await compareFixtureTables(config.source.url, target.url, config.source.contracts!);
+  let ok = Object.values(results).every((r) => r.equal);
+  console.log('');
+  for (const [table, result] of Object.entries(results))
+    console.log(`${table}: ${describeComparison(result)}`);
+  console.log('');
   if (hook && hookConsumer) {
     const done = (c: Consumer) => c.status().applied + c.status().deadLettered;
     await waitFor('the webhook to catch up', () => Promise.resolve(done(hookConsumer) >= done(consumer)));
@@ -282,10 +331,16 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   const settings = stackSettingsFromEnv(process.env);
   say('starting the local stack (first run downloads Kafka and the registry) ...');
   const up = await stackUp(settings, (m) => say(m));
-  const config = loadConfigFile(LOCAL_CONFIG, process.env);
+  const loaded = loadConfigFile(LOCAL_CONFIG, process.env);
+  // users, groups and memberships in one pipeline; their contracts in a demo contract directory
+  const config: Config = {
+    ...loaded,
+    source: { ...loaded.source, tables: [...FIXTURE_TABLES], contracts: fixtureContractDir() },
+  };
   const target = config.targets[0] as PostgresTargetConfig;
   const hook = opts.webhook ? await startDemoReceiver() : undefined;
-  if (hook) config.targets.push(hook.target);
+  // the receiver checks the order per user: it takes the users table only
+  if (hook) config.targets.push({ ...hook.target, tables: ['public.users'] });
   const maria = opts.mysql === false ? undefined : addMysqlDemoTarget(config, up.urls);
   const logger = createLogger({
     level: opts.logLevel ?? 'warn',
@@ -297,7 +352,7 @@ async function runDemo(opts: DemoOpts): Promise<void> {
     target,
     hook,
     app: createApp(config, logger),
-    topic: topicFor(config.kafka, config.source),
+    topics: sourceTopicsOf(config.kafka, config.source),
     contract: loadContract(),
   };
   let ok = false;
@@ -332,7 +387,9 @@ async function runDemo(opts: DemoOpts): Promise<void> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the pipeline on the local stack: seed users, live changes, peer compared with source')
+    .description(
+      'run the pipeline on the local stack: users, groups and memberships seeded, live changes, peer compared with source table by table',
+    )
     .option('--rows <n>', 'users to seed', '3000')
     .option(
       '--keep-running',

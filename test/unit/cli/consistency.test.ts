@@ -54,13 +54,17 @@ const target = (over: Partial<TargetView> = {}): TargetView =>
     lastError: null,
     ...over,
   }) as TargetView;
-const status = (p: ProducerView, targets: TargetView[], topicError?: string): PipelineStatus => ({
-  generatedAt: '2026-11-29T12:00:00Z',
-  topic: { name: 'pgcdc.public.users', partitions: [], ...(topicError ? { error: topicError } : {}) },
-  statusTopic: { name: 'pgcdc.status' },
-  producer: p,
-  targets,
-});
+const status = (p: ProducerView, targets: TargetView[], topicError?: string): PipelineStatus => {
+  const topic = { name: 'pgcdc.public.users', partitions: [], ...(topicError ? { error: topicError } : {}) };
+  return {
+    generatedAt: '2026-11-29T12:00:00Z',
+    topic,
+    topics: [topic],
+    statusTopic: { name: 'pgcdc.status' },
+    producer: p,
+    targets,
+  };
+};
 
 describe('healthOf (pgcdc status exit code)', () => {
   it('is healthy when the producer streams and every target is OK', () => {

@@ -5,7 +5,7 @@ import { TransactionAssembler } from '../../../../producers/postgres/assembler.t
 import {
   decodeSnapshotRow,
   keyTextOf,
-  singleKeyColumn,
+  keyParts,
   snapshotEvent,
   type RawRow,
 } from '../../../../producers/snapshot/events.ts';
@@ -76,9 +76,14 @@ describe('snapshot events', () => {
     assertValid(avroType(contract.valueSchema), e);
   });
 
-  it('needs a single-column primary key', () => {
-    expect(singleKeyColumn(contract)).toBe('id');
+  it('a single-column key is its value; a composite key is a JSON array of its values (docs/tables.md)', () => {
     expect(keyTextOf(contract, { id: 5n })).toBe('5');
-    expect(() => singleKeyColumn({ ...contract, keyColumns: ['a', 'b'] })).toThrow(/single-column/);
+    expect(keyParts(contract, '5')).toEqual(['5']);
+    const composite = { ...contract, keyColumns: ['user_id', 'group_id'] };
+    const text = keyTextOf(composite, { user_id: 5n, group_id: 7n });
+    expect(text).toBe('["5","7"]');
+    expect(keyParts(composite, text)).toEqual(['5', '7']);
+    expect(keyParts(composite, '0')).toEqual([null, null]);
+    expect(() => keyTextOf(composite, { user_id: 5n })).toThrow(/group_id/);
   });
 });

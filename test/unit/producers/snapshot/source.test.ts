@@ -66,3 +66,25 @@ describe('chunkSql', () => {
     expect(ddl).toContain('PRIMARY KEY (slot, table_name)');
   });
 });
+
+describe('chunkSql with a composite primary key (docs/tables.md)', () => {
+  const memberships = { ...contract, table: 'memberships', keyColumns: ['id', 'email'] };
+  it('compares the key as a row, in key order, and re-reads pending keys by their JSON text', () => {
+    const { text, values } = chunkSql({
+      contract: memberships,
+      afterKey: '["5","a@x"]',
+      maxKey: '["9","z@x"]',
+      limit: 100,
+      pendingKeys: ['["7","b@x"]'],
+      filter: undefined,
+    });
+    expect(values).toEqual(['9', 'z@x', 100, '5', 'a@x', '[["7","b@x"]]']);
+    expect(text).toContain(
+      'WHERE ("id", "email") <= ($1, $2) AND ("id", "email") > ($4, $5) ORDER BY "id", "email" LIMIT $3',
+    );
+    expect(text).toContain(
+      'WHERE jsonb_build_array("id"::text, "email"::text) IN (SELECT jsonb_array_elements($6::jsonb))',
+    );
+    expect(text).toMatch(/ORDER BY s\.pgcdc_scan DESC, s\."id", s\."email"$/);
+  });
+});
