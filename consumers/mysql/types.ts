@@ -189,7 +189,7 @@ export function datetime(
   if (us < DATETIME_MIN || us > DATETIME_MAX)
     throw new UnrepresentableValueError(
       column,
-      `${kind} ${kind === 'timestamptz' ? formatTimestamptz(us) : formatTimestamp(us)} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
+      `${kind} ${formatTimestamp(us)}${kind === 'timestamptz' ? ' UTC' : ''} is outside DATETIME's range (years 1000 to 9999) in MySQL`,
     );
   // formatTimestamptz prints 'YYYY-MM-DD HH:MM:SS.ffffff+00' for years 1000-9999
   return formatTimestamptz(us).slice(0, 26);

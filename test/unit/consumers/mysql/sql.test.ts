@@ -164,7 +164,7 @@ describe('types', () => {
   it.each([
     [TS_POS_INFINITY, /infinity has no DATETIME value/],
     [TS_NEG_INFINITY, /-infinity has no DATETIME value/],
-    [-30610224000000001n, /0999-12-31 23:59:59.999999 is outside DATETIME's range/],
+    [-30610224000000001n, /0999-12-31 23:59:59.999999 UTC is outside DATETIME's range/],
     [253402300800000000n, /10000-01-01 .* is outside DATETIME's range/],
   ])('refuses timestamp %s with its reason', (us, why) => {
     expect(() => datetime('last_login_at', us)).toThrow(UnrepresentableValueError);
