@@ -34,12 +34,20 @@ describe('peers: a node process SIGKILLed mid-stream', () => {
     const start = (node: string) =>
       children.set(node, spawnCli(['peers', 'run', '--node', node, '-c', file]));
     for (const { name } of env.nodes) start(name);
-    // the slots exist (a write before them would not be captured), then a first write makes the round
+    // the slots are consistent (a write committed before would not be captured), then a first
+    // write makes the round. A slot is listed while it is still being created (waiting for the
+    // transactions running then to end, long on a loaded server); its confirmed_flush_lsn is null
+    // until it is consistent: a node's writes before that are never decoded, never published.
     for (const { name } of env.nodes)
       await waitUntil(
         async () =>
-          (await sql(env.url(name), `SELECT 1 FROM pg_replication_slots WHERE database = current_database()`))
-            .rowCount === 1,
+          (
+            await sql(
+              env.url(name),
+              `SELECT 1 FROM pg_replication_slots
+                WHERE database = current_database() AND confirmed_flush_lsn IS NOT NULL`,
+            )
+          ).rowCount === 1,
         { timeoutMs: 120_000, what: `the slot of ${name}: ${children.get(name)?.output().slice(-2000)}` },
       );
     await sql(env.url('a'), `INSERT INTO users (id, email, username) VALUES (1, 'k1@a', 'one')`);
