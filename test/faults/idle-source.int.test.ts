@@ -81,14 +81,20 @@ describe('idle source', () => {
     const samples = await watch.stop();
     const ctl = (await slotRow(e.source.url, control))!;
     const controlRetained = lsn(ctl.current) - lsn(ctl.restart);
+    // What pgcdc has been sent but not yet acknowledged. Not current - confirmed: how fast the
+    // server's walsender decodes the burst (CPU it shares with everything else on the machine) is
+    // not the pipeline's doing; the pipeline's part starts when the stream reaches it.
     const maxFlushLag = samples.reduce((m, s) => {
-      const lag = lsn(s?.current) - lsn(s?.confirmed);
+      if (!s?.sent) return m;
+      const lag = lsn(s.sent) - lsn(s.confirmed);
       return lag > m ? lag : m;
     }, 0n);
+    const sampledWithReader = samples.filter((s) => s?.sent).length;
 
     expect(written).toBeGreaterThan(4 << 20);
     expect(controlRetained).toBeGreaterThanOrEqual(written);
     expect(released.retained).toBeLessThan(RETAINED_BOUND);
+    expect(sampledWithReader).toBeGreaterThan(samples.length / 2); // the lag below was measured
     expect(maxFlushLag).toBeLessThan(written / 2n); // it follows the burst, not only its end
     expect(await metricValue(app, 'pgcdc_published_events_total')).toBe(published); // heartbeats publish nothing
     await waitForPeerEqual(e);
@@ -96,7 +102,7 @@ describe('idle source', () => {
     console.log(
       `idle source: ${mb(written)} of WAL written to another table in ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
         `slot confirmed ${formatLsn(lsn(confirmedAfter.confirmed))} >= burst end ${formatLsn(end)}; ` +
-        `unacknowledged WAL at most ${mb(maxFlushLag)} during the burst; retained ${mb(released.retained)} afterwards ` +
+        `sent but unacknowledged WAL at most ${mb(maxFlushLag)} during the burst; retained ${mb(released.retained)} afterwards ` +
         `(bound ${mb(RETAINED_BOUND)}), an unread control slot retains ${mb(controlRetained)}`,
     );
   }, 180_000);

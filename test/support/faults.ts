@@ -298,11 +298,14 @@ export async function slotRow(url: string, slot: string) {
     wal_status: string | null;
     safe_wal_size: string | null;
     current: string;
+    sent: string | null;
   }>(
     url,
-    `SELECT confirmed_flush_lsn::text AS confirmed, restart_lsn::text AS restart, wal_status,
-            safe_wal_size::text, pg_current_wal_lsn()::text AS current
-       FROM pg_replication_slots WHERE slot_name = $1`,
+    // sent: how far the server's walsender has decoded and sent the slot's stream (null: no reader)
+    `SELECT s.confirmed_flush_lsn::text AS confirmed, s.restart_lsn::text AS restart, s.wal_status,
+            s.safe_wal_size::text, pg_current_wal_lsn()::text AS current, r.sent_lsn::text AS sent
+       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+      WHERE s.slot_name = $1`,
     [slot],
   );
   return r;
