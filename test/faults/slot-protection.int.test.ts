@@ -129,7 +129,9 @@ describe('slot protection', () => {
         return (await slotRow(e.source.url, e.config.source.slot))?.wal_status === 'lost';
       },
       { what: 'the server to invalidate the slot', timeoutMs: 120_000, intervalMs: 100 },
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nserver log:\n${pg.logTail(60)}`);
+    });
     const refused = await waitUntil(
       () =>
         /invalidated \(wal_status = lost\)/.test(pipeline.producer!.state().lastError ?? '') &&

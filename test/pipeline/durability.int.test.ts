@@ -169,7 +169,11 @@ describe('killed processes lose nothing', () => {
             };
           }),
         { timeoutMs: 60_000, what: `target commits in round ${round}` },
-      );
+      ).catch((err: unknown) => {
+        throw new Error(
+          `${String(err)}; ${commits} commits seen; the consumer said:\n${child.output().slice(-4000)}`,
+        );
+      });
       await child.kill('SIGKILL'); // waits for the exit
       // Applied but not committed: peer rows written from messages at or after the committed offset.
       const committed = new Map(

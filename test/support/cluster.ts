@@ -1,7 +1,7 @@
 // A PostgreSQL cluster of a test's own (initdb + pg_ctl in a temp folder, on a free port), for
 // server settings the shared stack must not get; and freePort() for any server a test starts.
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +40,8 @@ export interface OwnCluster {
   port: number;
   /** superuser URL of database `db` */
   url(db?: string): string;
+  /** the last `lines` lines of the server's log (for a failure message) */
+  logTail(lines?: number): string;
   /** immediate shutdown, then the folder is removed */
   stop(): Promise<void>;
 }
@@ -89,6 +91,10 @@ export async function startOwnCluster(opts: {
   return {
     port,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    logTail: (lines = 40) =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+        : '(no server log)',
     async stop() {
       await asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(
         () => undefined,

@@ -155,6 +155,8 @@ export interface OwnPostgres {
   adminUrl: string;
   /** SQL as the superuser on database `postgres` */
   sql<T extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  /** the last lines of the server's log (for a failure message) */
+  logTail(lines?: number): string;
   destroy(): Promise<void>;
 }
 
@@ -180,6 +182,7 @@ export async function startOwnPostgres(settings: string[] = []): Promise<OwnPost
   return {
     adminUrl,
     sql: (text, values = []) => query(adminUrl, text, values),
+    logTail: (lines) => cluster.logTail(lines),
     destroy: () => cluster.stop(),
   };
 }
