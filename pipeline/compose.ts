@@ -15,6 +15,7 @@ import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { mappedSink } from '../consumers/group/mapped-sink.ts';
 import { targetShape } from '../consumers/mapping/shape.ts';
+import { mappingFor } from './config/mapping.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
@@ -134,7 +135,8 @@ export function startProducer(app: App) {
  */
 function tableSink(app: App, target: TargetConfig, route: TargetRoute): Sink {
   const source = contractOf(app.config.source, route.source);
-  const shape = targetShape(target, source);
+  const mapping = mappingFor(app.config.source, target, route.source);
+  const shape = targetShape({ name: target.name, mapping }, source);
   const contract = shape ? { ...source, columns: shape.columns, keyColumns: shape.keyColumns } : source;
   const logger = app.logger.child({ target: target.name, table: tableName(route.source) });
   const plain = ((): Sink => {
@@ -142,12 +144,12 @@ function tableSink(app: App, target: TargetConfig, route: TargetRoute): Sink {
       case 'postgres':
         if (shape?.match)
           return new MatchedPostgresSink(
-            { ...target, ...route.at },
-            matchedTableOf({ ...target, ...route.at }, shape),
+            { ...target, ...route.at, mapping },
+            matchedTableOf({ ...target, ...route.at, mapping }, shape),
             logger,
             app.pg,
           );
-        return new PostgresSink({ ...target, ...route.at }, contract, logger, app.pg);
+        return new PostgresSink({ ...target, ...route.at, mapping }, contract, logger, app.pg);
       case 'webhook':
         return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
       case 'mysql':

@@ -5,6 +5,7 @@
 // column not asked for, expression that does not compile, type mismatch, a key left out), so
 // `pgcdc check` and the start refuse a shape that cannot work. Pure.
 import type { MappingConfig, MappedType } from '../../pipeline/config/mapping.ts';
+import { parseTableName } from '../../pipeline/config/tables.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import {
   rowRecordOf,
@@ -158,7 +159,8 @@ export function compileShape(
   };
   const byName = new Map(contract.columns.map((c) => [c.name, c]));
   const sensitive = sensitiveColumns(contract);
-  if (m.table !== undefined && m.table !== contract.table)
+  const named = m.table === undefined ? undefined : parseTableName(m.table, contract.schema);
+  if (named && (named.schema !== contract.schema || named.table !== contract.table))
     problem('table', `the source table is ${contract.schema}.${contract.table}, not ${m.table}`);
   for (const [i, c] of [...(m.include ?? []), ...m.exclude].entries())
     if (!byName.has(c))

@@ -56,7 +56,8 @@ export class PostgresSink implements Sink {
       columns: contract.columns,
       keyColumns: contract.keyColumns,
     };
-    this.soft = cfg.mapping?.deletePolicy === 'soft' ? cfg.mapping.softDelete : undefined;
+    const m = cfg.mapping; // compose passes this table's own mapping (pipeline/config/mapping.ts mappingFor)
+    this.soft = m && !Array.isArray(m) && m.deletePolicy === 'soft' ? m.softDelete : undefined;
   }
 
   async open(): Promise<void> {

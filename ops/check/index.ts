@@ -10,6 +10,7 @@ import { checkSource } from './source.ts';
 import { checkShapes } from './shape.ts';
 import { checkTarget } from './targets.ts';
 import { compileShape } from '../../consumers/mapping/shape.ts';
+import { mappingFor } from '../../pipeline/config/mapping.ts';
 import type { CheckResult } from './types.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
@@ -38,17 +39,13 @@ export async function runChecks(
     targetRoutesOf(config.source, t).map((r) => {
       const contract = contractOf(config.source, r.source);
       // a shaped target's table is checked against its shape (a matched one by checkShapes alone)
-      const { shape } = compileShape(t.mapping, contract);
+      const { shape } = compileShape(mappingFor(config.source, t, r.source), contract);
       if (shape?.match && t.type === 'postgres') return Promise.resolve([]);
       const shaped = shape ? { ...contract, columns: shape.columns, keyColumns: shape.keyColumns } : contract;
       return checkTarget({ ...t, ...r.at }, shaped, connections);
     }),
   );
-  const parts = await Promise.all([
-    ...perTable.flat(),
-    ...perTarget,
-    checkShapes(config, contractOf(config.source), connections),
-  ]);
+  const parts = await Promise.all([...perTable.flat(), ...perTarget, checkShapes(config, connections)]);
   const targets: CheckResult[] = config.targets.length
     ? []
     : [

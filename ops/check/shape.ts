@@ -6,7 +6,14 @@
 // catalogs only; changes nothing.
 import pg from 'pg';
 import { compileShape, type TargetColumn, type TargetShape } from '../../consumers/mapping/shape.ts';
-import type { Config, TargetConfig } from '../../pipeline/config/schema.ts';
+import { mappingFor, type MappingConfig } from '../../pipeline/config/mapping.ts';
+import {
+  contractOf,
+  tableName,
+  targetRoutesOf,
+  type Config,
+  type TargetConfig,
+} from '../../pipeline/config/schema.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
@@ -46,47 +53,61 @@ export function describeShape(shape: TargetShape): string {
 
 export async function checkShapes(
   config: Config,
-  contract: TableContract,
   connections: PgConnections = createPgConnections(config.connections),
 ): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
-  let replicaFull: Promise<boolean | undefined> | undefined;
+  const replicaFull = new Map<string, Promise<boolean | undefined>>();
   for (const t of config.targets) {
-    const id = `target.${t.name}.shape`;
-    const { shape, problems } = compileShape(t.mapping, contract);
-    for (const p of problems)
-      out.push(
-        error(
-          id,
-          `target ${t.name}: ${p.path}: ${p.message}`,
-          `fix targets[${t.name}].${p.path} (docs/shaping.md)`,
-        ),
-      );
-    if (!shape) continue;
-    if (!t.mapping) continue; // the exact copy: the table checks say all there is
-    out.push(info(id, `target ${t.name}: ${describeShape(shape)}`));
-    if (shape.match && t.type !== 'postgres')
-      out.push(
-        error(
-          id,
-          `target ${t.name}: mapping.match is for postgres targets`,
-          `remove targets[${t.name}].mapping.match`,
-        ),
-      );
-    if (shape.transitions.length > 0) {
-      replicaFull ??= sourceLogsOldRows(config, contract, connections);
-      const full = await replicaFull;
-      if (full === false)
-        out.push(
-          error(
-            id,
-            `target ${t.name}: transitions ${shape.transitions.map((x) => x.name).join(', ')} need the previous row, which ${contract.schema}.${contract.table} does not log (REPLICA IDENTITY is not FULL): they would never be emitted`,
-            `ALTER TABLE ${contract.schema}.${contract.table} REPLICA IDENTITY FULL;`,
-          ),
-        );
+    const routes = targetRoutesOf(config.source, t);
+    for (const route of routes) {
+      const mapping = mappingFor(config.source, t, route.source);
+      const contract = contractOf(config.source, route.source);
+      // several tables: each line names its table
+      const label = routes.length > 1 ? `target ${t.name} (${tableName(route.source)})` : `target ${t.name}`;
+      const at = { ...t, ...route.at } as TargetConfig;
+      out.push(...(await checkShape(config, at, mapping, label, contract, replicaFull, connections)));
     }
-    if (shape.match && t.type === 'postgres') out.push(...(await checkMatchedTable(t, shape, connections)));
   }
+  return out;
+}
+
+/** One table's shape at one target: its problems, the shape line, and the checks it needs. */
+async function checkShape(
+  config: Config,
+  t: TargetConfig,
+  mapping: MappingConfig | undefined,
+  label: string,
+  contract: TableContract,
+  replicaFull: Map<string, Promise<boolean | undefined>>,
+  connections: PgConnections,
+): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const id = `target.${t.name}.shape`;
+  const { shape, problems } = compileShape(mapping, contract);
+  for (const p of problems)
+    out.push(
+      error(id, `${label}: ${p.path}: ${p.message}`, `fix targets[${t.name}].${p.path} (docs/shaping.md)`),
+    );
+  if (!shape || !mapping) return out; // the exact copy: the table checks say all there is
+  out.push(info(id, `${label}: ${describeShape(shape)}`));
+  if (shape.match && t.type !== 'postgres')
+    out.push(
+      error(id, `${label}: mapping.match is for postgres targets`, `remove targets[${t.name}].mapping.match`),
+    );
+  if (shape.transitions.length > 0) {
+    const table = `${contract.schema}.${contract.table}`;
+    if (!replicaFull.has(table)) replicaFull.set(table, sourceLogsOldRows(config, contract, connections));
+    const full = await replicaFull.get(table);
+    if (full === false)
+      out.push(
+        error(
+          id,
+          `${label}: transitions ${shape.transitions.map((x) => x.name).join(', ')} need the previous row, which ${table} does not log (REPLICA IDENTITY is not FULL): they would never be emitted`,
+          `ALTER TABLE ${table} REPLICA IDENTITY FULL;`,
+        ),
+      );
+  }
+  if (shape.match && t.type === 'postgres') out.push(...(await checkMatchedTable(t, shape, connections)));
   return out;
 }
 

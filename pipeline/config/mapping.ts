@@ -2,11 +2,21 @@
 // constants, computed fields, the row filter whose membership it tracks, what a delete (or a row
 // leaving the filter) does there, and, for webhooks, named transitions and the event types it
 // wants. Expressions are CEL (cel-spec), compiled and type-checked against the table's contract by
-// consumers/mapping/shape.ts (at start and by `pgcdc check`). One mapping describes one source
-// table (`table`, default the source table), so a target can later carry one per table.
-// Parsing only: no expression is evaluated here.
+// consumers/mapping/shape.ts (at start and by `pgcdc check`). A mapping describes one source
+// table: a target receiving several tables (docs/tables.md) gives a list, one mapping per table
+// (`table` names it; a table without one is an exact copy); a single mapping without `table`
+// shapes every table the target receives. Parsing and resolution only: no expression is
+// evaluated here.
 import { z } from 'zod';
 import { identifier } from './fields.ts';
+import {
+  parseTableName,
+  resolveCaptured,
+  sourceTablesOf,
+  tableName,
+  targetRoutesOf,
+  type TableRef,
+} from './tables.ts';
 
 /** Column types a constant or computed field may declare (the contract's PostgreSQL types). */
 export const MAPPED_TYPES = [
@@ -41,7 +51,16 @@ export const DeletePolicySchema = z
 
 export const MappingSchema = z
   .object({
-    table: identifier.optional().describe('the source table this mapping shapes (default: the source table)'),
+    table: z
+      .string()
+      .refine(
+        (t) => parseTableName(t) !== undefined,
+        'must be "schema.table" or "table" (plain SQL identifiers)',
+      )
+      .optional()
+      .describe(
+        'the source table this mapping shapes, "schema.table" (a bare name is in source.schema); required in a list of mappings; default: every table the target receives',
+      ),
     include: z
       .array(identifier)
       .min(1)
@@ -143,15 +162,95 @@ export const MappingSchema = z
 
 export type MappingConfig = z.output<typeof MappingSchema>;
 
+/** A target's `mapping`: one mapping, or a list of mappings, one per table. */
+export type TargetMappingConfig = MappingConfig | MappingConfig[];
+
 /** The optional `mapping` key of a target (plugged into targets.ts). */
-export const mappingField = MappingSchema.optional().describe(
-  "this target's shape: columns, renames, constants, computed fields, row filter, delete policy (docs/shaping.md)",
-);
+export const mappingField = z
+  .union([
+    MappingSchema,
+    z
+      .array(MappingSchema)
+      .min(1)
+      .describe('one mapping per source table, each naming its table; a table without one is an exact copy'),
+  ])
+  .optional()
+  .describe(
+    "this target's shape: columns, renames, constants, computed fields, row filter, delete policy; a list gives one per table (docs/shaping.md)",
+  );
+
+type Target = {
+  name: string;
+  tables?: Parameters<typeof targetRoutesOf>[1]['tables'];
+  mapping?: TargetMappingConfig | undefined;
+};
+type Source = Parameters<typeof targetRoutesOf>[0];
+
+/** Every mapping a target declares (none, one, or one per table). */
+export function mappingsOf(target: { mapping?: TargetMappingConfig | undefined }): MappingConfig[] {
+  const m = target.mapping;
+  return m === undefined ? [] : Array.isArray(m) ? m : [m];
+}
+
+/** Does `m` (its `table`) name `table`? A mapping without `table` names every table. */
+function names(source: Source, m: MappingConfig, table: TableRef): boolean {
+  if (m.table === undefined) return true;
+  const ref = resolveCaptured(sourceTablesOf(source), m.table, source.schema);
+  return ref !== undefined && ref.schema === table.schema && ref.table === table.table;
+}
+
+/** The mapping that shapes `table` at `target`; undefined: the exact copy. */
+export function mappingFor(source: Source, target: Target, table: TableRef): MappingConfig | undefined {
+  return mappingsOf(target).find((m) => names(source, m, table));
+}
+
+/**
+ * Configuration mistakes in the targets' mappings: an entry of a list without `table`, a table
+ * named twice, a table the target does not receive.
+ */
+export function mappingIssues(
+  source: Source,
+  targets: readonly Target[],
+): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  targets.forEach((target, ti) => {
+    if (target.mapping === undefined) return;
+    const list = Array.isArray(target.mapping);
+    let received: string[];
+    try {
+      received = targetRoutesOf(source, target).map((r) => tableName(r.source));
+    } catch {
+      return; // a target table that is not captured: tablesIssues names it
+    }
+    const seen = new Set<string>();
+    mappingsOf(target).forEach((m, i) => {
+      const path = list ? ['targets', ti, 'mapping', i, 'table'] : ['targets', ti, 'mapping', 'table'];
+      if (m.table === undefined) {
+        if (list) issues.push({ path, message: 'each mapping of a list names its table' });
+        return;
+      }
+      const ref = resolveCaptured(sourceTablesOf(source), m.table, source.schema);
+      if (!ref || !received.includes(tableName(ref))) {
+        issues.push({
+          path,
+          message: `"${m.table}" is not a table target ${target.name} receives (${received.join(', ')})`,
+        });
+        return;
+      }
+      if (seen.has(tableName(ref)))
+        issues.push({ path, message: `${tableName(ref)} has two mappings at target ${target.name}` });
+      seen.add(tableName(ref));
+    });
+  });
+  return issues;
+}
 
 /**
  * Whether the producer must complete updates that lack unchanged TOASTed values: a target with a
  * row filter may see a row enter it through such an update, and must receive it whole.
  */
-export function needsCompleteUpdates(targets: readonly { mapping?: MappingConfig | undefined }[]): boolean {
-  return targets.some((t) => t.mapping?.filter !== undefined);
+export function needsCompleteUpdates(
+  targets: readonly { mapping?: TargetMappingConfig | undefined }[],
+): boolean {
+  return targets.some((t) => mappingsOf(t).some((m) => m.filter !== undefined));
 }

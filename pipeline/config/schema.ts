@@ -14,6 +14,7 @@ import { OperationsSchema } from './operations.ts';
 import { checkPeersRoot, PeersSchema } from './peers.ts';
 import { SourceSchema } from './source.ts';
 import { tablesIssues } from './tables.ts';
+import { mappingIssues } from './mapping.ts';
 import { TargetSchema } from './targets.ts';
 import { pgTlsEntries } from './tls.ts';
 
@@ -112,6 +113,7 @@ export const ConfigSchema = z
       seen.add(t.name);
     });
     for (const issue of tablesIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of mappingIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((cfg) => {
     const tls = pgTlsEntries(cfg.source, cfg.targets);
