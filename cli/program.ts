@@ -2,7 +2,7 @@
 // operator's `pgcdc` (cli/main.ts) and the development tooling's `pgcdc-dev` (dev/cli/main.ts).
 import { CommanderError, type Command } from 'commander';
 import { describeError } from '../pipeline/errors.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, exitCodeOf } from './exit-codes.ts';
 
 export async function runProgram(program: Command, name: string): Promise<never> {
   try {
@@ -13,7 +13,7 @@ export async function runProgram(program: Command, name: string): Promise<never>
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else {
       console.error(`${name}: ${describeError(err)}`);
-      process.exitCode = EXIT.failed;
+      process.exitCode = exitCodeOf(err);
     }
   }
   // Every verb has finished its work (long-running ones after a signal): do not wait for idle sockets.

@@ -1,9 +1,12 @@
 // `pgcdc check [--json]`: validates the configuration and every connection; one line per check
-// (OK / INFO / WARN / ERROR) with the fix. Exit code 1 when any check is an ERROR.
+// (OK / INFO / WARN / ERROR) with the fix. Exit code 1 (EXIT.failed) when any check is an ERROR.
 import type { Command } from 'commander';
 import { describeError } from '../../pipeline/errors.ts';
 import { hasErrors, runChecks, type CheckResult } from '../../ops/check/index.ts';
-import { formatChecks, toJson } from '../../ops/format.ts';
+import { formatChecks } from '../../ops/format.ts';
+import { EXIT } from '../exit-codes.ts';
+import { printJson } from '../output.ts';
+import { checkJson } from '../shapes.ts';
 import { loadConfig } from './pipeline.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
@@ -31,11 +34,11 @@ export function registerCheckCommand(program: Command): void {
       }
       const errors = results.filter((r) => r.level === 'ERROR').length;
       const warnings = results.filter((r) => r.level === 'WARN').length;
-      if (opts.json) console.log(toJson({ ok: !hasErrors(results), errors, warnings, results }));
+      if (opts.json) printJson(checkJson(results));
       else {
         console.log(formatChecks(results));
         console.log(`\n${errors} error(s), ${warnings} warning(s)`);
       }
-      if (errors > 0) process.exitCode = 1;
+      if (hasErrors(results)) process.exitCode = EXIT.failed;
     });
 }

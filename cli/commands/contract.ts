@@ -5,9 +5,11 @@
 import type { Command } from 'commander';
 import { formatDiff, diffIsClean } from '../../ops/contract/diff.ts';
 import { contractDirOf, diffWithSource, generateFromSource } from '../../ops/contract/index.ts';
-import { toJson } from '../../ops/format.ts';
 import { loadConfigFile } from '../../pipeline/config/load.ts';
 import { resolveConfigPath } from './pipeline.ts';
+import { EXIT } from '../exit-codes.ts';
+import { printJson } from '../output.ts';
+import { contractDiffJson, contractGenerateJson } from '../shapes.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
 interface GenerateOpts extends OpsOpts {
@@ -35,7 +37,7 @@ export function registerContractCommands(program: Command): void {
         ...(opts.out ? { out: opts.out } : {}),
         force: opts.force === true,
       });
-      if (opts.json) console.log(toJson({ files: res.files, notes: res.notes }));
+      if (opts.json) printJson(contractGenerateJson(res));
       else {
         for (const f of res.files) console.log(`wrote ${f}`);
         for (const n of res.notes) console.log(`  ${n}`);
@@ -50,7 +52,7 @@ export function registerContractCommands(program: Command): void {
     .action(async (opts: OpsOpts) => {
       const { config, pg } = opsContext(opts);
       const d = await diffWithSource(config, pg);
-      if (opts.json) console.log(toJson({ clean: diffIsClean(d), ...d }));
+      if (opts.json) printJson(contractDiffJson(d, diffIsClean(d)));
       else
         console.log(
           formatDiff(d, {
@@ -58,6 +60,6 @@ export function registerContractCommands(program: Command): void {
             contract: `${config.source.table}-value.avsc`,
           }),
         );
-      if (!diffIsClean(d)) process.exitCode = 1;
+      if (!diffIsClean(d)) process.exitCode = EXIT.failed;
     });
 }

@@ -1,13 +1,16 @@
-// `pgcdc dlq list|show|redrive --target NAME`: what a target dead-lettered, why, and sending it
-// again through the target's own sink (webhook deliveries keep their webhook-id). The topic is read
-// page by page: memory does not grow with it.
+// `pgcdc dlq list|show|redrive --target NAME [--json]`: what a target dead-lettered, why, and
+// sending it again through the target's own sink (webhook deliveries keep their webhook-id). The
+// topic is read page by page and printed as it is read (the JSON document too): memory does not
+// grow with it.
 import type { Command } from 'commander';
 import {
   deadLetterPages,
   redriveDeadLetters,
   type DeadLetterEntry,
   type DlqDeps,
+  type RedriveResult,
 } from '../../consumers/redrive.ts';
+import { toJson } from '../../ops/format.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
 import { createApp, createSink, type App } from '../../pipeline/compose.ts';
 import {
@@ -21,6 +24,9 @@ import {
 import { ConfigError } from '../../pipeline/errors.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createEventCodec, type EventCodec } from '../../schemas/codec.ts';
+import { EXIT, UsageError } from '../exit-codes.ts';
+import { printJson, streamJsonArray } from '../output.ts';
+import { dlqEntryJson, dlqFullEntryJson, dlqListHead, dlqListTail, redriveJson } from '../shapes.ts';
 import { loadConfig } from './pipeline.ts';
 
 interface DlqOpts {
@@ -32,14 +38,11 @@ interface DlqOpts {
   retryFor?: string;
 }
 
-const json = (v: unknown) =>
-  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2);
-
 function parsePositions(list: string[] | undefined): { partition: number; offset: bigint }[] | undefined {
   if (!list?.length) return undefined;
   return list.map((p) => {
     const m = /^(\d+):(\d+)$/.exec(p);
-    if (!m) throw new ConfigError(`--offset ${p}: expected <partition>:<offset>, e.g. 0:12`);
+    if (!m) throw new UsageError(`--offset ${p}: expected <partition>:<offset>, e.g. 0:12`);
     return { partition: Number(m[1]), offset: BigInt(m[2]!) };
   });
 }
@@ -77,22 +80,6 @@ async function setup(opts: DlqOpts): Promise<{ app: App; target: TargetConfig; d
   };
 }
 
-function summary(e: DeadLetterEntry) {
-  return {
-    position: `${e.partition}:${e.offset}`,
-    at: e.at,
-    reason: e.reason,
-    attempts: e.attempts,
-    error: e.error,
-    eventId: e.decoded?.event.event_id,
-    op: e.decoded?.event.op,
-    key: e.decoded?.key,
-    origin: e.origin ? `${e.origin.topic}[${e.origin.partition}]@${e.origin.offset}` : undefined,
-    redriven: e.redriven,
-    ...(e.decodeError ? { decodeError: e.decodeError } : {}),
-  };
-}
-
 function select(entries: DeadLetterEntry[], only: ReturnType<typeof parsePositions>) {
   return only
     ? entries.filter((e) => only.some((o) => o.partition === e.partition && o.offset === e.offset))
@@ -103,7 +90,86 @@ function withOptions(cmd: Command): Command {
   return cmd
     .requiredOption('-t, --target <name>', 'target name from the configuration')
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
+    .option('--json', 'print one JSON document instead of text (docs/cli.md)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'warn');
+}
+
+const compact = (v: unknown) => toJson(v).replace(/\s+/g, '');
+
+/** One line of `dlq list`. */
+function listLine(e: DeadLetterEntry): string {
+  const s = dlqEntryJson(e);
+  return [
+    s.position.padEnd(7),
+    s.at ?? '?',
+    (s.reason ?? '?').padEnd(16),
+    `attempts=${s.attempts ?? '?'}`,
+    `${s.op ?? '?'} ${s.eventId ?? '(undecodable)'} key=${s.key ? compact(s.key) : '?'}`,
+    e.redriven ? 'redriven' : 'pending',
+    `| ${(s.error ?? s.decodeError ?? '').replace(/\s+/g, ' ').slice(0, 160)}`,
+  ].join('  ');
+}
+
+/** One entry of `dlq show`, for people: the summary, then every header, then the event. */
+function showBlock(e: DeadLetterEntry): string {
+  const s = dlqFullEntryJson(e);
+  const origin = s.origin ? `${s.origin.topic}[${s.origin.partition}]@${s.origin.offset}` : '?';
+  const lines = [
+    `dead letter ${s.position} (${s.redriven ? 'redriven' : 'pending'})`,
+    `  at        ${s.at ?? '?'}`,
+    `  reason    ${s.reason ?? '?'} after ${s.attempts ?? '?'} attempt(s)`,
+    `  error     ${(s.error ?? '-').replace(/\n\s*/g, ' ')}`,
+    `  origin    ${origin}`,
+    `  event     ${s.op ?? '?'} ${s.eventId ?? '(undecodable)'} key=${s.key ? compact(s.key) : '?'}`,
+    ...(s.decodeError ? [`  undecodable: ${s.decodeError}`] : []),
+    '  headers',
+    ...Object.entries(s.headers).map(([k, v]) => `    ${k}: ${v}`),
+    ...(s.event
+      ? [
+          '  decoded event',
+          ...toJson(s.event)
+            .split('\n')
+            .map((l) => `    ${l}`),
+        ]
+      : []),
+  ];
+  return lines.join('\n');
+}
+
+/** `dlq list` and `dlq show`: the entries, streamed as text blocks or as one JSON document. */
+async function printEntries(opts: DlqOpts, full: boolean): Promise<void> {
+  const only = parsePositions(opts.offset);
+  const { deps } = await setup(opts);
+  const doc = opts.json ? streamJsonArray(dlqListHead(deps.dlqTopic), 'entries') : undefined;
+  let count = 0;
+  for await (const page of deadLetterPages(deps))
+    for (const e of select(page, only)) {
+      count++;
+      if (doc) doc.item(full ? dlqFullEntryJson(e) : dlqEntryJson(e));
+      else console.log(full ? `${count > 1 ? '\n' : ''}${showBlock(e)}` : listLine(e));
+    }
+  if (doc) doc.end(dlqListTail(count));
+  else if (!full || count === 0)
+    console.log(`${count} dead letter(s)${only ? ' at those positions' : ''} in ${deps.dlqTopic}`);
+}
+
+function printRedrive(dlqTopic: string, res: RedriveResult): void {
+  for (const e of res.redriven)
+    console.log(`redriven ${e.partition}:${e.offset} ${e.decoded?.event.event_id}`);
+  for (const d of res.deadAgain)
+    console.log(`failed again ${d.entry.partition}:${d.entry.offset}: ${d.reason}: ${d.error}`);
+  for (const e of res.skipped)
+    console.log(`skipped ${e.partition}:${e.offset}: undecodable (${e.decodeError})`);
+  for (const p of res.pending)
+    console.log(`not redriven ${p.entry.partition}:${p.entry.offset}: ${p.reason}: ${p.error}`);
+  console.log(
+    `${res.redriven.length} redriven, ${res.deadAgain.length} dead-lettered again, ${res.skipped.length} skipped, ` +
+      `${res.pending.length} not redriven (retry later)` +
+      (res.notReached > 0
+        ? `, ${res.notReached} not reached (the next redrive starts with the first not redriven)`
+        : '') +
+      ` (${dlqTopic})`,
+  );
 }
 
 export function registerDlqCommands(program: Command): void {
@@ -113,62 +179,17 @@ export function registerDlqCommands(program: Command): void {
 
   withOptions(dlq.command('list'))
     .description('one line per dead letter: position, time, reason, attempts, event, error')
-    .option('--json', 'JSON lines instead of a table')
-    .action(async (opts: DlqOpts) => {
-      const { deps } = await setup(opts);
-      let count = 0;
-      for await (const page of deadLetterPages(deps)) {
-        for (const e of page) {
-          count++;
-          const s = summary(e);
-          if (opts.json) {
-            console.log(JSON.stringify(JSON.parse(json(s))));
-            continue;
-          }
-          const key = s.key ? json(s.key).replace(/\s+/g, '') : '?';
-          console.log(
-            [
-              s.position.padEnd(7),
-              s.at ?? '?',
-              (s.reason ?? '?').padEnd(16),
-              `attempts=${s.attempts ?? '?'}`,
-              `${s.op ?? '?'} ${s.eventId ?? '(undecodable)'} key=${key}`,
-              e.redriven ? 'redriven' : 'pending',
-              `| ${(s.error ?? e.decodeError ?? '').replace(/\s+/g, ' ').slice(0, 160)}`,
-            ].join('  '),
-          );
-        }
-      }
-      if (!opts.json) console.log(`${count} dead letter(s) in ${deps.dlqTopic}`);
-    });
+    .option('--offset <partition:offset...>', 'only these entries')
+    .action((opts: DlqOpts) => printEntries(opts, false));
 
   withOptions(dlq.command('show'))
     .description('dead letters in full: every header and the decoded event')
     .option('--offset <partition:offset...>', 'only these entries (as printed by list)')
-    .action(async (opts: DlqOpts) => {
-      const only = parsePositions(opts.offset);
-      const { deps } = await setup(opts);
-      let shown = 0;
-      for await (const page of deadLetterPages(deps))
-        for (const e of select(page, only)) {
-          shown++;
-          console.log(
-            json({
-              position: `${e.partition}:${e.offset}`,
-              redriven: e.redriven,
-              headers: e.message.headers,
-              key: e.decoded?.key,
-              event: e.decoded?.event,
-              ...(e.decodeError ? { decodeError: e.decodeError } : {}),
-            }),
-          );
-        }
-      if (shown === 0) console.log(`no dead letters${only ? ' at those positions' : ''} in ${deps.dlqTopic}`);
-    });
+    .action((opts: DlqOpts) => printEntries(opts, true));
 
   withOptions(dlq.command('redrive'))
     .description(
-      "apply dead letters again through the target's sink: all not redriven yet, or --offset ones; failures are dead-lettered again",
+      "apply dead letters again through the target's sink: all not redriven yet, or --offset ones; failures are dead-lettered again; exit 1 when any is left",
     )
     .option('--offset <partition:offset...>', 'only these entries (the redrive position does not move)')
     .option(
@@ -180,28 +201,15 @@ export function registerDlqCommands(program: Command): void {
       const only = parsePositions(opts.offset);
       const retryFor = Number(opts.retryFor ?? '30');
       if (!Number.isFinite(retryFor) || retryFor < 0)
-        throw new ConfigError(`--retry-for ${opts.retryFor}: expected a number of seconds, e.g. 30`);
+        throw new UsageError(`--retry-for ${opts.retryFor}: expected a number of seconds, e.g. 30`);
       const { app, target, deps } = await setup(opts);
       const res = await redriveDeadLetters(
         { ...deps, sink: createSink(app, target), kafkaConfig: app.config.kafka, target: target.name },
         { ...(only ? { only } : {}), retryForMs: retryFor * 1000 },
       );
-      for (const e of res.redriven)
-        console.log(`redriven ${e.partition}:${e.offset} ${e.decoded?.event.event_id}`);
-      for (const d of res.deadAgain)
-        console.log(`failed again ${d.entry.partition}:${d.entry.offset}: ${d.reason}: ${d.error}`);
-      for (const e of res.skipped)
-        console.log(`skipped ${e.partition}:${e.offset}: undecodable (${e.decodeError})`);
-      for (const p of res.pending)
-        console.log(`not redriven ${p.entry.partition}:${p.entry.offset}: ${p.reason}: ${p.error}`);
-      console.log(
-        `${res.redriven.length} redriven, ${res.deadAgain.length} dead-lettered again, ${res.skipped.length} skipped, ` +
-          `${res.pending.length} not redriven (retry later)` +
-          (res.notReached > 0
-            ? `, ${res.notReached} not reached (the next redrive starts with the first not redriven)`
-            : ''),
-      );
-      const failed = res.deadAgain.length + res.skipped.length + res.pending.length + res.notReached;
-      if (failed > 0) process.exitCode = 1;
+      const summary = redriveJson(deps.dlqTopic, res);
+      if (opts.json) printJson(summary);
+      else printRedrive(deps.dlqTopic, res);
+      if (!summary.complete) process.exitCode = EXIT.failed;
     });
 }

@@ -17,7 +17,7 @@ export interface OpsOpts {
 export function withOpsOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PGCDC_CONFIG or ./pgcdc.yaml')
-    .option('--json', 'print JSON instead of text')
+    .option('--json', 'print one JSON document on stdout instead of text (docs/cli.md)')
     .option('--log-level <level>', 'trace|debug|info|warn|error (logs go to stderr)', 'error')
     .option('--log-file <path>', 'write the logs to this file instead of stderr');
 }

@@ -11,6 +11,7 @@ import { createLogger } from '../../pipeline/observability/logger.ts';
 import { combineReadiness } from '../../pipeline/supervision/readiness.ts';
 import { stopWithin } from '../../pipeline/supervision/shutdown.ts';
 import { useColour } from '../colour.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export function resolveConfigPath(opt: string | undefined): string {
   const file = opt ?? process.env.PGCDC_CONFIG ?? (existsSync('pgcdc.yaml') ? 'pgcdc.yaml' : undefined);
@@ -107,13 +108,13 @@ export async function untilSignal(
         logger: app.logger,
         abandoned,
       }).then((outcome) => {
-        if (outcome.kind === 'abandoned') process.exitCode = 1;
+        if (outcome.kind === 'abandoned') process.exitCode = EXIT.failed;
         resolve();
       });
     const onSignal = (sig: string) => {
       if (signalled) {
         app.logger.warn('second signal: exiting now');
-        process.exit(130);
+        process.exit(EXIT.interrupted);
       }
       signalled = true;
       app.logger.info({ signal: sig }, 'stopping gracefully');

@@ -1,5 +1,7 @@
-// `pgcdc replay --target NAME --to POSITION [--dry-run] [--force]`: moves the target's consumer
-// group so it applies events again from that position (idempotently, so it ends correct).
+// `pgcdc replay --target NAME --to POSITION [--dry-run] [--yes] [--force]`: moves the target's
+// consumer group so it applies events again from that position (idempotently, so it ends correct).
+// A move forward skips events (they are never applied): it previews the plan and needs --yes (or
+// a "yes" typed on a terminal); without it nothing moves and the exit code is 2.
 import type { Command } from 'commander';
 import { chooseTable } from './table-option.ts';
 import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
@@ -7,14 +9,18 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import { createEventDecoder } from '../../ops/decode.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
-import { formatPlan, toJson } from '../../ops/format.ts';
+import { formatPlan } from '../../ops/format.ts';
 import { buildReplayPlan, executeReplay, parseReplayTo } from '../../ops/replay.ts';
+import { asUsage } from '../exit-codes.ts';
+import { confirm, printJson } from '../output.ts';
+import { replayJson } from '../shapes.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
 interface ReplayOpts extends OpsOpts {
   target: string;
   to: string;
   dryRun?: boolean;
+  yes?: boolean;
   force?: boolean;
   table?: string;
 }
@@ -36,11 +42,15 @@ export function registerReplayCommand(program: Command): void {
       'show per partition current -> new offset, the events replayed and the first one; move nothing',
     )
     .option(
+      '--yes',
+      'confirm a move forward (--to latest, a later time or offset): the events it skips are never applied',
+    )
+    .option(
       '--force',
       'if the target is being consumed right now: remove its consumers from the group (they rejoin within seconds and resume from the new offsets)',
     )
     .action(async (opts: ReplayOpts) => {
-      const to = parseReplayTo(opts.to);
+      const to = asUsage(() => parseReplayTo(opts.to));
       const { config, logger, kafka } = opsContext(opts);
       const target = config.targets.find((t) => t.name === opts.target);
       if (!target) {
@@ -69,14 +79,25 @@ export function registerReplayCommand(program: Command): void {
             countEvents: opts.dryRun ?? false,
           },
         );
-        if (opts.dryRun) {
-          console.log(opts.json ? toJson({ dryRun: true, ...plan }) : formatPlan(plan, 'dry-run'));
-          if (plan.members.length > 0 && !opts.json) {
+        const preview = () => {
+          console.log(formatPlan(plan, 'dry-run'));
+          if (plan.members.length > 0) {
             console.log(
               `\nnote: the group has active members; the replay itself will be refused unless they stop or --force is given`,
             );
           }
+        };
+        if (opts.dryRun) {
+          if (opts.json) printJson(replayJson(plan, { dryRun: true }));
+          else preview();
           return;
+        }
+        if (plan.totalSkips > 0n && !opts.yes) {
+          if (!opts.json) preview();
+          await confirm(
+            opts,
+            `skip ${plan.compacted ? 'up to ' : ''}${plan.totalSkips} events of target ${target.name} (never applied)`,
+          );
         }
         const result = await executeReplay(groups, plan, { force: opts.force ?? false });
         audit(
@@ -94,7 +115,7 @@ export function registerReplayCommand(program: Command): void {
           'offsets moved',
         );
         if (opts.json) {
-          console.log(toJson({ dryRun: false, ...plan, ...result }));
+          printJson(replayJson(plan, { dryRun: false, result }));
         } else {
           console.log(formatPlan(plan, 'done'));
           if (result.membersRemoved > 0) {

@@ -1,8 +1,26 @@
-// `pgcdc slots list` / `pgcdc slots drop NAME --yes`: replication slots of the source server.
+// `pgcdc slots list` / `pgcdc slots drop NAME [--dry-run] [--yes]`: replication slots of the
+// source server. Dropping deletes what the slot holds, so it previews first and needs --yes (or a
+// "yes" typed on a terminal); without it nothing is dropped and the exit code is 2 (cli/output.ts).
 import type { Command } from 'commander';
-import { formatSlots, toJson } from '../../ops/format.ts';
-import { dropSlot, listSlots } from '../../ops/slots.ts';
+import { formatSlots } from '../../ops/format.ts';
+import { dropSlot, listSlots, type DropOutcome } from '../../ops/slots.ts';
+import { confirm, printJson } from '../output.ts';
+import { slotDropJson, slotsJson } from '../shapes.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
+
+interface DropOpts extends OpsOpts {
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+function describeDrop(name: string, out: DropOutcome): string {
+  const held = out.slot.retainedBytes === null ? '' : ` (it held ${out.slot.retainedBytes} bytes of WAL)`;
+  const lines = [
+    out.dropped ? `dropped replication slot ${name}${held}` : `would drop replication slot ${name}${held}`,
+  ];
+  if (out.consequence) lines.push(`warning: ${out.consequence}`);
+  return lines.join('\n');
+}
 
 export function registerSlotsCommands(program: Command): void {
   const slots = program
@@ -14,33 +32,37 @@ export function registerSlotsCommands(program: Command): void {
     .action(async (opts: OpsOpts) => {
       const { config, pg } = opsContext(opts);
       const list = await listSlots(config.source.url, pg);
-      console.log(opts.json ? toJson(list) : formatSlots(list, config.source.slot));
+      if (opts.json) printJson(slotsJson(list, config.source.slot));
+      else console.log(formatSlots(list, config.source.slot));
     });
 
   withOpsOptions(slots.command('drop'))
-    .description('drop an inactive replication slot (the server can then recycle the WAL it held)')
+    .description(
+      'drop an inactive replication slot (the server can then recycle the WAL it held); needs --yes',
+    )
     .argument('<name>', 'slot name')
-    .option('--yes', 'really drop it')
-    .action(async (name: string, opts: OpsOpts & { yes?: boolean }) => {
+    .option('--dry-run', 'show what would be dropped (and what that means for this pipeline); drop nothing')
+    .option('--yes', 'really drop it (without: refused with exit code 2, unless confirmed on a terminal)')
+    .action(async (name: string, opts: DropOpts) => {
       const { config, pg } = opsContext(opts);
-      const out = await dropSlot(config.source.url, name, {
-        connections: pg,
-        yes: opts.yes ?? false,
-        configuredSlot: config.source.slot,
-        positionTable: config.source.position,
-      });
-      if (opts.json) console.log(toJson(out));
-      else {
-        const held =
-          out.slot.retainedBytes === null ? '' : ` (it held ${out.slot.retainedBytes} bytes of WAL)`;
-        console.log(
-          out.dropped
-            ? `dropped replication slot ${name}${held}`
-            : `would drop replication slot ${name}${held}`,
-        );
-        if (out.consequence) console.log(`warning: ${out.consequence}`);
-        if (!out.dropped) console.log('nothing done: add --yes to drop it');
+      const drop = (yes: boolean) =>
+        dropSlot(config.source.url, name, {
+          connections: pg,
+          yes,
+          configuredSlot: config.source.slot,
+          positionTable: config.source.position,
+        });
+      const preview = await drop(false);
+      const show = (out: DropOutcome, dryRun: boolean) => {
+        if (opts.json) printJson(slotDropJson(out, dryRun));
+        else console.log(describeDrop(name, out));
+      };
+      if (opts.dryRun || !opts.yes) {
+        // the preview goes out before the question (or the refusal), so the operator sees what is at
+        // stake; with --json only a dry run prints a document (a refusal prints none)
+        if (opts.dryRun || !opts.json) show(preview, true);
+        if ((await confirm(opts, `drop replication slot ${name}`)) === 'preview') return;
       }
-      if (!out.dropped) process.exitCode = 2;
+      show(await drop(true), false);
     });
 }

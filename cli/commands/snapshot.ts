@@ -5,7 +5,8 @@
 // - if a producer is streaming the slot, wakes it with a `pgcdc.signal` message and follows the
 //   progress from the checkpoint row;
 // - otherwise runs the producer itself until the snapshot is done (and Kafka has all of it).
-// `--status` only shows the checkpoint row.
+// `--status` only shows the checkpoint row. `--json`: one JSON document on stdout at the end (the
+// checkpoint and how the command ended, cli/shapes.ts); the progress then goes to stderr.
 import type { Command } from 'commander';
 import { chooseTable } from './table-option.ts';
 import pg from 'pg';
@@ -30,6 +31,9 @@ import { createApp, startProducer } from '../../pipeline/compose.ts';
 import { tableName, type Config } from '../../pipeline/config/schema.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
+import { EXIT } from '../exit-codes.ts';
+import { note, printJson } from '../output.ts';
+import { snapshotJson, type SnapshotOutcome } from '../shapes.ts';
 import { loadConfig } from './pipeline.ts';
 
 interface SnapshotOpts {
@@ -119,8 +123,8 @@ export function describeCheckpoint(
   return lines.join('\n');
 }
 
-/** Draws a bar on a terminal, prints a line every `intervalMs` otherwise. */
-function progressReporter(intervalMs: number) {
+/** Draws a bar on a terminal, prints a line every `intervalMs` otherwise (stderr with --json). */
+function progressReporter(intervalMs: number, json: boolean | undefined) {
   const tty = Boolean(process.stderr.isTTY);
   const meter = new RateMeter(10_000);
   let lastLine = 0;
@@ -141,7 +145,7 @@ function progressReporter(intervalMs: number) {
         drawn = true;
       } else if (t - lastLine >= intervalMs) {
         lastLine = t;
-        console.log(`snapshot ${cp.snapshotId ?? ''}: ${formatProgressLine(p)}`);
+        note(json, `snapshot ${cp.snapshotId ?? ''}: ${formatProgressLine(p)}`);
       }
     },
     end() {
@@ -166,7 +170,7 @@ export function registerSnapshotCommand(program: Command): void {
     .option('--table <schema.table>', 'the captured table to feed (required with several tables)')
     .option('--restart', 'start again from the first key, even if an interrupted snapshot could resume')
     .option('--status', 'show the checkpoint (progress of the running or last snapshot) and exit')
-    .option('--json', 'with --status: print the checkpoint as JSON')
+    .option('--json', 'print one JSON document (the checkpoint, and how the command ended) instead of text')
     .option('--interval <seconds>', 'progress line interval when not on a terminal', '5')
     .option(
       '--log-level <level>',
@@ -178,6 +182,15 @@ export function registerSnapshotCommand(program: Command): void {
       const where = whereOf(config, opts.table);
       const url = config.source.url;
       const connections = createPgConnections(config.connections);
+      const jsonOf = (o: SnapshotOutcome, cp: Checkpoint | undefined, pid: number | null, ran: boolean) =>
+        snapshotJson({
+          outcome: o,
+          table: where.key.tableName,
+          slot: where.key.slot,
+          producerPid: pid,
+          ranProducer: ran,
+          checkpoint: cp ? { ...cp, ...filterOf(cp, config.source.snapshot.filter) } : null,
+        });
       const withClient = <T>(u: string, fn: (c: pg.Client) => Promise<T>) =>
         connections.withClient(u, 'ops', 'pgcdc-snapshot-cli', fn);
 
@@ -188,8 +201,7 @@ export function registerSnapshotCommand(program: Command): void {
             [await readCheckpoint(c, where.ref, where.key), await slotHolder(c, config.source.slot)] as const,
         );
         const filter = config.source.snapshot.filter;
-        const checkpoint = cp ? { ...cp, ...filterOf(cp, filter) } : null;
-        if (opts.json) console.log(JSON.stringify({ checkpoint, producerPid: holder }, null, 2));
+        if (opts.json) printJson(jsonOf('status', cp, holder, false));
         else console.log(describeCheckpoint(cp, where, holder, filter));
         return;
       }
@@ -211,8 +223,9 @@ export function registerSnapshotCommand(program: Command): void {
       });
       const requestedAt = cp.requestedAt ?? new Date(0);
       const resuming = cp.status === 'running';
-      const report = progressReporter(Number(opts.interval) * 1000);
-      console.log(
+      const report = progressReporter(Number(opts.interval) * 1000, opts.json);
+      note(
+        opts.json,
         `${resuming ? `resuming snapshot ${cp.snapshotId} after key ${cp.lastKey ?? '(none)'}` : 'snapshot requested'} ` +
           `for ${where.key.tableName} (slot ${where.key.slot}); ` +
           (holder === null
@@ -233,7 +246,7 @@ export function registerSnapshotCommand(program: Command): void {
       const running = app ? startProducer(app) : undefined;
       let interrupted = false;
       const onSignal = () => {
-        if (interrupted) process.exit(130);
+        if (interrupted) process.exit(EXIT.interrupted);
         interrupted = true;
       };
       process.on('SIGINT', onSignal);
@@ -279,17 +292,21 @@ export function registerSnapshotCommand(program: Command): void {
         }
       }
       if (interrupted || !last) {
-        console.log(
+        if (opts.json) printJson(jsonOf('interrupted', last, holder, running !== undefined));
+        note(
+          opts.json,
           running
             ? `interrupted; the snapshot resumes from the last checkpoint (key ${last?.lastKey ?? '-'}) with pgcdc snapshot or pgcdc produce`
             : 'stopped following; the producer carries on (pgcdc snapshot --status)',
         );
-        process.exitCode = 130;
+        process.exitCode = EXIT.interrupted;
         return;
       }
       const secs =
         last.startedAt && last.finishedAt ? (last.finishedAt.getTime() - last.startedAt.getTime()) / 1000 : 0;
-      console.log(
+      if (opts.json) printJson(jsonOf('done', last, holder, running !== undefined));
+      note(
+        opts.json,
         `snapshot ${last.snapshotId} done: ${last.rowsDone} rows read, ${last.events} op=r events in Kafka, ` +
           `${last.chunks} chunks${last.resumes ? `, resumed ${last.resumes}x` : ''}, ${formatDuration(secs)}` +
           (secs > 0 ? ` (${Math.round(last.rowsDone / secs)} rows/s overall)` : ''),

@@ -2,10 +2,12 @@
 // target (group, lag, last applied event, counters, last status and error) in one view, and
 // whether it is healthy: exit code 3 (cli/exit-codes.ts) with the problems when it is not.
 import type { Command } from 'commander';
-import { formatStatus, toJson } from '../../ops/format.ts';
+import { formatStatus } from '../../ops/format.ts';
 import { healthOf } from '../../ops/health.ts';
 import { gatherStatus } from '../../ops/status.ts';
 import { EXIT } from '../exit-codes.ts';
+import { printJson } from '../output.ts';
+import { statusJson } from '../shapes.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
 export function registerStatusCommand(program: Command): void {
@@ -17,7 +19,7 @@ export function registerStatusCommand(program: Command): void {
       const { config, kafka, pg } = opsContext(opts);
       const status = await gatherStatus(config, kafka, pg);
       const health = healthOf(status);
-      if (opts.json) console.log(toJson({ ...status, ...health }));
+      if (opts.json) printJson(statusJson(status, health));
       else {
         console.log(formatStatus(status, Date.now()));
         console.log(

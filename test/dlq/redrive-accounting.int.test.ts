@@ -21,9 +21,9 @@ import { closeAfterEach, insertUser, targetPipeline, type WebhookPipeline } from
 
 closeAfterEach();
 
-async function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
+async function pgcdc(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
   const r = await runCli(args, 90_000);
-  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+  return { code: r.code, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** A pipeline whose only target `hooks` is a fresh peer that refuses cities starting with 'Nowhere'. */
@@ -83,10 +83,7 @@ describe('dlq redrive accounts for every entry, in source order, page by page', 
       );
       expect(first.out).toMatch(/not redriven \d+:0: secondary-unique: /);
       const list = await pgcdc('dlq', 'list', '--target', 'hooks', '-c', p.configFile, '--json');
-      const entries = list.out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const entries = (JSON.parse(list.stdout) as { entries: Record<string, unknown>[] }).entries;
       expect(entries.map((e) => e.redriven)).toEqual([false]);
 
       await onPeer(peer.url, 'DELETE FROM users WHERE id = 999999');

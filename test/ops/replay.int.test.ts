@@ -37,6 +37,8 @@ let app: App;
 let admin: KafkaAdminPort;
 /** messages in the topic after the first test */
 let total = 0;
+/** the consumer the --force test leaves running (the forward-move test stops it) */
+let running: { stop: () => Promise<unknown> } | undefined;
 const stops: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
@@ -174,6 +176,7 @@ it('replays to earliest and to a time: the expected events are re-applied, the p
 it('--force moves the offsets of a running consumer, which re-applies from there', async () => {
   const consumer = await startTestConsumer(app, 'peer');
   stops.push(() => consumer.stop());
+  running = consumer;
   await waitUntil(() => caughtUp(), { what: 'the consumer to be caught up' });
   const restored = consumer.status().applied;
   const forced = await replay('--to', 'earliest', '--force');
@@ -206,4 +209,40 @@ it('--dry-run counts the events applied again, not the tombstones that follow de
   expect(dry.stdout).toContain(
     'total: 3 events would be applied again (of 6 offsets: 3 tombstone(s), which follow deletes so compaction can drop the key and apply nothing)',
   );
+});
+
+it('a move forward skips events: previewed, refused without --yes (exit 2, nothing moves), done with it', async () => {
+  await waitUntil(() => caughtUp(), { what: 'the consumer to be caught up' });
+  await running!.stop();
+  const before = await held();
+  const committed = await admin.groupOffsets(group(), env.topic);
+  await query(
+    env.source.url,
+    "INSERT INTO users (email, username) SELECT 'skip' || g || '@example.org', 'skip' || g FROM generate_series(1, 4) g",
+  );
+  await waitUntil(async () => (await held()) >= before + 4, { what: 'four new events in the topic' });
+  const skipped = (await held()) - before;
+
+  const dry = json<JsonPlan & { dryRun: boolean; moved: boolean }>(
+    await replay('--to', 'latest', '--dry-run', '--json'),
+  );
+  expect(dry).toMatchObject({ dryRun: true, moved: false, totalSkips: String(skipped), totalReplays: '0' });
+
+  const refused = await replay('--to', 'latest');
+  expect(refused.code, refused.stderr).toBe(2);
+  expect(refused.stdout).toMatch(new RegExp(`(up to )?${skipped} events would be SKIPPED`));
+  expect(refused.stdout).toMatch(/SKIPS \d+/);
+  expect(refused.stderr).toMatch(
+    new RegExp(
+      `skip (up to )?${skipped} events of target peer \\(never applied\\): not confirmed \\(no --yes\\)`,
+    ),
+  );
+  const refusedJson = await replay('--to', 'latest', '--json');
+  expect(refusedJson.code).toBe(2);
+  expect(refusedJson.stdout).toBe('');
+  expect(await admin.groupOffsets(group(), env.topic)).toEqual(committed);
+
+  const done = json<JsonPlan & { moved: boolean }>(await replay('--to', 'latest', '--yes', '--json'));
+  expect(done).toMatchObject({ moved: true, totalSkips: String(skipped) });
+  expect(await caughtUp()).toBe(true);
 });

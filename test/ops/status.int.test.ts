@@ -162,7 +162,11 @@ it('slots: lists them, refuses to drop an active one, drops a stale one only wit
 
   const unconfirmed = await runCli(['slots', 'drop', stale, '-c', env.configFile]);
   expect(unconfirmed.code).toBe(2);
-  expect(unconfirmed.stdout).toMatch(/add --yes/);
+  expect(unconfirmed.stdout).toMatch(new RegExp(`would drop replication slot ${stale}`));
+  expect(unconfirmed.stderr).toMatch(/not confirmed \(no --yes\); nothing was done\n {2}fix: add --yes/);
+  const dry = await runCli(['slots', 'drop', stale, '--dry-run', '-c', env.configFile]);
+  expect(dry.code, dry.stderr).toBe(0);
+  expect(dry.stdout).toMatch(new RegExp(`would drop replication slot ${stale}`));
   const dropped = await runCli(['slots', 'drop', stale, '--yes', '-c', env.configFile]);
   expect(dropped.code, dropped.stderr).toBe(0);
   expect(dropped.stdout).toMatch(new RegExp(`dropped replication slot ${stale}`));

@@ -16,9 +16,9 @@ import {
 
 closeAfterEach();
 
-async function pgcdc(...args: string[]): Promise<{ code: number; out: string }> {
+async function pgcdc(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
   const r = await runCli(args, 90_000);
-  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+  return { code: r.code, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 describe('webhook re-delivery', () => {
@@ -80,10 +80,7 @@ describe('webhook re-delivery', () => {
 
     const list = await pgcdc('dlq', 'list', '--target', 'hooks', '-c', p.configFile, '--json');
     expect(list.code, list.out).toBe(0);
-    const entries = list.out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = (JSON.parse(list.stdout) as { entries: Record<string, unknown>[] }).entries;
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       reason: 'webhook-rejected',
@@ -121,6 +118,7 @@ describe('webhook re-delivery', () => {
       p.configFile,
       '--offset',
       String(entries[0]!.position),
+      '--json',
     );
     expect(show.code, show.out).toBe(0);
     expect(show.out).toContain('"redriven": true');
