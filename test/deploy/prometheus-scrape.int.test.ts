@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../../dev/stack/settings.ts';
+import { freePort } from '../support/cluster.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
   dropPipelineEnv,
@@ -26,10 +27,10 @@ import { configVariant } from '../support/ops.ts';
 import { SECRET, startReceiver, type Receiver } from '../support/webhook.ts';
 import { withGrafanaVariables } from './promql.ts';
 
-/** helper 8's extra ports by default (docs: 191i3..191i9); override for another port set */
-const PROM_PORT = Number(process.env.PGCDC_TEST_PROMETHEUS_PORT ?? 19183);
-const METRICS_PORT = Number(process.env.PGCDC_TEST_SCRAPE_METRICS_PORT ?? 19184);
-const PROM = `http://127.0.0.1:${PROM_PORT}`;
+/** free ports chosen when the suite starts (a fixed port clashes with whatever else runs here) */
+let PROM_PORT = 0;
+let METRICS_PORT = 0;
+let PROM = '';
 
 /** The prometheus binary: on PATH, or fetched into the cache by .ci/promtool.sh. */
 function findPrometheus(): string | undefined {
@@ -94,6 +95,9 @@ describe.skipIf(!PROMETHEUS)(PROMETHEUS ? 'dashboard on a real Prometheus' : `da
         backoff: { initial: 0.05, max: 0.2, jitter: 0 },
       }),
     );
+    PROM_PORT = await freePort();
+    METRICS_PORT = await freePort();
+    PROM = `http://127.0.0.1:${PROM_PORT}`;
     dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-prometheus-'));
     writeFileSync(
       path.join(dir, 'prometheus.yml'),

@@ -42,7 +42,7 @@ export async function meshEnv(
     kafka: { brokers: urls.kafkaBrokers, topicPrefix: mesh, partitions: 3, sessionTimeoutMs: 6000 },
     registry: { url: urls.registryUrl },
     producer: { lingerMs: 5 },
-    metrics: { port: 0 },
+    metrics: { port: 0, consumePort: 0 },
     log: { level: 'warn' },
     peers: {
       mesh,

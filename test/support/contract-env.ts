@@ -55,7 +55,7 @@ export async function contractEnv(
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 1000, lingerMs: 5 },
     targets: [{ name: 'peer', type: 'postgres', url: peer.url, table: opts.table, batchSize: 500 }],
-    metrics: { port: 0 },
+    metrics: { port: 0, consumePort: 0 },
     log: { level: 'warn' },
   };
   const dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-contract-'));

@@ -65,7 +65,7 @@ export async function pipelineEnv(
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 1000, lingerMs: 5 },
     targets: [{ name: 'peer', type: 'postgres', url: peer.url, batchSize: 500 }],
-    metrics: { port: 0 },
+    metrics: { port: 0, consumePort: 0 },
     log: { level: 'warn' },
     ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'source')),
   };

@@ -201,7 +201,7 @@ export async function targetPipeline(
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 500, lingerMs: 5 },
     targets: [target],
-    metrics: { port: 0 },
+    metrics: { port: 0, consumePort: 0 },
     log: { level: 'warn' },
   };
   const config = parseConfig(raw);
