@@ -20,10 +20,13 @@ export interface PgcdcDriverOptions {
   snapshotBatchSize?: number;
   /** write V8 CPU profiles of the children here */
   profileDir?: string;
+  /** run the pgcdc of another checkout (the bench's --compare-tree) under this name */
+  root?: string;
+  name?: string;
 }
 
 export class PgcdcDriver implements PipelineDriver {
-  readonly name = 'pgcdc';
+  readonly name: string;
   readonly syncedColumn = '_pgcdc_synced_at';
   private source: Child | undefined;
   private sourceMetricsPort: number | undefined;
@@ -31,7 +34,9 @@ export class PgcdcDriver implements PipelineDriver {
   private sinkMetricsPort: number | undefined;
   private readonly peaks = new PeakTracker();
 
-  constructor(private readonly opts: PgcdcDriverOptions) {}
+  constructor(private readonly opts: PgcdcDriverOptions) {
+    this.name = opts.name ?? 'pgcdc';
+  }
 
   configFile(r: Round): string {
     const raw = {
@@ -102,6 +107,7 @@ export class PgcdcDriver implements PipelineDriver {
       ['produce', '--config', this.configFile(r), '--metrics-port', String(this.sourceMetricsPort)],
       this.log(r, 'produce'),
       this.opts.profileDir,
+      this.opts.root,
     );
   }
 
@@ -126,6 +132,7 @@ export class PgcdcDriver implements PipelineDriver {
         ['consume', '--target', target, '--config', this.configFile(r), '--metrics-port', String(port)],
         this.log(r, target),
         this.opts.profileDir,
+        this.opts.root,
       ),
     );
   }
@@ -147,7 +154,7 @@ export class PgcdcDriver implements PipelineDriver {
 
   describe(): string {
     const p = this.opts.producer;
-    return `pgcdc 0.1.0 (Node ${process.version}), Avro + schema registry, producer batchMaxMessages=${p?.batchMaxMessages ?? 'default'} lingerMs=${p?.lingerMs ?? 'default'}, peer batchSize=${this.opts.peerBatchSize ?? 'default'}`;
+    return `pgcdc 0.1.0${this.opts.root ? ` from ${this.opts.root}` : ''} (Node ${process.version}), Avro + schema registry, producer batchMaxMessages=${p?.batchMaxMessages ?? 'default'} lingerMs=${p?.lingerMs ?? 'default'}, peer batchSize=${this.opts.peerBatchSize ?? 'default'}`;
   }
 
   async close(): Promise<void> {

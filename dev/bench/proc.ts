@@ -99,12 +99,20 @@ export function spawnChild(
 
 /**
  * A `pgcdc <verb>` child running the TypeScript sources like `npm run pgcdc` does; with
- * `profileDir`, V8 writes a CPU profile there when it exits (open it in Chrome DevTools).
+ * `profileDir`, V8 writes a CPU profile there when it exits (open it in Chrome DevTools). `root`:
+ * another checkout of the project to run instead of this one (the bench's --compare-tree).
  */
-export function spawnPgcdc(name: string, args: string[], logFile?: string, profileDir?: string): Child {
+export function spawnPgcdc(
+  name: string,
+  args: string[],
+  logFile?: string,
+  profileDir?: string,
+  root = PROJECT_ROOT,
+): Child {
   const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  return spawnChild(name, process.execPath, [...node, path.join(PROJECT_ROOT, 'cli/bin.js'), ...args], {
+  return spawnChild(name, process.execPath, [...node, path.join(root, 'cli/bin.js'), ...args], {
     ...(logFile ? { logFile } : {}),
+    cwd: root,
   });
 }
 

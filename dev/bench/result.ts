@@ -29,6 +29,10 @@ export interface BenchOptions {
   profile?: boolean;
   /** leave the stack parts this run started running (default: stop them at the end) */
   keepStack?: boolean;
+  /** only the producer-side phases (source-ab.ts) */
+  sourceOnly?: boolean;
+  /** a second checkout whose pgcdc runs the same producer rounds, interleaved (source-ab.ts) */
+  compareTree?: string;
 }
 
 export interface Measured {

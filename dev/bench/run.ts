@@ -25,6 +25,7 @@ import { loadAverage } from './proc.ts';
 import { renderReport } from './report.ts';
 import type { BenchOptions, BenchResult } from './result.ts';
 import { snapshotRound } from './snapshot-round.ts';
+import { renderSourceAb, sourceAbPhases } from './source-ab.ts';
 import { streamRound } from './stream-round.ts';
 
 function machine(): Record<string, string | number> {
@@ -111,6 +112,15 @@ export class Bench {
     const drivers: PipelineDriver[] = [];
     try {
       if (this.opts.only !== 'debezium') drivers.push(this.pgcdcDriver(urls));
+      if (this.opts.sourceOnly) {
+        if (this.opts.compareTree)
+          drivers.push(
+            this.pgcdcDriver(urls, { root: path.resolve(this.opts.compareTree), name: 'compared' }),
+          );
+        const res = await sourceAbPhases(ctx, drivers);
+        this.say(`producer side:\n${renderSourceAb(res, this.opts.events)}`);
+        return this.result;
+      }
       if (this.opts.vs === 'debezium' || this.opts.only === 'debezium') {
         const debezium = new DebeziumDriver({
           settings: this.settings,
@@ -171,9 +181,10 @@ export class Bench {
     }
   }
 
-  private pgcdcDriver(urls: StackUrls): PgcdcDriver {
+  private pgcdcDriver(urls: StackUrls, other?: { root: string; name: string }): PgcdcDriver {
     return new PgcdcDriver({
       urls,
+      ...other,
       dir: this.dir,
       ...(this.opts.producer ? { producer: this.opts.producer } : {}),
       ...(this.opts.profile ? { profileDir: path.join(this.dir, 'profiles') } : {}),

@@ -34,6 +34,8 @@ interface BenchCliOpts {
   label?: string;
   profile?: boolean;
   keepStack?: boolean;
+  sourceOnly?: boolean;
+  compareTree?: string;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -90,6 +92,8 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     ...(o.label ? { label: o.label } : {}),
     ...(o.profile ? { profile: true } : {}),
     ...(o.keepStack ? { keepStack: true } : {}),
+    ...(o.sourceOnly || o.compareTree ? { sourceOnly: true } : {}),
+    ...(o.compareTree ? { compareTree: o.compareTree } : {}),
   };
 }
 
@@ -135,6 +139,14 @@ export function registerBenchCommand(program: Command): void {
     .option('--profile', 'write V8 CPU profiles of our producer and consumers next to the results')
     .option('--label <text>', 'a label for this run (e.g. "before batching change")')
     .option('--keep-stack', 'leave the local stack parts this run started running at the end')
+    .option(
+      '--source-only',
+      'only the producer side: source events/s, snapshot rows/s into Kafka (no sink), start-up, CPU, RSS, vs ProducerPerformance',
+    )
+    .option(
+      '--compare-tree <dir>',
+      'with --source-only: also run the pgcdc of this checkout (e.g. a git worktree of the commit before a change), interleaved round by round',
+    )
     .action(async (o: BenchCliOpts) => {
       const opts = parseBenchOptions(o);
       const bench = new Bench(opts, (m) => console.error(`bench: ${redactSecrets(m)}`));
