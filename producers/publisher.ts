@@ -7,6 +7,9 @@
 // refuses a partition batch over the topic's max.message.bytes, and kafkajs does not split), or lingerMs after a transaction ended; if a send is in
 // flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
 // own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
+// Pipelining: a full batch is queued behind the send in flight and push() waits only for that send,
+// so the stream decodes and encodes the next batch while Kafka acknowledges the previous one (at
+// most one batch in flight and one queued; sends stay strictly one after the other, in WAL order).
 // An event larger than maxMessageBytes cannot be carried: it stops the stream (non-retriable,
 // naming table, key and LSN) before anything of it or after it is published or acknowledged.
 // Several tables (docs/tables.md): each event goes to its table's topic, encoded with its table's
@@ -180,7 +183,7 @@ export class AckingPublisher {
   ): Promise<void> {
     const bytes = out.reduce((n, m) => n + messageBytes(m), 0);
     // what does not fit goes alone: the batch before it leaves first
-    if (this.pending.count > 0 && this.pending.bytes + bytes > this.batchMaxBytes) await this.flush();
+    if (this.pending.count > 0 && this.pending.bytes + bytes > this.batchMaxBytes) await this.handOver();
     const list = this.pending.messages.get(route.topic);
     if (list) list.push(...out);
     else this.pending.messages.set(route.topic, [...out]);
@@ -191,7 +194,19 @@ export class AckingPublisher {
     this.pending.commitTimesUs.push(event.source.ts_us);
     this.opts.metrics?.sourceEvents.inc({ table: route.table, op: event.op });
     if (this.pending.count >= this.opts.batchMaxMessages || this.pending.bytes >= this.batchMaxBytes)
-      await this.flush();
+      await this.handOver();
+  }
+
+  /**
+   * Queues the full batch behind the send in flight and waits only for that send (back-pressure
+   * bounded to one batch in flight and one queued): the next batch fills meanwhile. The queued
+   * batch is acknowledged in order, as with flush(); its failure surfaces at the next push/flush.
+   */
+  private async handOver(): Promise<void> {
+    const previous = this.chain;
+    this.flush().catch(() => undefined); // recorded in this.failure, rethrown below or by the next call
+    await previous.catch(() => undefined);
+    if (this.failure) throw this.failure;
   }
 
   private get batchMaxBytes(): number {

@@ -113,16 +113,29 @@ describe('AckingPublisher', () => {
     expect(producer.durable).toEqual(['8192:0', '8192:1', '8192:2', '8192:3', '8192:4']);
   });
 
-  it('a full batch makes push wait until Kafka acknowledged it (back-pressure)', async () => {
-    const { producer, publisher } = setup({ batchMaxMessages: 1, auto: false });
+  it('a full batch makes push wait until Kafka acknowledged the send before it (back-pressure: one in flight, one queued)', async () => {
+    const { acks, producer, publisher } = setup({ batchMaxMessages: 1, auto: false });
+    await publisher.push(ev(0x3000n, 0)); // nothing in flight: it leaves and the next batch fills
     let pushed = false;
-    const p = publisher.push(ev(0x3000n, 0)).then(() => (pushed = true));
+    const p = publisher.push(ev(0x3000n, 1)).then(() => (pushed = true));
     await settle();
-    expect(producer.sends).toHaveLength(1);
+    expect(producer.sends).toHaveLength(1); // sends stay one after the other
     expect(pushed).toBe(false);
     producer.sends[0]!.resolve();
     await p;
     expect(pushed).toBe(true);
+    await settle();
+    expect(producer.sends).toHaveLength(2);
+    await publisher.push(commitItem(0x3000n, 2));
+    const flushed = publisher.flush();
+    await settle();
+    expect(acks).toEqual([]); // the commit waits for the second send
+    producer.sends[1]!.resolve();
+    await settle();
+    producer.sends[2]?.resolve(); // the commit's own (empty) send
+    await flushed;
+    expect(acks).toEqual([0x3030n]);
+    expect(producer.durable.slice(0, 2)).toEqual(['12288:0', '12288:1']);
   });
 
   it('flushes a commit by itself after lingerMs', async () => {
