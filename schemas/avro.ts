@@ -3,12 +3,14 @@
 import avro from 'avsc';
 import type { AvroRecordSchema, ChangeEvent } from './contract.ts';
 
+/** avsc packs the 8 bytes toBuffer returns at once (Tap.packLongBytes), so one buffer serves every call. */
+const longScratch = Buffer.alloc(8);
+
 const BigIntLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(n);
-    return buf;
+    longScratch.writeBigInt64LE(n);
+    return longScratch;
   },
   fromJSON: (v: unknown) => BigInt(v as string | number),
   toJSON: (n: bigint) => n.toString(),
@@ -97,6 +99,36 @@ export function toWire(schemaId: number, payload: Buffer): Buffer {
   header.writeUInt8(MAGIC_BYTE, 0);
   header.writeUInt32BE(schemaId, 1);
   return Buffer.concat([header, payload]);
+}
+
+/** Slab size of framedEncoder: many events per allocation, released with the last of them. */
+const SLAB_BYTES = 256 * 1024;
+
+/**
+ * toWire(schemaId, type.toBuffer(value)) without its two copies: the header and the Avro body are
+ * written straight into a shared slab and the message is a view of it (one allocation per slab,
+ * not two or three per message). The slab is never written again where a message was returned.
+ */
+export function framedEncoder(schemaId: number, type: avro.Type): (value: unknown) => Buffer {
+  let slab = Buffer.allocUnsafe(SLAB_BYTES);
+  let at = 0;
+  return (value) => {
+    for (;;) {
+      if (slab.length - at >= 5) {
+        slab[at] = MAGIC_BYTE;
+        slab.writeUInt32BE(schemaId, at + 1);
+        const end = type.encode(value, slab, at + 5);
+        if (end >= 0) {
+          const message = slab.subarray(at, end);
+          at = end;
+          return message;
+        }
+        // too small: `end` is minus the bytes missing
+        slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (slab.length - at - end)));
+      } else slab = Buffer.allocUnsafe(SLAB_BYTES);
+      at = 0;
+    }
+  };
 }
 
 export class WireFormatError extends Error {}

@@ -3,7 +3,7 @@
 // compatibility; messages written with any registered writer schema are decoded by id.
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
-import { avroType, fromWire, toWire } from './avro.ts';
+import { avroType, framedEncoder, fromWire } from './avro.ts';
 import type { ChangeEvent, Row, TableContract } from './contract.ts';
 import { PgcdcError, UnavailableError } from '../pipeline/errors.ts';
 import {
@@ -181,11 +181,13 @@ export async function createEventCodec(opts: {
     return decodeWith(parsed.schemaId, writer, parsed.payload);
   };
 
+  const encodeKey = framedEncoder(keySchemaId, keyType);
+  const encodeValue = framedEncoder(valueSchemaId, valueType);
   return {
     keySchemaId,
     valueSchemaId,
-    encodeKey: (key) => toWire(keySchemaId, keyType.toBuffer(key)),
-    encodeValue: (event) => toWire(valueSchemaId, valueType.toBuffer(event)),
+    encodeKey: (key) => encodeKey(key),
+    encodeValue: (event) => encodeValue(event),
     decodeValue: (buf) => decodeWire(buf, decodeValueWith) as Promise<ChangeEvent>,
     decodeKey: (buf) => decodeWire(buf, decodeKeyWith) as Promise<Row>,
   };
