@@ -23,6 +23,17 @@ export function daysFromCivil(y: bigint, m: bigint, d: bigint): bigint {
   return era * 146097n + doe - 719468n;
 }
 
+/** daysFromCivil in doubles, exact for any year a timestamp's text can hold with four digits. */
+function daysFromCivilNumber(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const mp = (m + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
 /** [year (astronomical: 0 is 1 BC), month, day] of a day count since 1970-01-01. */
 export function civilFromDays(z0: bigint): [bigint, bigint, bigint] {
   const z = z0 + 719468n;
@@ -49,6 +60,15 @@ function parseTs(text: string, what: string, withZone: boolean): bigint {
   const m = TS_RE.exec(text);
   if (!m || (!withZone && m[8])) throw new Error(`unparseable ${what} "${text}"`);
   const [, ys, mo, d, h, mi, s, frac, sign, oh, om, os, bc] = m;
+  // years 0001..9999 AD (nearly every value): seconds in exact double arithmetic, one bigint step
+  if (ys!.length === 4 && !bc) {
+    const days = daysFromCivilNumber(Number(ys), Number(mo), Number(d));
+    const offsetSecs = sign
+      ? (Number(oh) * 3600 + Number(om ?? '0') * 60 + Number(os ?? '0')) * (sign === '-' ? -1 : 1)
+      : 0;
+    const secs = days * 86400 + Number(h) * 3600 + Number(mi) * 60 + Number(s) - offsetSecs;
+    return BigInt(secs) * 1_000_000n + BigInt(frac ? Number(frac.padEnd(6, '0')) : 0);
+  }
   let year = BigInt(ys!);
   if (bc) year = 1n - year;
   const days = daysFromCivil(year, BigInt(mo!), BigInt(d!));
