@@ -118,6 +118,9 @@ export class StreamSession {
   /** Source prepared (publication, slot, position checked), topic ensured, codec registered. */
   private async open(): Promise<SlotInfo> {
     const { config, tables } = this.deps;
+    // start-up: the Kafka connections open while the source is prepared (awaited before first use)
+    const kafkaConnected = Promise.all([this.admin.connect(), this.producer.connect()]);
+    kafkaConnected.catch(() => undefined); // its failure surfaces at the await below
     await this.client.connect();
     this.client.on('error', (err) => this.log.warn({ err: err.message }, 'source connection error'));
     await this.client.query(ROW_READ_SESSION_SQL);
@@ -132,18 +135,20 @@ export class StreamSession {
       },
       'source ready',
     );
-    await this.admin.connect();
+    await kafkaConnected;
     for (const { topic, contract } of tables) {
-      const created = await this.admin.ensureTopic({
-        topic,
-        partitions: config.kafka.partitions,
-        replicationFactor: config.kafka.replicationFactor,
-        config: topicConfigFor(config.kafka, config.producer),
-      });
+      const [created, codec] = await Promise.all([
+        this.admin.ensureTopic({
+          topic,
+          partitions: config.kafka.partitions,
+          replicationFactor: config.kafka.replicationFactor,
+          config: topicConfigFor(config.kafka, config.producer),
+        }),
+        this.deps.codec(topic, contract),
+      ]);
       this.log.info({ topic, table: nameOf(contract), created }, 'topic ready');
-      this.routes.set(nameOf(contract), { topic, codec: await this.deps.codec(topic, contract) });
+      this.routes.set(nameOf(contract), { topic, codec });
     }
-    await this.producer.connect();
     return slot;
   }
 
