@@ -1,7 +1,7 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
-// per key and written set-based (one multi-row upsert, one delete and one marker insert, partial
-// updates per event). If the target refuses something, the batch is replayed event by event under
+// per key and written set-based (one multi-row upsert, one delete and one marker insert, one
+// update per set of unchanged columns). If the target refuses something, the batch is replayed event by event under
 // savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL cannot hold) are
 // dead-lettered with the error; a row blocked by a secondary unique key commits the prefix and asks
 // to retry the rest later, unless the row holding the value was written from a later position.
@@ -23,7 +23,9 @@ import {
   createTableSql,
   createTruncatedSql,
   multiDeleteSql,
+  multiPartialUpdateSql,
   multiUpsertSql,
+  PARTIALS_PER_STATEMENT,
   partialUpdateSql,
   pruneSql,
   rowValues,
@@ -36,6 +38,22 @@ import { UnrepresentableValueError } from './types.ts';
 import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
+
+/** Partial updates grouped by the columns they leave unchanged, in statement-sized chunks. */
+function partialGroups(partials: DecodedEvent[]): DecodedEvent[][] {
+  const groups = new Map<string, DecodedEvent[]>();
+  for (const e of partials) {
+    const k = [...e.event.unchanged].sort().join(',');
+    const g = groups.get(k);
+    if (g) g.push(e);
+    else groups.set(k, [e]);
+  }
+  const out: DecodedEvent[][] = [];
+  for (const g of groups.values())
+    for (let i = 0; i < g.length; i += PARTIALS_PER_STATEMENT)
+      out.push(g.slice(i, i + PARTIALS_PER_STATEMENT));
+  return out;
+}
 
 export interface MysqlTimeouts {
   connectTimeoutMs: number;
@@ -200,9 +218,13 @@ export class MysqlSink implements Sink {
       t.keyColumns,
     );
     let rows: unknown[][];
+    let partialUpdates: { items: DecodedEvent[]; st: Statement }[];
     try {
       rows = upserts.map((e) => rowValues(t.columns, e.event.after!));
-      for (const e of partials) partialUpdateSql(t, e.event, e.key);
+      partialUpdates = partialGroups(partials).map((items) => ({
+        items,
+        st: multiPartialUpdateSql(t, items),
+      }));
     } catch (err) {
       if (err instanceof UnrepresentableValueError) return undefined;
       throw err;
@@ -222,9 +244,9 @@ export class MysqlSink implements Sink {
             live.map((i) => rows[i]!),
           ),
         );
-      for (const e of partials) {
-        const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
-        if (res.affectedRows === 0 && (await marks.missing(e))) {
+      for (const { items, st } of partialUpdates) {
+        const res = await this.run(c, st);
+        if (res.affectedRows < items.length && (await marks.missing(items))) {
           await this.run(c, 'ROLLBACK');
           return undefined;
         }
@@ -284,7 +306,7 @@ export class MysqlSink implements Sink {
       return undefined;
     }
     const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
-    if (res.affectedRows > 0 || !(await marks.missing(e))) return undefined;
+    if (res.affectedRows > 0 || !(await marks.missing([e]))) return undefined;
     return {
       offset: e.offset,
       reason: 'missing-row',
