@@ -13,6 +13,7 @@ import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { TableContract } from '../../schemas/contract.ts';
+import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
@@ -38,22 +39,6 @@ import { UnrepresentableValueError } from './types.ts';
 import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
-
-/** Partial updates grouped by the columns they leave unchanged, in statement-sized chunks. */
-function partialGroups(partials: DecodedEvent[]): DecodedEvent[][] {
-  const groups = new Map<string, DecodedEvent[]>();
-  for (const e of partials) {
-    const k = [...e.event.unchanged].sort().join(',');
-    const g = groups.get(k);
-    if (g) g.push(e);
-    else groups.set(k, [e]);
-  }
-  const out: DecodedEvent[][] = [];
-  for (const g of groups.values())
-    for (let i = 0; i < g.length; i += PARTIALS_PER_STATEMENT)
-      out.push(g.slice(i, i + PARTIALS_PER_STATEMENT));
-  return out;
-}
 
 export interface MysqlTimeouts {
   connectTimeoutMs: number;
@@ -212,16 +197,13 @@ export class MysqlSink implements Sink {
   private async applyFast(events: DecodedEvent[]): Promise<ApplyResult | undefined> {
     const c = this.conn!;
     const t = this.table;
-    const truncates = events.filter((e) => e.event.op === 't');
-    const { upserts, partials, deletes } = collapseBatch(
-      events.filter((e) => e.event.op !== 't'),
-      t.keyColumns,
-    );
+    const { truncates, rows: changes } = splitTruncates(events);
+    const { upserts, partials, deletes } = collapseBatch(changes, t.keyColumns);
     let rows: unknown[][];
     let partialUpdates: { items: DecodedEvent[]; st: Statement }[];
     try {
       rows = upserts.map((e) => rowValues(t.columns, e.event.after!));
-      partialUpdates = partialGroups(partials).map((items) => ({
+      partialUpdates = groupByUnchanged(partials, PARTIALS_PER_STATEMENT).map((items) => ({
         items,
         st: multiPartialUpdateSql(t, items),
       }));
