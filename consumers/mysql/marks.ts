@@ -59,10 +59,22 @@ export class MarkReader {
     return out;
   }
 
-  /** A partial update that changed nothing: is its row missing (true), or newer/deleted later? */
-  async missing(item: { key: Row; event: ChangeEvent }): Promise<boolean> {
-    const rows = await this.query(rowPositionsSql(this.t, [item.key]));
-    if (rows.length > 0) return false;
-    return (await this.notSuperseded([item])).length === 1;
+  /**
+   * Partial updates of which some changed nothing: is the row of any of them missing (true), or
+   * were those rows newer, or deleted or truncated later?
+   */
+  async missing(items: { key: Row; event: ChangeEvent }[]): Promise<boolean> {
+    const present = new Set(
+      (
+        await this.query(
+          rowPositionsSql(
+            this.t,
+            items.map((i) => i.key),
+          ),
+        )
+      ).map((r) => this.keyString(r)),
+    );
+    const absent = items.filter((i) => !present.has(this.keyString(i.key)));
+    return absent.length > 0 && (await this.notSuperseded(absent)).length > 0;
   }
 }

@@ -1,7 +1,7 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
-// per key and written set-based (one multi-row upsert, one delete and one marker insert, partial
-// updates per event). If the target refuses something, the batch is replayed event by event under
+// per key and written set-based (one multi-row upsert, one delete and one marker insert, one
+// update per set of unchanged columns). If the target refuses something, the batch is replayed event by event under
 // savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL cannot hold) are
 // dead-lettered with the error; a row blocked by a secondary unique key commits the prefix and asks
 // to retry the rest later, unless the row holding the value was written from a later position.
@@ -13,6 +13,7 @@ import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { TableContract } from '../../schemas/contract.ts';
+import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
@@ -23,7 +24,9 @@ import {
   createTableSql,
   createTruncatedSql,
   multiDeleteSql,
+  multiPartialUpdateSql,
   multiUpsertSql,
+  PARTIALS_PER_STATEMENT,
   partialUpdateSql,
   pruneSql,
   rowValues,
@@ -194,15 +197,16 @@ export class MysqlSink implements Sink {
   private async applyFast(events: DecodedEvent[]): Promise<ApplyResult | undefined> {
     const c = this.conn!;
     const t = this.table;
-    const truncates = events.filter((e) => e.event.op === 't');
-    const { upserts, partials, deletes } = collapseBatch(
-      events.filter((e) => e.event.op !== 't'),
-      t.keyColumns,
-    );
+    const { truncates, rows: changes } = splitTruncates(events);
+    const { upserts, partials, deletes } = collapseBatch(changes, t.keyColumns);
     let rows: unknown[][];
+    let partialUpdates: { items: DecodedEvent[]; st: Statement }[];
     try {
       rows = upserts.map((e) => rowValues(t.columns, e.event.after!));
-      for (const e of partials) partialUpdateSql(t, e.event, e.key);
+      partialUpdates = groupByUnchanged(partials, PARTIALS_PER_STATEMENT).map((items) => ({
+        items,
+        st: multiPartialUpdateSql(t, items),
+      }));
     } catch (err) {
       if (err instanceof UnrepresentableValueError) return undefined;
       throw err;
@@ -222,9 +226,9 @@ export class MysqlSink implements Sink {
             live.map((i) => rows[i]!),
           ),
         );
-      for (const e of partials) {
-        const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
-        if (res.affectedRows === 0 && (await marks.missing(e))) {
+      for (const { items, st } of partialUpdates) {
+        const res = await this.run(c, st);
+        if (res.affectedRows < items.length && (await marks.missing(items))) {
           await this.run(c, 'ROLLBACK');
           return undefined;
         }
@@ -284,7 +288,7 @@ export class MysqlSink implements Sink {
       return undefined;
     }
     const res = await this.run(c, partialUpdateSql(t, e.event, e.key));
-    if (res.affectedRows > 0 || !(await marks.missing(e))) return undefined;
+    if (res.affectedRows > 0 || !(await marks.missing([e]))) return undefined;
     return {
       offset: e.offset,
       reason: 'missing-row',

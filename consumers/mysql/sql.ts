@@ -176,14 +176,52 @@ export function partialUpdateSql(t: MysqlTable, e: ChangeEvent, key: Row): State
   };
 }
 
+/** Partial updates in one statement at most: each CASE is read per row, quadratic in this (measured
+ * on MariaDB 10.11, 500 partial updates: 100 per statement 0.71 s, 50 0.51 s, 20 0.64 s, one each 3.5 s). */
+export const PARTIALS_PER_STATEMENT = 50;
+
+/**
+ * Several partial updates that leave the same columns unchanged, in one single-table UPDATE: each
+ * carried column (and the position) set by a `CASE` on the key, every key guarded by its own
+ * position in WHERE (read before any assignment, so the order of the assignments does not matter
+ * here). Distinct keys. Affected rows below `items.length`: some row was newer or missing (the
+ * caller finds out which). Throws UnrepresentableValueError like rowValues.
+ */
+export function multiPartialUpdateSql(t: MysqlTable, items: { key: Row; event: ChangeEvent }[]): Statement {
+  if (items.length === 1) return partialUpdateSql(t, items[0]!.event, items[0]!.key);
+  const skip = new Set([...items[0]!.event.unchanged, ...t.keyColumns]);
+  const cols = t.columns.filter((c) => !skip.has(c.name));
+  const rows = items.map(({ event }) => [...rowValues(cols, event.after!), ...position(event)]);
+  const values: unknown[] = [];
+  const names = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
+  const sets = names.map((name, i) => {
+    const whens = items.map(({ key }, r) => {
+      const k = keyIn(t, [key], values);
+      values.push(rows[r]![i]);
+      return `WHEN ${k} THEN ?`;
+    });
+    return `${q(name)} = CASE ${whens.join(' ')} ELSE ${q(name)} END`;
+  });
+  sets.push(`${q(SYNCED_AT)} = CURRENT_TIMESTAMP(6)`);
+  const where = guardedKeys(t, items, values);
+  return { sql: `UPDATE ${q(t.table)} SET ${sets.join(', ')} WHERE ${where}`, values };
+}
+
+/** `(key AND (lsn, seq) < (?, ?)) OR ...`: each key older than its event's position (values appended). */
+function guardedKeys(t: MysqlTable, items: { key: Row; event: ChangeEvent }[], values: unknown[]): string {
+  return items
+    .map(({ key, event }) => {
+      const k = keyIn(t, [key], values);
+      values.push(event.source.commit_lsn, event.source.seq);
+      return `(${k} AND (${LSN}, ${SEQ}) < (?, ?))`;
+    })
+    .join(' OR ');
+}
+
 /** Guarded delete of many keys (each at its own position), then their markers (moving forward only). */
 export function multiDeleteSql(t: MysqlTable, items: { key: Row; event: ChangeEvent }[]): Statement[] {
   const delValues: unknown[] = [];
-  const conds = items.map(({ key, event }) => {
-    const k = keyIn(t, [key], delValues);
-    delValues.push(event.source.commit_lsn, event.source.seq);
-    return `(${k} AND (${LSN}, ${SEQ}) < (?, ?))`;
-  });
+  const where = guardedKeys(t, items, delValues);
   const cols = [...t.keyColumns, POS_LSN, POS_SEQ, EVENT_ID];
   const markValues: unknown[] = [];
   const tuples = items.map(({ key, event }) => {
@@ -192,7 +230,7 @@ export function multiDeleteSql(t: MysqlTable, items: { key: Row; event: ChangeEv
     return `(${cols.map(() => '?').join(', ')})`;
   });
   return [
-    { sql: `DELETE FROM ${q(t.table)} WHERE ${conds.join(' OR ')}`, values: delValues },
+    { sql: `DELETE FROM ${q(t.table)} WHERE ${where}`, values: delValues },
     {
       sql:
         `INSERT INTO ${q(deletedName(t))} (${cols.map(q).join(', ')}) VALUES ${tuples.join(', ')} ` +

@@ -4,9 +4,9 @@
 // refused here with the reason, so the sink dead-letters it instead of letting MySQL change it.
 // A new contract type fails to compile here (`satisfies never`) until it is mapped.
 import type { ColumnSpec, ColumnValue, ScalarValue } from '../../schemas/contract.ts';
-import { formatDate, formatTime, formatTimestamp } from '../../schemas/temporal.ts';
+import { formatDate, formatTimestamp } from '../../schemas/temporal.ts';
 import { splitPgType, type PgScalarType } from '../../schemas/types.ts';
-import { TS_NEG_INFINITY, TS_POS_INFINITY, formatTimestamptz } from '../../schemas/values.ts';
+import { TS_NEG_INFINITY, TS_POS_INFINITY, formatTimestamptz, scalarText } from '../../schemas/values.ts';
 
 /** A value of the event the target type cannot represent; the event is dead-lettered with this. */
 export class UnrepresentableValueError extends Error {
@@ -117,38 +117,27 @@ function scalarValue(
       if (!Number.isFinite(value))
         throw new UnrepresentableValueError(column, `${kind} ${String(value)} has no value in MySQL`);
       return value as number;
-    case 'numeric': {
-      const text = value as string;
-      if (!DECIMAL_RE.test(text))
-        throw new UnrepresentableValueError(column, `numeric "${text}" has no DECIMAL value in MySQL`);
-      return text;
-    }
+    case 'numeric':
+      if (!DECIMAL_RE.test(value as string))
+        throw new UnrepresentableValueError(
+          column,
+          `numeric "${value as string}" has no DECIMAL value in MySQL`,
+        );
+      return value as string;
     case 'boolean':
       return value ? 1 : 0;
     case 'bytea':
       return value as Buffer;
     case 'date':
       return mysqlDate(column, value as number);
-    case 'time':
-      return formatTime(value as bigint);
     case 'timestamp':
       return datetime(column, value as bigint, 'timestamp');
     case 'timestamptz':
       return datetime(column, value as bigint);
-    case 'text':
-    case 'varchar':
-    case 'char':
-    case 'citext':
-    case 'interval':
-    case 'uuid':
-    case 'json':
-    case 'jsonb':
-    case 'inet':
-    case 'cidr':
-    case 'enum':
-      return value as string;
     default:
-      return kind satisfies never;
+      // time and the text kinds: MySQL reads PostgreSQL's text form of them as is (scalarText is
+      // exhaustive; a new kind still has to be placed in mysqlColumnType above)
+      return scalarText(kind, value);
   }
 }
 

@@ -29,6 +29,7 @@ export class DebeziumDriver implements PipelineDriver {
   private sink: string | undefined;
   private sourceSlot: { url: string; slot: string } | undefined;
   private readonly peaks = new PeakTracker();
+  private readonly extra = new Set<string>();
 
   constructor(private readonly opts: DebeziumDriverOptions) {}
 
@@ -143,7 +144,7 @@ export class DebeziumDriver implements PipelineDriver {
   /** Tasks that failed after starting, with the first line of their trace. */
   async failures(): Promise<string[]> {
     const out: string[] = [];
-    for (const name of [this.source, this.sink]) {
+    for (const name of [this.source, this.sink, ...this.extra]) {
       if (!name) continue;
       const st = await fetch(`${this.rest}/connectors/${name}/status`)
         .then((x) =>
@@ -154,6 +155,17 @@ export class DebeziumDriver implements PipelineDriver {
         if (t.state === 'FAILED') out.push(`${name}: ${t.trace?.split('\n')[0] ?? 'failed'}`);
     }
     return out;
+  }
+
+  /** A connector beside the round's own, in the same worker (debezium-mysql.ts). */
+  async addConnector(name: string, config: Record<string, string>): Promise<void> {
+    await this.create(name, config);
+    this.extra.add(name);
+  }
+
+  async removeConnector(name: string): Promise<void> {
+    this.extra.delete(name);
+    await this.remove(name);
   }
 
   private async remove(name: string | undefined): Promise<void> {

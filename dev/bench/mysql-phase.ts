@@ -1,25 +1,43 @@
 // The MariaDB phase of the benchmark (first pipeline's first round, with the baselines): our
 // `mysql` sink started on the round's full topic, writing into a fresh database of the stack's
 // MariaDB; events/s from the first to the last row applied there (its own _pgcdc_synced_at), the
-// same measure as the Postgres peer's. Beside it the raw baseline of the same rows: the source
-// table copied by a plain script with multi-row INSERT ... ON DUPLICATE KEY UPDATE (500 rows per
-// statement, the position guard, no delete markers). A failure is recorded, never fatal.
+// same measure as the Postgres peer's. Beside it:
+// - the raw baseline of the same rows: the source table copied by a plain script with multi-row
+//   INSERT ... ON DUPLICATE KEY UPDATE (500 rows per statement, the position guard, no markers);
+// - with PGCDC_BENCH_MYSQL_BEFORE=<dir> (a checkout of an earlier commit, with node_modules), the
+//   same sink run from that checkout too, each into its own database, alternated (before, after,
+//   before, after; medians): before/after in one run;
+// - MariaDB's own CPU seconds beside the sink's (the server does most of the work);
+// - with latency phases on (--latency-seconds > 0), end-to-end latency into MariaDB at 1,000
+//   changes/s: the round's source keeps running, our sink too, the workload is written at that
+//   rate; per row, the source commit time (updated_at) against the row's _pgcdc_synced_at.
+// Returns the changes it wrote (the round's later phases count them). A failure is recorded,
+// never fatal.
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
 import { groupFor, KafkaSchema } from '../../pipeline/config/schema.ts';
 import { loadContract } from '../../schemas/contract.ts';
+import { PROJECT_ROOT } from '../stack/settings.ts';
 import type { BenchContext } from './context.ts';
 import type { Round } from './driver.ts';
 import { groupPosition, withPg } from './env.ts';
 import { follow } from './follow.ts';
 import type { PgcdcDriver } from './pgcdc-driver.ts';
-import { CpuMeter, spawnPgcdc } from './proc.ts';
+import { mariadbPaths } from '../stack/mariadb.ts';
+import { readPid } from '../stack/process.ts';
+import { CpuMeter, cpuSeconds, spawnChild, type Child } from './proc.ts';
 import { measured, type Measured, type MysqlBenchResult } from './result.ts';
+import { median, percentile } from './stats.ts';
+import { emptyCounts, kafkaMessagesFor, type OpCounts } from './workload.ts';
+import type { LoadWriter } from './writer.ts';
 
 const TARGET = 'maria';
+/** the issue's fixed rate for the MariaDB latency figure */
+const LATENCY_RATE = 1000;
 
-async function withMysql<T>(url: string, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+export async function withMysql<T>(url: string, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
   const c = await mysql.createConnection({ uri: url, supportBigNumbers: true, dateStrings: true });
   try {
     return await fn(c);
@@ -28,75 +46,244 @@ async function withMysql<T>(url: string, fn: (c: mysql.Connection) => Promise<T>
   }
 }
 
+/** A fresh utf8mb4 database of the stack's MariaDB for this round; its URL and a drop. */
+export async function freshMariaDb(
+  ctx: BenchContext,
+  name: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const db = name.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+  await withMysql(ctx.urls.mariadbAdminUrl, (c) =>
+    c.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`),
+  );
+  return {
+    url: ctx.urls.mysqlPeerUrl.replace(/\/[^/]*$/, `/${db}`),
+    drop: () =>
+      withMysql(ctx.urls.mariadbAdminUrl, (c) => c.query(`DROP DATABASE IF EXISTS \`${db}\``)).then(
+        () => undefined,
+        () => undefined,
+      ),
+  };
+}
+
 export async function mysqlPhase(
   ctx: BenchContext,
   d: PgcdcDriver,
   r: Round,
+  writer: LoadWriter,
   events: number,
   expected: number,
-): Promise<void> {
-  const db = `bench_${r.id}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
-  const url = ctx.urls.mysqlPeerUrl.replace(/\/[^/]*$/, `/${db}`);
-  await withMysql(ctx.urls.mariadbAdminUrl, (c) =>
-    c.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`),
-  );
+): Promise<OpCounts> {
   const out: MysqlBenchResult = {};
+  const drops: (() => Promise<void>)[] = [];
+  let written = emptyCounts();
+  let ours: Child | undefined;
   try {
-    out.sink = await sinkRate(ctx, d, r, url, events, expected);
-    ctx.say(`  MariaDB sink: ${Math.round(out.sink.rate ?? 0)} events/s, ${out.sink.cpuSeconds} CPU s`);
-    out.raw = await rawRate(r.sourceUrl, url);
+    const before = process.env.PGCDC_BENCH_MYSQL_BEFORE;
+    // before/after alternated (before, after, before, after): the shared machine's load drifts
+    const pairs = before ? 2 : 1;
+    const runs: { before: SinkRun[]; after: SinkRun[] } = { before: [], after: [] };
+    let url = '';
+    for (let i = 1; i <= pairs; i++) {
+      if (before) {
+        const run = await sinkRun(ctx, d, r, `${TARGET}_before${i}`, path.resolve(before), events, expected);
+        await run.child.stop();
+        runs.before.push(run);
+        ctx.say(`  MariaDB sink before (${before}): ${line(run.m)}`);
+      }
+      await ours?.stop();
+      const run = await sinkRun(
+        ctx,
+        d,
+        r,
+        pairs > 1 ? `${TARGET}_after${i}` : TARGET,
+        PROJECT_ROOT,
+        events,
+        expected,
+      );
+      ours = run.child;
+      url = run.url;
+      runs.after.push(run);
+      ctx.say(`  MariaDB sink: ${line(run.m)}`);
+    }
+    drops.push(...[...runs.before, ...runs.after].map((x) => x.drop));
+    out.sink = medianOf(runs.after.map((x) => x.m));
+    if (pairs > 1) out.sinkRuns = runs.after.map((x) => x.m);
+    if (before)
+      out.before = {
+        ...medianOf(runs.before.map((x) => x.m)),
+        tree: before,
+        runs: runs.before.map((x) => x.m),
+      };
+    const server = mariadbCpu(ctx);
+    out.raw = { ...(await rawRate(r.sourceUrl, url)), mariadbCpuSeconds: server() };
     ctx.say(
-      `  baseline MariaDB multi-row INSERT ... ON DUPLICATE KEY UPDATE: ${Math.round(out.raw.rate)} rows/s`,
+      `  baseline MariaDB multi-row INSERT ... ON DUPLICATE KEY UPDATE: ${Math.round(out.raw.rate)} rows/s, MariaDB ${out.raw.mariadbCpuSeconds} CPU s`,
     );
+    if (ctx.opts.latencySeconds > 0 && ours) {
+      const lat = await latencyAt(ctx, d, r, writer, ours, url, runs.after.at(-1)!.name, expected);
+      written = lat.counts;
+      out.latency = lat.result;
+      const l = lat.result;
+      ctx.say(
+        `  MariaDB latency ${LATENCY_RATE}/s: wrote ${Math.round(l.writtenRate)}/s, p50 ${l.p50?.toFixed(1)} p99 ${l.p99?.toFixed(1)} max ${l.max?.toFixed(1)} ms (${l.rows} rows)`,
+      );
+    }
   } catch (err) {
     ctx.result.baselines.errors.push(`mariadb: ${(err as Error).message}`);
     ctx.say(`  MariaDB phase failed: ${(err as Error).message}`);
   } finally {
-    ctx.result.mysql = out;
-    await withMysql(ctx.urls.mariadbAdminUrl, (c) => c.query(`DROP DATABASE IF EXISTS \`${db}\``)).catch(
-      () => undefined,
-    );
+    ctx.result.mysql = { ...ctx.result.mysql, ...out };
+    await ours?.stop();
+    for (const drop of drops) await drop();
+  }
+  return written;
+}
+
+type MysqlMeasured = Measured & { mariadbCpuSeconds?: number | undefined };
+
+interface SinkRun {
+  name: string;
+  url: string;
+  child: Child;
+  m: MysqlMeasured;
+  drop: () => Promise<void>;
+}
+
+const line = (m: MysqlMeasured) =>
+  `${Math.round(m.rate ?? 0)} events/s, ${m.cpuSeconds} CPU s + MariaDB ${m.mariadbCpuSeconds} CPU s`;
+
+function medianOf(ms: MysqlMeasured[]): MysqlMeasured {
+  const med = (f: (m: MysqlMeasured) => number | undefined) => {
+    const v = ms.map(f).filter((x): x is number => x !== undefined);
+    return v.length ? Math.round(median(v)! * 100) / 100 : undefined;
+  };
+  return {
+    rate: med((m) => m.rate),
+    seconds: med((m) => m.seconds),
+    cpuSeconds: med((m) => m.cpuSeconds),
+    cpuPer100k: med((m) => m.cpuPer100k),
+    mariadbCpuSeconds: med((m) => m.mariadbCpuSeconds),
+  };
+}
+
+/** CPU seconds the stack's MariaDB server used from now until the returned function is called. */
+export function mariadbCpu(ctx: BenchContext): () => number | undefined {
+  const pid = readPid(mariadbPaths(ctx.settings).pidFile);
+  const start = pid ? cpuSeconds(pid) : undefined;
+  return () => {
+    const end = pid ? cpuSeconds(pid) : undefined;
+    return start !== undefined && end !== undefined ? Math.round((end - start) * 100) / 100 : undefined;
+  };
+}
+
+/** A fresh database, our sink (from the checkout at `root`) on the round's full topic, its rate. */
+async function sinkRun(
+  ctx: BenchContext,
+  d: PgcdcDriver,
+  r: Round,
+  name: string,
+  root: string,
+  events: number,
+  expected: number,
+): Promise<SinkRun> {
+  const db = await freshMariaDb(ctx, `bench_${r.id}_${name}`);
+  const child = startSink(d, r, db.url, name, root);
+  try {
+    const server = mariadbCpu(ctx);
+    const m = await sinkRate(ctx, d, r, child, db.url, name, events, expected);
+    return { name, url: db.url, child, m: { ...m, mariadbCpuSeconds: server() }, drop: db.drop };
+  } catch (err) {
+    await child.stop();
+    await db.drop();
+    throw err;
   }
 }
+
+/** `pgcdc consume` of a mysql target `name` on the round's topic, from the checkout at `root`. */
+function startSink(d: PgcdcDriver, r: Round, url: string, name: string, root: string): Child {
+  const file = d.configFile(r).replace(/\.yaml$/, `-${name}.yaml`);
+  const raw = parse(readFileSync(d.configFile(r), 'utf8')) as { targets: unknown[] };
+  raw.targets = [{ name, type: 'mysql', url }];
+  writeFileSync(file, stringify(raw));
+  return spawnChild(
+    `pgcdc consume ${name}`,
+    process.execPath,
+    [path.join(root, 'cli/bin.js'), 'consume', '--target', name, '--config', file, '--metrics-port', '0'],
+    { logFile: `${file}.log`, cwd: root },
+  );
+}
+
+const groupOf = (ctx: BenchContext, r: Round, name: string) =>
+  groupFor(KafkaSchema.parse({ brokers: ctx.urls.kafkaBrokers, topicPrefix: r.topicPrefix }), { name });
 
 async function sinkRate(
   ctx: BenchContext,
   d: PgcdcDriver,
   r: Round,
+  child: Child,
   url: string,
+  name: string,
   events: number,
   expected: number,
 ): Promise<Measured> {
-  const file = d.configFile(r).replace(/\.yaml$/, '-maria.yaml');
-  const raw = parse(readFileSync(d.configFile(r), 'utf8')) as { targets: unknown[] };
-  raw.targets = [{ name: TARGET, type: 'mysql', url }];
-  writeFileSync(file, stringify(raw));
-  const child = spawnPgcdc(
-    'pgcdc consume maria',
-    ['consume', '--target', TARGET, '--config', file],
-    `${file}.log`,
+  const f = await follow(
+    `MariaDB sink ${name} catch-up`,
+    () => groupPosition(ctx.admin, groupOf(ctx, r, name), d.topic(r)),
+    expected,
+    () => new CpuMeter([child]),
+    () => Promise.resolve(child.alive() ? undefined : `${child.name} exited:\n${child.tail(15)}`),
+    { timeoutMs: 900_000, intervalMs: 200 },
   );
-  try {
-    const kafka = KafkaSchema.parse({ brokers: ctx.urls.kafkaBrokers, topicPrefix: r.topicPrefix });
-    const f = await follow(
-      'MariaDB sink catch-up',
-      () => groupPosition(ctx.admin, groupFor(kafka, { name: TARGET }), d.topic(r)),
-      expected,
-      () => new CpuMeter([child]),
-      () => Promise.resolve(child.alive() ? undefined : `${child.name} exited:\n${child.tail(15)}`),
-      { timeoutMs: 900_000, intervalMs: 200 },
+  const [w] = await withMysql(url, async (c) => {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(_pgcdc_synced_at), MAX(_pgcdc_synced_at)) AS us FROM users',
     );
-    const [w] = await withMysql(url, async (c) => {
-      const [rows] = await c.query<mysql.RowDataPacket[]>(
-        'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(_pgcdc_synced_at), MAX(_pgcdc_synced_at)) AS us FROM users',
-      );
-      return rows;
-    });
-    const seconds = w?.us ? Number(w.us) / 1e6 : undefined;
-    return measured(seconds ? events / seconds : undefined, seconds, f.cpu, events);
-  } finally {
-    await child.stop();
-  }
+    return rows;
+  });
+  const seconds = w?.us ? Number(w.us) / 1e6 : undefined;
+  return measured(seconds ? events / seconds : undefined, seconds, f.cpu, events);
+}
+
+/** The workload at LATENCY_RATE for latencySeconds while the source and our sink run. */
+async function latencyAt(
+  ctx: BenchContext,
+  d: PgcdcDriver,
+  r: Round,
+  writer: LoadWriter,
+  child: Child,
+  url: string,
+  name: string,
+  before: number,
+) {
+  const w = await writer.run({ durationMs: ctx.opts.latencySeconds * 1000, rate: LATENCY_RATE });
+  await follow(
+    'MariaDB latency phase',
+    () => groupPosition(ctx.admin, groupOf(ctx, r, name), d.topic(r)),
+    before + kafkaMessagesFor(w.counts),
+    () => new CpuMeter([child]),
+    () => Promise.resolve(child.alive() ? undefined : `${child.name} exited:\n${child.tail(15)}`),
+    { timeoutMs: 900_000, intervalMs: 250 },
+  );
+  const utc = (t: Date) => t.toISOString().replace('T', ' ').replace('Z', '');
+  const ms = await withMysql(url, async (c) => {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, updated_at, _pgcdc_synced_at) AS us FROM users WHERE updated_at >= ? AND updated_at < ?',
+      [utc(w.startedAt), utc(w.endedAt)],
+    );
+    return rows.map((x) => Number(x.us) / 1000);
+  });
+  return {
+    counts: w.counts,
+    result: {
+      rate: LATENCY_RATE,
+      writtenRate: w.events / w.seconds,
+      rows: ms.length,
+      p50: percentile(ms, 0.5),
+      p95: percentile(ms, 0.95),
+      p99: percentile(ms, 0.99),
+      max: ms.length > 0 ? Math.max(...ms) : undefined,
+    },
+  };
 }
 
 /** The source rows in MySQL's forms (booleans 1/0, UTC DATETIME text, arrays as JSON), one query. */

@@ -256,6 +256,7 @@ function renderRounds(res: BenchResult): string[] {
         `raw multi-row INSERT ... ON DUPLICATE KEY UPDATE ${my.raw ? `${fmt(my.raw.rate)} rows/s (${my.raw.note})` : 'n/a'}.`,
     );
   }
+  out.push(...renderMysqlExtras(my));
   const errors = [...b.errors, ...res.pipelines.flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`))];
   if (errors.length > 0) {
     out.push('');
@@ -275,4 +276,34 @@ export function renderReport(res: BenchResult): string {
     ...renderResources(res),
     ...renderRounds(res),
   ].join('\n');
+}
+
+/** The MariaDB phase's before/after, Debezium comparison and latency lines (mysql-phase.ts). */
+function renderMysqlExtras(my: BenchResult['mysql']): string[] {
+  const out: string[] = [];
+  const x = (a: number | undefined, b: number | undefined) => (a && b ? ` (${(a / b).toFixed(2)}x)` : '');
+  const cpu = (m: { cpuSeconds?: number | undefined; mariadbCpuSeconds?: number | undefined }) =>
+    `${m.cpuSeconds ?? 'n/a'} CPU s + MariaDB ${m.mariadbCpuSeconds ?? 'n/a'} CPU s`;
+  if (my?.sink?.mariadbCpuSeconds !== undefined || my?.raw?.mariadbCpuSeconds !== undefined)
+    out.push(
+      '',
+      `MariaDB CPU: our sink ${my.sink ? cpu(my.sink) : 'n/a'}; raw baseline MariaDB ${my.raw?.mariadbCpuSeconds ?? 'n/a'} CPU s.`,
+    );
+  if (my?.before)
+    out.push(
+      '',
+      `MariaDB before/after (medians of ${my.before.runs.length} alternated runs each): before ${fmt(my.before.rate)} events/s (${my.before.runs.map((m) => fmt(m.rate)).join(', ')}), ${cpu(my.before)}, from ${my.before.tree}; ` +
+        `after ${fmt(my.sink?.rate)} events/s (${(my.sinkRuns ?? []).map((m) => fmt(m.rate)).join(', ')}), ${my.sink ? cpu(my.sink) : 'n/a'}${x(my.sink?.rate, my.before.rate)}.`,
+    );
+  if (my?.debezium)
+    out.push(
+      '',
+      `MariaDB vs Debezium JDBC sink: ${fmt(my.debezium.rate)} events/s, ${cpu(my.debezium)} (${my.debezium.note}); ours${x(my.sink?.rate, my.debezium.rate)} its rate.`,
+    );
+  if (my?.latency)
+    out.push(
+      '',
+      `MariaDB end-to-end latency at ${my.latency.rate}/s (written ${fmt(my.latency.writtenRate)}/s): p50 ${my.latency.p50?.toFixed(1) ?? 'n/a'} ms, p95 ${my.latency.p95?.toFixed(1) ?? 'n/a'} ms, p99 ${my.latency.p99?.toFixed(1) ?? 'n/a'} ms, max ${my.latency.max?.toFixed(1) ?? 'n/a'} ms (${my.latency.rows} rows).`,
+    );
+  return out;
 }

@@ -97,8 +97,16 @@ export interface BenchResult {
 
 /** Our MariaDB sink and its raw baseline (mysql-phase.ts). */
 export interface MysqlBenchResult {
-  sink?: Measured;
-  raw?: { rate: number; seconds: number; note: string };
+  /** median of the runs; mariadbCpuSeconds: the server's CPU over the run */
+  sink?: Measured & { mariadbCpuSeconds?: number | undefined };
+  sinkRuns?: Measured[];
+  raw?: { rate: number; seconds: number; note: string; mariadbCpuSeconds?: number | undefined };
+  /** the same sink run from an earlier checkout (PGCDC_BENCH_MYSQL_BEFORE), median and runs */
+  before?: Measured & { tree: string; mariadbCpuSeconds?: number | undefined; runs: Measured[] };
+  /** end-to-end into MariaDB at a fixed rate */
+  latency?: LatencySample & { rate: number; writtenRate: number };
+  /** Debezium's JDBC sink into the same MariaDB (debezium-mysql.ts) */
+  debezium?: Measured & { note: string; mariadbCpuSeconds?: number | undefined };
 }
 
 /** A rate measured over `seconds`, with the CPU seconds spent in it, per 100k events too. */

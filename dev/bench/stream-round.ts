@@ -8,7 +8,9 @@
 // The first pipeline's rounds also measure the raw baselines (baseline-phases.ts). The round's
 // objects are dropped at the end, whatever happened.
 import { kafkaBaselines, rawUpsertBaseline, recvlogicalBaseline } from './baseline-phases.ts';
-import { cleanupRound, problems, roundFor, type BenchContext } from './context.ts';
+import { addCounts, cleanupRound, problems, roundFor, type BenchContext } from './context.ts';
+import { DebeziumDriver } from './debezium-driver.ts';
+import { debeziumMysqlPhase } from './debezium-mysql.ts';
 import type { PipelineDriver, Round } from './driver.ts';
 import { createDatabase, groupPosition, peerApplyWindow, prepareSlots, topicMessages } from './env.ts';
 import { follow } from './follow.ts';
@@ -85,11 +87,13 @@ export async function streamRound(
     const sink = measured(winSeconds ? pre.events / winSeconds : undefined, winSeconds, snk.cpu, pre.events);
     ctx.say(`  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
     if (withRaw && n === 1) await rawUpsertBaseline(ctx, r);
-    if (withRaw && n === 1 && d instanceof PgcdcDriver) await mysqlPhase(ctx, d, r, pre.events, expected);
+    let written = pre.counts;
+    if (withRaw && n === 1 && d instanceof PgcdcDriver)
+      written = addCounts(written, await mysqlPhase(ctx, d, r, writer, pre.events, expected));
+    if (n === 1 && d instanceof DebeziumDriver) await debeziumMysqlPhase(ctx, d, r, pre.events, expected);
 
     // 3. latency
     let latency: LatencyResult[] | undefined;
-    let written = pre.counts;
     if (last && o.latencySeconds > 0)
       ({ latency, written } = await latencyPhases(ctx, d, r, writer, meter, written));
 

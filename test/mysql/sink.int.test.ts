@@ -102,6 +102,33 @@ describe('mysql sink: positions', () => {
     expect((await rows()).map((r) => r.id)).toEqual(['1', '2']);
   });
 
+  it('partial updates of many keys in one batch: newer rows and later-deleted keys kept, only a missing row dead-lettered', async () => {
+    const { sink, rows } = await sinkOn('mysink_toast_many');
+    const ev = positionedChanges();
+    await sink.apply([1n, 2n, 3n, 4n].map((id) => ev('c', id, 10n, { bio: `bio ${id}` })));
+    await sink.apply([ev('u', 2n, 40n, { bio: 'newer', username: 'two-40' })]);
+    await sink.apply([ev('d', 4n, 50n)]);
+    const partial = (id: bigint, lsn: bigint) =>
+      ev('u', id, lsn, { bio: '', username: `${id}-${lsn}` }, ['bio']);
+    // one set of unchanged columns: one statement; 2 is newer at the target, 4 was deleted later
+    const ok = await sink.apply([partial(1n, 20n), partial(2n, 20n), partial(3n, 20n), partial(4n, 20n)]);
+    expect([ok.applied.length, ok.deadLetters.length]).toEqual([4, 0]);
+    expect((await rows()).map((r) => [r.id, r.username, r.bio, r.lsn])).toEqual([
+      ['1', '1-20', 'bio 1', '20'],
+      ['2', 'two-40', 'newer', '40'],
+      ['3', '3-20', 'bio 3', '20'],
+    ]);
+    // a missing key among them: only it is dead-lettered, the others land
+    const res = await sink.apply([partial(1n, 30n), partial(9n, 30n), partial(3n, 30n)]);
+    expect(res.deadLetters.map((d) => d.reason)).toEqual(['missing-row']);
+    expect(res.deadLetters[0]!.error).toContain('"9"');
+    expect((await rows()).map((r) => [r.id, r.username, r.lsn])).toEqual([
+      ['1', '1-30', '30'],
+      ['2', 'two-40', '40'],
+      ['3', '3-30', '30'],
+    ]);
+  });
+
   it('a primary-key change (delete of the old key, insert of the new) moves the row', async () => {
     const { sink, rows } = await sinkOn('mysink_pk');
     const ev = positionedChanges();

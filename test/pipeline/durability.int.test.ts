@@ -10,6 +10,7 @@ import { groupFor } from '../../pipeline/config/schema.ts';
 import { restoreTargetCounters } from '../../pipeline/supervision/supervise.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import { checkpoint } from '../support/snapshot.ts';
+import { appliedButUncommitted } from '../support/target-faults.ts';
 import {
   continuousWriter,
   createPeerTable,
@@ -176,19 +177,10 @@ describe('killed processes lose nothing', () => {
       });
       await child.kill('SIGKILL'); // waits for the exit
       // Applied but not committed: peer rows written from messages at or after the committed offset.
-      const committed = new Map(
-        (await admin.groupOffsets(group, e.topic)).map((o) => [o.partition, o.offset]),
-      );
       const atPeer = new Set(
         (await query<{ id: string }>(e.peer.url, 'SELECT _pgcdc_event_id AS id FROM users')).map((r) => r.id),
       );
-      const messages = await readTopic(app.kafka, e.topic);
-      uncommitted.push(
-        messages.filter(
-          (m) =>
-            m.offset >= (committed.get(m.partition) ?? -1n) && atPeer.has(m.headers['pgcdc-event-id'] ?? ''),
-        ).length,
-      );
+      uncommitted.push(await appliedButUncommitted(app.kafka, admin, group, e.topic, atPeer));
     }
     expect(uncommitted.some((n) => n > 0)).toBe(true);
     const child = spawnCli(['consume', '-c', e.configFile, '--target', 'peer']);

@@ -13,6 +13,7 @@ import {
   createTableSql,
   keyIn,
   multiDeleteSql,
+  multiPartialUpdateSql,
   multiUpsertSql,
   partialUpdateSql,
   rowValues,
@@ -94,6 +95,46 @@ describe('other statements', () => {
     expect(st.sql).toMatch(
       /`_pgcdc_seq` = \?, `_pgcdc_lsn` = \? WHERE `id` IN \(\?\) AND \(`_pgcdc_lsn`, `_pgcdc_seq`\) < \(\?, \?\)$/,
     );
+  });
+
+  it('partial updates of one set of unchanged columns are one UPDATE, each key guarded by its own position', () => {
+    const items = [
+      ev('u', 1n, 20n, { bio: '', city: 'a' }, ['bio']),
+      ev('u', 2n, 21n, { bio: '', city: 'b' }, ['bio']),
+    ];
+    const st = multiPartialUpdateSql(users, items);
+    expect(st.sql.match(/^UPDATE /g)).toHaveLength(1);
+    expect(st.sql).not.toContain('`bio` =');
+    expect(st.sql).toContain('`city` = CASE WHEN `id` IN (?) THEN ? WHEN `id` IN (?) THEN ? ELSE `city` END');
+    // the guard is in WHERE, read before any assignment; the position is set per key
+    expect(st.sql).toMatch(
+      / WHERE \(`id` IN \(\?\) AND \(`_pgcdc_lsn`, `_pgcdc_seq`\) < \(\?, \?\)\) OR \(`id` IN \(\?\) AND \(`_pgcdc_lsn`, `_pgcdc_seq`\) < \(\?, \?\)\)$/,
+    );
+    const text = mysql.format(st.sql, st.values as mysql.SqlValue[]);
+    expect(text).toContain(
+      "`city` = CASE WHEN `id` IN (1) THEN 'a' WHEN `id` IN (2) THEN 'b' ELSE `city` END",
+    );
+    expect(text).toContain('`_pgcdc_lsn` = CASE WHEN `id` IN (1) THEN 20 WHEN `id` IN (2) THEN 21 ELSE');
+    expect(text).toContain(
+      "`_pgcdc_event_id` = CASE WHEN `id` IN (1) THEN 'u-1-20' WHEN `id` IN (2) THEN 'u-2-21'",
+    );
+    expect(text).toMatch(
+      /WHERE \(`id` IN \(1\) AND .* < \(20, 0\)\) OR \(`id` IN \(2\) AND .* < \(21, 0\)\)$/,
+    );
+    // one item: the plain single-row statement
+    expect(multiPartialUpdateSql(users, [items[0]!]).sql).toBe(
+      partialUpdateSql(users, items[0]!.event, items[0]!.key).sql,
+    );
+  });
+
+  it('batched partial updates match a composite key as a row', () => {
+    const two: MysqlTable = { ...users, keyColumns: ['id', 'email'] };
+    const items = [ev('u', 1n, 20n, { bio: '' }, ['bio']), ev('u', 2n, 21n, { bio: '' }, ['bio'])].map(
+      (e) => ({ ...e, key: { id: e.key.id!, email: `k${String(e.key.id)}` } }),
+    );
+    const st = multiPartialUpdateSql(two, items);
+    expect(st.sql).toContain('CASE WHEN (`id`, `email`) IN ((?, ?)) THEN ?');
+    expect(st.sql).not.toMatch(/`email` = CASE/);
   });
 
   it('a delete is guarded per key and leaves markers that only move forward', () => {
