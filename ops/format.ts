@@ -143,8 +143,12 @@ export function formatPlan(plan: ReplayPlan, mode: 'dry-run' | 'done'): string {
       ].filter(Boolean)
     : [];
   const applied = c ? `${c.events} events` : `${upTo}${plan.totalReplays} events`;
+  const again =
+    plan.totalReplays === 0n && plan.totalSkips > 0n
+      ? 'nothing applied again'
+      : `${applied} ${mode === 'dry-run' ? 'would be' : 'will be'} applied again`;
   L.push(
-    `total: ${applied} ${mode === 'dry-run' ? 'would be' : 'will be'} applied again` +
+    `total: ${again}` +
       (rest.length ? ` (of ${plan.totalReplays} offsets: ${rest.join('; ')})` : '') +
       (plan.totalSkips > 0n
         ? `, ${upTo}${plan.totalSkips} events ${mode === 'dry-run' ? 'would be' : 'are'} SKIPPED (never applied)`

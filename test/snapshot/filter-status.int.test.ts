@@ -121,4 +121,21 @@ describe('snapshot on request, with a filter', () => {
     expect(await columns()).not.toContain('filter'); // migrated: the SQL is gone, never executed
     expect(await ids(env.peer.url)).toEqual(matching);
   });
+
+  it('--json without --status: one document on stdout at the end, the progress on stderr', async () => {
+    const r = await runCli(['snapshot', '--restart', '--json', '-c', env.configFile], 90_000);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown> & { checkpoint: Record<string, unknown> };
+    const matching = await ids(env.source.url, FILTER);
+    expect(doc).toMatchObject({
+      outcome: 'done',
+      table: 'public.users',
+      slot: env.config.source.slot,
+      ranProducer: false,
+    });
+    expect(typeof doc.producerPid).toBe('number');
+    expect(typeof doc.durationSeconds).toBe('number');
+    expect(doc.checkpoint).toMatchObject({ status: 'done', rowsDone: matching.length, filter: FILTER });
+    expect(r.stderr).toContain('the producer streaming the slot');
+  });
 });

@@ -4,7 +4,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT, VERB_EXITS, type ExitName } from '../../../cli/exit-codes.ts';
+import {
+  EXIT,
+  NotConfirmedError,
+  UsageError,
+  VERB_EXITS,
+  asUsage,
+  exitCodeOf,
+  type ExitName,
+} from '../../../cli/exit-codes.ts';
+import { confirm } from '../../../cli/output.ts';
+import { ConfigError } from '../../../pipeline/errors.ts';
 import { buildProgram, verbsOf } from '../../../cli/verbs.ts';
 import { PROJECT_ROOT } from '../../../dev/stack/settings.ts';
 
@@ -83,5 +93,38 @@ describe('exit-code table', () => {
       ...readdirSync(path.join(CLI, 'commands')).map((f) => `commands/${f}`),
     ];
     for (const f of files) expect(source(f), f).not.toMatch(/process\.exit(?:Code\s*=\s*|\()\d/);
+  });
+});
+
+describe('refusals are usage errors (exit 2), other failures exit 1', () => {
+  it('maps errors to codes', () => {
+    expect(exitCodeOf(new UsageError('bad --to'))).toBe(EXIT.usage);
+    expect(exitCodeOf(new NotConfirmedError('not confirmed'))).toBe(EXIT.usage);
+    expect(exitCodeOf(new ConfigError('bad file'))).toBe(EXIT.failed);
+    expect(exitCodeOf(new Error('boom'))).toBe(EXIT.failed);
+  });
+
+  it('asUsage turns what a value parser refuses into a usage error, same message and fix', () => {
+    let refused: unknown;
+    try {
+      asUsage(() => {
+        throw new ConfigError('--to "x" is not a replay position', { hint: 'use earliest' });
+      });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(UsageError);
+    expect(refused).toMatchObject({ message: '--to "x" is not a replay position', hint: 'use earliest' });
+    expect(asUsage(() => 42)).toBe(42);
+  });
+
+  it('confirm: --dry-run previews, --yes goes, anything else off a terminal is refused', async () => {
+    expect(await confirm({ dryRun: true, yes: true }, 'drop slot s')).toBe('preview');
+    expect(await confirm({ yes: true }, 'drop slot s')).toBe('go');
+    // the test runner's stdin is not a terminal: a script without --yes
+    await expect(confirm({}, 'drop slot s')).rejects.toThrow(NotConfirmedError);
+    await expect(confirm({ json: true }, 'drop slot s')).rejects.toThrow(
+      /drop slot s: not confirmed \(no --yes\); nothing was done/,
+    );
   });
 });

@@ -41,4 +41,9 @@ describe('formatPlan totals', () => {
   it('says "up to" the offsets when nothing was read (the replay itself)', () => {
     expect(formatPlan(plan({}), 'done')).toContain('total: up to 1300 events will be applied again');
   });
+
+  it('a move forward only: nothing applied again, the skipped events named (the --yes preview)', () => {
+    const text = formatPlan(plan({ totalReplays: 0n, totalSkips: 60n }), 'dry-run');
+    expect(text).toContain('total: nothing applied again, up to 60 events would be SKIPPED (never applied)');
+  });
 });
