@@ -2,7 +2,11 @@
 // topic prefix, the configuration with its peers section, nodes started in this process, and the
 // independent checks the peers tests share (row-by-row comparison of the nodes, the events in each
 // node's topic, the conflict logs).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { stringify } from 'yaml';
 import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
@@ -89,6 +93,13 @@ async function dropKafka(app: App, config: Config): Promise<void> {
   }
   await admin.disconnect();
   await groups.disconnect();
+}
+
+/** The mesh's configuration as a file, for `pgcdc` commands (peers run, check, status). */
+export function meshConfigFile(env: MeshEnv): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgcdc-peers-')), 'pgcdc.yaml');
+  writeFileSync(file, stringify(env.raw));
+  return file;
 }
 
 /** Every node of the mesh started in this process (one App); stop() stops them all. */
