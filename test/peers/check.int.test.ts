@@ -4,31 +4,23 @@
 // naming the node, the problem and its fix, which, applied, clears it: a role without the
 // replication-origin functions or the table's privileges, a node with track_commit_timestamp off,
 // an unreachable node, two nodes on one database.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUsersTable } from '../../dev/stack/stack.ts';
 import { runChecks, type CheckResult } from '../../ops/check/index.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
-import { randomName, stackUrls, withClient } from '../support/index.ts';
+import { randomName, withClient } from '../support/index.ts';
 import { freePort, startTinyCluster } from '../support/ops.ts';
 import { testApp } from '../support/pipeline.ts';
-import { meshEnv, startMesh, type MeshEnv } from './mesh.ts';
+import { startMesh, useMesh } from '../support/peers.ts';
 
-const urls = stackUrls();
-let env: MeshEnv;
-
-beforeAll(async () => {
-  env = await meshEnv(urls, 3);
-}, 180_000);
-afterAll(async () => {
-  await env?.drop(testApp(env.config));
-}, 180_000);
+const ctx = useMesh(3, { start: false });
 
 /** The checks of the mesh with node `name`'s URL (or other peers keys) changed. */
 async function check(
   change: (raw: { peers: { nodes: { name: string; url: string }[] } }) => void = () => {},
 ) {
-  const raw = structuredClone(env.raw) as { peers: { nodes: { name: string; url: string }[] } };
+  const raw = structuredClone(ctx.env.raw) as { peers: { nodes: { name: string; url: string }[] } };
   change(raw);
   const config = parseConfig(raw);
   return runChecks(config, testApp(config).kafka, createPgConnections());
@@ -55,7 +47,7 @@ describe('pgcdc check, peers', () => {
       expect(find(before, `peers.${n}.beside`)?.level).toBe('WARN');
     }
     expect(find(before, 'peers.nodes')).toMatchObject({ level: 'OK', message: '3 distinct node databases' });
-    const mesh = await startMesh(env);
+    const mesh = (ctx.mesh = await startMesh(ctx.env));
     await mesh.stop();
     const after = await check();
     expect(errors(after)).toEqual([]);
@@ -68,10 +60,10 @@ describe('pgcdc check, peers', () => {
 
   it('a role without the origin functions or the table rights: errors with the grants, which clear them', async () => {
     const role = randomName('peerrole');
-    const admin = env.url('b');
+    const admin = ctx.env.url('b');
     await withClient(admin, (c) => c.query(`CREATE ROLE ${role} LOGIN REPLICATION PASSWORD 'pw'`));
     try {
-      const u = new URL(env.url('b'));
+      const u = new URL(ctx.env.url('b'));
       u.username = role;
       u.password = 'pw';
       const results = await check(setUrl('b', u.toString()));
@@ -93,8 +85,8 @@ describe('pgcdc check, peers', () => {
         await c.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`);
         await c.query(`DROP OWNED BY ${role}`);
       }).catch(() => undefined);
-      for (const { name } of env.nodes)
-        await withClient(env.url(name), (c) => c.query(`DROP OWNED BY ${role}`)).catch(() => undefined);
+      for (const { name } of ctx.env.nodes)
+        await withClient(ctx.env.url(name), (c) => c.query(`DROP OWNED BY ${role}`)).catch(() => undefined);
       await withClient(admin, (c) => c.query(`DROP ROLE ${role}`));
     }
   }, 120_000);
@@ -117,12 +109,12 @@ describe('pgcdc check, peers', () => {
 
   it('an unreachable node and two nodes on one database are errors', async () => {
     const port = await freePort();
-    const down = new URL(env.url('c'));
+    const down = new URL(ctx.env.url('c'));
     down.port = String(port);
     const unreachable = await check(setUrl('c', down.toString()));
     expect(find(unreachable, 'peers.c.connect')?.level).toBe('ERROR');
     expect(find(unreachable, 'peers.a.connect')?.level).toBe('OK');
-    const same = await check(setUrl('c', env.url('a')));
+    const same = await check(setUrl('c', ctx.env.url('a')));
     expect(find(same, 'peers.nodes')).toMatchObject({ level: 'ERROR' });
     expect(find(same, 'peers.nodes')?.message).toMatch(/nodes a and c are the same database/);
   }, 120_000);

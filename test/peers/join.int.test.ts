@@ -4,31 +4,25 @@
 // topics from the beginning: its initial feed is every node's history, decided by the same
 // version order as everywhere (duplicates between the feeding nodes follow the policy). It ends
 // identical to the others, and its own later writes reach them.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import { startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
-import { stackUrls } from '../support/index.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { STOP_DEADLINE_MS, testApp } from '../support/pipeline.ts';
 import { waitUntil } from '../support/wait.ts';
-import { compareNodes, meshEnv, sql, startMesh, waitConverged, type MeshEnv } from './mesh.ts';
+import { compareNodes, sql, startMesh, useMesh, waitConverged } from '../support/peers.ts';
 
 describe('peers: a new node joins', () => {
-  let env: MeshEnv;
-  let mesh: Awaited<ReturnType<typeof startMesh>> | undefined;
+  const ctx = useMesh(4, { start: false });
   const three: RunningNode[] = [];
 
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 4);
-  }, 180_000);
-
+  // registered after useMesh's: runs before it
   afterAll(async () => {
     for (const r of three.splice(0)) await withDeadline(r.stop(), STOP_DEADLINE_MS, `stopping ${r.node}`);
-    await mesh?.stop();
-    await env?.drop(mesh?.app ?? testApp(env.config));
   }, 180_000);
 
   it('is fed every node history, converges, then streams', async () => {
+    const { env } = ctx;
     // the mesh before: a, b, c (the same file without d)
     const raw = structuredClone(env.raw) as { peers: { nodes: unknown[] } };
     raw.peers.nodes = raw.peers.nodes.slice(0, 3);
@@ -57,7 +51,7 @@ describe('peers: a new node joins', () => {
 
     // d joins: every node restarts with the file that names it
     for (const r of three.splice(0)) await withDeadline(r.stop(), STOP_DEADLINE_MS, `stopping ${r.node}`);
-    mesh = await startMesh(env);
+    ctx.mesh = await startMesh(env);
     await waitConverged(env, 180_000);
     expect(await compareNodes(env)).toBeUndefined();
     const rows = (await sql<{ n: string }>(env.url('d'), `SELECT count(*)::text AS n FROM users`)).rows[0]!.n;

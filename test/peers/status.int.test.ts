@@ -2,44 +2,34 @@
 // running; after conflicting writes every node and all six links show, each link caught up (lag 0)
 // with the conflicts it met at its node and the last one, healthy; the CLI prints the same as text
 // and --json; with the mesh stopped it is unhealthy and names the nodes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gatherPeersStatus, healthOfPeers, type PeersStatus } from '../../ops/peers-status.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
-import { stackUrls } from '../support/index.ts';
 import { json } from '../support/ops.ts';
 import { runCli } from '../support/pipeline.ts';
 import { waitUntil } from '../support/wait.ts';
-import { meshConfigFile, meshEnv, sql, startMesh, waitConverged, type MeshEnv } from './mesh.ts';
+import { meshConfigFile, sql, startMesh, useMesh, waitConverged } from '../support/peers.ts';
 
 describe('peers: status', () => {
-  let env: MeshEnv;
-  let mesh: Awaited<ReturnType<typeof startMesh>> | undefined;
-
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 3);
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.stop();
-    await env?.drop(mesh?.app);
-  }, 180_000);
+  const ctx = useMesh(3, { start: false });
 
   it('shows every node and link, lag and conflicts; unhealthy when stopped', async () => {
-    mesh = await startMesh(env);
+    const { env } = ctx;
+    let mesh = (ctx.mesh = await startMesh(env));
     await sql(env.url('a'), `INSERT INTO users (id, email, username) VALUES (1, 'one@a', 'one')`);
     await waitConverged(env);
     // the same row changed at a and b while no link runs: a conflict at each of them
     await mesh.stop();
     await sql(env.url('a'), `UPDATE users SET city = 'Aarau' WHERE id = 1`);
     await sql(env.url('b'), `UPDATE users SET city = 'Bern' WHERE id = 1`);
-    mesh = await startMesh(env);
+    mesh = ctx.mesh = await startMesh(env);
     await waitConverged(env);
     const file = meshConfigFile(env);
     const pgc = createPgConnections();
     let s: PeersStatus | undefined;
     await waitUntil(
       async () => {
-        s = await gatherPeersStatus(env.config, mesh!.app.kafka, pgc);
+        s = await gatherPeersStatus(env.config, mesh.app.kafka, pgc);
         return (
           s.links.every((l) => l.totalLag === 0 && l.lastStatus === 'OK') &&
           s.nodes.every((n) => n.producer.running === true) &&
@@ -77,7 +67,7 @@ describe('peers: status', () => {
 
     await mesh.stop();
     await waitUntil(
-      async () => !healthOfPeers(await gatherPeersStatus(env.config, mesh!.app.kafka, pgc)).healthy,
+      async () => !healthOfPeers(await gatherPeersStatus(env.config, mesh.app.kafka, pgc)).healthy,
       { timeoutMs: 60_000, what: 'the stopped mesh to be unhealthy' },
     );
     const down = await runCli(['status', '-c', file]);
