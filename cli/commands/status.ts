@@ -8,6 +8,7 @@ import { gatherStatus } from '../../ops/status.ts';
 import { EXIT } from '../exit-codes.ts';
 import { printJson } from '../output.ts';
 import { statusJson } from '../shapes.ts';
+import { peersStatus } from './peers-status.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 
 export function registerStatusCommand(program: Command): void {
@@ -16,7 +17,9 @@ export function registerStatusCommand(program: Command): void {
       'one view of the pipeline: slot and WAL retained, topic, and per target lag, counters, last error; exit 3 when unhealthy',
     )
     .action(async (opts: OpsOpts) => {
-      const { config, kafka, pg } = opsContext(opts);
+      const wiring = opsContext(opts);
+      if (wiring.config.peers) return peersStatus(opts, wiring); // every node and link (docs/peers.md)
+      const { config, kafka, pg } = wiring;
       const status = await gatherStatus(config, kafka, pg);
       const health = healthOf(status);
       if (opts.json) printJson(statusJson(status, health));

@@ -20,7 +20,7 @@ export interface Statement {
 export const APPLYING_SETTING = 'pgcdc.peer_apply';
 
 export const peerTableName = (t: TargetTable) => `${t.table}_pgcdc_peer`;
-export const conflictsTableName = (t: TargetTable) => `${t.table}_pgcdc_conflicts`;
+export const conflictsTableName = (t: Pick<TargetTable, 'table'>) => `${t.table}_pgcdc_conflicts`;
 export const localDeletedTableName = (t: TargetTable) => `${t.table}_pgcdc_local_deleted`;
 const localDeleted = (t: TargetTable) => `${q(t.schema)}.${q(localDeletedTableName(t))}`;
 const peerTable = (t: TargetTable) => `${q(t.schema)}.${q(peerTableName(t))}`;

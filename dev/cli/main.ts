@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { runProgram } from '../../cli/program.ts';
 import { registerBenchCommand } from './commands/bench.ts';
+import { registerPeersBenchCommand } from './commands/bench-peers.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDocsCommand } from './commands/docs.ts';
 import { registerStackCommands } from './commands/stack.ts';
@@ -17,6 +18,7 @@ export function buildDevProgram(): Command {
   registerStackCommands(program);
   registerDemoCommand(program);
   registerBenchCommand(program);
+  registerPeersBenchCommand(program);
   registerDocsCommand(program);
   return program;
 }

@@ -9,6 +9,7 @@ import { checkRegistry } from './registry.ts';
 import { checkSource } from './source.ts';
 import { checkShapes } from './shape.ts';
 import { checkTarget } from './targets.ts';
+import { checkPeers } from './peers.ts';
 import { compileShape } from '../../consumers/mapping/shape.ts';
 import { mappingFor } from '../../pipeline/config/mapping.ts';
 import type { CheckResult } from './types.ts';
@@ -22,6 +23,7 @@ export async function runChecks(
   kafka: KafkaClientFactory,
   connections: PgConnections = createPgConnections(config.connections),
 ): Promise<CheckResult[]> {
+  if (config.peers) return once(await checkPeers(config, kafka, connections));
   // several tables (docs/tables.md): the table-specific checks run per table; the checks of the
   // connection, the slot and the brokers come out the same for each and are listed once
   const tables = sourceTablesOf(config.source);
@@ -55,12 +57,16 @@ export async function runChecks(
           message: 'no targets configured: events are published but applied nowhere',
         },
       ];
+  return [...once(parts.flat()), ...targets];
+}
+
+/** Each finding once (the checks of a shared connection come out the same for several parts). */
+function once(results: CheckResult[]): CheckResult[] {
   const seen = new Set<string>();
-  const once = parts.flat().filter((r) => {
+  return results.filter((r) => {
     const k = `${r.id}\0${r.level}\0${r.message}`;
     return seen.has(k) ? false : (seen.add(k), true);
   });
-  return [...once, ...targets];
 }
 
 export function hasErrors(results: CheckResult[]): boolean {

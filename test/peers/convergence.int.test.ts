@@ -3,52 +3,23 @@
 // for replication. After quiescence: every node identical row for row, each node's topic holds
 // exactly its local writes, and the rows are those of the winning versions recomputed from the
 // topics' events alone; conflicts are in the conflict log. Seed: PGCDC_PEERS_SEED (printed).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareVersions, versionOrder } from '../../consumers/peer/version.ts';
-import { stackUrls } from '../support/index.ts';
+import { rng } from '../../dev/verify/seed.ts';
 import { withClient } from '../support/database.ts';
-import {
-  conflictLog,
-  meshEnv,
-  producersPastWal,
-  sql,
-  startMesh,
-  waitConverged,
-  type MeshEnv,
-} from './mesh.ts';
+import { conflictLog, producersPastWal, sql, useMesh, waitConverged } from '../support/peers.ts';
 import { nodeEvents, winners } from './model.ts';
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = 25;
 const ROUNDS = 8;
 const OPS_PER_ROUND = 12;
 
 describe('peers: conflicting writes converge', () => {
-  let env: MeshEnv;
-  let mesh: Awaited<ReturnType<typeof startMesh>>;
-
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 3);
-    mesh = await startMesh(env);
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.stop();
-    await env?.drop(mesh?.app);
-  }, 180_000);
+  const ctx = useMesh(3);
 
   it('three nodes end identical, with the winning versions, topics holding the local writes', async () => {
+    const { env, mesh } = ctx;
+    if (!mesh) throw new Error('the mesh did not start');
     const seed = Number(process.env.PGCDC_PEERS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`peers convergence seed: ${seed} (PGCDC_PEERS_SEED=${seed} repeats this run)`);
     const local: Record<string, number> = {};

@@ -2,54 +2,32 @@
 // --node` process. While every node takes writes, node b's process (its producer and its two
 // links) is SIGKILLed and started again. After quiescence the nodes are identical row for row and
 // each topic holds each local write (a killed producer may publish some twice: distinct events).
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackUrls } from '../support/index.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { withClient } from '../support/database.ts';
 import { spawnCli, testApp, type CliChild } from '../support/pipeline.ts';
 import { waitUntil } from '../support/wait.ts';
-import { meshEnv, sql, waitConverged, type MeshEnv } from './mesh.ts';
+import { meshConfigFile, sql, useMesh, waitConverged, waitSlotsConsistent } from '../support/peers.ts';
 import { nodeEvents } from './model.ts';
 
 describe('peers: a node process SIGKILLed mid-stream', () => {
-  let env: MeshEnv;
+  const ctx = useMesh(3, { start: false });
   const children = new Map<string, CliChild>();
-  const app = () => testApp(env.config);
 
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 3);
-  }, 180_000);
-
+  // registered after useMesh's: runs before it drops the mesh
   afterAll(async () => {
     for (const c of children.values()) await c.kill('SIGTERM');
-    await env?.drop(app());
   }, 180_000);
 
   it('converges after the kill and restart', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgcdc-peers-')), 'pgcdc.yaml');
-    writeFileSync(file, stringify(env.raw));
+    const { env } = ctx;
+    const app = () => testApp(env.config);
+    const file = meshConfigFile(env);
     const start = (node: string) =>
       children.set(node, spawnCli(['peers', 'run', '--node', node, '-c', file]));
     for (const { name } of env.nodes) start(name);
     // the slots are consistent (a write committed before would not be captured), then a first
-    // write makes the round. A slot is listed while it is still being created (waiting for the
-    // transactions running then to end, long on a loaded server); its confirmed_flush_lsn is null
-    // until it is consistent: a node's writes before that are never decoded, never published.
-    for (const { name } of env.nodes)
-      await waitUntil(
-        async () =>
-          (
-            await sql(
-              env.url(name),
-              `SELECT 1 FROM pg_replication_slots
-                WHERE database = current_database() AND confirmed_flush_lsn IS NOT NULL`,
-            )
-          ).rowCount === 1,
-        { timeoutMs: 120_000, what: `the slot of ${name}: ${children.get(name)?.output().slice(-2000)}` },
-      );
+    // write makes the round
+    await waitSlotsConsistent(env, (name) => `: ${children.get(name)?.output().slice(-2000)}`);
     await sql(env.url('a'), `INSERT INTO users (id, email, username) VALUES (1, 'k1@a', 'one')`);
     await waitUntil(
       async () => (await sql(env.url('c'), `SELECT 1 FROM users WHERE id = 1`)).rowCount === 1,

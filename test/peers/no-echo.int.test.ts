@@ -2,35 +2,16 @@
 // its producer and two links. Writes at every node reach every other node, and each node's topic
 // holds exactly the writes made at that node: what a link applied (marked with its replication
 // origin) is never published again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackUrls } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../support/wait.ts';
-import {
-  conflictLog,
-  meshEnv,
-  producersPastWal,
-  sql,
-  startMesh,
-  topicEvents,
-  waitConverged,
-  type MeshEnv,
-} from './mesh.ts';
+import { conflictLog, producersPastWal, sql, topicEvents, useMesh, waitConverged } from '../support/peers.ts';
 
 describe('peers: no echo', () => {
-  let env: MeshEnv;
-  let mesh: Awaited<ReturnType<typeof startMesh>>;
-
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 3);
-    mesh = await startMesh(env);
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.stop();
-    await env?.drop(mesh?.app);
-  }, 180_000);
+  const ctx = useMesh(3);
 
   it('publishes only local writes and converges', async () => {
+    const { env, mesh } = ctx;
+    if (!mesh) throw new Error('the mesh did not start');
     const local = { a: 0, b: 0, c: 0 };
     const write = async (node: 'a' | 'b' | 'c', text: string, values: unknown[] = []) => {
       local[node] += (await sql(env.url(node), text, values)).rowCount ?? 0;

@@ -2,31 +2,21 @@
 // under two ids before either registration arrived at the other. Resolved by the policy
 // (last-writer-wins: the later registration keeps the email; the other row is removed at every
 // node), recorded in the conflict log with both rows, and nothing blocks: a later write flows.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackUrls } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../support/wait.ts';
-import { conflictLog, meshEnv, sql, startMesh, waitConverged, type MeshEnv } from './mesh.ts';
+import { conflictLog, sql, startMesh, useMesh, waitConverged } from '../support/peers.ts';
 
 describe('peers: the same email at two nodes', () => {
-  let env: MeshEnv;
-  let mesh: Awaited<ReturnType<typeof startMesh>> | undefined;
-
-  beforeAll(async () => {
-    env = await meshEnv(stackUrls(), 3);
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.stop();
-    await env?.drop(mesh?.app);
-  }, 180_000);
+  const ctx = useMesh(3);
 
   it('is recorded, resolved by last-writer-wins, and blocks nothing', async () => {
+    const { env, mesh } = ctx;
+    if (!mesh) throw new Error('the mesh did not start');
     // slots and topics exist; then both registrations happen while no link runs
-    mesh = await startMesh(env);
     await mesh.stop();
     await sql(env.url('a'), `INSERT INTO users (id, email, username) VALUES (1001, 'same@x', 'alice-a')`);
     await sql(env.url('b'), `INSERT INTO users (id, email, username) VALUES (2001, 'same@x', 'alice-b')`);
-    mesh = await startMesh(env);
+    ctx.mesh = await startMesh(env);
     await waitConverged(env);
     for (const { name } of env.nodes) {
       const rows = await sql<{ id: string }>(

@@ -16,6 +16,7 @@ import { FIXTURE_TABLES, fixtureContractDir } from '../../tables/index.ts';
 import { rng } from '../../verify/seed.ts';
 import { useColour } from '../../../cli/colour.ts';
 import { startDemoReceiver } from './demo-webhook.ts';
+import { runPeersDemo } from './demo-peers.ts';
 import { addMysqlDemoTarget, resetMysqlDemo, startMysqlDemo } from './demo-mysql.ts';
 import { resetDemo, startPipeline, stopPipeline } from './demo-pipeline.ts';
 import { liveChanges, seedUsers } from './demo-workload.ts';
@@ -31,9 +32,11 @@ interface DemoOpts {
   webhook?: boolean;
   mysql?: boolean;
   logLevel?: string;
+  peers?: string;
 }
 
 async function runDemo(opts: DemoOpts): Promise<void> {
+  if (opts.peers) return runPeersDemo({ ...opts, peers: opts.peers }); // docs/peers.md
   const settings = stackSettingsFromEnv(process.env);
   say('starting the local stack (first run downloads Kafka and the registry) ...');
   const up = await stackUp(settings, (m) => say(m));
@@ -110,5 +113,9 @@ export function registerDemoCommand(program: Command): void {
     )
     .option('--no-mysql', "do not sync the stack's MariaDB peer (target maria) beside the Postgres peer")
     .option('--log-level <level>', 'pipeline log level', 'warn')
+    .option(
+      '--peers <n>',
+      'instead: n installations (2-8) converging under conflicting writes (docs/peers.md)',
+    )
     .action(runDemo);
 }

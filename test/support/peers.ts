@@ -1,8 +1,14 @@
-// A peers mesh under test: N fresh databases (with `users`) as N nodes, a unique mesh name and
-// topic prefix, the configuration with its peers section, nodes started in this process, and the
-// independent checks the peers tests share (row-by-row comparison of the nodes, the events in each
-// node's topic, the conflict logs).
+// A peers mesh under test (test/peers/): N fresh databases (with `users`) as N nodes, a unique
+// mesh name and topic prefix, the configuration with its peers section, nodes started in this
+// process, the set-up and tear-down every peers test file shares (useMesh), and the independent
+// checks (row-by-row comparison of the nodes, the events in each node's topic, the conflict logs,
+// slots consistent).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll } from 'vitest';
 import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
@@ -11,12 +17,13 @@ import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
 import type { App } from '../../pipeline/compose.ts';
 import { linkName, nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
 import { loadContract } from '../../schemas/contract.ts';
-import { freshDatabase, withClient, type FreshDatabase } from '../support/database.ts';
-import { withDeadline } from '../support/deadline.ts';
-import { randomName } from '../support/names.ts';
-import { readTopic, STOP_DEADLINE_MS, testApp } from '../support/pipeline.ts';
-import type { StackUrls } from '../support/provided.ts';
-import { waitUntil } from '../support/wait.ts';
+import { freshDatabase, withClient, type FreshDatabase } from './database.ts';
+import { withDeadline } from './deadline.ts';
+import { randomName } from './names.ts';
+import { readTopic, STOP_DEADLINE_MS, testApp } from './pipeline.ts';
+import type { StackUrls } from './provided.ts';
+import { stackUrls } from './stack.ts';
+import { waitUntil } from './wait.ts';
 
 export const NODE_NAMES = ['a', 'b', 'c', 'd', 'e'];
 
@@ -89,6 +96,13 @@ async function dropKafka(app: App, config: Config): Promise<void> {
   }
   await admin.disconnect();
   await groups.disconnect();
+}
+
+/** The mesh's configuration as a file, for `pgcdc` commands (peers run, check, status). */
+export function meshConfigFile(env: MeshEnv): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgcdc-peers-')), 'pgcdc.yaml');
+  writeFileSync(file, stringify(env.raw));
+  return file;
 }
 
 /** Every node of the mesh started in this process (one App); stop() stops them all. */
@@ -196,4 +210,49 @@ export async function producersPastWal(env: MeshEnv, mesh: { running: RunningNod
       { timeoutMs: 60_000, intervalMs: 200, what: `the producer of ${r.node} to pass ${end}` },
     );
   }
+}
+
+export type Mesh = Awaited<ReturnType<typeof startMesh>>;
+
+/**
+ * The set-up every peers test file shares: before all tests a fresh mesh of `n` nodes (started in
+ * this process unless `start: false`), after them its nodes stopped and everything dropped (slots,
+ * origins, topics, groups, databases). Read `ctx.env` / `ctx.mesh` inside the tests; a test that
+ * starts the mesh itself assigns `ctx.mesh`, so it is stopped too.
+ */
+export function useMesh(n: number, opts: { start?: boolean; peers?: Record<string, unknown> } = {}) {
+  const ctx = {} as { env: MeshEnv; mesh: Mesh | undefined };
+  beforeAll(async () => {
+    ctx.env = await meshEnv(stackUrls(), n, opts.peers);
+    if (opts.start !== false) ctx.mesh = await startMesh(ctx.env);
+  }, 180_000);
+  afterAll(async () => {
+    await ctx.mesh?.stop();
+    if (ctx.env) await ctx.env.drop(ctx.mesh?.app ?? testApp(ctx.env.config));
+  }, 180_000);
+  return ctx;
+}
+
+/**
+ * Every node's slot is consistent: a write committed from now on is captured. A slot is listed
+ * while it is still being created (waiting for the transactions running then to end, long on a
+ * loaded server); its confirmed_flush_lsn is null until it is consistent, and a node's writes
+ * before that are never decoded, never published.
+ */
+export async function waitSlotsConsistent(
+  env: MeshEnv,
+  detail: (node: string) => string = () => '',
+): Promise<void> {
+  for (const { name } of env.nodes)
+    await waitUntil(
+      async () =>
+        (
+          await sql(
+            env.url(name),
+            `SELECT 1 FROM pg_replication_slots
+              WHERE database = current_database() AND confirmed_flush_lsn IS NOT NULL`,
+          )
+        ).rowCount === 1,
+      { timeoutMs: 120_000, what: `the slot of ${name}${detail(name)}` },
+    );
 }

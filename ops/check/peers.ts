@@ -1,0 +1,105 @@
+// `pgcdc check` for a peers configuration (docs/peers.md): every node is checked as the source it
+// is (connection, wal_level, REPLICATION, the table against the contract, the mesh publication, the
+// node's slot; its topic and registry subjects) and as the target its links write to (the
+// peer-specific facts: server version, track_commit_timestamp, the replication-origin functions,
+// room for the links' origins, write privileges, the tables and trigger beside the table). Results
+// carry the node in their id (`peers.<node>.<check>`). Reads only; nothing is created anywhere.
+import type { Config } from '../../pipeline/config/schema.ts';
+import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
+import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
+import { nodeConfig, peersOf } from '../../pipeline/peers.ts';
+import { registryAccessOf } from '../../pipeline/transport.ts';
+import type { PgConnections } from '../../pipeline/postgres.ts';
+import { checkKafka } from './kafka.ts';
+import { checkRegistry } from './registry.ts';
+import { checkSource } from './source.ts';
+import { judgeNode, NODE_FACTS_SQL, type NodeFacts } from './peers-node.ts';
+import { error, ok, type CheckResult } from './types.ts';
+
+/** `source.wal_level` of node a -> `peers.a.wal_level` */
+const atNode = (node: string, r: CheckResult): CheckResult => ({
+  ...r,
+  id: `peers.${node}.${r.id.replace(/^source\./, '')}`,
+});
+
+/** A peer's slot is created by `pgcdc peers run`; there is no snapshot to bring earlier rows over. */
+function peerWording(r: CheckResult): CheckResult {
+  if (r.id === 'source.slot' && r.level === 'WARN')
+    return {
+      ...r,
+      message: r.message.replace('pgcdc produce', 'pgcdc peers run'),
+      fix: 'nothing to do; rows already at this node are not sent to the others (docs/peers.md, "Joining a node")',
+    };
+  if (r.id === 'source.publication')
+    return { ...r, message: r.message.replace('pgcdc produce', 'pgcdc peers run') };
+  return r;
+}
+
+export async function checkPeers(
+  config: Config,
+  kafka: KafkaClientFactory,
+  connections: PgConnections,
+): Promise<CheckResult[]> {
+  const peers = peersOf(config);
+  const contract = contractOf(config.source);
+  const perNode = await Promise.all(
+    peers.nodes.map(async (node) => {
+      const nc = nodeConfig(config, node.name);
+      const [source, facts, kafkaResults, registry] = await Promise.all([
+        checkSource(nc.source, contract, connections),
+        readFacts(nc, connections),
+        checkKafka(nc, kafka),
+        checkRegistry(registryAccessOf(config.registry), topicFor(nc.kafka, nc.source), contract),
+      ]);
+      // an unreachable node is reported once, by checkSource
+      const judged = facts ? judgeNode(facts, peers.nodes.length, nc.source) : [];
+      return {
+        node: node.name,
+        facts,
+        results: [
+          ...[...source.map(peerWording), ...judged].map((r) => atNode(node.name, r)),
+          ...kafkaResults,
+          ...registry,
+        ],
+      };
+    }),
+  );
+  return [...perNode.flatMap((n) => n.results), ...checkDistinct(perNode)];
+}
+
+async function readFacts(nc: Config, connections: PgConnections): Promise<NodeFacts | undefined> {
+  const client = connections.client(nc.source.url, 'ops', 'pgcdc-check');
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query<NodeFacts>(NODE_FACTS_SQL, [nc.source.schema, nc.source.table]);
+    return r.rows[0];
+  } catch {
+    return undefined; // checkSource says why
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Two nodes on one database would apply each other's changes to themselves. */
+function checkDistinct(nodes: { node: string; facts: NodeFacts | undefined }[]): CheckResult[] {
+  const seen = new Map<string, string>();
+  const out: CheckResult[] = [];
+  for (const { node, facts } of nodes) {
+    if (!facts) continue;
+    const id = `${facts.server}/${facts.db}`;
+    const other = seen.get(id);
+    if (other)
+      out.push(
+        error(
+          'peers.nodes',
+          `nodes ${other} and ${node} are the same database (${facts.db})`,
+          'give every node its own database (peers.nodes[].url)',
+        ),
+      );
+    seen.set(id, node);
+  }
+  if (out.length === 0 && seen.size === nodes.length)
+    out.push(ok('peers.nodes', `${nodes.length} distinct node databases`));
+  return out;
+}
