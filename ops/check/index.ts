@@ -8,6 +8,7 @@ import { checkKafka } from './kafka.ts';
 import { checkRegistry } from './registry.ts';
 import { checkSource } from './source.ts';
 import { checkShapes } from './shape.ts';
+import { checkSourceFilter } from './source-filter.ts';
 import { checkTarget } from './targets.ts';
 import { compileShape } from '../../consumers/mapping/shape.ts';
 import { mappingFor } from '../../pipeline/config/mapping.ts';
@@ -60,7 +61,7 @@ export async function runChecks(
     const k = `${r.id}\0${r.level}\0${r.message}`;
     return seen.has(k) ? false : (seen.add(k), true);
   });
-  return [...once, ...targets];
+  return [...checkSourceFilter(config), ...once, ...targets];
 }
 
 export function hasErrors(results: CheckResult[]): boolean {
