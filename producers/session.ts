@@ -25,6 +25,7 @@ import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replicatio
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
 import { AckingPublisher, type TableRoute } from './publisher.ts';
 import { combineSnapshotFeeds } from './snapshot/feeds.ts';
+import { applySourceFilter, compileSourceFilters, type SourceFilter } from './source-filter.ts';
 import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
 
 export const PIPELINE_VERSION = '0.1.0';
@@ -75,6 +76,8 @@ export class StreamSession {
   /** `schema.table` -> topic and codec, registered at open */
   private readonly routes = new Map<string, TableRoute>();
   private readonly contracts = new Map<string, TableContract>();
+  /** source.filter per table (source-filter.ts): what enters Kafka at all */
+  private readonly sourceFilters: Map<string, SourceFilter>;
   private timers: NodeJS.Timeout[] = [];
   private closed: Promise<void> | undefined;
   private stopping = false;
@@ -90,6 +93,10 @@ export class StreamSession {
     this.streamAudit = new AuditSummary(this.log, { kind: 'stream' });
     this.snapshotAudit = new AuditSummary(this.log, { kind: 'snapshot' });
     for (const t of deps.tables) this.contracts.set(nameOf(t.contract), t.contract);
+    this.sourceFilters = compileSourceFilters(
+      deps.config.source,
+      deps.tables.map((t) => t.contract),
+    );
   }
 
   /** Streams until stop() (resolves) or a failure (rejects); closes everything either way. */
@@ -231,7 +238,7 @@ export class StreamSession {
     feed: SnapshotFeed,
     publisher: AckingPublisher,
   ): Promise<void> {
-    const item = await this.completeUnread(await this.completeNewKey(assembled), feed);
+    const item = await this.complete(assembled, feed);
     if (!item) return;
     if (item.kind === 'event') this.deps.report.lastEventAt = new Date();
     if (item.kind === 'commit') this.streamAudit.add({ transactions: 1 });
@@ -245,55 +252,63 @@ export class StreamSession {
         'TRUNCATE at the source: published as a truncate event (op t); each target applies or ignores it (targets[].onTruncate)',
       );
     }
-    for (const out of feed.process(item)) {
+    for (const produced of feed.process(item)) {
+      const out = this.filtered(produced);
+      if (!out) continue;
       if (out.kind === 'event')
         (out.event.source.snapshot ? this.snapshotAudit : this.streamAudit).add({ events: 1 });
       await publisher.push(out);
     }
   }
 
+  /** A snapshot read or a change through its table's source filter (source-filter.ts). */
+  private filtered(item: SourceItem): SourceItem | undefined {
+    if (item.kind !== 'event' || this.sourceFilters.size === 0) return item;
+    const table = nameOf(item.event.source);
+    return applySourceFilter(this.sourceFilters.get(table), item, (err) =>
+      this.log.warn(
+        { table, lsn: formatLsn(item.event.source.lsn), err: err.message },
+        'source.filter failed to evaluate for a row: the row counts as outside the filter',
+      ),
+    );
+  }
+
   /**
-   * The create of a key-changing update without the unchanged TOASTed values: completed from the
-   * source (row-reader.ts); undefined when the row is gone (a later change in the stream removes it).
-   * So is every update when a target has a row filter (pipeline/config/mapping.ts): a row can enter
-   * the filter through an update that left a TOASTed value unchanged, and must arrive whole.
+   * The one completion of a change that lacks unchanged TOASTed values, read from the source by
+   * key (row-reader.ts), when a consumer needs the whole row:
+   * - the create of a key-changing update (the new key's row is new at every target);
+   * - an update of a table with a source filter, or any update when a target has a row filter
+   *   (pipeline/config/mapping.ts): a row can enter a filter through such an update;
+   * - an update of a row the running snapshot may not have fed yet (snapshot/unread.ts), so that a
+   *   target filled from the topic can create the row.
+   * The read may see a newer value, which the later change sets again. A row gone by then is not
+   * published in the first two cases (the later change that removed it follows; a filter could
+   * not be decided); in the last it is published as it came.
    */
-  private async completeNewKey(item: SourceItem): Promise<SourceItem | undefined> {
+  private async complete(item: SourceItem, feed: SnapshotFeed): Promise<SourceItem | undefined> {
     if (item.kind !== 'event' || item.event.unchanged.length === 0) return item;
     const { op } = item.event;
-    if (op !== 'c' && !(op === 'u' && this.completeUpdates)) return item;
-    const contract = this.contracts.get(nameOf(item.event.source))!;
+    const table = nameOf(item.event.source);
+    const whole = op === 'c' || (op === 'u' && (this.completeUpdates || this.sourceFilters.has(table)));
+    if (!whole && !(op === 'u' && feed.mayBeUnread(item.key, table))) return item;
+    const contract = this.contracts.get(table)!;
     const event = await completeFromSource(this.client, contract, item.key, item.event);
-    if (!event) {
-      this.log.info(
-        {
-          table: nameOf(contract),
-          key: Object.values(item.key).map(String).join(','),
-          lsn: formatLsn(item.event.source.lsn),
-          op,
-        },
-        'row of a change without its unchanged TOASTed values is gone from the source; the change is not published (the later change that removed the row follows)',
-      );
-      return undefined;
-    }
-    return { ...item, event };
+    if (event) return { ...item, event };
+    if (!whole) return item;
+    this.log.info(
+      {
+        table,
+        key: Object.values(item.key).map(String).join(','),
+        lsn: formatLsn(item.event.source.lsn),
+        op,
+      },
+      'row of a change without its unchanged TOASTed values is gone from the source; the change is not published (the later change that removed it follows)',
+    );
+    return undefined;
   }
 
   private get completeUpdates(): boolean {
     return needsCompleteUpdates(this.deps.config.targets);
-  }
-
-  /**
-   * An update without its unchanged TOASTed values, of a row the running snapshot may not have fed
-   * yet (snapshot/unread.ts): completed from the source, so that a target filled from the topic
-   * can create the row. A row gone since is published as it came (its removal follows).
-   */
-  private async completeUnread(item: SourceItem | undefined, feed: SnapshotFeed) {
-    if (item?.kind !== 'event' || item.event.op !== 'u' || item.event.unchanged.length === 0) return item;
-    const table = nameOf(item.event.source);
-    if (!feed.mayBeUnread(item.key, table)) return item;
-    const event = await completeFromSource(this.client, this.contracts.get(table)!, item.key, item.event);
-    return event ? { ...item, event } : item;
   }
 
   /**

@@ -18,7 +18,7 @@
 // after: a transition that cannot be known is never emitted.
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import type { DecodedEvent } from '../sink.ts';
-import { ExpressionError, rowVariables, toColumnValue } from './cel.ts';
+import { ExpressionError, rowVariables, toColumnValue } from '../../pipeline/cel.ts';
 import type { TargetShape } from './shape.ts';
 
 export type Mapped = { events: DecodedEvent[] } | { dead: { reason: string; error: string } };

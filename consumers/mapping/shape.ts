@@ -22,7 +22,7 @@ import {
   rowEnvironment,
   transitionEnvironment,
   type Compiled,
-} from './cel.ts';
+} from '../../pipeline/cel.ts';
 
 export type ColumnOrigin =
   | { kind: 'column'; source: string }

@@ -8,6 +8,7 @@ import { checkKafka } from './kafka.ts';
 import { checkRegistry } from './registry.ts';
 import { checkSource } from './source.ts';
 import { checkShapes } from './shape.ts';
+import { checkSourceFilter } from './source-filter.ts';
 import { checkTarget } from './targets.ts';
 import { checkPeers } from './peers.ts';
 import { compileShape } from '../../consumers/mapping/shape.ts';
@@ -57,7 +58,7 @@ export async function runChecks(
           message: 'no targets configured: events are published but applied nowhere',
         },
       ];
-  return [...once(parts.flat()), ...targets];
+  return [...checkSourceFilter(config), ...once(parts.flat()), ...targets];
 }
 
 /** Each finding once (the checks of a shared connection come out the same for several parts). */

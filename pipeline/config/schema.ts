@@ -15,6 +15,7 @@ import { checkPeersRoot, PeersSchema } from './peers.ts';
 import { SourceSchema } from './source.ts';
 import { tablesIssues } from './tables.ts';
 import { mappingIssues } from './mapping.ts';
+import { sourceFilterIssues } from './source-filter.ts';
 import { TargetSchema } from './targets.ts';
 import { pgTlsEntries } from './tls.ts';
 
@@ -114,6 +115,7 @@ export const ConfigSchema = z
     });
     for (const issue of tablesIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
     for (const issue of mappingIssues(cfg.source, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of sourceFilterIssues(cfg.source)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((cfg) => {
     const tls = pgTlsEntries(cfg.source, cfg.targets);

@@ -6,6 +6,7 @@ import { identifier, positiveInt, url } from './fields.ts';
 import { OriginsSchema } from './peers.ts';
 import { PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 import { SourceTablesSchema, sourceTablesOf, type TableRef } from './tables.ts';
+import { SourceFilterSchema } from './source-filter.ts';
 
 export const SNAPSHOT_DEFAULTS = {
   mode: 'initial' as const,
@@ -59,6 +60,7 @@ export const SourceSchema = z
         'the source table when source.tables is not given; it needs a primary key and an event contract (source.contracts)',
       ),
     tables: SourceTablesSchema,
+    filter: SourceFilterSchema,
     contracts: z
       .string()
       .min(1)

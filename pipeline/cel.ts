@@ -1,12 +1,12 @@
-// CEL (the Common Expression Language of cel-spec) for a target's mapping, through the maintained
-// @marcbachmann/cel-js: non-Turing-complete, no I/O, bounded, type-checked before it runs. A
+// CEL (the Common Expression Language of cel-spec) for a target's mapping and the source filter,
+// through the maintained @marcbachmann/cel-js: non-Turing-complete, no I/O, bounded, type-checked before it runs. A
 // table's columns are variables under their own names, typed from the contract (bigint -> int,
 // text/jsonb/numeric -> string, boolean -> bool, text[] -> list<string>, timestamptz -> int
 // microseconds since 1970); a nullable column is optional<T> (`first_name.orValue("")`). A
 // transition sees two rows, `before` and `after`, as maps. Pure: compile once, evaluate per row.
 import { Environment, Optional, type ASTNode } from '@marcbachmann/cel-js';
-import type { ColumnSpec, ColumnValue, PgType, Row, ScalarValue } from '../../schemas/contract.ts';
-import { PG_TYPES, splitPgType, type DomainRepr } from '../../schemas/types.ts';
+import type { ColumnSpec, ColumnValue, PgType, Row, ScalarValue } from '../schemas/contract.ts';
+import { PG_TYPES, splitPgType, type DomainRepr } from '../schemas/types.ts';
 
 /** The CEL type of a scalar kind's values, from its domain representation (schemas/types.ts). */
 function celScalarOf(repr: DomainRepr): string {
