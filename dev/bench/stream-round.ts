@@ -15,6 +15,7 @@ import { follow } from './follow.ts';
 import { latencyPhases } from './latency.ts';
 import { mysqlPhase } from './mysql-phase.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
+import { compareSinks } from './sink-phases.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
 import { measured, type LatencyResult, type Measured, type RoundResult } from './result.ts';
@@ -86,6 +87,16 @@ export async function streamRound(
     ctx.say(`  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
     if (withRaw && n === 1) await rawUpsertBaseline(ctx, r);
     if (withRaw && n === 1 && d instanceof PgcdcDriver) await mysqlPhase(ctx, d, r, pre.events, expected);
+    const cmp = o.compare;
+    if (cmp?.sink && n === 1 && d instanceof PgcdcDriver)
+      (ctx.result.compare ??= {}).sink = await compareSinks(
+        ctx,
+        r,
+        pre.events,
+        expected,
+        cmp.variants,
+        cmp.reps,
+      );
 
     // 3. latency
     let latency: LatencyResult[] | undefined;
