@@ -4,9 +4,54 @@
 // consumer handles at most `count` batches at once, so a lane is always free. The first lane is
 // the target's sink, opened at start; the others are made and opened when first needed. Which
 // lane a partition's batch lands on does not matter: batches of one partition never overlap.
+// While the target fails, one lane probes it with the backoff and the others wait for it to
+// succeed instead of each retrying on its own (a target that is down sees one backoff, not one
+// per lane).
 import { PgcdcError } from '../../pipeline/errors.ts';
 import type { Sink } from '../sink.ts';
-import { retryingApply, type BatchLease, type Persist, type RetryingApply } from './retrying.ts';
+import type { ApplyContext, ApplyResult, DecodedEvent } from '../sink.ts';
+import type { BatchLease, Persist, RetryingApply } from './retrying.ts';
+
+/** One lane at a time retries a failing target; the others wait until it got through. */
+class Probe {
+  private prober: object | undefined;
+  private waiters: (() => void)[] = [];
+  async pass(lane: object, lease: BatchLease): Promise<void> {
+    while (this.prober && this.prober !== lane && !lease.isStale())
+      await new Promise<void>((r) => this.waiters.push(r));
+  }
+  failed(lane: object): void {
+    this.prober ??= lane;
+  }
+  done(lane: object): void {
+    if (this.prober !== lane) return;
+    this.prober = undefined;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+function probedApply(sink: Sink, persist: Persist, probe: Probe): RetryingApply {
+  const self = {};
+  const attempt = async (events: DecodedEvent[], ctx: ApplyContext): Promise<ApplyResult> => {
+    await probe.pass(self, ctx);
+    if (ctx.isStale()) throw new PgcdcError('batch given up while another lane probed the target');
+    try {
+      const result = await sink.apply(events, ctx);
+      probe.done(self);
+      return result;
+    } catch (err) {
+      probe.failed(self);
+      throw err;
+    }
+  };
+  return async (events, ctx) => {
+    try {
+      return await persist('apply', ctx, () => attempt(events, ctx));
+    } finally {
+      probe.done(self); // given up (stale, stopping): another lane probes next
+    }
+  };
+}
 
 export interface Lane {
   apply: RetryingApply;
@@ -33,7 +78,12 @@ export function createLanes(opts: {
   count: number;
   persist: Persist;
 }): Lanes {
-  const lane = (sink: Sink): LaneState => ({ sink, opened: false, apply: retryingApply(sink, opts.persist) });
+  const probe = new Probe();
+  const lane = (sink: Sink): LaneState => ({
+    sink,
+    opened: false,
+    apply: probedApply(sink, opts.persist, probe),
+  });
   const first = lane(opts.first);
   const all: LaneState[] = [first];
   const free: LaneState[] = [first];

@@ -31,7 +31,7 @@ export const PostgresTargetSchema = z
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
     applyConnections: positiveInt
-      .default(3)
+      .default(1)
       .describe(
         'target connections applying partition batches at the same time (one batch each; one partition stays in order); 1 = one partition after another',
       ),

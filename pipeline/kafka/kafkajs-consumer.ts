@@ -1,11 +1,12 @@
 // kafkajs adapter of KafkaConsumerPort: a group member without auto-commit. An offset is committed
 // only after the handler has applied everything before it; a 'retry-from' outcome seeks back and
-// pauses the partition for the requested time, or until the outcome's `wake` signal fires.
-// With `concurrency` > 1, batches of different partitions are handled at the same time
-// (kafkajs partitionsConsumedConcurrently); one partition's batches stay one after another. With `recordSpans`, a chunk's span travels as the
-// metadata of the offset commit made before the chunk is handled (its first offset, unchanged
-// progress), and a batch starting inside the span recorded at the committed offset gets it back
-// (`recordedSpan`): after a crash, a rebalance or a stop the chunk is cut as the first time.
+// pauses the partition for the requested time, or until the outcome's `wake` signal fires. With
+// `concurrency` > 1, batches of different partitions are handled at the same time (kafkajs
+// partitionsConsumedConcurrently); one partition's batches stay one after another. With
+// `recordSpans`, a chunk's span travels as the metadata of the offset commit made before the chunk
+// is handled (its first offset, unchanged progress), and a batch starting inside the span recorded
+// at the committed offset gets it back (`recordedSpan`): after a crash, a rebalance or a stop the
+// chunk is cut as the first time.
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type {
@@ -82,7 +83,9 @@ export class KafkajsConsumer implements KafkaConsumerPort {
       groupId,
       sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
-      maxWaitTimeInMs: 200,
+      // a partition resumed after a wait (or woken) joins the next fetch: keep a fetch short when
+      // the others have nothing new (minBytes 1 answers at once when they have)
+      maxWaitTimeInMs: 50,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
   }
