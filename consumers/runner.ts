@@ -6,6 +6,10 @@
 // Several tables (docs/tables.md): the group subscribes to the topic of every table the target
 // receives; a partition batch is of one topic, so one table: decoded with that table's codec and
 // handed to the sink, which routes it to the table's own sink (consumers/tables.ts).
+// Lanes (consumers/group/lanes.ts): with `laneSink`, batches of different partitions are applied
+// at the same time, each by a sink of its own (a Postgres target: a connection each); one
+// partition's batches stay in order. A partition waiting on a unique conflict is woken as soon as
+// another partition of the topic moves on, instead of sleeping out its backoff.
 import type { KafkaConfig, TargetConfig } from '../pipeline/config/schema.ts';
 import { chunkSizeFor, dlqTopicFor, groupFor } from '../pipeline/config/schema.ts';
 import { PgcdcError } from '../pipeline/errors.ts';
@@ -21,11 +25,12 @@ import type { Metrics } from '../pipeline/observability/metrics.ts';
 import type { EventCodec } from '../schemas/codec.ts';
 import { deadLetterOf, DeadLetterWriter, type SetAside } from './dlq.ts';
 import { chunkBounds } from './group/chunks.ts';
-import { UniqueConflicts } from './group/conflicts.ts';
 import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
 import { createOutcomeReporter } from './group/outcome.ts';
-import { createPersist, NO_BATCH, retryingApply } from './group/retrying.ts';
+import { createLanes, type Lane } from './group/lanes.ts';
+import { createPersist, NO_BATCH } from './group/retrying.ts';
+import { createConflictWaits } from './group/waits.ts';
 import { createTargetStatusBook, type RestoredCounters, type TargetStatus } from './group/status.ts';
 import type { ApplyContext, Sink } from './sink.ts';
 
@@ -46,22 +51,16 @@ export interface TargetConsumerDeps {
   topics: ConsumedTopic[];
   kafka: KafkaClientFactory;
   sink: Sink;
+  /** another sink like `sink` (own connection): partitions are then applied by up to `lanes` at once */
+  laneSink?: () => Sink;
+  /** sinks applying at the same time, `sink` included (default 1; only with laneSink) */
+  lanes?: number;
   logger: Logger;
   metrics: Metrics;
   retry?: { initialMs: number; maxMs: number; conflictAttempts: number };
   restored?: RestoredCounters | undefined;
   /** one info-level apply summary this often (default 10 s); per-chunk lines are debug */
   auditSummaryIntervalMs?: number;
-}
-
-/** Partitions are numbered per topic: one unique-conflict book per topic (several tables). */
-function conflictBooks(attempts: number): (topic: string) => UniqueConflicts {
-  const books = new Map<string, UniqueConflicts>();
-  return (topic) => {
-    let book = books.get(topic);
-    if (!book) books.set(topic, (book = new UniqueConflicts(attempts)));
-    return book;
-  };
 }
 
 export function createTargetConsumer(deps: TargetConsumerDeps) {
@@ -89,9 +88,16 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     signal: stopping.signal,
     onFailure: (f) => report.failed(f),
   });
-  const sink = instrumentSink(deps.sink, { target: target.name, metrics });
-  const apply = retryingApply(sink, persist);
-  const conflictsOf = conflictBooks(retry.conflictAttempts);
+  const instrumented = (s: Sink) => instrumentSink(s, { target: target.name, metrics });
+  const sink = instrumented(deps.sink);
+  const { laneSink } = deps;
+  const lanes = createLanes({
+    first: sink,
+    more: laneSink ? () => instrumented(laneSink()) : undefined,
+    count: laneSink ? Math.max(1, deps.lanes ?? 1) : 1,
+    persist,
+  });
+  const waits = createConflictWaits({ attempts: retry.conflictAttempts, log });
 
   const letter = (topic: string, message: InMessage, d: SetAside) =>
     deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
@@ -104,6 +110,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
 
   /** decode -> apply -> dead-letter -> outcome; 'stale' when the chunk is no longer wanted */
   async function handleChunk(
+    lane: Lane,
     batch: PartitionBatch,
     messages: InMessage[],
     ctx: BatchContext,
@@ -113,11 +120,10 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     if (!route)
       throw new PgcdcError(`batch of topic ${batch.topic}, which target ${target.name} does not read`);
     const decoded = await persist('decoding', ctx, () => decodeChunk(route.codec, messages, route.table));
-    const conflicts = conflictsOf(batch.topic);
     if (decoded === undefined) return 'stale';
-    const { events, exhausted } = conflicts.admit(batch.partition, decoded.events);
+    const { events, exhausted } = waits.admit(batch, decoded.events);
     const byOffset = new Map(messages.map((m) => [m.offset, m]));
-    const result = await apply(events, applyContext(ctx));
+    const result = await lane.apply(events, applyContext(ctx));
     if (result === undefined) return 'stale';
 
     const dead = [
@@ -148,21 +154,30 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       waiting: result.retryFrom !== undefined,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
     });
-    if (!result.retryFrom) {
-      conflicts.settled(batch.partition, next);
-      return { kind: 'done' };
+    return waits.outcome(batch, messages[0]!.offset, next, result.retryFrom);
+  }
+
+  const chunkSize = chunkSizeFor(target);
+  // A webhook's batches depend on the chunk: record each span so a redelivery is cut the same.
+  const recordSpans = target.type === 'webhook' && target.batchSize > 1;
+
+  /** a partition batch, chunk by chunk, on one lane */
+  async function handleBatch(lane: Lane, batch: PartitionBatch, ctx: BatchContext): Promise<BatchOutcome> {
+    for (const [from, to] of chunkBounds(batch, chunkSize)) {
+      const chunk = batch.messages.slice(from, to);
+      const stale = { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 } as const;
+      const span = { first: chunk[0]!.offset, last: chunk[chunk.length - 1]!.offset };
+      if (recordSpans && !(await ctx.recordSpan(span))) return stale;
+      const outcome = await handleChunk(lane, batch, chunk, ctx);
+      if (outcome === 'stale') return stale;
+      if (outcome.kind === 'retry-from') return outcome;
+      await ctx.heartbeat();
+      if (stopping.signal.aborted) {
+        const next = batch.messages[to];
+        if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
+      }
     }
-    const { attempt, afterMs } = conflicts.waited(batch.partition, result.retryFrom.offset);
-    log.info(
-      {
-        partition: batch.partition,
-        offset: result.retryFrom.offset.toString(),
-        attempt,
-        error: result.retryFrom.error,
-      },
-      'event waits for another partition',
-    );
-    return { kind: 'retry-from', offset: result.retryFrom.offset, afterMs };
+    return { kind: 'done' };
   }
 
   /** The producer creates the topics; a target started first waits for them instead of failing. */
@@ -181,42 +196,26 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     async run(): Promise<void> {
       await producer.connect();
       await admin.connect();
-      await persist('opening target', NO_BATCH, () => sink.open());
+      await persist('opening target', NO_BATCH, () => lanes.openFirst());
       if (!stopping.signal.aborted) book.opened(); // the target is reachable; nothing applied yet
       report.start(deps.auditSummaryIntervalMs ?? 10_000);
       await persist('waiting for topic', NO_BATCH, topicsExist);
       log.info({ topics: topicNames, dlq: dlq.topic }, 'consuming');
-      const chunkSize = chunkSizeFor(target);
-      // A webhook's batches depend on the chunk: record each span so a redelivery is cut the same.
-      const recordSpans = target.type === 'webhook' && target.batchSize > 1;
       await consumer.run(
         topicNames,
-        async (batch, ctx) => {
-          for (const [from, to] of chunkBounds(batch, chunkSize)) {
-            const chunk = batch.messages.slice(from, to);
-            const stale = { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 } as const;
-            const span = { first: chunk[0]!.offset, last: chunk[chunk.length - 1]!.offset };
-            if (recordSpans && !(await ctx.recordSpan(span))) return stale;
-            const outcome = await handleChunk(batch, chunk, ctx);
-            if (outcome === 'stale') return stale;
-            if (outcome.kind === 'retry-from') return outcome;
-            await ctx.heartbeat();
-            if (stopping.signal.aborted) {
-              const next = batch.messages[to];
-              if (next) return { kind: 'retry-from', offset: next.offset, afterMs: 0 };
-            }
-          }
-          return { kind: 'done' };
-        },
-        { recordSpans },
+        async (batch, ctx) =>
+          (await lanes.with(ctx, (lane) => handleBatch(lane, batch, ctx))) ??
+          ({ kind: 'retry-from', offset: batch.messages[0]!.offset, afterMs: 0 } as const),
+        { recordSpans, concurrency: lanes.count },
       );
     },
     async stop(): Promise<void> {
       stopping.abort();
+      waits.clear();
       await consumer.stop().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
-      await sink.close();
+      await lanes.close();
       book.stopped();
       report.stop();
     },

@@ -199,6 +199,9 @@ export async function startConsumer(
     topics,
     kafka: app.kafka,
     sink: opts.sink ? opts.sink(target) : createSink(app, target),
+    // a Postgres target applies partitions at the same time, a sink (connection) each
+    ...(target.type === 'postgres' &&
+      !opts.sink && { laneSink: () => createSink(app, target), lanes: target.applyConnections }),
     logger: app.logger,
     metrics: app.metrics,
     restored: await restoreTargetCounters(supervision(app), target.name, target),

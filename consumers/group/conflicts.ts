@@ -1,7 +1,11 @@
 // Unique-conflict waiting: an event that violates a unique key other than the primary key usually
 // waits for another partition to move the conflicting value away, so the sink stops before it and
 // the partition is retried from there after a growing delay. An event still conflicting after
-// `maxAttempts` retries is dead-lettered instead of blocking its partition forever. Pure.
+// `maxAttempts` retries is dead-lettered instead of blocking its partition forever. A partition
+// woken early (the partition it waits for moved: consumers/group/wakeups.ts) retries at once, but
+// such an early retry is not an attempt: attempts are counted on the backoff's schedule only, so
+// a busy other partition cannot exhaust a waiting event sooner than the backoff would. Pure (the
+// clock is passed in).
 import { backoffMs, type BackoffOptions } from '../../pipeline/retry.ts';
 import type { DecodedEvent } from '../sink.ts';
 
@@ -14,8 +18,11 @@ export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 }
  * when it moved past it (applied, or dead-lettered here). Bounded by the partition count.
  */
 export class UniqueConflicts {
-  private readonly waiting = new Map<number, { offset: bigint; attempts: number }>();
-  constructor(private readonly maxAttempts: number) {}
+  private readonly waiting = new Map<number, { offset: bigint; attempts: number; dueAt: number }>();
+  constructor(
+    private readonly maxAttempts: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Splits off the event that waited `maxAttempts` times already: it goes to the dead-letter topic. */
   admit(
@@ -30,12 +37,24 @@ export class UniqueConflicts {
     return { events: events.filter((e) => e !== event), exhausted: [{ event, attempts: w.attempts }] };
   }
 
-  /** The apply stopped before `offset` once more: the attempt number and the delay before the next. */
-  waited(partition: number, offset: bigint): { attempt: number; afterMs: number } {
+  /**
+   * The apply stopped before `offset` once more: the attempt number and the delay before the next.
+   * `woken`: this retry came before its time because another partition moved; before the
+   * scheduled time it is not counted (`counted` false) and the schedule stays.
+   */
+  waited(
+    partition: number,
+    offset: bigint,
+    opts: { woken?: boolean } = {},
+  ): { attempt: number; afterMs: number; counted: boolean } {
     const w = this.waiting.get(partition);
+    const now = this.now();
+    if (opts.woken && w?.offset === offset && now < w.dueAt)
+      return { attempt: w.attempts, afterMs: w.dueAt - now, counted: false };
     const attempt = w?.offset === offset ? w.attempts + 1 : 1;
-    this.waiting.set(partition, { offset, attempts: attempt });
-    return { attempt, afterMs: backoffMs(Math.min(attempt, 6) + 1, CONFLICT_BACKOFF) };
+    const afterMs = backoffMs(Math.min(attempt, 6) + 1, CONFLICT_BACKOFF);
+    this.waiting.set(partition, { offset, attempts: attempt, dueAt: now + afterMs });
+    return { attempt, afterMs, counted: true };
   }
 
   /** The partition applied everything before `next`: an event it waited on there is resolved. */

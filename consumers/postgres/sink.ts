@@ -33,6 +33,16 @@ import {
 } from './sql.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
+/**
+ * The set-based path waits this long at most for a lock: partitions are applied at the same time
+ * on several connections (consumers/group/lanes.ts), and two of them can wait on each other for a
+ * unique value (users swapping emails across partitions), which Postgres would only break after
+ * deadlock_timeout (1 s). Past it the batch goes event by event (with the role's lock timeout),
+ * committing the prefix it could apply; the rest waits for the other partition (retryFrom).
+ */
+const FAST_PATH_LOCK_TIMEOUT_MS = 100;
+const BEGIN_FAST = `BEGIN; SET LOCAL lock_timeout = ${FAST_PATH_LOCK_TIMEOUT_MS}`;
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export class PostgresSink implements Sink {
   readonly kind = 'postgres';
@@ -146,8 +156,12 @@ export class PostgresSink implements Sink {
   async apply(events: DecodedEvent[]): Promise<ApplyResult> {
     if (!this.client) await this.open();
     try {
-      // undefined: a partial update found no row to update; the per-event path dead-letters it
-      const result = (await this.applyFast(events)) ?? (await this.applyCareful(events));
+      const fast = await this.applyFast(events).catch((err: unknown) => {
+        if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return undefined;
+        throw err;
+      });
+      // undefined: a lock waited on too long, or a partial update found no row to update
+      const result = fast ?? (await this.applyCareful(events));
       await this.prune(this.client!);
       return result;
     } catch (err) {
@@ -180,7 +194,7 @@ export class PostgresSink implements Sink {
       this.table.keyColumns.length === 1 && !this.soft
         ? collapseBatch(rows, this.table.keyColumns)
         : undefined;
-    await c.query('BEGIN');
+    await c.query(BEGIN_FAST);
     try {
       for (const e of truncates) await this.truncate(c, e);
       if (collapsed) {

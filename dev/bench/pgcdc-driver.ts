@@ -23,6 +23,10 @@ export interface PgcdcDriverOptions {
   /** run the pgcdc of another checkout (the bench's --compare-tree) under this name */
   root?: string;
   name?: string;
+  /** the peer target's name (default peer; another name is another consumer group) */
+  peerName?: string;
+  /** the peer target's applyConnections (default: the configuration default) */
+  applyConnections?: number;
 }
 
 export class PgcdcDriver implements PipelineDriver {
@@ -54,10 +58,11 @@ export class PgcdcDriver implements PipelineDriver {
       ...(this.opts.producer ? { producer: this.opts.producer } : {}),
       targets: [
         {
-          name: 'peer',
+          name: this.opts.peerName ?? 'peer',
           type: 'postgres',
           url: r.peerUrl,
           ...(this.opts.peerBatchSize ? { batchSize: this.opts.peerBatchSize } : {}),
+          ...(this.opts.applyConnections ? { applyConnections: this.opts.applyConnections } : {}),
         },
         ...(this.opts.webhook
           ? [
@@ -122,10 +127,11 @@ export class PgcdcDriver implements PipelineDriver {
     return this.sinkMetricsPort ? `http://127.0.0.1:${this.sinkMetricsPort}/metrics` : undefined;
   }
 
-  async startSink(r: Round, target = 'peer'): Promise<void> {
-    const name = target === 'peer' ? 'pgcdc consume' : `pgcdc consume ${target}`;
+  async startSink(r: Round, target = this.opts.peerName ?? 'peer'): Promise<void> {
+    const peer = target === (this.opts.peerName ?? 'peer');
+    const name = peer ? 'pgcdc consume' : `pgcdc consume ${target}`;
     const port = await freePort();
-    if (target === 'peer') this.sinkMetricsPort = port;
+    if (peer) this.sinkMetricsPort = port;
     this.sinks.push(
       spawnPgcdc(
         name,

@@ -107,6 +107,7 @@ export function spawnPgcdc(
   args: string[],
   logFile?: string,
   profileDir?: string,
+  /** the pgcdc checkout to run (default: this one) */
   root = PROJECT_ROOT,
 ): Child {
   const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];

@@ -1,5 +1,6 @@
 // The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
 // pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
+import { renderCompare } from './sink-phases.ts';
 import type { BenchResult, LatencyResult, Measured, PipelineResult } from './result.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
 
@@ -274,6 +275,7 @@ export function renderReport(res: BenchResult): string {
     ...renderThroughput(s),
     ...renderLatency(res, s),
     ...renderResources(res),
+    ...renderCompare(res.compare),
     ...renderRounds(res),
   ].join('\n');
 }

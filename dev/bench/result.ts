@@ -33,6 +33,8 @@ export interface BenchOptions {
   sourceOnly?: boolean;
   /** a second checkout whose pgcdc runs the same producer rounds, interleaved (source-ab.ts) */
   compareTree?: string;
+  /** consumer-side comparison phases (sink-phases.ts): variants, repetitions, which phases */
+  compare?: { variants: SinkVariant[]; reps: number; sink: boolean; swaps: boolean };
 }
 
 export interface Measured {
@@ -93,6 +95,8 @@ export interface BenchResult {
   pipelines: PipelineResult[];
   /** our MariaDB sink and its raw baseline (mysql-phase.ts) */
   mysql?: MysqlBenchResult;
+  /** the consumer-side comparison phases (sink-phases.ts) */
+  compare?: Partial<CompareResult>;
 }
 
 /** Our MariaDB sink and its raw baseline (mysql-phase.ts). */
@@ -122,4 +126,17 @@ export function measured(
     cpuSeconds: cpu,
     cpuPer100k: cpu === undefined ? undefined : Math.round((cpu / events) * 100_000 * 100) / 100,
   };
+}
+
+/** A variant of our peer sink in the comparison phases (sink-phases.ts). */
+export interface SinkVariant {
+  label: string;
+  applyConnections?: number;
+  root?: string;
+}
+
+export interface CompareResult {
+  /** per variant (and `raw upsert`): the rates of each repetition and their median */
+  sink: { label: string; rates: number[]; median: number | undefined; cpuPer100k: number | undefined }[];
+  swaps: { label: string; seconds: number[]; median: number | undefined }[];
 }

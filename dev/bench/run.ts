@@ -24,6 +24,7 @@ import { PgcdcDriver } from './pgcdc-driver.ts';
 import { loadAverage } from './proc.ts';
 import { renderReport } from './report.ts';
 import type { BenchOptions, BenchResult } from './result.ts';
+import { compareSwaps } from './sink-phases.ts';
 import { snapshotRound } from './snapshot-round.ts';
 import { renderSourceAb, sourceAbPhases } from './source-ab.ts';
 import { streamRound } from './stream-round.ts';
@@ -166,6 +167,16 @@ export class Bench {
         }
         this.save();
       }
+    }
+    const cmp = this.opts.compare;
+    if (cmp?.swaps && this.opts.only !== 'debezium') {
+      try {
+        (this.result.compare ??= {}).swaps = await compareSwaps(ctx, cmp.variants, cmp.reps);
+      } catch (err) {
+        this.result.baselines.errors.push(`unique swaps: ${(err as Error).message}`);
+        this.say(`unique swaps: ${(err as Error).message}`);
+      }
+      this.save();
     }
     if (this.opts.snapshotRows > 0) {
       for (const [i, d] of drivers.entries()) {

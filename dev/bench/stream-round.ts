@@ -17,6 +17,7 @@ import { follow } from './follow.ts';
 import { latencyPhases } from './latency.ts';
 import { mysqlPhase } from './mysql-phase.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
+import { compareSinks } from './sink-phases.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
 import { measured, type LatencyResult, type Measured, type RoundResult } from './result.ts';
@@ -91,6 +92,16 @@ export async function streamRound(
     if (withRaw && n === 1 && d instanceof PgcdcDriver)
       written = addCounts(written, await mysqlPhase(ctx, d, r, writer, pre.events, expected));
     if (n === 1 && d instanceof DebeziumDriver) await debeziumMysqlPhase(ctx, d, r, pre.events, expected);
+    const cmp = o.compare;
+    if (cmp?.sink && n === 1 && d instanceof PgcdcDriver)
+      (ctx.result.compare ??= {}).sink = await compareSinks(
+        ctx,
+        r,
+        pre.events,
+        expected,
+        cmp.variants,
+        cmp.reps,
+      );
 
     // 3. latency
     let latency: LatencyResult[] | undefined;

@@ -30,6 +30,11 @@ export const PostgresTargetSchema = z
         'keep the marker of a deleted row this long (0 = forever): an older change of that row redriven or replayed later than this could bring it back',
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
+    applyConnections: positiveInt
+      .default(1)
+      .describe(
+        'target connections applying partition batches at the same time (one batch each; one partition stays in order); 1 = one partition after another',
+      ),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     mapping: mappingField,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),

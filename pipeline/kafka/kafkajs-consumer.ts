@@ -1,9 +1,12 @@
 // kafkajs adapter of KafkaConsumerPort: a group member without auto-commit. An offset is committed
 // only after the handler has applied everything before it; a 'retry-from' outcome seeks back and
-// pauses the partition for the requested time. With `recordSpans`, a chunk's span travels as the
-// metadata of the offset commit made before the chunk is handled (its first offset, unchanged
-// progress), and a batch starting inside the span recorded at the committed offset gets it back
-// (`recordedSpan`): after a crash, a rebalance or a stop the chunk is cut as the first time.
+// pauses the partition for the requested time, or until the outcome's `wake` signal fires. With
+// `concurrency` > 1, batches of different partitions are handled at the same time (kafkajs
+// partitionsConsumedConcurrently); one partition's batches stay one after another. With
+// `recordSpans`, a chunk's span travels as the metadata of the offset commit made before the chunk
+// is handled (its first offset, unchanged progress), and a batch starting inside the span recorded
+// at the committed offset gets it back (`recordedSpan`): after a crash, a rebalance or a stop the
+// chunk is cut as the first time.
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type {
@@ -80,7 +83,9 @@ export class KafkajsConsumer implements KafkaConsumerPort {
       groupId,
       sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
-      maxWaitTimeInMs: 200,
+      // a partition resumed after a wait (or woken) joins the next fetch: keep a fetch short when
+      // the others have nothing new (minBytes 1 answers at once when they have)
+      maxWaitTimeInMs: 50,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
   }
@@ -105,6 +110,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
     });
     await this.consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: Math.max(1, opts.concurrency ?? 1),
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
         const { batch } = payload;
@@ -151,11 +157,17 @@ export class KafkajsConsumer implements KafkaConsumerPort {
           this.consumer.seek({ ...tp, offset: outcome.offset.toString() });
           if (this.stopped) return;
           this.consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
-          const t = setTimeout(() => {
-            this.timers.delete(t);
+          const { wake } = outcome;
+          const resume = () => {
+            clearTimeout(t);
+            wake?.removeEventListener('abort', resume);
+            if (!this.timers.delete(t)) return; // resumed already (or stopped)
             if (!this.stopped) this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
-          }, outcome.afterMs);
+          };
+          const t = setTimeout(resume, outcome.afterMs);
           this.timers.add(t);
+          if (wake?.aborted) resume();
+          else wake?.addEventListener('abort', resume, { once: true });
         } else {
           // The batch is consumed up to `next`: move the fetch position the way eachBatch's own
           // auto-resolve would (a seek would do the same, but also discard a prefetched batch).

@@ -51,7 +51,15 @@ export interface ChunkSpan {
 }
 
 /** What the handler did with a batch: everything, or a prefix (the rest is retried later). */
-export type BatchOutcome = { kind: 'done' } | { kind: 'retry-from'; offset: bigint; afterMs: number };
+export type BatchOutcome =
+  | { kind: 'done' }
+  | {
+      kind: 'retry-from';
+      offset: bigint;
+      afterMs: number;
+      /** aborted when waiting longer is pointless (what the batch waits for moved): retry at once */
+      wake?: AbortSignal;
+    };
 
 export interface BatchContext {
   heartbeat(): Promise<void>;
@@ -68,6 +76,11 @@ export interface BatchContext {
 export interface ConsumerRunOptions {
   /** record each chunk's span before it is handled (recordSpan) and hand it back after a restart */
   recordSpans?: boolean;
+  /**
+   * handler calls for different partitions that may run at the same time (default 1: one after
+   * another); the calls for one partition never overlap
+   */
+  concurrency?: number;
 }
 
 export interface KafkaConsumerPort {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { PROJECT_ROOT } from '../../stack/settings.ts';
 import type { BenchOptions } from '../../bench/result.ts';
 import { Bench } from '../../bench/run.ts';
+import { parseVariants } from '../../bench/sink-phases.ts';
 import { renderReport } from '../../bench/report.ts';
 import { DEFAULT_WORKLOAD } from '../../bench/workload.ts';
 import { redactSecrets } from '../../redact.ts';
@@ -36,6 +37,11 @@ interface BenchCliOpts {
   keepStack?: boolean;
   sourceOnly?: boolean;
   compareTree?: string;
+  compare?: string;
+  baseRoot?: string;
+  compareReps?: string;
+  compareSink?: boolean;
+  compareSwaps?: boolean;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -94,6 +100,16 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     ...(o.keepStack ? { keepStack: true } : {}),
     ...(o.sourceOnly || o.compareTree ? { sourceOnly: true } : {}),
     ...(o.compareTree ? { compareTree: o.compareTree } : {}),
+    ...(o.compare
+      ? {
+          compare: {
+            variants: parseVariants(o.compare, o.baseRoot && path.resolve(o.baseRoot)),
+            reps: int('compare-reps', o.compareReps ?? '3', 1),
+            sink: o.compareSink !== false,
+            swaps: o.compareSwaps !== false,
+          },
+        }
+      : {}),
   };
 }
 
@@ -147,6 +163,14 @@ export function registerBenchCommand(program: Command): void {
       '--compare-tree <dir>',
       'with --source-only: also run the pgcdc of this checkout (e.g. a git worktree of the commit before a change), interleaved round by round',
     )
+    .option(
+      '--compare <variants>',
+      'consumer-side phases per variant, alternating: apply connections and/or "base" (e.g. 1,3,base)',
+    )
+    .option('--base-root <dir>', 'the pgcdc checkout the "base" variant runs (e.g. a worktree of main)')
+    .option('--compare-reps <n>', 'repetitions of each --compare phase (medians are reported)', '3')
+    .option('--no-compare-sink', 'with --compare: skip the sink throughput comparison')
+    .option('--no-compare-swaps', 'with --compare: skip the unique-swap burst')
     .action(async (o: BenchCliOpts) => {
       const opts = parseBenchOptions(o);
       const bench = new Bench(opts, (m) => console.error(`bench: ${redactSecrets(m)}`));

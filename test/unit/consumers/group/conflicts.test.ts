@@ -49,3 +49,27 @@ describe('UniqueConflicts', () => {
     expect(c.waited(0, 100n).attempt).toBe(3);
   });
 });
+
+describe('UniqueConflicts woken early', () => {
+  it('a retry before its time (woken) is no attempt and keeps the schedule', () => {
+    let now = 1_000;
+    const c = new UniqueConflicts(3, () => now);
+    expect(c.waited(0, 10n)).toEqual({ attempt: 1, afterMs: 200, counted: true });
+    now += 50; // another partition moved: woken after 50 of the 200 ms
+    expect(c.waited(0, 10n, { woken: true })).toEqual({ attempt: 1, afterMs: 150, counted: false });
+    now += 150; // the scheduled time: this retry counts
+    expect(c.waited(0, 10n, { woken: true })).toEqual({ attempt: 2, afterMs: 400, counted: true });
+    now += 400;
+    expect(c.waited(0, 10n)).toMatchObject({ attempt: 3, counted: true });
+    // however often it is woken, it is dead-lettered after maxAttempts, not sooner
+    expect(c.admit(0, [ev(10n)]).exhausted.map((x) => x.attempts)).toEqual([3]);
+  });
+
+  it('woken for another offset than it waited on: a first attempt', () => {
+    let now = 0;
+    const c = new UniqueConflicts(3, () => now);
+    c.waited(0, 10n);
+    now += 10;
+    expect(c.waited(0, 11n, { woken: true })).toEqual({ attempt: 1, afterMs: 200, counted: true });
+  });
+});
