@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { expectedOf, rangeComparison, type Expected, type RowDiff, type TargetRow } from './rows.ts';
 import type { TablePlan } from './plan.ts';
-import { sourceChunkHash, sourceRows, type KeyRange } from './postgres.ts';
+import { sourceChunkHash, sourceRows, type ChunkHash, type KeyRange } from './postgres.ts';
 
 /** What reconcile reads of a target (postgres.ts for PostgreSQL, mysql.ts for MySQL/MariaDB). */
 export interface TargetReader {
@@ -87,6 +87,7 @@ export async function scanTable(
   const n = o.chunkSize;
   let lo: string[] | null = null;
   let done = 0;
+  let next: Promise<ChunkHash> | undefined;
   for (;;) {
     if (o.stopping?.()) break;
     out.chunks++;
@@ -94,9 +95,15 @@ export async function scanTable(
     let rows: ReturnType<typeof expectedOf>[] | undefined;
     let size: number;
     if (plan.sqlHashes && target.rangeHash) {
-      const ch = await sourceChunkHash(source, plan, lo, n);
+      const ch: ChunkHash = await (next ?? sourceChunkHash(source, plan, lo, n));
+      next = undefined;
       size = ch.rows;
       range = { lo, hi: ch.rows < n ? null : ch.last };
+      // the source hashes the next chunk while the target hashes this one
+      if (ch.rows === n) {
+        next = sourceChunkHash(source, plan, ch.last, n);
+        next.catch(() => undefined); // awaited by the next iteration
+      }
       const th = await target.rangeHash(plan, range);
       if (th.rows === ch.rows && th.hash === ch.hash) {
         out.compared += ch.rows;
