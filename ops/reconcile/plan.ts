@@ -15,6 +15,7 @@ import { compileShape, type TargetColumn, type TargetShape } from '../../consume
 import type { Config, TargetConfig } from '../../pipeline/config/schema.ts';
 import { contractOf, tableName, targetRoutesOf, type TableRef } from '../../pipeline/config/schema.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { mappingFor, type MappingConfig } from '../../pipeline/config/mapping.ts';
 import type { ColumnSpec, TableContract } from '../../schemas/contract.ts';
 
 export type ReadableTarget = Extract<TargetConfig, { type: 'postgres' | 'mysql' }>;
@@ -49,8 +50,14 @@ export function readableTarget(config: Config, name: string): ReadableTarget {
   return target;
 }
 
-export function planTable(contract: TableContract, target: ReadableTarget, at: TableRef): TablePlan {
-  const { shape, problems } = compileShape(target.mapping, contract);
+export function planTable(
+  contract: TableContract,
+  target: ReadableTarget,
+  at: TableRef,
+  /** the mapping of this table (mappingFor); default: the target's one mapping */
+  mapping: MappingConfig | undefined = Array.isArray(target.mapping) ? undefined : target.mapping,
+): TablePlan {
+  const { shape, problems } = compileShape(mapping, contract);
   if (!shape)
     throw new ConfigError(
       `target ${target.name}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
@@ -91,6 +98,11 @@ export function planTarget(config: Config, target: ReadableTarget, only?: TableR
     });
   return routes.map((r) => {
     const at = target.type === 'mysql' ? { schema: r.at.schema, table: r.at.table } : r.at;
-    return planTable(contractOf(config.source, r.source), target, at);
+    return planTable(
+      contractOf(config.source, r.source),
+      target,
+      at,
+      mappingFor(config.source, target, r.source),
+    );
   });
 }
