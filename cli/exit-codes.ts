@@ -13,6 +13,8 @@ export const EXIT = {
   usage: 2,
   /** `status`: the pipeline is unhealthy (the problems are listed) */
   unhealthy: 3,
+  /** `reconcile`: the target does not hold what the source holds (or rows could not be decided) */
+  drift: 4,
   /** a second SIGINT/SIGTERM: exited at once (or `snapshot` stopped following on the first) */
   interrupted: 130,
 } as const;
@@ -40,6 +42,7 @@ export const VERB_EXITS: Readonly<Record<string, readonly ExitName[]>> = {
   'dlq redrive': ['ok', 'failed', 'usage'],
   'contract generate': ['ok', 'failed', 'usage'],
   'contract diff': ['ok', 'failed', 'usage'],
+  reconcile: ['ok', 'failed', 'usage', 'drift'],
 };
 
 /** A command line that is well-formed but says something impossible (a bad --to, --offset): exit 2. */

@@ -7,6 +7,7 @@ import { registerContractCommands } from './commands/contract.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerPeersCommands } from './commands/peers.ts';
 import { registerPipelineCommands } from './commands/pipeline.ts';
+import { registerReconcileCommand } from './commands/reconcile.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSlotsCommands } from './commands/slots.ts';
 import { registerSnapshotCommand } from './commands/snapshot.ts';
@@ -18,6 +19,7 @@ const MEANING: Record<keyof typeof EXIT, string> = {
   failed: 'failed (the error and its fix on stderr)',
   usage: 'usage error or not confirmed; nothing done',
   unhealthy: 'unhealthy',
+  drift: 'drift found (or rows undecided)',
   interrupted: 'interrupted',
 };
 
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
   registerSnapshotCommand(program);
   registerStatusCommand(program);
   registerReplayCommand(program);
+  registerReconcileCommand(program);
   registerCheckCommand(program);
   registerContractCommands(program);
   registerSlotsCommands(program);

@@ -16,6 +16,7 @@ import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { mappedSink } from '../consumers/group/mapped-sink.ts';
 import { targetShape } from '../consumers/mapping/shape.ts';
 import { mappingFor } from './config/mapping.ts';
+import { startReconcileSchedule } from '../ops/reconcile/schedule.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
@@ -215,7 +216,11 @@ export async function startConsumer(
     await supervised.stop().catch(() => undefined);
     throw err;
   }
-  return supervised;
+  // targets[].reconcile: the scheduled reconcile runs beside the consumer and stops before it
+  const schedule = startReconcileSchedule(app, target);
+  if (!schedule) return supervised;
+  const stop = supervised.stop.bind(supervised);
+  return Object.assign(supervised, { stop: () => schedule.stop().then(stop) });
 }
 
 /**

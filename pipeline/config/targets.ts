@@ -5,6 +5,7 @@ import { WEBHOOK_SECRET_RE, webhookSecretKey } from '../../consumers/webhook/ver
 import { MysqlTargetSchema, type MysqlTargetConfig } from './mysql.ts';
 import { identifier, name, onTruncate, positiveInt, seconds, topicName, url } from './fields.ts';
 import { mappingField } from './mapping.ts';
+import { ReconcileScheduleSchema } from './reconcile.ts';
 import { HttpsTlsSchema, PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 import { TargetTablesSchema } from './tables.ts';
 
@@ -37,6 +38,7 @@ export const PostgresTargetSchema = z
       ),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     mapping: mappingField,
+    reconcile: ReconcileScheduleSchema,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
     tls: PgTlsSchema.optional(),
   })

@@ -4,7 +4,7 @@
 // connection URLs (use redactUrl when a URL must appear).
 import type { Logger } from './logger.ts';
 
-export type AuditKind = 'snapshot' | 'stream' | 'apply' | 'replay';
+export type AuditKind = 'snapshot' | 'stream' | 'apply' | 'replay' | 'reconcile';
 export type AuditStatus = 'ok' | 'partial' | 'error';
 
 export interface AuditEntry {

@@ -3,8 +3,9 @@
 // (that suffix means a counter). The default process metrics keep their stock names
 // (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...) so stock Node.js dashboards match.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { reconcileMetrics } from './reconcile-metrics.ts';
 
-export function createMetrics(opts: { defaults?: boolean } = {}) {
+function pipelineMetrics(opts: { defaults?: boolean }) {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -153,6 +154,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       registers: [registry],
     }),
   };
+}
+
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const base = pipelineMetrics(opts);
+  return { ...base, ...reconcileMetrics(base.registry) };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

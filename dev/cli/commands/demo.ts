@@ -21,6 +21,7 @@ import { addMysqlDemoTarget, resetMysqlDemo, startMysqlDemo } from './demo-mysql
 import { resetDemo, startPipeline, stopPipeline } from './demo-pipeline.ts';
 import { liveChanges, seedUsers } from './demo-workload.ts';
 import { waitAndCompare } from './demo-compare.ts';
+import { reconcileDemo } from './demo-reconcile.ts';
 import { say, stopSignal, type DemoPart, type DemoSetup } from './demo-support.ts';
 
 export { stopSignal } from './demo-support.ts';
@@ -72,6 +73,7 @@ async function runDemo(opts: DemoOpts): Promise<void> {
     // further parts of the demo, started once the pipeline streams: one call each
     const parts: DemoPart[] = [];
     if (maria) parts.push(await startMysqlDemo(setup.app, maria, setup.contract));
+    parts.push(reconcileDemo(setup.app, target.name));
     const r = rng(42);
     const t0 = Date.now();
     await seedUsers(config.source.url, r, Number(opts.rows));

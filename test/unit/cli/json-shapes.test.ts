@@ -1,6 +1,7 @@
 // `--json` means the same everywhere: every read verb has it, and each verb's document has the
 // shape docs/cli.md documents. The keys are pinned here, so a renamed or dropped field (which
 // breaks operators' scripts) fails a test; a new field is added here and in docs/cli.md together.
+import type { ReconcileReport } from '../../../ops/reconcile/index.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -195,6 +196,17 @@ const documents: Record<string, { doc: object; top: string[] }> = {
       checkpoint: { ...checkpoint, filter: null, filterMatchesConfig: true },
     }),
     top: ['outcome', 'table', 'slot', 'producerPid', 'ranProducer', 'durationSeconds', 'checkpoint'],
+  },
+  reconcile: {
+    doc: {
+      target: 'peer',
+      startedAt: '2026-11-29T12:00:00.000Z',
+      seconds: 1,
+      tables: [],
+      drift: false,
+      undecided: false,
+    } satisfies ReconcileReport,
+    top: ['target', 'startedAt', 'seconds', 'tables', 'drift', 'undecided'],
   },
   'contract diff': {
     doc: contractDiffJson(
