@@ -19,6 +19,7 @@ import { mappingFor } from './config/mapping.ts';
 import { startReconcileSchedule } from '../ops/reconcile/schedule.ts';
 import { createProducer } from '../producers/producer.ts';
 import { createEventCodec, type EventCodec } from '../schemas/codec.ts';
+import type { TableContract } from '../schemas/contract.ts';
 import type { Config, TargetConfig } from './config/schema.ts';
 import { contractOf, tableName, targetRoutesOf, topicFor, type TargetRoute } from './config/schema.ts';
 import { ConfigError, describeError, UnavailableError } from './errors.ts';
@@ -29,6 +30,7 @@ import type { Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createPgConnections, type PgConnections } from './postgres.ts';
 import { retryUntil } from './retry.ts';
+import { evolvingCodecOf, evolvingTableSink, type CurrentContracts } from './schema-changes.ts';
 import { insecureSettings, registryAccessOf } from './transport.ts';
 import {
   restoreTargetCounters,
@@ -134,13 +136,13 @@ export function startProducer(app: App) {
  * The sink of one table a target receives (docs/tables.md: where each table goes); a mapped
  * target's sink sees the target's columns and key (consumers/mapping/shape.ts), per table.
  */
-function tableSink(app: App, target: TargetConfig, route: TargetRoute): Sink {
+function tableSink(app: App, target: TargetConfig, route: TargetRoute, current?: CurrentContracts): Sink {
   const source = contractOf(app.config.source, route.source);
   const mapping = mappingFor(app.config.source, target, route.source);
   const shape = targetShape({ name: target.name, mapping }, source);
-  const contract = shape ? { ...source, columns: shape.columns, keyColumns: shape.keyColumns } : source;
   const logger = app.logger.child({ target: target.name, table: tableName(route.source) });
-  const plain = ((): Sink => {
+  const build = (from: TableContract): Sink => {
+    const contract = shape ? { ...from, columns: shape.columns, keyColumns: shape.keyColumns } : from;
     switch (target.type) {
       case 'postgres':
         if (shape?.match)
@@ -161,13 +163,25 @@ function tableSink(app: App, target: TargetConfig, route: TargetRoute): Sink {
       default:
         return target satisfies never;
     }
-  })();
+  };
+  // source.schemaChanges automatic: a database target's table follows the contract's evolutions
+  const plain = evolvingTableSink({
+    ...app,
+    target,
+    at: route.at,
+    contract: source,
+    current: current?.get(tableName(route.source)),
+    mapped: shape !== undefined,
+    build,
+  });
   return shape ? mappedSink(plain, shape) : plain;
 }
 
-export function createSink(app: App, target: TargetConfig): Sink {
+export function createSink(app: App, target: TargetConfig, current?: CurrentContracts): Sink {
   const routes = targetRoutesOf(app.config.source, target);
-  const sink = routeByTable(new Map(routes.map((r) => [tableName(r.source), tableSink(app, target, r)])));
+  const sink = routeByTable(
+    new Map(routes.map((r) => [tableName(r.source), tableSink(app, target, r, current)])),
+  );
   return target.onTruncate === 'ignore'
     ? ignoreTruncates(sink, { target: target.name, logger: app.logger })
     : sink;
@@ -184,6 +198,7 @@ export async function startConsumer(
       hint: `configured targets: ${app.config.targets.map((t) => t.name).join(', ') || '(none)'}`,
     });
   }
+  const current = new Map<string, () => TableContract>();
   const topics = await Promise.all(
     targetRoutesOf(app.config.source, target).map(async ({ source }) => {
       const topic = topicFor(app.config.kafka, source);
@@ -191,7 +206,10 @@ export async function startConsumer(
       const codec = await codecOnceReachable(app.logger, targetName, () =>
         createEventCodec({ registryUrl: registryAccessOf(app.config.registry), topic, contract }),
       );
-      return { topic, table: source, codec };
+      if (app.config.source.schemaChanges !== 'automatic') return { topic, table: source, codec };
+      const evolving = evolvingCodecOf(app.config, app.logger, topic, contract, codec);
+      current.set(tableName(source), () => evolving.contract);
+      return { topic, table: source, codec: evolving };
     }),
   );
   const consumer = createTargetConsumer({
@@ -199,10 +217,10 @@ export async function startConsumer(
     kafkaConfig: app.config.kafka,
     topics,
     kafka: app.kafka,
-    sink: opts.sink ? opts.sink(target) : createSink(app, target),
+    sink: opts.sink ? opts.sink(target) : createSink(app, target, current),
     // a Postgres target applies partitions at the same time, a sink (connection) each
     ...(target.type === 'postgres' &&
-      !opts.sink && { laneSink: () => createSink(app, target), lanes: target.applyConnections }),
+      !opts.sink && { laneSink: () => createSink(app, target, current), lanes: target.applyConnections }),
     logger: app.logger,
     metrics: app.metrics,
     restored: await restoreTargetCounters(supervision(app), target.name, target),

@@ -6,6 +6,7 @@
 // what it opened, whichever way it ends. Several tables (docs/tables.md): one slot and one
 // publication for all of them, one topic and codec per table, one snapshot feed per table.
 import type pg from 'pg';
+import type { Pgoutput } from 'pg-logical-replication';
 import type { Config } from '../pipeline/config/schema.ts';
 import { topicConfigFor } from '../pipeline/config/schema.ts';
 import { describeError } from '../pipeline/errors.ts';
@@ -22,6 +23,7 @@ import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postg
 import { PositionKeeper, storePosition } from './postgres/position.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
 import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replication.ts';
+import { evolveFromCatalog, evolveOnRelation, type EvolvedTable } from './postgres/schema-changes.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
 import { AckingPublisher, type TableRoute } from './publisher.ts';
 import { combineSnapshotFeeds } from './snapshot/feeds.ts';
@@ -155,6 +157,8 @@ export class StreamSession {
       ]);
       this.log.info({ topic, table: nameOf(contract), created }, 'topic ready');
       this.routes.set(nameOf(contract), { topic, codec });
+      if (config.source.schemaChanges === 'automatic')
+        this.evolved(await evolveFromCatalog(this.schemaChangeDeps(), contract, topic), topic);
     }
     return slot;
   }
@@ -182,8 +186,9 @@ export class StreamSession {
       localOnly: config.source.origins === 'local',
     }));
     const keeper = (this.keeper = this.positionKeeper(slot, stream));
+    const contracts = tables.map((t) => this.contracts.get(nameOf(t.contract))!);
     const feed = (this.feed = combineSnapshotFeeds(
-      tables.map(({ contract }) =>
+      contracts.map((contract) =>
         createSnapshotFeed({
           source: config.source,
           slotCreated: slot.created,
@@ -209,7 +214,7 @@ export class StreamSession {
       },
     }));
     const assembler = new TransactionAssembler({
-      contracts: tables.map((t) => t.contract),
+      contracts,
       db: slot.database,
       name: config.kafka.topicPrefix,
       version: PIPELINE_VERSION,
@@ -227,9 +232,39 @@ export class StreamSession {
       'streaming',
     );
     const streaming = stream.run(async (msg, lsn) => {
+      if (msg.tag === 'relation') await this.relationChanged(msg, assembler);
       for (const item of assembler.push(msg, lsn)) await this.forward(item, feed, publisher);
     });
     return { streaming, keeper, feed };
+  }
+
+  /**
+   * source.schemaChanges automatic: a Relation with new nullable columns evolves the table's
+   * contract and codec before its next event (postgres/schema-changes.ts); pinned: nothing here.
+   */
+  private async relationChanged(rel: Pgoutput.MessageRelation, assembler: TransactionAssembler) {
+    const table = nameOf({ schema: rel.schema, table: rel.name });
+    const current = this.contracts.get(table);
+    const route = this.routes.get(table);
+    if (this.deps.config.source.schemaChanges !== 'automatic' || !current || !route) return;
+    const evolved = this.evolved(
+      await evolveOnRelation(this.schemaChangeDeps(), rel, current, route.topic),
+      route.topic,
+    );
+    if (evolved) assembler.evolve(evolved);
+  }
+
+  private schemaChangeDeps() {
+    const { config, logger, codec } = this.deps;
+    return { client: this.client, register: codec, contractsDir: config.source.contracts, logger };
+  }
+
+  /** Takes an evolved contract and its codec on (the table's events from here on); returns the contract. */
+  private evolved(e: EvolvedTable | undefined, topic: string): TableContract | undefined {
+    if (!e) return undefined;
+    this.contracts.set(nameOf(e.contract), e.contract);
+    this.routes.set(nameOf(e.contract), { topic, codec: e.codec });
+    return e.contract;
   }
 
   /** One assembled item through the snapshot feed (which may interleave `r` events) to Kafka. */

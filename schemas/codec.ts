@@ -93,6 +93,8 @@ export async function createEventCodec(opts: {
   registryUrl: RegistryEndpoint;
   topic: string;
   contract: TableContract;
+  /** the ids the contract's schemas are registered under: not registered again (an evolved reader) */
+  registered?: { keySchemaId: number; valueSchemaId: number };
 }): Promise<EventCodec> {
   const registry = createRegistryClient(opts.registryUrl);
   const base = registryAccess(opts.registryUrl).url;
@@ -140,8 +142,10 @@ export async function createEventCodec(opts: {
       throw registryUnavailable(base, msg, err);
     }
   };
-  const keySchemaId = await register(`${opts.topic}-key`, opts.contract.keySchema);
-  const valueSchemaId = await register(`${opts.topic}-value`, opts.contract.valueSchema);
+  const keySchemaId =
+    opts.registered?.keySchemaId ?? (await register(`${opts.topic}-key`, opts.contract.keySchema));
+  const valueSchemaId =
+    opts.registered?.valueSchemaId ?? (await register(`${opts.topic}-value`, opts.contract.valueSchema));
   const keyType = avroType(opts.contract.keySchema);
   const valueType = avroType(opts.contract.valueSchema);
   const writerTypes = new Map<number, Promise<avro.Type>>([

@@ -98,6 +98,20 @@ export async function fetchSchemaById(
   id: number,
   timeoutMs = REGISTRY_TIMEOUT_MS,
 ): Promise<avro.Type> {
+  const schema = await fetchSchemaJsonById(registry, id, timeoutMs);
+  try {
+    return avroType(schema);
+  } catch (err) {
+    throw new UnusableSchemaError(`schema id ${id} is not a valid Avro schema: ${(err as Error).message}`);
+  }
+}
+
+/** The registered schema of `id` as JSON (its custom properties, e.g. `pgType`, kept). */
+export async function fetchSchemaJsonById(
+  registry: RegistryEndpoint,
+  id: number,
+  timeoutMs = REGISTRY_TIMEOUT_MS,
+): Promise<object> {
   const body = (await registryGet(
     registryAccess(registry),
     `/schemas/ids/${id}`,
@@ -109,9 +123,9 @@ export async function fetchSchemaById(
   if (typeof body.schema !== 'string')
     throw new RegistryHttpError(`registry answered without a schema for id ${id}`, 200, undefined);
   try {
-    return avroType(JSON.parse(body.schema) as object);
+    return JSON.parse(body.schema) as object;
   } catch (err) {
-    throw new UnusableSchemaError(`schema id ${id} is not a valid Avro schema: ${(err as Error).message}`);
+    throw new UnusableSchemaError(`schema id ${id} is not valid JSON: ${(err as Error).message}`);
   }
 }
 

@@ -135,14 +135,14 @@ export async function checkSource(
           error(
             'source.columns',
             `table ${table} does not match the contract (${contract.table}-value.avsc in ${src.contracts ?? 'the shipped contracts'}): ${parts.join('; ')}`,
-            'see the difference with pgcdc contract diff; regenerate the contract with pgcdc contract generate --force and review it (a BACKWARD-compatible change), or align the table with the contract',
+            `see the difference with pgcdc contract diff --table ${table}; regenerate the contract with pgcdc contract generate --force --table ${table} and review it (a BACKWARD-compatible change), or align the table with the contract`,
           ),
         );
       } else {
         out.push(
           ok(
             'source.columns',
-            `${contract.columns.length} columns match the contract${m.extra.length ? ` (not captured: ${m.extra.map((c) => c.name).join(', ')}; to capture them: pgcdc contract generate --force, review)` : ''}`,
+            `${contract.columns.length} columns match the contract${m.extra.length ? ` (not captured: ${m.extra.map((c) => c.name).join(', ')}; to capture them: pgcdc contract generate --force --table ${table}, review)` : ''}`,
           ),
         );
       }

@@ -5,7 +5,8 @@
 // the one type table (schemas/types.ts); a type outside it, a column name Avro cannot carry or a
 // table without a usable key is refused with the reason and the fix.
 import type { AvroField, AvroRecordSchema } from '../../schemas/contract.ts';
-import { PG_TYPES, parseSqlType, type ParsedSqlType } from '../../schemas/types.ts';
+import { AVRO_NAME, avroTypeOf } from '../../schemas/evolution.ts';
+import { parseSqlType, type ParsedSqlType } from '../../schemas/types.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 
 /** One column as pg_catalog describes it. */
@@ -46,7 +47,7 @@ export class ContractGenerationError extends PgcdcError {
   }
 }
 
-const AVRO_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { avroTypeOf } from '../../schemas/evolution.ts';
 
 /** The key: the primary key, else the columns of a REPLICA IDENTITY USING INDEX; never the whole row. */
 export function keyColumnsOf(shape: TableShape): { columns: string[]; origin: string } {
@@ -58,12 +59,6 @@ export function keyColumnsOf(shape: TableShape): { columns: string[]; origin: st
     `table ${name} has no primary key${shape.replicaIdentity === 'f' ? ' (REPLICA IDENTITY FULL is not a key: events are keyed and targets upsert by a key)' : ''}: its changes cannot be keyed`,
     `add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)), or a unique index on NOT NULL columns and ALTER TABLE ${name} REPLICA IDENTITY USING INDEX <index>`,
   );
-}
-
-/** The Avro type of one column's values (without null). */
-export function avroTypeOf(parsed: ParsedSqlType): unknown {
-  const item = PG_TYPES[parsed.kind].avro(parsed.typmod);
-  return parsed.array ? { type: 'array', items: ['null', item] } : item;
 }
 
 function field(col: CatalogColumn, table: string, forKey: boolean): AvroField {

@@ -3,7 +3,13 @@
 // version; write the files. The contract directory is the configuration's `source.contracts`
 // (relative to the configuration file), never the install directory.
 import type { Config } from '../../pipeline/config/schema.ts';
-import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
+import {
+  contractOf,
+  sourceTablesOf,
+  tableName,
+  topicFor,
+  type TableRef,
+} from '../../pipeline/config/schema.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import type { PgConnections } from '../../pipeline/postgres.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
@@ -18,18 +24,22 @@ import { latestSchema } from './registry.ts';
 export const envelopeTemplate = (): AvroRecordSchema =>
   loadContract('users', 'public', DEFAULT_CONTRACT_DIR).valueSchema;
 
-/** The source table's shape, read with an ops connection; refuses a missing table by name. */
-export async function readSourceShape(config: Config, pg: PgConnections): Promise<TableShape> {
+/** A captured table's shape, read with an ops connection; refuses a missing table by name. */
+export async function readSourceShape(
+  config: Config,
+  pg: PgConnections,
+  table: TableRef = sourceTablesOf(config.source)[0]!,
+): Promise<TableShape> {
   const { source } = config;
   const client = pg.client(source.url, 'ops', 'pgcdc-contract');
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const shape = await readTableShape(client, source.schema, source.table);
+    const shape = await readTableShape(client, table.schema, table.table);
     if (!shape)
-      throw new PgcdcError(`source table ${source.schema}.${source.table} does not exist`, {
+      throw new PgcdcError(`source table ${tableName(table)} does not exist`, {
         retriable: false,
-        hint: 'create the table first, or fix source.schema / source.table',
+        hint: 'create the table first, or fix source.tables (source.schema / source.table)',
       });
     return shape;
   } finally {
@@ -51,28 +61,33 @@ export function contractDirOf(config: Config, out: string | undefined): string {
 export async function generateFromSource(
   config: Config,
   pg: PgConnections,
-  opts: { out?: string; force?: boolean },
+  opts: { out?: string; force?: boolean; table?: TableRef },
 ): Promise<GeneratedContract & { files: string[] }> {
   const dir = contractDirOf(config, opts.out);
-  const generated = generateContract(await readSourceShape(config, pg), envelopeTemplate());
-  const files = writeContract(dir, config.source.table, generated, opts.force === true);
+  const table = opts.table ?? sourceTablesOf(config.source)[0]!;
+  const generated = generateContract(await readSourceShape(config, pg, table), envelopeTemplate());
+  const files = writeContract(dir, table.table, generated, opts.force === true);
   return { ...generated, files };
 }
 
-export async function diffWithSource(config: Config, pg: PgConnections): Promise<ContractDiff> {
-  const fromTable = generateContract(await readSourceShape(config, pg), envelopeTemplate());
+export async function diffWithSource(
+  config: Config,
+  pg: PgConnections,
+  table: TableRef = sourceTablesOf(config.source)[0]!,
+): Promise<ContractDiff> {
+  const fromTable = generateContract(await readSourceShape(config, pg, table), envelopeTemplate());
   let contract;
   try {
-    contract = contractOf(config.source);
+    contract = contractOf(config.source, table);
   } catch (err) {
-    throw new PgcdcError(`no contract for ${config.source.table}: ${(err as Error).message}`, {
+    throw new PgcdcError(`no contract for ${tableName(table)}: ${(err as Error).message}`, {
       retriable: false,
-      hint: 'write it with pgcdc contract generate',
+      hint: `write it with pgcdc contract generate --table ${tableName(table)}`,
     });
   }
   const latest = await latestSchema(
     registryAccessOf(config.registry),
-    `${topicFor(config.kafka, config.source)}-value`,
+    `${topicFor(config.kafka, table)}-value`,
   );
   return diffContract({
     fromTable,

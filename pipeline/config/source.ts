@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadContract, type TableContract } from '../../schemas/contract.ts';
 import { identifier, positiveInt, url } from './fields.ts';
 import { OriginsSchema } from './peers.ts';
+import { SchemaChangesSchema } from './schema-changes.ts';
 import { PgTlsSchema, URL_TLS_CONFLICT, urlTlsConflict } from './tls.ts';
 import { SourceTablesSchema, sourceTablesOf, type TableRef } from './tables.ts';
 import { SourceFilterSchema } from './source-filter.ts';
@@ -68,6 +69,7 @@ export const SourceSchema = z
       .describe(
         'directory holding the event contracts <table>-key.avsc and <table>-value.avsc (relative to the configuration file); default: the shipped contracts (users)',
       ),
+    schemaChanges: SchemaChangesSchema,
     publication: identifier
       .default('pgcdc_pub')
       .describe('created if missing, FOR TABLE every captured table; an existing one must include them all'),

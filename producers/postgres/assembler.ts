@@ -125,6 +125,17 @@ export class TransactionAssembler {
     this.now = opts.now ?? Date.now;
   }
 
+  /**
+   * A captured table's contract evolved by new nullable columns (source.schemaChanges: automatic,
+   * producers/postgres/schema-changes.ts): events from here on carry them.
+   */
+  evolve(contract: TableContract): void {
+    const t = this.tables.get(`${contract.schema}.${contract.table}`);
+    if (!t) throw new Error(`assembler: ${contract.schema}.${contract.table} is not captured`);
+    t.contract = contract;
+    t.columns = contract.columns;
+  }
+
   /** Feed one pgoutput message with the WAL position of its XLogData; returns what it produced. */
   push(msg: Pgoutput.Message, walLsn: string): SourceItem[] {
     switch (msg.tag) {

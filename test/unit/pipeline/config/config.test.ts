@@ -36,6 +36,7 @@ describe('parseConfig', () => {
         url: SOURCE_URL,
         schema: 'public',
         table: 'users',
+        schemaChanges: 'pinned',
         publication: 'pgcdc_pub',
         slot: 'pgcdc_slot',
         origins: 'all',
