@@ -9,13 +9,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll } from 'vitest';
+import { resetMeshKafka } from '../../dev/peers/mesh.ts';
 import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
-import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
-import { statusTopicFor } from '../../pipeline/supervision/status-store.ts';
+import { topicFor } from '../../pipeline/config/schema.ts';
 import type { App } from '../../pipeline/compose.ts';
-import { linkName, nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
+import { nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, withClient, type FreshDatabase } from './database.ts';
 import { withDeadline } from './deadline.ts';
@@ -83,19 +83,9 @@ export async function meshEnv(
   };
 }
 
-async function dropKafka(app: App, config: Config): Promise<void> {
-  const admin = app.kafka.admin();
-  const groups = app.kafka.groupAdmin();
-  await withDeadline(Promise.all([admin.connect(), groups.connect()]), 30_000, 'Kafka admin clients');
-  for (const node of config.peers!.nodes) {
-    const nc = nodeConfig(config, node.name);
-    for (const t of [topicFor(nc.kafka, nc.source), statusTopicFor(nc.kafka, nc.operations)])
-      await admin.deleteTopic(t).catch(() => undefined);
-    for (const other of config.peers!.nodes.filter((o) => o.name !== node.name))
-      await groups.deleteGroup(groupFor(nc.kafka, { name: linkName(other.name) })).catch(() => undefined);
-  }
-  await admin.disconnect();
-  await groups.disconnect();
+/** The mesh's topics and groups go, as the demo resets them (dev/peers/mesh.ts), within a deadline. */
+function dropKafka(app: App, config: Config): Promise<void> {
+  return withDeadline(resetMeshKafka(app, config), 60_000, "dropping the mesh's topics and consumer groups");
 }
 
 /** The mesh's configuration as a file, for `pgcdc` commands (peers run, check, status). */
