@@ -85,16 +85,19 @@ describe.skipIf(!PROMETHEUS)(PROMETHEUS ? 'dashboard on a real Prometheus' : `da
       JSON.stringify(r.body).includes('refused@example.org') ? { status: 422 } : { status: 200 },
     );
     env = await pipelineEnv(stackUrls(), 'scrape');
-    configFile = configVariant(env.configFile, (raw) =>
-      (raw.targets as object[]).push({
+    configFile = configVariant(env.configFile, (raw) => {
+      const targets = raw.targets as Record<string, unknown>[];
+      // a scheduled reconcile of the peer, for the Reconcile panels
+      targets.find((t) => t.name === 'peer')!.reconcile = { every: '2s' };
+      targets.push({
         name: 'hooks',
         type: 'webhook',
         url: receiver.url,
         secret: SECRET,
         maxAttempts: 2,
         backoff: { initial: 0.05, max: 0.2, jitter: 0 },
-      }),
-    );
+      });
+    });
     PROM_PORT = await freePort();
     METRICS_PORT = await freePort();
     PROM = `http://127.0.0.1:${PROM_PORT}`;
