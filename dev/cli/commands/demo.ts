@@ -1,7 +1,8 @@
 // `pgcdc demo` (npm run demo): the main job on the local stack, end to end. Starts the stack,
 // resets the demo's slot/topics/tables, runs the producer and the Postgres peer target, seeds
 // users, groups and memberships (several tables in one pipeline, docs/tables.md), makes live
-// inserts/updates/deletes, shows them arriving, and compares peer and source table by table.
+// inserts/updates/deletes, shows them arriving, and compares peer and source table by table
+// (and a differently shaped peer, target "cms", with SQL of the source: demo-shaping.ts).
 // The steps live beside this file (demo-pipeline, demo-workload, demo-compare); further parts
 // (MariaDB peer, shaped peers, ...) are `DemoPart`s, each hooked in below by one call.
 import type { Command } from 'commander';
@@ -22,6 +23,7 @@ import { resetDemo, startPipeline, stopPipeline } from './demo-pipeline.ts';
 import { liveChanges, seedUsers } from './demo-workload.ts';
 import { waitAndCompare } from './demo-compare.ts';
 import { reconcileDemo } from './demo-reconcile.ts';
+import { addShapedDemoTarget, resetShapedDemo, startShapedDemo } from './demo-shaping.ts';
 import { say, stopSignal, type DemoPart, type DemoSetup } from './demo-support.ts';
 
 export { stopSignal } from './demo-support.ts';
@@ -52,6 +54,7 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   // the receiver checks the order per user: it takes the users table only
   if (hook) config.targets.push({ ...hook.target, tables: ['public.users'] });
   const maria = opts.mysql === false ? undefined : addMysqlDemoTarget(config, up.urls);
+  const cms = addShapedDemoTarget(config, target.url); // the differently shaped peer (docs/shaping.md)
   const logger = createLogger({
     level: opts.logLevel ?? 'warn',
     pretty: true,
@@ -69,10 +72,12 @@ async function runDemo(opts: DemoOpts): Promise<void> {
   try {
     await resetDemo(setup);
     if (maria) await resetMysqlDemo(setup.app, maria);
+    await resetShapedDemo(setup.app, cms);
     const pipeline = await startPipeline(setup);
     // further parts of the demo, started once the pipeline streams: one call each
     const parts: DemoPart[] = [];
     if (maria) parts.push(await startMysqlDemo(setup.app, maria, setup.contract));
+    parts.push(await startShapedDemo(setup.app, cms));
     parts.push(reconcileDemo(setup.app, target.name));
     const r = rng(42);
     const t0 = Date.now();
@@ -101,7 +106,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'run the pipeline on the local stack: users, groups and memberships seeded, live changes, peer compared with source table by table',
+      'run the pipeline on the local stack: users, groups and memberships seeded, live changes, peer compared with source table by table, a CMS-shaped peer (docs/shaping.md) with SQL of the source',
     )
     .option('--rows <n>', 'users to seed', '3000')
     .option(
