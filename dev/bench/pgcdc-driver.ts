@@ -27,6 +27,9 @@ export interface PgcdcDriverOptions {
   peerName?: string;
   /** the peer target's applyConnections (default: the configuration default) */
   applyConnections?: number;
+  /** source.tables and source.contracts (the bench's --tables 3); default: users alone */
+  tables?: readonly string[];
+  contracts?: string;
 }
 
 export class PgcdcDriver implements PipelineDriver {
@@ -48,6 +51,7 @@ export class PgcdcDriver implements PipelineDriver {
         url: r.sourceUrl,
         slot: r.slot,
         publication: r.publication,
+        ...(this.opts.tables ? { tables: [...this.opts.tables], contracts: this.opts.contracts } : {}),
         snapshot: {
           mode: r.snapshot ? 'initial' : 'never',
           ...(this.opts.snapshotBatchSize ? { batchSize: this.opts.snapshotBatchSize } : {}),

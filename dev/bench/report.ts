@@ -1,6 +1,7 @@
 // The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
 // pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
 import { renderCompare } from './sink-phases.ts';
+import { renderTables } from './tables-phase.ts';
 import type { BenchResult, LatencyResult, Measured, PipelineResult } from './result.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
 
@@ -273,6 +274,7 @@ export function renderReport(res: BenchResult): string {
   return [
     ...renderHeader(res),
     ...renderThroughput(s),
+    ...renderTables(res),
     ...renderLatency(res, s),
     ...renderResources(res),
     ...renderCompare(res.compare),

@@ -35,6 +35,8 @@ export interface BenchOptions {
   compareTree?: string;
   /** consumer-side comparison phases (sink-phases.ts): variants, repetitions, which phases */
   compare?: { variants: SinkVariant[]; reps: number; sink: boolean; swaps: boolean };
+  /** 3: also rounds of users, groups and memberships in one pipeline (tables-phase.ts); default 1 */
+  tables?: number;
 }
 
 export interface Measured {
@@ -69,6 +71,16 @@ export interface RoundResult {
   load: [number, number, number];
 }
 
+/** One round of pgcdc with users, groups and memberships in one pipeline (tables-phase.ts). */
+export interface TablesRoundResult {
+  round: number;
+  tables: number;
+  write: { events: number; counts: OpCounts; rate: number };
+  source: Measured;
+  sink: Measured;
+  load: [number, number, number];
+}
+
 export interface PipelineResult {
   name: string;
   description: string;
@@ -97,6 +109,8 @@ export interface BenchResult {
   mysql?: MysqlBenchResult;
   /** the consumer-side comparison phases (sink-phases.ts) */
   compare?: Partial<CompareResult>;
+  /** pgcdc with users, groups and memberships (tables-phase.ts, --tables 3) */
+  tables?: TablesRoundResult[];
 }
 
 /** Our MariaDB sink and its raw baseline (mysql-phase.ts). */

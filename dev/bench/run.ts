@@ -28,6 +28,7 @@ import { compareSwaps } from './sink-phases.ts';
 import { snapshotRound } from './snapshot-round.ts';
 import { renderSourceAb, sourceAbPhases } from './source-ab.ts';
 import { streamRound } from './stream-round.ts';
+import { tablesRound } from './tables-phase.ts';
 
 function machine(): Record<string, string | number> {
   const cmd = (c: string, args: string[]) => {
@@ -168,6 +169,7 @@ export class Bench {
         this.save();
       }
     }
+    if ((this.opts.tables ?? 1) > 1 && this.opts.only !== 'debezium') await this.tablesPhase(ctx);
     const cmp = this.opts.compare;
     if (cmp?.swaps && this.opts.only !== 'debezium') {
       try {
@@ -189,6 +191,19 @@ export class Bench {
         }
         this.save();
       }
+    }
+  }
+
+  /** --tables 3: the same changes over users, groups and memberships, after the one-table rounds */
+  private async tablesPhase(ctx: BenchContext): Promise<void> {
+    for (let n = 1; n <= this.opts.rounds; n++) {
+      try {
+        (this.result.tables ??= []).push(await tablesRound(ctx, n));
+      } catch (err) {
+        this.result.baselines.errors.push(`3 tables round ${n}: ${(err as Error).message}`);
+        this.say(`3 tables round ${n}: ${(err as Error).message}`);
+      }
+      this.save();
     }
   }
 

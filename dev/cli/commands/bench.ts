@@ -42,6 +42,7 @@ interface BenchCliOpts {
   compareReps?: string;
   compareSink?: boolean;
   compareSwaps?: boolean;
+  tables: string;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -49,6 +50,12 @@ const int = (name: string, v: string, min = 0): number => {
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
   return n;
 };
+
+/** --tables: 1 (users) or 3 (users, groups, memberships: dev/tables) */
+function tablesOption(v: string): number {
+  if (v !== '1' && v !== '3') throw new Error(`--tables: 1 or 3, got ${v}`);
+  return Number(v);
+}
 
 export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
   if (o.vs !== undefined && o.vs !== 'debezium')
@@ -84,6 +91,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
       largeBioBytes: int('large-bio-bytes', o.largeBioBytes, 1),
     },
     writers: int('writers', o.writers, 1),
+    ...(o.tables !== '1' ? { tables: tablesOption(o.tables) } : {}),
     ...(o.batchMaxMessages || o.lingerMs
       ? {
           producer: {
@@ -148,6 +156,11 @@ export function registerBenchCommand(program: Command): void {
     .option('--large-bio-ratio <r>', 'fraction of inserted rows with a large bio', String(w.largeBioRatio))
     .option('--large-bio-bytes <n>', 'size of a large bio', String(w.largeBioBytes))
     .option('--seed <n>', 'workload seed', String(w.seed))
+    .option(
+      '--tables <n>',
+      '3: after the one-table rounds, the same changes over users, groups and memberships in one pipeline (docs/tables.md)',
+      '1',
+    )
     .option('--writers <n>', 'writer connections', '8')
     .option('--batch-max-messages <n>', 'our producer.batchMaxMessages (default: the configuration default)')
     .option('--linger-ms <n>', 'our producer.lingerMs (default: the configuration default)')
