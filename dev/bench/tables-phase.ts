@@ -64,15 +64,26 @@ async function writeTables(
 const overTopics = async (topics: string[], count: (t: string) => Promise<number>): Promise<number> =>
   (await Promise.all(topics.map(count))).reduce((a, b) => a + b, 0);
 
-/** First and last apply time at the peer over the three tables. */
-async function applyWindow(peerUrl: string, column: string): Promise<number | undefined> {
+/** First and last apply time at the peer over the three tables (each table's window told too). */
+async function applyWindow(ctx: BenchContext, peerUrl: string, column: string): Promise<number | undefined> {
   return withPg(peerUrl, async (c) => {
-    const union = FIXTURE_TABLES.map((t) => `SELECT ${q(column)} AS at FROM ${t}`).join(' UNION ALL ');
-    const r = await c.query<{ first: Date | null; last: Date | null }>(
-      `SELECT min(at) AS first, max(at) AS last FROM (${union}) x`,
+    const union = FIXTURE_TABLES.map(
+      (t) => `SELECT ${c.escapeLiteral(t)} AS t, ${q(column)} AS at FROM ${t}`,
     );
-    const row = r.rows[0];
-    return row?.first && row.last ? (row.last.getTime() - row.first.getTime()) / 1000 : undefined;
+    const r = await c.query<{ t: string | null; first: Date | null; last: Date | null; n: string }>(
+      `SELECT t, min(at) AS first, max(at) AS last, count(*)::text AS n FROM (${union.join(' UNION ALL ')}) x GROUP BY ROLLUP (t) ORDER BY t NULLS LAST`,
+    );
+    const all = r.rows.find((x) => x.t === null);
+    if (!all?.first || !all.last) return undefined;
+    const t0 = all.first.getTime();
+    const at = (d: Date | null) => (d ? ((d.getTime() - t0) / 1000).toFixed(2) : '?');
+    ctx.say(
+      `  peer rows per table (applied from .. to, s): ${r.rows
+        .filter((x) => x.t)
+        .map((x) => `${x.t} ${x.n} (${at(x.first)} .. ${at(x.last)})`)
+        .join(', ')}`,
+    );
+    return (all.last.getTime() - t0) / 1000;
   });
 }
 
@@ -128,7 +139,7 @@ export async function tablesRound(ctx: BenchContext, n: number): Promise<TablesR
       problems(d),
       { ...opts, intervalMs: 200 },
     );
-    const winSeconds = await applyWindow(r.peerUrl, d.syncedColumn);
+    const winSeconds = await applyWindow(ctx, r.peerUrl, d.syncedColumn);
     const sink = measured(winSeconds ? events / winSeconds : undefined, winSeconds, snk.cpu, events);
     ctx.say(`  sink (3 tables): ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
     return {
