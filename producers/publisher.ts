@@ -126,6 +126,13 @@ export class AckingPublisher {
   private lingered = false;
   private readonly now: () => number;
 
+  /** Everything pushed is acknowledged by Kafka and reported: nothing buffered, queued or in flight. */
+  idle(): boolean {
+    return (
+      this.sending === 0 && this.pending.count === 0 && this.pending.ackLsn === undefined && !this.failure
+    );
+  }
+
   constructor(private readonly opts: PublisherOptions) {
     this.now = opts.now ?? Date.now;
   }

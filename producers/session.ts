@@ -184,6 +184,7 @@ export class StreamSession {
       statusIntervalMs: config.source.statusIntervalMs,
       logger: this.log,
       localOnly: config.source.origins === 'local',
+      stallTimeoutMs: config.source.stallTimeoutMs,
     }));
     const keeper = (this.keeper = this.positionKeeper(slot, stream));
     const contracts = tables.map((t) => this.contracts.get(nameOf(t.contract))!);
@@ -224,6 +225,16 @@ export class StreamSession {
           'source table differs from the event contract: dropped nullable columns are published as null, columns the contract lacks are not published; evolve schemas/avro/*.avsc',
         ),
     });
+    // An idle stream confirms the server's keepalive position (as pgjdbc does) once it is 1 MiB past
+    // the acknowledged one: WAL of other tables is released without waiting for a heartbeat, and
+    // the position's own store (a few bytes of WAL) never triggers the next one.
+    stream.acknowledgeKeepalivesWhen(
+      (lsn) =>
+        lsn - stream.acknowledgedLsn >= 1n << 20n &&
+        publisher.idle() &&
+        !assembler.inTransaction &&
+        keeper.advance(lsn),
+    );
     this.startTimers();
     report.running = true;
     report.confirmedLsn = formatLsn(slot.confirmedFlushLsn);

@@ -85,6 +85,11 @@ export const SourceSchema = z
     heartbeatIntervalMs: positiveInt
       .default(10_000)
       .describe('emit a logical message this often so the slot advances while the table is idle'),
+    stallTimeoutMs: positiveInt
+      .default(60_000)
+      .describe(
+        'a change not handed over to Kafka for this long (Kafka not acknowledging) closes the replication connection and reconnects with the backoff, so the server can end its walsender (e.g. to invalidate the slot) instead of blocking on a client that does not read',
+      ),
     statusIntervalMs: positiveInt
       .default(5000)
       .describe('standby status (acknowledged LSN) sent at least this often'),

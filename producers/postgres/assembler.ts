@@ -109,6 +109,11 @@ interface Captured {
 
 export class TransactionAssembler {
   private txn: Txn | undefined;
+
+  /** A transaction has begun and not yet committed (its events are not all out). */
+  get inTransaction(): boolean {
+    return this.txn !== undefined;
+  }
   /** `schema.table` -> the captured table */
   private readonly tables = new Map<string, Captured>();
   private readonly now: () => number;

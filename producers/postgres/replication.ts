@@ -5,7 +5,8 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { ClientConfig } from 'pg';
 import type { Logger } from '../../pipeline/observability/logger.ts';
-import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
+import { PgcdcError } from '../../pipeline/errors.ts';
+import { formatLsn, parseLsn, type Lsn } from '../../schemas/lsn.ts';
 import { OriginFilter, originOption } from './origin.ts';
 
 /** pgoutput plugin that hands column values over as raw text (no lossy type parsing). */
@@ -55,6 +56,8 @@ export interface ReplicationStreamOptions {
   logger: Logger;
   /** skip transactions applied by a peer's sink (replication origin set): peers' no-echo rule */
   localOnly?: boolean;
+  /** a message handled for longer than this fails the stream (retriable): see source.stallTimeoutMs */
+  stallTimeoutMs?: number;
 }
 
 export class ReplicationStream {
@@ -63,6 +66,10 @@ export class ReplicationStream {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private held = false;
+  /** when the message being handled was handed to the handler (undefined: none in hand) */
+  private busySince: number | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private idleKeepalive: ((lsn: Lsn) => void) | undefined;
 
   constructor(private readonly opts: ReplicationStreamOptions) {
     this.acked = opts.startLsn;
@@ -102,18 +109,40 @@ export class ReplicationStream {
       this.service.on('data', async (lsn: string, msg: Pgoutput.Message) => {
         if (failed || this.stopping || this.held) return;
         if (origins && !origins.pass(msg)) return;
+        this.busySince = Date.now();
         try {
           await onMessage(msg, lsn);
         } catch (err) {
           fail(err);
+        } finally {
+          this.busySince = undefined;
         }
       });
       this.service.on('error', fail);
-      this.service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+      this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
+        if (this.idleKeepalive && this.drained()) this.idleKeepalive(parseLsn(lsn));
         if (shouldRespond) this.sendStatus();
       });
       this.service.on('start', () => {
         this.timer = setInterval(() => this.sendStatus(), this.opts.statusIntervalMs);
+        const stallMs = this.opts.stallTimeoutMs;
+        if (stallMs)
+          this.stallTimer = setInterval(
+            () => {
+              const since = this.busySince;
+              if (since === undefined || Date.now() - since < stallMs || this.stopping) return;
+              fail(
+                new PgcdcError(
+                  `a change has waited ${Math.round((Date.now() - since) / 1000)} s to be handed over to Kafka; the replication connection is closed and opened again`,
+                  {
+                    retriable: true,
+                    hint: 'Kafka is not acknowledging (see the producer errors); while the stream stands still pgcdc does not read the connection, and the server could not end its walsender (a slot invalidation would block the checkpointer). Nothing acknowledged is lost: the stream resumes at the confirmed position (source.stallTimeoutMs)',
+                  },
+                ),
+              );
+            },
+            Math.min(1000, stallMs),
+          );
       });
       this.service.subscribe(plugin, this.opts.slot, formatLsn(this.opts.startLsn)).then(
         () =>
@@ -138,7 +167,24 @@ export class ReplicationStream {
 
   private clearTimer(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.stallTimer) clearInterval(this.stallTimer);
     this.timer = undefined;
+    this.stallTimer = undefined;
+  }
+
+  /**
+   * `onIdle` may acknowledge a keepalive's position (the server's sent position): it is called only
+   * when every message received before the keepalive has been handled (the library's flow-control
+   * queue is empty and no handler runs); whether all of them are in Kafka is the caller's check.
+   */
+  acknowledgeKeepalivesWhen(onIdle: (lsn: Lsn) => void): void {
+    this.idleKeepalive = onIdle;
+  }
+
+  /** Nothing received is waiting or being handled (pg-logical-replication's flow-control queue). */
+  private drained(): boolean {
+    const q = this.service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
+    return this.busySince === undefined && q._messageQueue?.length === 0 && q._processing === false;
   }
 
   /** Stop handling messages (the rest is re-read after a restart); status updates continue. */

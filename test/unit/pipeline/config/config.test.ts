@@ -41,6 +41,7 @@ describe('parseConfig', () => {
         slot: 'pgcdc_slot',
         origins: 'all',
         heartbeatIntervalMs: 10_000,
+        stallTimeoutMs: 60_000,
         ackIntervalMs: 200,
         statusIntervalMs: 5000,
         snapshot: {
