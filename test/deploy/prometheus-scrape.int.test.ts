@@ -144,8 +144,11 @@ describe.skipIf(!PROMETHEUS)(PROMETHEUS ? 'dashboard on a real Prometheus' : `da
     }).catch((err: unknown) => {
       throw new Error(`${String(err)}\npgcdc run output:\n${run?.output().slice(-3000)}`);
     });
+    // true once a series starting with `name` has a value above 0 (target counters start at 0)
     const metric = async (name: string) =>
-      (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text().then((t) => t.includes(name));
+      (await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text())
+        .split('\n')
+        .some((line) => line.startsWith(name) && Number(line.slice(line.lastIndexOf(' ') + 1)) > 0);
     await waitUntil(() => metric('pgcdc_target_applied_events_total{'), {
       what: 'the snapshot applied (pgcdc run up, its /metrics answering)',
       timeoutMs: 120_000,
