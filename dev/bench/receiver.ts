@@ -9,16 +9,22 @@ export interface BenchReceiver {
   url: string;
   secret: string;
   events(): number;
+  /** requests received and the bytes of their bodies */
+  requests(): { count: number; bytes: number };
   close(): Promise<void>;
 }
 
 export async function startBenchReceiver(): Promise<BenchReceiver> {
   let events = 0;
+  let requests = 0;
+  let bytes = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      requests += 1;
+      bytes += body.length;
       // an array body starts with '[': count its top-level objects by their "version" key
       if (body[0] === 0x5b) events += body.toString('utf8').split('{"version":').length - 1;
       else events += 1;
@@ -32,6 +38,7 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
     url: `http://127.0.0.1:${port}/events`,
     secret: `whsec_${randomBytes(24).toString('base64')}`,
     events: () => events,
+    requests: () => ({ count: requests, bytes }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

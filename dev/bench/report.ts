@@ -28,6 +28,7 @@ export function summary(res: BenchResult) {
     recvlogical: baselineRate(res.baselines.recvlogical),
     kafka: res.baselines.kafkaProducerPerf?.rate,
     upsert: baselineRate(res.baselines.rawUpsert),
+    http: baselineRate(res.baselines.rawHttp),
   };
 }
 
@@ -102,7 +103,7 @@ function renderThroughput(s: Summary): string[] {
         ]
       : []),
     row('sink: Kafka -> peer Postgres', s.sink[0], s.sink[1], s.upsert, 'multi-row upsert rows/s'),
-    row('webhook deliveries/s (batchSize 1)', s.webhook, undefined, undefined, ''),
+    row('webhook deliveries/s (batchSize 1)', s.webhook, undefined, s.http, 'raw undici POSTs/s'),
   ];
   const snapA = ours?.snapshot;
   const snapB = peer?.snapshot;
@@ -113,8 +114,8 @@ function renderThroughput(s: Summary): string[] {
         `snapshot ${fmt(n, 0)} rows -> Kafka (rows/s)`,
         snapA?.kafka.rate,
         snapB?.kafka.rate,
-        undefined,
-        '',
+        s.kafka,
+        'ProducerPerformance records/s',
       ),
     );
     rows.push(
@@ -246,7 +247,8 @@ function renderRounds(res: BenchResult): string[] {
   out.push(
     `Baselines: pg_recvlogical ${b.recvlogical?.map((x) => fmt(x.rate)).join(', ') ?? 'n/a'} events/s; ` +
       `ProducerPerformance ${b.kafkaProducerPerf ? `${fmt(b.kafkaProducerPerf.rate)} records/s of ${b.kafkaProducerPerf.recordSize} B (${b.kafkaProducerPerf.note ?? ''})` : 'n/a'}; ` +
-      `multi-row upsert ${b.rawUpsert?.map((x) => `${fmt(x.rate)} rows/s (${x.note ?? ''})`).join(', ') ?? 'n/a'}.`,
+      `multi-row upsert ${b.rawUpsert?.map((x) => `${fmt(x.rate)} rows/s (${x.note ?? ''})`).join(', ') ?? 'n/a'}; ` +
+      `raw HTTP ${b.rawHttp?.map((x) => `${fmt(x.rate)} POSTs/s (${x.note ?? ''})`).join(', ') ?? 'n/a'}.`,
   );
   const my = res.mysql;
   if (my?.sink || my?.raw) {

@@ -102,6 +102,8 @@ export interface BenchResult {
     recvlogical?: RateResult[];
     kafkaProducerPerf?: RateResult & { recordSize: number; records: number };
     rawUpsert?: RateResult[];
+    /** POSTs of the webhook's request size to the same receiver, same concurrency (undici) */
+    rawHttp?: RateResult[];
     errors: string[];
   };
   pipelines: PipelineResult[];

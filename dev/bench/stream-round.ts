@@ -20,12 +20,14 @@ import { PgcdcDriver } from './pgcdc-driver.ts';
 import { compareSinks } from './sink-phases.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
+import { rawHttpRate } from './http-baseline.ts';
 import { measured, type LatencyResult, type Measured, type RoundResult } from './result.ts';
 import { eventsIn, kafkaMessagesFor } from './workload.ts';
 import { LoadWriter } from './writer.ts';
 
 /** webhook deliveries are measured over this many events (one HTTP request each) */
 const WEBHOOK_EVENTS = 10_000;
+const WEBHOOK_CONCURRENCY = 8;
 
 export async function streamRound(
   ctx: BenchContext,
@@ -136,7 +138,7 @@ async function webhookPhase(ctx: BenchContext, r: Round, events: number): Promis
   const d = new PgcdcDriver({
     urls: ctx.urls,
     dir: ctx.dir,
-    webhook: { url: receiver.url, secret: receiver.secret, batchSize: 1, concurrency: 8 },
+    webhook: { url: receiver.url, secret: receiver.secret, batchSize: 1, concurrency: WEBHOOK_CONCURRENCY },
   });
   try {
     await d.startSink(r, 'hook');
@@ -153,8 +155,18 @@ async function webhookPhase(ctx: BenchContext, r: Round, events: number): Promis
     );
     const m = measured(f.rate, f.seconds, f.cpu, events);
     ctx.say(
-      `  webhook: ${Math.round(m.rate ?? 0)} deliveries/s (batchSize 1, concurrency 8), ${m.cpuSeconds} CPU s`,
+      `  webhook: ${Math.round(m.rate ?? 0)} deliveries/s (batchSize 1, concurrency ${WEBHOOK_CONCURRENCY}), ${m.cpuSeconds} CPU s`,
     );
+    const sent = receiver.requests();
+    if (ctx.opts.baselines && sent.count > 0) {
+      try {
+        const raw = await rawHttpRate(sent.count, Math.round(sent.bytes / sent.count), WEBHOOK_CONCURRENCY);
+        (ctx.result.baselines.rawHttp ??= []).push(raw);
+        ctx.say(`  baseline raw HTTP POSTs: ${Math.round(raw.rate)} requests/s (${raw.note ?? ''})`);
+      } catch (err) {
+        ctx.result.baselines.errors.push(`raw HTTP: ${(err as Error).message}`);
+      }
+    }
     return m;
   } finally {
     await d.stopSink();
