@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { cmsTarget, cmsTableSql } from '../../dev/cli/commands/demo-shaping.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import { cleanupAfterEach, stackUrls, waitUntil } from '../support/index.ts';
 import {
@@ -26,24 +27,6 @@ import {
 const urls = stackUrls();
 const cleanups = cleanupAfterEach();
 
-const CMS = {
-  name: 'cms',
-  type: 'postgres',
-  table: 'fe_users',
-  mapping: {
-    include: ['email', 'username', 'first_name', 'middle_name', 'last_name', 'is_active', 'bio'],
-    rename: { username: 'login' },
-    constants: { pid: { value: 7 } },
-    computed: {
-      name: '[first_name, middle_name, last_name].filter(x, x.hasValue()).map(x, x.value()).join(" ")',
-      disable: '!is_active',
-    },
-    filter: 'is_active && !is_blocked',
-    match: { column: 'email', caseInsensitive: true, targetKey: 'uid' },
-    deletePolicy: 'soft',
-    softDelete: { column: 'deleted', type: 'boolean' },
-  },
-};
 const INSTALL = {
   name: 'install',
   type: 'postgres',
@@ -133,7 +116,7 @@ it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered 
   cleanups.push(() => dropPipelineEnv(e, testApp(e.config).kafka));
   const raw = parse(readFileSync(e.configFile, 'utf8')) as Record<string, unknown>;
   raw.targets = [
-    { ...CMS, url: e.peer.url },
+    cmsTarget(e.peer.url), // the demo's CMS (docs/shaping.md)
     { ...INSTALL, url: e.peer.url },
   ];
   writeFileSync(e.configFile, stringify(raw));
@@ -142,11 +125,10 @@ it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered 
   // The CMS's own table: its uid, its rows (one the shop's user 1 adopts, one nobody matches).
   await query(
     e.peer.url,
-    `CREATE TABLE fe_users (uid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, login text, name text,
-       first_name text, middle_name text, last_name text, is_active boolean, bio text, pid bigint, disable boolean,
-       deleted boolean NOT NULL DEFAULT false);
-     CREATE UNIQUE INDEX fe_users_email ON fe_users (lower(email));
-     INSERT INTO fe_users (email, login, name) VALUES ('twin@x.io', 'cms-twin', 'Old'), ('foreign@cms.local', 'cms-only', 'Keep');`,
+    cmsTableSql([
+      { email: 'twin@x.io', login: 'cms-twin', name: 'Old' },
+      { email: 'foreign@cms.local', login: 'cms-only', name: 'Keep' },
+    ]),
   );
   await query(
     e.source.url,

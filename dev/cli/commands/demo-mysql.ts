@@ -5,15 +5,11 @@
 import mysql from 'mysql2/promise';
 import { startConsumer, type App } from '../../../pipeline/compose.ts';
 import { MysqlTargetSchema } from '../../../pipeline/config/mysql.ts';
-import {
-  dlqTopicFor,
-  groupFor,
-  type Config,
-  type MysqlTargetConfig,
-} from '../../../pipeline/config/schema.ts';
+import type { Config, MysqlTargetConfig } from '../../../pipeline/config/schema.ts';
 import type { TableContract } from '../../../schemas/contract.ts';
 import type { StackUrls } from '../../stack/settings.ts';
 import { compareWithMysql } from '../../verify/mysql-compare.ts';
+import { compareUntilEqual, resetDemoTarget } from './demo-support.ts';
 
 export interface DemoMysqlPeer {
   target: MysqlTargetConfig;
@@ -39,20 +35,9 @@ export function addMysqlDemoTarget(config: Config, urls: StackUrls): MysqlTarget
 export async function resetMysqlDemo(app: App, target: MysqlTargetConfig): Promise<void> {
   const c = await mysql.createConnection({ uri: target.url });
   try {
-    for (const t of [target.table, `${target.table}_pgcdc_deleted`, `${target.table}_pgcdc_truncated`])
-      await c.query(`DROP TABLE IF EXISTS \`${t}\``);
+    await resetDemoTarget(app, target, (t) => c.query(`DROP TABLE IF EXISTS \`${t}\``));
   } finally {
     await c.end();
-  }
-  const admin = app.kafka.admin();
-  const groups = app.kafka.groupAdmin();
-  await Promise.all([admin.connect(), groups.connect()]);
-  try {
-    await admin.deleteTopic(dlqTopicFor(app.config.kafka, target));
-    await groups.deleteGroup(groupFor(app.config.kafka, target)).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-    await groups.disconnect();
   }
 }
 
@@ -77,12 +62,7 @@ export async function startMysqlDemo(
   return {
     target,
     async check(say) {
-      const deadline = Date.now() + 120_000;
-      let r = await compare();
-      while (!r.equal && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 300));
-        r = await compare();
-      }
+      const r = await compareUntilEqual(compare);
       const st = consumer.status();
       say(
         `target "${target.name}" (MariaDB): ${st.applied} events applied, ${st.deadLettered} dead-lettered; ` +

@@ -6,27 +6,29 @@
 // knows its filter), resets its table, group and dead-letter topic, creates `fe_users` with a row
 // the CMS made itself, runs the consumer, and at the end compares the table with an independent
 // SQL query of the mapped, filtered source (not the mapping code) and checks that the CMS's own
-// row is untouched (owned rows only).
+// row is untouched (owned rows only). The target and the CMS's table are exported for
+// test/shaping/cms.int.test.ts, which syncs the same CMS under random writes.
 import pg from 'pg';
 import { startConsumer, type App } from '../../../pipeline/compose.ts';
 import {
-  dlqTopicFor,
-  groupFor,
   PostgresTargetSchema,
   type Config,
   type PostgresTargetConfig,
 } from '../../../pipeline/config/schema.ts';
-import { withClient, type DemoPart } from './demo-support.ts';
+import { compareUntilEqual, resetDemoTarget, withClient, type DemoPart } from './demo-support.ts';
 
 const CMS_TABLE = 'fe_users';
 const CMS_OWN_EMAIL = 'editor@cms.local';
 
-/** The CMS target of docs/shaping.md (and test/shaping/cms.int.test.ts), at the demo's peer. */
-export function addShapedDemoTarget(config: Config, peerUrl: string): PostgresTargetConfig {
-  const target = PostgresTargetSchema.parse({
-    name: 'cms',
-    type: 'postgres',
-    url: peerUrl,
+/**
+ * The CMS target of docs/shaping.md, as written in a configuration file (unparsed): the demo adds
+ * it to its configuration, test/shaping/cms.int.test.ts writes it into the file its CLI reads.
+ */
+export function cmsTarget(url: string, name = 'cms') {
+  return {
+    name,
+    type: 'postgres' as const,
+    url,
     tables: [{ name: 'public.users', table: CMS_TABLE }],
     mapping: {
       include: ['email', 'username', 'first_name', 'middle_name', 'last_name', 'is_active', 'bio'],
@@ -38,10 +40,29 @@ export function addShapedDemoTarget(config: Config, peerUrl: string): PostgresTa
       },
       filter: 'is_active && !is_blocked',
       match: { column: 'email', caseInsensitive: true, targetKey: 'uid' },
-      deletePolicy: 'soft',
-      softDelete: { column: 'deleted', type: 'boolean' },
+      deletePolicy: 'soft' as const,
+      softDelete: { column: 'deleted', type: 'boolean' as const },
     },
-  });
+  };
+}
+
+/**
+ * The CMS's own table (its auto-increment uid, its columns, a unique lower(email)) and rows the
+ * CMS made itself, as SQL for the peer.
+ */
+export function cmsTableSql(ownRows: { email: string; login: string; name: string }[]): string {
+  const lit = pg.escapeLiteral;
+  const rows = ownRows.map((r) => `(${lit(r.email)}, ${lit(r.login)}, ${lit(r.name)})`).join(', ');
+  return `CREATE TABLE ${CMS_TABLE} (uid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, login text, name text,
+       first_name text, middle_name text, last_name text, is_active boolean, bio text, pid bigint, disable boolean,
+       deleted boolean NOT NULL DEFAULT false);
+     CREATE UNIQUE INDEX ${CMS_TABLE}_email ON ${CMS_TABLE} (lower(email));
+     ${rows ? `INSERT INTO ${CMS_TABLE} (email, login, name) VALUES ${rows}` : ''}`;
+}
+
+/** Adds the CMS target (cmsTarget) at the demo's peer to the demo's configuration. */
+export function addShapedDemoTarget(config: Config, peerUrl: string): PostgresTargetConfig {
+  const target = PostgresTargetSchema.parse(cmsTarget(peerUrl));
   config.targets.push(target);
   return target;
 }
@@ -49,27 +70,11 @@ export function addShapedDemoTarget(config: Config, peerUrl: string): PostgresTa
 /** Drops what an earlier demo left (table, bookkeeping, group, DLQ) and creates the CMS's own table. */
 export async function resetShapedDemo(app: App, target: PostgresTargetConfig): Promise<void> {
   await withClient(target.url, async (c) => {
-    for (const suffix of ['', '_pgcdc_links', '_pgcdc_deleted', '_pgcdc_truncated'])
-      await c.query(`DROP TABLE IF EXISTS ${pg.escapeIdentifier(CMS_TABLE + suffix)}`);
-    // The CMS's table: its own key, its own columns, a unique email; and one row of its own.
-    await c.query(
-      `CREATE TABLE ${CMS_TABLE} (uid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, login text, name text,
-         first_name text, middle_name text, last_name text, is_active boolean, bio text, pid bigint, disable boolean,
-         deleted boolean NOT NULL DEFAULT false);
-       CREATE UNIQUE INDEX ${CMS_TABLE}_email ON ${CMS_TABLE} (lower(email));
-       INSERT INTO ${CMS_TABLE} (email, login, name) VALUES ('${CMS_OWN_EMAIL}', 'editor', 'CMS Editor')`,
+    await resetDemoTarget(app, { ...target, table: CMS_TABLE }, (t) =>
+      c.query(`DROP TABLE IF EXISTS ${pg.escapeIdentifier(t)}`),
     );
+    await c.query(cmsTableSql([{ email: CMS_OWN_EMAIL, login: 'editor', name: 'CMS Editor' }]));
   });
-  const admin = app.kafka.admin();
-  const groups = app.kafka.groupAdmin();
-  await Promise.all([admin.connect(), groups.connect()]);
-  try {
-    await admin.deleteTopic(dlqTopicFor(app.config.kafka, target));
-    await groups.deleteGroup(groupFor(app.config.kafka, target)).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-    await groups.disconnect();
-  }
 }
 
 /**
@@ -116,12 +121,7 @@ export async function startShapedDemo(app: App, target: PostgresTargetConfig): P
   const sourceUrl = app.config.source.url;
   return {
     async check(say) {
-      const deadline = Date.now() + 120_000;
-      let r = await compare(sourceUrl, target.url);
-      while (!r.equal && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 300));
-        r = await compare(sourceUrl, target.url);
-      }
+      const r = await compareUntilEqual(() => compare(sourceUrl, target.url));
       const counts = await withClient(target.url, (c) =>
         c.query<{ soft: number; own_kept: boolean | null }>(COUNTS),
       );

@@ -1,10 +1,16 @@
 // What the parts of `pgcdc-dev demo` share: its voice (`say`, secrets redacted), a client helper,
 // a deadline-bound wait, the stop signal, and the shapes passed between the steps (setup,
 // running pipeline, and `DemoPart`, the interface a further part of the demo implements to be
-// hooked in by one call: MariaDB peer, shaped peers, peers, reconcile report).
+// hooked in by one call: MariaDB peer, shaped peers, peers, reconcile report) and what such a
+// part shares: the reset of its target and the wait for its comparison.
 import pg from 'pg';
 import type { App, serveMetrics, startConsumer, startProducer } from '../../../pipeline/compose.ts';
-import type { Config, PostgresTargetConfig } from '../../../pipeline/config/schema.ts';
+import {
+  dlqTopicFor,
+  groupFor,
+  type Config,
+  type PostgresTargetConfig,
+} from '../../../pipeline/config/schema.ts';
 import type { TableContract } from '../../../schemas/contract.ts';
 import { redactSecrets } from '../../redact.ts';
 import type { DemoReceiver } from './demo-webhook.ts';
@@ -79,4 +85,44 @@ export interface DemoPipeline {
 export interface DemoPart {
   check(say: (m: string) => void): Promise<boolean>;
   stop(): Promise<void>;
+}
+
+/** The bookkeeping tables a database sink keeps beside its table (links: a matched target's). */
+const BOOKKEEPING = ['_pgcdc_links', '_pgcdc_deleted', '_pgcdc_truncated'];
+
+/**
+ * Drops what an earlier demo left for a further target: its table and the bookkeeping beside it
+ * (through `drop`, one call per table name, in the target's own SQL), its consumer group and its
+ * dead-letter topic, so the part starts from nothing as the Postgres peer does.
+ */
+export async function resetDemoTarget(
+  app: App,
+  target: { name: string; table: string; dlqTopic?: string | undefined },
+  drop: (table: string) => Promise<unknown>,
+): Promise<void> {
+  for (const t of [target.table, ...BOOKKEEPING.map((s) => target.table + s)]) await drop(t);
+  const admin = app.kafka.admin();
+  const groups = app.kafka.groupAdmin();
+  await Promise.all([admin.connect(), groups.connect()]);
+  try {
+    await admin.deleteTopic(dlqTopicFor(app.config.kafka, target));
+    await groups.deleteGroup(groupFor(app.config.kafka, target)).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+    await groups.disconnect();
+  }
+}
+
+/** Compares every 300 ms until `equal` or the deadline (120 s); the last comparison. */
+export async function compareUntilEqual<R extends { equal: boolean }>(
+  compare: () => Promise<R>,
+  timeoutMs = 120_000,
+): Promise<R> {
+  const deadline = Date.now() + timeoutMs;
+  let r = await compare();
+  while (!r.equal && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 300));
+    r = await compare();
+  }
+  return r;
 }
