@@ -4,8 +4,17 @@
 // read from the configuration only: the checkpoint row keeps its fingerprint, never the SQL.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProducer, type App } from '../../pipeline/compose.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { pipelineEnv, query, runCli, runPipeline, testApp, type PipelineEnv } from '../support/pipeline.ts';
+import {
+  pipelineEnv,
+  query,
+  runCli,
+  startTestConsumer,
+  stopProducer,
+  testApp,
+  type PipelineEnv,
+} from '../support/pipeline.ts';
 import { checkpoint, checkpointWhere, seedUsers } from '../support/snapshot.ts';
 
 const ROWS = 3000;
@@ -25,6 +34,37 @@ afterAll(async () => {
   await env?.drop();
 });
 
+/**
+ * The test's producer. It is stopped while the second test tampers with the checkpoint row: an
+ * idle producer also looks at the row by itself every 30 s (runner.ts IDLE_RECHECK_MS), and a look
+ * between the tampering and the CLI's request re-feeds on its own (reason filter-changed), so the
+ * request then starts a second snapshot (reason requested).
+ */
+let streaming: ReturnType<typeof startProducer> | undefined;
+async function startStreaming(app: App): Promise<void> {
+  const started = startProducer(app);
+  streaming = started;
+  await waitUntil(() => started.producer.state().running, { what: 'the producer to stream' });
+}
+/** Stops it and waits until the server released the slot (the CLI then runs its own producer). */
+async function stopStreaming(): Promise<void> {
+  const s = streaming;
+  streaming = undefined;
+  if (!s) return;
+  await stopProducer(s);
+  await waitUntil(
+    async () =>
+      (
+        await query<{ active: boolean }>(
+          env.source.url,
+          'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+          [env.config.source.slot],
+        )
+      )[0]?.active === false,
+    { what: 'the slot to be released' },
+  );
+}
+
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   const r = await runCli(args, 90_000);
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
@@ -42,8 +82,10 @@ describe('snapshot on request, with a filter', () => {
     expect(never.out).toContain('never requested');
 
     const app = testApp(env.config);
-    const { producer } = await runPipeline(app, stops);
-    await waitUntil(() => producer.state().running, { what: 'the producer to stream' });
+    stops.push(stopStreaming);
+    await startStreaming(app);
+    const consumer = await startTestConsumer(app, 'peer');
+    stops.push(() => consumer.stop());
     expect(await checkpoint(env.config)).toBeUndefined(); // mode never: no automatic snapshot
 
     const asked = await run(['snapshot', '-c', env.configFile]);
@@ -98,7 +140,9 @@ describe('snapshot on request, with a filter', () => {
     expect(before.filterFingerprint).toBe(sha256(FILTER));
 
     // A row as an earlier version left it (the SQL in a `filter` column), interrupted, its SQL
-    // rewritten by whoever can write the table: executed, 'false' would feed nothing.
+    // rewritten by whoever can write the table: executed, 'false' would feed nothing. No producer
+    // looks at the row meanwhile (see streaming): `pgcdc snapshot` migrates it, asks, and runs one.
+    await stopStreaming();
     await query(env.source.url, `ALTER TABLE ${table} ADD COLUMN filter text`);
     await query(
       env.source.url,
@@ -120,6 +164,7 @@ describe('snapshot on request, with a filter', () => {
     expect(after.snapshotId).not.toBe(before.snapshotId);
     expect(await columns()).not.toContain('filter'); // migrated: the SQL is gone, never executed
     expect(await ids(env.peer.url)).toEqual(matching);
+    await startStreaming(testApp(env.config)); // the next test asks the streaming producer
   });
 
   it('--json without --status: one document on stdout at the end, the progress on stderr', async () => {
