@@ -2,8 +2,9 @@
 // resulting columns with their types and origins, key, filter, delete policy and match key, as an
 // INFO line; every problem as an ERROR naming the key (unknown column, type mismatch, expression
 // that does not compile, a transition without the previous row the source must log with REPLICA
-// IDENTITY FULL, a match key that is not unique at the target, a match key on a webhook). Reads
-// catalogs only; changes nothing.
+// IDENTITY FULL, a match key that is not unique at the target; a match key or soft delete at a
+// target other than Postgres is refused by the configuration already). Reads catalogs only;
+// changes nothing.
 import pg from 'pg';
 import { compileShape, type TargetColumn, type TargetShape } from '../../consumers/mapping/shape.ts';
 import { mappingFor, type MappingConfig } from '../../pipeline/config/mapping.ts';
@@ -90,10 +91,6 @@ async function checkShape(
     );
   if (!shape || !mapping) return out; // the exact copy: the table checks say all there is
   out.push(info(id, `${label}: ${describeShape(shape)}`));
-  if (shape.match && t.type !== 'postgres')
-    out.push(
-      error(id, `${label}: mapping.match is for postgres targets`, `remove targets[${t.name}].mapping.match`),
-    );
   if (shape.transitions.length > 0) {
     const table = `${contract.schema}.${contract.table}`;
     if (!replicaFull.has(table)) replicaFull.set(table, sourceLogsOldRows(config, contract, connections));

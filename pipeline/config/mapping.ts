@@ -181,6 +181,8 @@ export const mappingField = z
 
 type Target = {
   name: string;
+  /** the sink kind: match and soft delete are Postgres targets' */
+  type?: string;
   tables?: Parameters<typeof targetRoutesOf>[1]['tables'];
   mapping?: TargetMappingConfig | undefined;
 };
@@ -205,8 +207,29 @@ export function mappingFor(source: Source, target: Target, table: TableRef): Map
 }
 
 /**
+ * What a sink kind cannot do: a match key and soft delete are written by the Postgres sink alone
+ * (consumers/postgres/matched-sink.ts, soft-delete.ts); at another kind, a soft delete would be a
+ * DELETE and a match key would be ignored, so the configuration refuses them.
+ */
+function unsupported(type: string | undefined, m: MappingConfig): { key: string; message: string }[] {
+  if (type === undefined || type === 'postgres') return [];
+  const out: { key: string; message: string }[] = [];
+  if (m.match)
+    out.push({
+      key: 'match',
+      message: `match is for postgres targets; a ${type} target keeps the source key`,
+    });
+  if (m.deletePolicy === 'soft')
+    out.push({
+      key: 'deletePolicy',
+      message: `deletePolicy soft is for postgres targets; a ${type} target would delete the row (use delete or ignore)`,
+    });
+  return out;
+}
+
+/**
  * Configuration mistakes in the targets' mappings: an entry of a list without `table`, a table
- * named twice, a table the target does not receive.
+ * named twice, a table the target does not receive, what the target's sink kind cannot do.
  */
 export function mappingIssues(
   source: Source,
@@ -224,7 +247,9 @@ export function mappingIssues(
     }
     const seen = new Set<string>();
     mappingsOf(target).forEach((m, i) => {
-      const path = list ? ['targets', ti, 'mapping', i, 'table'] : ['targets', ti, 'mapping', 'table'];
+      const at = list ? ['targets', ti, 'mapping', i] : ['targets', ti, 'mapping'];
+      for (const u of unsupported(target.type, m)) issues.push({ path: [...at, u.key], message: u.message });
+      const path = [...at, 'table'];
       if (m.table === undefined) {
         if (list) issues.push({ path, message: 'each mapping of a list names its table' });
         return;
