@@ -27,6 +27,8 @@ export interface PgcdcDriverOptions {
   peerName?: string;
   /** the peer target's applyConnections (default: the configuration default) */
   applyConnections?: number;
+  /** the peer target's mapping (docs/shaping.md; the bench's --shaping) */
+  peerMapping?: Record<string, unknown>;
   /** source.tables and source.contracts (the bench's --tables 3); default: users alone */
   tables?: readonly string[];
   contracts?: string;
@@ -67,6 +69,7 @@ export class PgcdcDriver implements PipelineDriver {
           url: r.peerUrl,
           ...(this.opts.peerBatchSize ? { batchSize: this.opts.peerBatchSize } : {}),
           ...(this.opts.applyConnections ? { applyConnections: this.opts.applyConnections } : {}),
+          ...(this.opts.peerMapping ? { mapping: this.opts.peerMapping } : {}),
         },
         ...(this.opts.webhook
           ? [

@@ -1,5 +1,6 @@
 // The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
 // pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
+import { renderShaping } from './shaping-phase.ts';
 import { renderCompare } from './sink-phases.ts';
 import { renderTables } from './tables-phase.ts';
 import type { BenchResult, LatencyResult, Measured, PipelineResult } from './result.ts';
@@ -280,6 +281,7 @@ export function renderReport(res: BenchResult): string {
     ...renderLatency(res, s),
     ...renderResources(res),
     ...renderCompare(res.compare),
+    ...renderShaping(res),
     ...renderRounds(res),
   ].join('\n');
 }

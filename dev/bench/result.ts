@@ -37,6 +37,8 @@ export interface BenchOptions {
   compare?: { variants: SinkVariant[]; reps: number; sink: boolean; swaps: boolean };
   /** 3: also rounds of users, groups and memberships in one pipeline (tables-phase.ts); default 1 */
   tables?: number;
+  /** the shaping phase (shaping-phase.ts): unmapped, mapped and matched targets, this many times */
+  shaping?: { reps: number };
 }
 
 export interface Measured {
@@ -113,6 +115,14 @@ export interface BenchResult {
   compare?: Partial<CompareResult>;
   /** pgcdc with users, groups and memberships (tables-phase.ts, --tables 3) */
   tables?: TablesRoundResult[];
+  /** unmapped vs mapped vs matched targets on one topic (shaping-phase.ts, --shaping) */
+  shaping?: ShapingResult;
+}
+
+/** Sink events/s and CPU per shaped target (shaping-phase.ts): each repetition and the medians. */
+export interface ShapingResult {
+  events: number;
+  variants: { label: string; rates: number[]; median: number | undefined; cpuPer100k: number | undefined }[];
 }
 
 /** Our MariaDB sink and its raw baseline (mysql-phase.ts). */

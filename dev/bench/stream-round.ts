@@ -5,6 +5,8 @@
 //      last row applied at the peer (the peer's own apply timestamps);
 //   3. (last round) end-to-end latency phases (latency.ts);
 //   4. (last round, ours) webhook deliveries/s of the same topic to a local receiver.
+// In the first round (ours), the comparison phases on its full topic: sink variants (--compare,
+// sink-phases.ts) and shaped targets (--shaping, shaping-phase.ts).
 // The first pipeline's rounds also measure the raw baselines (baseline-phases.ts). The round's
 // objects are dropped at the end, whatever happened.
 import { kafkaBaselines, rawUpsertBaseline, recvlogicalBaseline } from './baseline-phases.ts';
@@ -17,6 +19,7 @@ import { follow } from './follow.ts';
 import { latencyPhases } from './latency.ts';
 import { mysqlPhase } from './mysql-phase.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
+import { shapingPhase } from './shaping-phase.ts';
 import { compareSinks } from './sink-phases.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
@@ -104,6 +107,8 @@ export async function streamRound(
         cmp.variants,
         cmp.reps,
       );
+    if (o.shaping && n === 1 && d instanceof PgcdcDriver)
+      ctx.result.shaping = await shapingPhase(ctx, r, pre.events, expected, o.shaping.reps);
 
     // 3. latency
     let latency: LatencyResult[] | undefined;

@@ -43,6 +43,8 @@ interface BenchCliOpts {
   compareSink?: boolean;
   compareSwaps?: boolean;
   tables: string;
+  shaping?: boolean;
+  shapingReps?: string;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -92,6 +94,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     },
     writers: int('writers', o.writers, 1),
     ...(o.tables !== '1' ? { tables: tablesOption(o.tables) } : {}),
+    ...(o.shaping ? { shaping: { reps: int('shaping-reps', o.shapingReps ?? '3', 1) } } : {}),
     ...(o.batchMaxMessages || o.lingerMs
       ? {
           producer: {
@@ -161,6 +164,11 @@ export function registerBenchCommand(program: Command): void {
       '3: after the one-table rounds, the same changes over users, groups and memberships in one pipeline (docs/tables.md)',
       '1',
     )
+    .option(
+      '--shaping',
+      'in the first round: sink events/s and CPU of an unmapped, a mapped and a matched-by-email target on its topic (docs/shaping.md)',
+    )
+    .option('--shaping-reps <n>', 'repetitions of each --shaping target (medians are reported)', '3')
     .option('--writers <n>', 'writer connections', '8')
     .option('--batch-max-messages <n>', 'our producer.batchMaxMessages (default: the configuration default)')
     .option('--linger-ms <n>', 'our producer.lingerMs (default: the configuration default)')
