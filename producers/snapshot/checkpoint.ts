@@ -213,7 +213,9 @@ export async function readCheckpoint(
 
 /**
  * Asks for a snapshot. An interrupted (`running`) snapshot is resumed unless `restart`; a finished
- * one, or none, becomes a new request that starts from the first key.
+ * one, or none, becomes a new request that starts from the first key. A plain request while one
+ * is pending (`requested`, e.g. the producer's restart for a changed filter, not begun yet) merges
+ * into it and keeps its reason; a restart gives its own.
  */
 export async function requestSnapshot(
   c: Db,
@@ -222,13 +224,14 @@ export async function requestSnapshot(
   opts: { restart: boolean; reason: string },
 ): Promise<Checkpoint> {
   const keep = "t.status = 'running' AND NOT $4::boolean";
+  const keepReason = "t.status IN ('running', 'requested') AND NOT $4::boolean";
   const row = await one(
     c,
     `INSERT INTO ${qname(t)} AS t (slot, table_name, status, reason, requested_at)
      VALUES ($1, $2, 'requested', $3, now())
      ON CONFLICT (slot, table_name) DO UPDATE SET
        status = CASE WHEN ${keep} THEN t.status ELSE 'requested' END,
-       reason = CASE WHEN ${keep} THEN t.reason ELSE EXCLUDED.reason END,
+       reason = CASE WHEN ${keepReason} THEN t.reason ELSE EXCLUDED.reason END,
        requested_at = now(), updated_at = now()
      RETURNING *`,
     [k.slot, k.tableName, opts.reason, opts.restart],
