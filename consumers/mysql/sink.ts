@@ -1,12 +1,15 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
 // per key and written set-based (one multi-row upsert, one delete and one marker insert, one
-// update per set of unchanged columns). If the target refuses something, the batch is replayed event by event under
-// savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL cannot hold) are
-// dead-lettered with the error; a row blocked by a secondary unique key commits the prefix and asks
-// to retry the rest later, unless the row holding the value was written from a later position.
-// Deletes leave markers and truncates the table's mark (tables beside the target), which keep
-// older upserts out; markers are pruned at open and then hourly.
+// update per set of unchanged columns) in two or three round trips: the reads that decide which
+// upserts are written (truncate mark, delete markers; with the batch's truncates and BEGIN), then
+// every write (with COMMIT, unless partial updates that changed fewer rows than they name must be
+// looked at first: then COMMIT alone). If the target refuses something, the batch is replayed
+// event by event under savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL
+// cannot hold) are dead-lettered with the error; a row blocked by a secondary unique key commits
+// the prefix and asks to retry the rest later, unless the row holding the value was written from
+// a later position. Deletes leave markers and truncates the table's mark (tables beside the
+// target), which keep older upserts out; markers are pruned at open and then hourly.
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
@@ -17,12 +20,8 @@ import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
-import { MarkReader } from './marks.ts';
+import { MarkReader, MarkSnapshot, markReads } from './marks.ts';
 import {
-  COLLATION_PREFERENCE,
-  createDeletedSql,
-  createTableSql,
-  createTruncatedSql,
   multiDeleteSql,
   multiPartialUpdateSql,
   multiUpsertSql,
@@ -34,7 +33,8 @@ import {
   truncateSql,
   type Statement,
 } from './sql.ts';
-import { deletedName, truncatedName, type MysqlTable } from './table.ts';
+import { checkTables, connectMysql, createTables } from './setup.ts';
+import type { MysqlTable } from './table.ts';
 import { UnrepresentableValueError } from './types.ts';
 import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
 
@@ -74,37 +74,32 @@ export class MysqlSink implements Sink {
     return res as T;
   }
 
+  /**
+   * Several statements in one round trip (the connection allows multiple statements; every value
+   * is escaped client-side by mysql2 in the session's own sql_mode, which has no
+   * NO_BACKSLASH_ESCAPES). The server stops at the first failing statement and the error is thrown.
+   * Returns one result per statement.
+   */
+  private async many(c: Conn, sts: Statement[]): Promise<unknown[]> {
+    const [res] = await c.query({
+      sql: sts.map((s) => s.sql).join(';\n'),
+      values: sts.flatMap((s) => s.values),
+      timeout: this.timeouts.statementTimeoutMs,
+    });
+    return sts.length === 1 ? [res] : (res as unknown[]);
+  }
+
   async open(): Promise<void> {
     if (this.closed) throw new PgcdcError(`target ${this.cfg.name}: sink is closed`);
-    let c: Conn;
-    try {
-      c = await mysql.createConnection({
-        uri: this.cfg.url,
-        connectTimeout: this.timeouts.connectTimeoutMs,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-        charset: 'utf8mb4_unicode_ci',
-        enableKeepAlive: true,
-        ...(this.cfg.tls
-          ? {
-              ssl: {
-                rejectUnauthorized: this.cfg.tls.rejectUnauthorized,
-                ...(this.cfg.tls.ca ? { ca: this.cfg.tls.ca } : {}),
-              },
-            }
-          : {}),
-      });
-    } catch (err) {
-      throw new UnavailableError(`target ${this.cfg.name}: cannot connect: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    const c = await connectMysql(this.cfg, this.timeouts.connectTimeoutMs);
     c.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'target connection error'));
     try {
-      for (const s of sessionSql(this.timeouts.lockTimeoutMs / 1000)) await this.run(c, s);
-      if (this.cfg.createTable) await this.createTables(c);
-      await this.checkTables(c);
+      await this.many(
+        c,
+        sessionSql(this.timeouts.lockTimeoutMs / 1000).map((sql) => ({ sql, values: [] })),
+      );
+      if (this.cfg.createTable) await createTables(c, this.table);
+      await checkTables(c, this.table, this.cfg.name);
       await this.prune(c);
     } catch (err) {
       await c.end().catch(() => undefined);
@@ -113,37 +108,6 @@ export class MysqlSink implements Sink {
       throw err;
     }
     this.conn = c;
-  }
-
-  private async createTables(c: Conn): Promise<void> {
-    const [rows] = await c.query<mysql.RowDataPacket[]>(
-      `SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?)`,
-      [COLLATION_PREFERENCE],
-    );
-    const have = new Set(rows.map((r) => String(r.name)));
-    const collation = COLLATION_PREFERENCE.find((x) => have.has(x)) ?? 'utf8mb4_bin';
-    await this.run(c, createTableSql(this.table, collation));
-    await this.run(c, createDeletedSql(this.table, collation));
-    for (const s of createTruncatedSql(this.table, collation)) await this.run(c, s);
-  }
-
-  /** The target table (with a primary key) and its marker tables must exist. */
-  private async checkTables(c: Conn): Promise<void> {
-    const names = [this.table.table, deletedName(this.table), truncatedName(this.table)];
-    const [rows] = await c.query<mysql.RowDataPacket[]>(
-      `SELECT TABLE_NAME AS t, SUM(INDEX_NAME = 'PRIMARY') AS pk FROM information_schema.STATISTICS ` +
-        `WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) GROUP BY TABLE_NAME`,
-      [names],
-    );
-    const pk = new Map(rows.map((r) => [String(r.t), Number(r.pk) > 0]));
-    for (const n of names) {
-      if (!pk.get(n)) {
-        throw new PgcdcError(`target ${this.cfg.name}: table ${n} is missing or has no primary key`, {
-          hint: 'set createTable: true, or create it as `pgcdc check` prints (docs/mysql.md, "Tables")',
-        });
-      }
-    }
-    await this.run(c, createTruncatedSql(this.table, 'utf8mb4_bin')[1]!); // the mark's one row
   }
 
   /** Drops delete markers that protect nothing any more; at most once an hour. */
@@ -211,29 +175,46 @@ export class MysqlSink implements Sink {
       if (err instanceof UnrepresentableValueError) return undefined;
       throw err;
     }
-    await this.run(c, 'BEGIN');
+    // Round trip 1: begin, the truncates (applied by position, they commute with the row events:
+    // first), the truncate mark (locked shared) and the upserts' delete markers, which decide
+    // which upserts are written. Without upserts these go with the writes in one round trip.
+    const truncating = truncates.map((e) => truncateSql(t, e.event));
+    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, upserts)];
     try {
-      // A truncate is applied by position, so it commutes with the row events: it goes first.
-      for (const e of truncates) await this.truncate(c, e);
-      const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
-      const live = await marks.notSuperseded(upserts);
+      const readsAlone = upserts.length > 0;
+      const first = readsAlone ? await this.many(c, head) : [];
+      let live: number[] = [];
+      if (readsAlone) {
+        const [mark, markers] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
+        live = new MarkSnapshot(t, mark!, markers).notSuperseded(upserts);
+      }
+      // Round trip 2: every write; the commit too unless partial updates must be checked first.
+      const writes: Statement[] = [];
       if (live.length > 0)
-        await this.run(
-          c,
+        writes.push(
           multiUpsertSql(
             t,
             live.map((i) => upserts[i]!.event),
             live.map((i) => rows[i]!),
           ),
         );
-      for (const { items, st } of partialUpdates) {
-        const res = await this.run(c, st);
+      const partialAt = writes.length + (readsAlone ? 0 : head.length);
+      writes.push(...partialUpdates.map((p) => p.st));
+      if (deletes.length > 0) writes.push(...multiDeleteSql(t, deletes));
+      if (partialUpdates.length === 0) writes.push({ sql: 'COMMIT', values: [] });
+      const second = await this.many(c, readsAlone ? writes : [...head, ...writes]);
+      this.auditTruncates(truncates, readsAlone ? first : second);
+      if (partialUpdates.length === 0) return { applied: [...events], deadLetters: [] };
+      // Round trip 3: the commit, after a look at the rows of partial updates that changed fewer
+      // rows than they name (newer at the target, deleted later, or missing: per event then).
+      const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
+      for (const [i, { items }] of partialUpdates.entries()) {
+        const res = second[partialAt + i] as Header;
         if (res.affectedRows < items.length && (await marks.missing(items))) {
           await this.run(c, 'ROLLBACK');
           return undefined;
         }
       }
-      if (deletes.length > 0) for (const s of multiDeleteSql(t, deletes)) await this.run(c, s);
       await this.run(c, 'COMMIT');
       return { applied: [...events], deadLetters: [] };
     } catch (err) {
@@ -242,13 +223,24 @@ export class MysqlSink implements Sink {
     }
   }
 
+  /** Audit lines of the truncates run at the head of a batch (`results` of that round trip). */
+  private auditTruncates(truncates: DecodedEvent[], results: unknown[]): void {
+    truncates.forEach((e, i) => {
+      const removed = (results[1 + 3 * i + 2] as Header).affectedRows;
+      this.auditTruncate(e, removed, 0);
+    });
+  }
+
   /** A truncate at the event's position: the rows older than it removed, its mark kept. */
   private async truncate(c: Conn, e: DecodedEvent): Promise<void> {
     const started = Date.now();
     const [mark, markers, rows] = truncateSql(this.table, e.event);
     await this.run(c, mark!);
     await this.run(c, markers!);
-    const removed = (await this.run(c, rows!)).affectedRows;
+    this.auditTruncate(e, (await this.run(c, rows!)).affectedRows, Date.now() - started);
+  }
+
+  private auditTruncate(e: DecodedEvent, removed: number, durationMs: number): void {
     audit(
       this.logger,
       'info',
@@ -256,7 +248,7 @@ export class MysqlSink implements Sink {
         kind: 'apply',
         status: 'ok',
         counts: { truncates: 1, rowsRemoved: removed },
-        durationMs: Date.now() - started,
+        durationMs,
         eventId: e.event.event_id,
       },
       'truncate applied: the rows older than it removed, older events kept out from now on',

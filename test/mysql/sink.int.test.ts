@@ -89,6 +89,54 @@ describe('mysql sink: positions', () => {
     expect((await rows()).map((r) => r.id)).toEqual(['2', '3']);
   });
 
+  it('a batch mixing a truncate, upserts, partial updates and deletes: one transaction in two or three round trips', async () => {
+    const { db, sink, rows } = await sinkOn('mysink_mixed');
+    const ev = positionedChanges();
+    const conn = (sink as unknown as { conn: { query: (...a: unknown[]) => unknown } }).conn;
+    const query = conn.query.bind(conn);
+    let roundTrips = 0;
+    conn.query = (...a: unknown[]) => (roundTrips++, query(...a));
+    const applied = async (events: ReturnType<typeof ev>[]) => {
+      roundTrips = 0;
+      const res = await sink.apply(events);
+      expect([res.applied.length, res.deadLetters.length, res.retryFrom]).toEqual([
+        events.length,
+        0,
+        undefined,
+      ]);
+      return roundTrips;
+    };
+    // upserts and deletes: reads, then the writes with the commit
+    expect(await applied([1n, 2n, 3n, 4n, 5n].map((id) => ev('c', id, 10n, { bio: `bio ${id}` })))).toBe(2);
+    // with partial updates that all land: reads, writes, commit
+    const partial = (id: bigint, lsn: bigint) =>
+      ev('u', id, lsn, { bio: '', username: `${id}-${lsn}` }, ['bio']);
+    expect(await applied([ev('c', 6n, 11n, {}), partial(1n, 12n), partial(2n, 12n), ev('d', 5n, 13n)])).toBe(
+      3,
+    );
+    // a truncate at 21 in the middle goes first; 3's partial update at 20 finds no row (truncated
+    // later: fine), 7 at 19 stays out, 4's update at 23 and 8 at 22 land, 2 is deleted at 24
+    await applied([
+      ev('c', 8n, 22n, {}),
+      partial(3n, 20n),
+      ev('t', 0n, 21n),
+      ev('c', 7n, 19n, {}),
+      ev('u', 4n, 23n, { bio: 'four' }),
+      ev('d', 2n, 24n),
+    ]);
+    expect((await rows()).map((r) => [r.id, r.bio, r.lsn])).toEqual([
+      ['4', 'four', '23'],
+      ['8', null, '22'],
+    ]);
+    const markers = await mysqlRows(
+      db.url,
+      'SELECT id, _pgcdc_lsn AS lsn FROM users_pgcdc_deleted ORDER BY id',
+    );
+    expect(markers.map((m) => [m.id, m.lsn])).toEqual([['2', '24']]);
+    const [mark] = await mysqlRows(db.url, 'SELECT _pgcdc_lsn AS lsn FROM users_pgcdc_truncated');
+    expect(mark!.lsn).toBe('21');
+  });
+
   it('an update without its unchanged TOAST columns keeps the target values; a missing row is dead-lettered', async () => {
     const { sink, rows } = await sinkOn('mysink_toast');
     const ev = positionedChanges();
