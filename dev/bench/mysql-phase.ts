@@ -29,6 +29,7 @@ import { mariadbPaths } from '../stack/mariadb.ts';
 import { readPid } from '../stack/process.ts';
 import { CpuMeter, cpuSeconds, spawnChild, type Child } from './proc.ts';
 import { measured, type Measured, type MysqlBenchResult } from './result.ts';
+import { diffHistogram, histogramQuantileMs, scrapeHistogram } from './scrape.ts';
 import { median, percentile } from './stats.ts';
 import { emptyCounts, kafkaMessagesFor, type OpCounts } from './workload.ts';
 import type { LoadWriter } from './writer.ts';
@@ -255,6 +256,11 @@ async function latencyAt(
   name: string,
   before: number,
 ) {
+  // commit -> Kafka ack over the phase (the producer's histogram), to tell the source's share
+  const metricsUrl = d.sourceMetricsUrl();
+  const publish = () =>
+    metricsUrl ? scrapeHistogram(metricsUrl, 'pgcdc_publish_latency_seconds') : Promise.resolve(undefined);
+  const publishBefore = await publish();
   const w = await writer.run({ durationMs: ctx.opts.latencySeconds * 1000, rate: LATENCY_RATE });
   await follow(
     'MariaDB latency phase',
@@ -264,6 +270,12 @@ async function latencyAt(
     () => Promise.resolve(child.alive() ? undefined : `${child.name} exited:\n${child.tail(15)}`),
     { timeoutMs: 900_000, intervalMs: 250 },
   );
+  const publishAfter = await publish();
+  const pub = publishAfter && publishBefore ? diffHistogram(publishAfter, publishBefore) : undefined;
+  if (pub)
+    ctx.say(
+      `  MariaDB latency phase: commit -> Kafka ack p50 <= ${histogramQuantileMs(pub, 0.5)} p99 <= ${histogramQuantileMs(pub, 0.99)} ms`,
+    );
   const utc = (t: Date) => t.toISOString().replace('T', ' ').replace('Z', '');
   const ms = await withMysql(url, async (c) => {
     const [rows] = await c.query<mysql.RowDataPacket[]>(
