@@ -4,7 +4,9 @@
 // A session runs until it fails or is stopped; it never retries (producer.ts restarts it). Its
 // clients and codec come from factories the composition root hands in; the session owns and closes
 // what it opened, whichever way it ends. Several tables (docs/tables.md): one slot and one
-// publication for all of them, one topic and codec per table, one snapshot feed per table.
+// publication for all of them, one topic and codec per table, one snapshot feed per table. The
+// acknowledgement chain is acknowledgements.ts; each table's contract and route, and their automatic
+// evolution, captured-tables.ts.
 import type pg from 'pg';
 import type { Config } from '../pipeline/config/schema.ts';
 import { topicConfigFor } from '../pipeline/config/schema.ts';
@@ -19,7 +21,8 @@ import type { TableContract } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import { needsCompleteUpdates } from '../pipeline/config/mapping.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
-import { PositionKeeper, storePosition } from './postgres/position.ts';
+import type { PositionKeeper } from './postgres/position.ts';
+import { acknowledgeIdleKeepalives, createPositionKeeper } from './acknowledgements.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
 import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replication.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
@@ -187,7 +190,14 @@ export class StreamSession {
       localOnly: config.source.origins === 'local',
       stallTimeoutMs: config.source.stallTimeoutMs,
     }));
-    const keeper = (this.keeper = this.positionKeeper(slot, stream));
+    const keeper = (this.keeper = createPositionKeeper({
+      slot,
+      stream,
+      client: this.client,
+      source: config.source,
+      metrics: this.deps.metrics,
+      onConfirmed: (lsn) => (report.confirmedLsn = lsn),
+    }));
     const contracts = tables.map((t) => this.tables.contract(nameOf(t.contract))!);
     const feed = (this.feed = combineSnapshotFeeds(
       contracts.map((contract) =>
@@ -228,15 +238,10 @@ export class StreamSession {
           'source table differs from the event contract: dropped nullable columns are published as null, columns the contract lacks are not published; evolve schemas/avro/*.avsc',
         ),
     });
-    // An idle stream confirms the server's keepalive position (as pgjdbc does) once it is 1 MiB past
-    // the acknowledged one: WAL of other tables is released without waiting for a heartbeat, and
-    // the position's own store (a few bytes of WAL) never triggers the next one.
-    stream.acknowledgeKeepalivesWhen(
-      (lsn) =>
-        lsn - stream.acknowledgedLsn >= 1n << 20n &&
-        publisher.idle() &&
-        !assembler.inTransaction &&
-        keeper.advance(lsn),
+    acknowledgeIdleKeepalives(
+      stream,
+      { publisher: () => publisher.idle(), inTransaction: () => assembler.inTransaction },
+      keeper,
     );
     this.startTimers();
     report.running = true;
@@ -329,29 +334,6 @@ export class StreamSession {
 
   private get completeUpdates(): boolean {
     return needsCompleteUpdates(this.deps.config.targets);
-  }
-
-  /**
-   * The acknowledged position is stored in the source database before the server hears of it, so
-   * the slot can never be ahead of what pgcdc stored (checked at the next start).
-   */
-  private positionKeeper(slot: SlotInfo, stream: ReplicationStream): PositionKeeper {
-    const { config, report, metrics } = this.deps;
-    return new PositionKeeper(
-      slot.confirmedFlushLsn,
-      (lsn) => storePosition(this.client, config.source.position, config.source.slot, lsn),
-      (lsn) => {
-        stream.acknowledge(lsn);
-        report.confirmedLsn = formatLsn(stream.acknowledgedLsn);
-        metrics.confirmedLsn.set(Number(stream.acknowledgedLsn));
-      },
-      // Spaced writes: one source commit per interval, not one per acknowledged transaction.
-      // PostgreSQL < 15 streams empty transactions, this write's included, so there the
-      // interval is also at least the status interval (PositionKeeper).
-      slot.serverVersion >= 150_000
-        ? config.source.ackIntervalMs
-        : Math.max(config.source.ackIntervalMs, config.source.statusIntervalMs),
-    );
   }
 
   private startTimers(): void {
