@@ -4,9 +4,10 @@
 // A session runs until it fails or is stopped; it never retries (producer.ts restarts it). Its
 // clients and codec come from factories the composition root hands in; the session owns and closes
 // what it opened, whichever way it ends. Several tables (docs/tables.md): one slot and one
-// publication for all of them, one topic and codec per table, one snapshot feed per table.
+// publication for all of them, one topic and codec per table, one snapshot feed per table. The
+// acknowledgement chain is acknowledgements.ts; each table's contract and route, and their automatic
+// evolution, captured-tables.ts.
 import type pg from 'pg';
-import type { Pgoutput } from 'pg-logical-replication';
 import type { Config } from '../pipeline/config/schema.ts';
 import { topicConfigFor } from '../pipeline/config/schema.ts';
 import { describeError } from '../pipeline/errors.ts';
@@ -20,12 +21,13 @@ import type { TableContract } from '../schemas/contract.ts';
 import { formatLsn } from '../schemas/lsn.ts';
 import { needsCompleteUpdates } from '../pipeline/config/mapping.ts';
 import { HEARTBEAT_PREFIX, TransactionAssembler, type SourceItem } from './postgres/assembler.ts';
-import { PositionKeeper, storePosition } from './postgres/position.ts';
+import type { PositionKeeper } from './postgres/position.ts';
+import { acknowledgeIdleKeepalives, createPositionKeeper } from './acknowledgements.ts';
 import { completeFromSource, ROW_READ_SESSION_SQL } from './postgres/row-reader.ts';
 import { ReplicationStream, SOURCE_SESSION_OPTIONS } from './postgres/replication.ts';
-import { evolveFromCatalog, evolveOnRelation, type EvolvedTable } from './postgres/schema-changes.ts';
 import { emitHeartbeat, prepareSource, type SlotInfo } from './postgres/setup.ts';
-import { AckingPublisher, type TableRoute } from './publisher.ts';
+import { CapturedTables } from './captured-tables.ts';
+import { AckingPublisher } from './publisher.ts';
 import { combineSnapshotFeeds } from './snapshot/feeds.ts';
 import { applySourceFilter, compileSourceFilters, type SourceFilter } from './source-filter.ts';
 import { createSnapshotFeed, type SnapshotFeed } from './snapshot/runner.ts';
@@ -75,9 +77,8 @@ export class StreamSession {
   private keeper: PositionKeeper | undefined;
   private publisher: AckingPublisher | undefined;
   private feed: SnapshotFeed | undefined;
-  /** `schema.table` -> topic and codec, registered at open */
-  private readonly routes = new Map<string, TableRoute>();
-  private readonly contracts = new Map<string, TableContract>();
+  /** each table's contract and route (topic, codec), registered at open, evolved in automatic mode */
+  private readonly tables: CapturedTables;
   /** source.filter per table (source-filter.ts): what enters Kafka at all */
   private readonly sourceFilters: Map<string, SourceFilter>;
   private timers: NodeJS.Timeout[] = [];
@@ -94,7 +95,12 @@ export class StreamSession {
     this.producer = deps.kafka.producer();
     this.streamAudit = new AuditSummary(this.log, { kind: 'stream' });
     this.snapshotAudit = new AuditSummary(this.log, { kind: 'snapshot' });
-    for (const t of deps.tables) this.contracts.set(nameOf(t.contract), t.contract);
+    this.tables = new CapturedTables(deps.config.source.schemaChanges === 'automatic', {
+      client: this.client,
+      register: deps.codec,
+      contractsDir: deps.config.source.contracts,
+      logger: deps.logger,
+    });
     this.sourceFilters = compileSourceFilters(
       deps.config.source,
       deps.tables.map((t) => t.contract),
@@ -156,9 +162,7 @@ export class StreamSession {
         this.deps.codec(topic, contract),
       ]);
       this.log.info({ topic, table: nameOf(contract), created }, 'topic ready');
-      this.routes.set(nameOf(contract), { topic, codec });
-      if (config.source.schemaChanges === 'automatic')
-        this.evolved(await evolveFromCatalog(this.schemaChangeDeps(), contract, topic), topic);
+      await this.tables.open(topic, contract, codec);
     }
     return slot;
   }
@@ -186,11 +190,19 @@ export class StreamSession {
       localOnly: config.source.origins === 'local',
       stallTimeoutMs: config.source.stallTimeoutMs,
     }));
-    const keeper = (this.keeper = this.positionKeeper(slot, stream));
-    const contracts = tables.map((t) => this.contracts.get(nameOf(t.contract))!);
+    const keeper = (this.keeper = createPositionKeeper({
+      slot,
+      stream,
+      client: this.client,
+      source: config.source,
+      metrics: this.deps.metrics,
+      onConfirmed: (lsn) => (report.confirmedLsn = lsn),
+    }));
+    const contracts = tables.map((t) => this.tables.contract(nameOf(t.contract))!);
     const feed = (this.feed = combineSnapshotFeeds(
       contracts.map((contract) =>
         createSnapshotFeed({
+          contractNow: () => this.tables.forSnapshot(nameOf(contract)),
           source: config.source,
           slotCreated: slot.created,
           events: { contract, db: slot.database, name: config.kafka.topicPrefix, version: PIPELINE_VERSION },
@@ -201,9 +213,10 @@ export class StreamSession {
       ),
     ));
     report.feed = feed;
+    this.tables.onEvolved((contract) => feed.evolve(contract));
     const publisher = (this.publisher = new AckingPublisher({
       producer: this.producer,
-      routes: this.routes,
+      routes: this.tables.routes,
       batchMaxMessages: config.producer.batchMaxMessages,
       batchMaxBytes: config.producer.batchMaxBytes,
       maxMessageBytes: config.producer.maxMessageBytes,
@@ -225,15 +238,10 @@ export class StreamSession {
           'source table differs from the event contract: dropped nullable columns are published as null, columns the contract lacks are not published; evolve schemas/avro/*.avsc',
         ),
     });
-    // An idle stream confirms the server's keepalive position (as pgjdbc does) once it is 1 MiB past
-    // the acknowledged one: WAL of other tables is released without waiting for a heartbeat, and
-    // the position's own store (a few bytes of WAL) never triggers the next one.
-    stream.acknowledgeKeepalivesWhen(
-      (lsn) =>
-        lsn - stream.acknowledgedLsn >= 1n << 20n &&
-        publisher.idle() &&
-        !assembler.inTransaction &&
-        keeper.advance(lsn),
+    acknowledgeIdleKeepalives(
+      stream,
+      { publisher: () => publisher.idle(), inTransaction: () => assembler.inTransaction },
+      keeper,
     );
     this.startTimers();
     report.running = true;
@@ -243,39 +251,10 @@ export class StreamSession {
       'streaming',
     );
     const streaming = stream.run(async (msg, lsn) => {
-      if (msg.tag === 'relation') await this.relationChanged(msg, assembler);
+      if (msg.tag === 'relation') await this.tables.relation(msg, assembler);
       for (const item of assembler.push(msg, lsn)) await this.forward(item, feed, publisher);
     });
     return { streaming, keeper, feed };
-  }
-
-  /**
-   * source.schemaChanges automatic: a Relation with new nullable columns evolves the table's
-   * contract and codec before its next event (postgres/schema-changes.ts); pinned: nothing here.
-   */
-  private async relationChanged(rel: Pgoutput.MessageRelation, assembler: TransactionAssembler) {
-    const table = nameOf({ schema: rel.schema, table: rel.name });
-    const current = this.contracts.get(table);
-    const route = this.routes.get(table);
-    if (this.deps.config.source.schemaChanges !== 'automatic' || !current || !route) return;
-    const evolved = this.evolved(
-      await evolveOnRelation(this.schemaChangeDeps(), rel, current, route.topic),
-      route.topic,
-    );
-    if (evolved) assembler.evolve(evolved);
-  }
-
-  private schemaChangeDeps() {
-    const { config, logger, codec } = this.deps;
-    return { client: this.client, register: codec, contractsDir: config.source.contracts, logger };
-  }
-
-  /** Takes an evolved contract and its codec on (the table's events from here on); returns the contract. */
-  private evolved(e: EvolvedTable | undefined, topic: string): TableContract | undefined {
-    if (!e) return undefined;
-    this.contracts.set(nameOf(e.contract), e.contract);
-    this.routes.set(nameOf(e.contract), { topic, codec: e.codec });
-    return e.contract;
   }
 
   /** One assembled item through the snapshot feed (which may interleave `r` events) to Kafka. */
@@ -337,7 +316,7 @@ export class StreamSession {
     const table = nameOf(item.event.source);
     const whole = op === 'c' || (op === 'u' && (this.completeUpdates || this.sourceFilters.has(table)));
     if (!whole && !(op === 'u' && feed.mayBeUnread(item.key, table))) return item;
-    const contract = this.contracts.get(table)!;
+    const contract = this.tables.contract(table)!;
     const event = await completeFromSource(this.client, contract, item.key, item.event);
     if (event) return { ...item, event };
     if (!whole) return item;
@@ -355,29 +334,6 @@ export class StreamSession {
 
   private get completeUpdates(): boolean {
     return needsCompleteUpdates(this.deps.config.targets);
-  }
-
-  /**
-   * The acknowledged position is stored in the source database before the server hears of it, so
-   * the slot can never be ahead of what pgcdc stored (checked at the next start).
-   */
-  private positionKeeper(slot: SlotInfo, stream: ReplicationStream): PositionKeeper {
-    const { config, report, metrics } = this.deps;
-    return new PositionKeeper(
-      slot.confirmedFlushLsn,
-      (lsn) => storePosition(this.client, config.source.position, config.source.slot, lsn),
-      (lsn) => {
-        stream.acknowledge(lsn);
-        report.confirmedLsn = formatLsn(stream.acknowledgedLsn);
-        metrics.confirmedLsn.set(Number(stream.acknowledgedLsn));
-      },
-      // Spaced writes: one source commit per interval, not one per acknowledged transaction.
-      // PostgreSQL < 15 streams empty transactions, this write's included, so there the
-      // interval is also at least the status interval (PositionKeeper).
-      slot.serverVersion >= 150_000
-        ? config.source.ackIntervalMs
-        : Math.max(config.source.ackIntervalMs, config.source.statusIntervalMs),
-    );
   }
 
   private startTimers(): void {

@@ -17,6 +17,7 @@ import {
   contractOf,
   dlqTopicFor,
   groupFor,
+  tableName,
   targetRoutesOf,
   topicFor,
   type TargetConfig,
@@ -24,6 +25,8 @@ import {
 import { ConfigError } from '../../pipeline/errors.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { createEventCodec, type EventCodec } from '../../schemas/codec.ts';
+import type { TableContract } from '../../schemas/contract.ts';
+import { evolvingCodecOf, type CurrentContracts } from '../../pipeline/schema-changes.ts';
 import { EXIT, UsageError } from '../exit-codes.ts';
 import { printJson, streamJsonArray } from '../output.ts';
 import { dlqEntryJson, dlqFullEntryJson, dlqListHead, dlqListTail, redriveJson } from '../shapes.ts';
@@ -47,7 +50,9 @@ function parsePositions(list: string[] | undefined): { partition: number; offset
   });
 }
 
-async function setup(opts: DlqOpts): Promise<{ app: App; target: TargetConfig; deps: DlqDeps }> {
+async function setup(
+  opts: DlqOpts,
+): Promise<{ app: App; target: TargetConfig; deps: DlqDeps; current: CurrentContracts }> {
   const config = loadConfig(opts.config);
   const target = config.targets.find((t) => t.name === opts.target);
   if (!target) {
@@ -58,18 +63,26 @@ async function setup(opts: DlqOpts): Promise<{ app: App; target: TargetConfig; d
   const app = createApp(config, createLogger({ level: opts.logLevel ?? 'warn' }), { defaultMetrics: false });
   // one codec per table the target receives: an entry is decoded with its origin topic's
   const codecs = new Map<string, EventCodec>();
+  // source.schemaChanges automatic: an entry written with an evolved schema is decoded with it and
+  // the redrive's sink writes the added columns, as the target's consumer does (pipeline/schema-changes.ts)
+  const current = new Map<string, () => TableContract>();
   for (const { source } of targetRoutesOf(config.source, target)) {
     const topic = topicFor(config.kafka, source);
     const contract = contractOf(config.source, source);
-    codecs.set(
-      topic,
-      await createEventCodec({ registryUrl: registryAccessOf(config.registry), topic, contract }),
-    );
+    const codec = await createEventCodec({ registryUrl: registryAccessOf(config.registry), topic, contract });
+    if (config.source.schemaChanges !== 'automatic') {
+      codecs.set(topic, codec);
+      continue;
+    }
+    const evolving = evolvingCodecOf(config, app.logger, topic, contract, codec);
+    current.set(tableName(source), () => evolving.contract);
+    codecs.set(topic, evolving);
   }
   const codec = codecs.values().next().value!;
   return {
     app,
     target,
+    current,
     deps: {
       kafka: app.kafka,
       codec,
@@ -202,9 +215,14 @@ export function registerDlqCommands(program: Command): void {
       const retryFor = Number(opts.retryFor ?? '30');
       if (!Number.isFinite(retryFor) || retryFor < 0)
         throw new UsageError(`--retry-for ${opts.retryFor}: expected a number of seconds, e.g. 30`);
-      const { app, target, deps } = await setup(opts);
+      const { app, target, deps, current } = await setup(opts);
       const res = await redriveDeadLetters(
-        { ...deps, sink: createSink(app, target), kafkaConfig: app.config.kafka, target: target.name },
+        {
+          ...deps,
+          sink: createSink(app, target, current),
+          kafkaConfig: app.config.kafka,
+          target: target.name,
+        },
         { ...(only ? { only } : {}), retryForMs: retryFor * 1000 },
       );
       const summary = redriveJson(deps.dlqTopic, res);

@@ -64,6 +64,40 @@ async function writeTables(
 const overTopics = async (topics: string[], count: (t: string) => Promise<number>): Promise<number> =>
   (await Promise.all(topics.map(count))).reduce((a, b) => a + b, 0);
 
+/**
+ * Per topic, when the sink group's committed position first moved and when it reached the topic's
+ * end (seconds since the sink started, at the poll interval): a commit follows the apply of its
+ * batch, so these are the first and last applies of each table as the consumer made them. (The
+ * peer's `_pgcdc_synced_at` says when a row was applied LAST: a table's earliest value is the
+ * first row no later change touched again, not its first apply.)
+ */
+function topicProgress(topics: string[], position: (t: string) => Promise<number>) {
+  const t0 = Date.now();
+  const seen = new Map<string, { first?: number; done?: number; at: number }>();
+  return {
+    async poll(expected: Map<string, number>): Promise<number> {
+      const now = (Date.now() - t0) / 1000;
+      const got = await Promise.all(topics.map(position));
+      topics.forEach((t, i) => {
+        const s = seen.get(t) ?? { at: 0 };
+        s.at = got[i]!;
+        if (s.first === undefined && s.at > 0) s.first = now;
+        if (s.done === undefined && s.at >= (expected.get(t) ?? Infinity)) s.done = now;
+        seen.set(t, s);
+      });
+      return got.reduce((a, b) => a + b, 0);
+    },
+    describe: () =>
+      topics
+        .map((t) => {
+          const s = seen.get(t);
+          const at = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(1));
+          return `${t.split('.').pop()} ${at(s?.first)} .. ${at(s?.done)}`;
+        })
+        .join(', '),
+  };
+}
+
 /** First and last apply time at the peer over the three tables (each table's window told too). */
 async function applyWindow(ctx: BenchContext, peerUrl: string, column: string): Promise<number | undefined> {
   return withPg(peerUrl, async (c) => {
@@ -78,7 +112,7 @@ async function applyWindow(ctx: BenchContext, peerUrl: string, column: string): 
     const t0 = all.first.getTime();
     const at = (d: Date | null) => (d ? ((d.getTime() - t0) / 1000).toFixed(2) : '?');
     ctx.say(
-      `  peer rows per table (applied from .. to, s): ${r.rows
+      `  peer rows per table (each row stamped at its last apply: earliest .. latest, s): ${r.rows
         .filter((x) => x.t)
         .map((x) => `${x.t} ${x.n} (${at(x.first)} .. ${at(x.last)})`)
         .join(', ')}`,
@@ -130,14 +164,21 @@ export async function tablesRound(ctx: BenchContext, n: number): Promise<TablesR
     );
     const source = measured(src.rate && (src.rate * events) / expected, src.seconds, src.cpu, events);
     ctx.say(`  source (3 tables): ${Math.round(source.rate ?? 0)} events/s, ${source.cpuSeconds} CPU s`);
+    const perTopic = new Map(
+      await Promise.all(topics.map(async (t) => [t, await topicMessages(ctx.admin, t)] as const)),
+    );
+    const progress = topicProgress(topics, (t) => groupPosition(ctx.admin, d.sinkGroup(r), t));
     await d.startSink(r);
     const snk = await follow(
       'sink catch-up (3 tables)',
-      () => overTopics(topics, (t) => groupPosition(ctx.admin, d.sinkGroup(r), t)),
+      () => progress.poll(perTopic),
       expected,
       meter,
       problems(d),
       { ...opts, intervalMs: 200 },
+    );
+    ctx.say(
+      `  sink group position per topic (moved .. complete, s after the sink started): ${progress.describe()}`,
     );
     const winSeconds = await applyWindow(ctx, r.peerUrl, d.syncedColumn);
     const sink = measured(winSeconds ? events / winSeconds : undefined, winSeconds, snk.cpu, events);

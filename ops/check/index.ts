@@ -35,7 +35,7 @@ export async function runChecks(
     return [
       checkSource(source, contract, connections),
       checkKafka({ ...config, source: { ...source, tables: undefined } }, kafka),
-      checkRegistry(registryAccessOf(config.registry), topic, contract),
+      checkRegistry(registryAccessOf(config.registry), topic, contract, undefined, config.source.contracts),
     ];
   });
   const perTarget = config.targets.flatMap((t) =>

@@ -1,6 +1,7 @@
 // `pgcdc check` for the schema registry: it answers, and our key/value schemas are compatible with
 // what is registered under the topic's subjects (Confluent API:
 // POST /compatibility/subjects/<subject>/versions/latest). Nothing is registered.
+import path from 'node:path';
 import type { TableContract } from '../../schemas/contract.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
 import { registryAccess, registryFetch, type RegistryEndpoint } from '../../schemas/registry-access.ts';
@@ -14,7 +15,11 @@ export async function checkRegistry(
   topic: string,
   contract: TableContract,
   timeoutMs = 5000,
+  /** source.contracts (undefined: the shipped contract), to name the file */
+  contractsDir?: string,
 ): Promise<CheckResult[]> {
+  const fileOf = (kind: string) =>
+    path.join(contractsDir ?? 'schemas/avro', `${contract.table}-${kind}.avsc`);
   const shown = redactUrl(registryAccess(registry).url);
   try {
     const res = await registryFetch(registry, '/subjects', { signal: AbortSignal.timeout(timeoutMs) });
@@ -81,14 +86,12 @@ export async function checkRegistry(
         out.push(
           error(
             id,
-            `schemas/avro/${contract.table}-${kind}.avsc is not compatible with the latest ${subject}${body.messages?.length ? `: ${body.messages.join('; ')}` : ''}`,
+            `${fileOf(kind)} is not compatible with the latest ${subject}${body.messages?.length ? `: ${body.messages.join('; ')}` : ''}`,
             `make the change BACKWARD compatible (new fields need defaults), or publish to a new topic (kafka.topicPrefix)`,
           ),
         );
       } else {
-        out.push(
-          ok(id, `schemas/avro/${contract.table}-${kind}.avsc is compatible with the latest ${subject}`),
-        );
+        out.push(ok(id, `${fileOf(kind)} is compatible with the latest ${subject}`));
       }
     } catch (err) {
       out.push(error(id, `checking ${subject} failed: ${errMessage(err)}`, 'see the registry log'));

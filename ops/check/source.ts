@@ -142,7 +142,7 @@ export async function checkSource(
         out.push(
           ok(
             'source.columns',
-            `${contract.columns.length} columns match the contract${m.extra.length ? ` (not captured: ${m.extra.map((c) => c.name).join(', ')}; to capture them: pgcdc contract generate --force --table ${table}, review)` : ''}`,
+            `${contract.columns.length} columns match the contract${extraNote(src, table, m.extra)}`,
           ),
         );
       }
@@ -388,4 +388,25 @@ async function checkSlotItself(
       ? info('source.slot', `${msg}; streamed right now by pid ${s.activePid} (a running producer)`)
       : ok('source.slot', msg),
   ];
+}
+
+/**
+ * The table's columns outside the contract: not captured (pinned mode, and NOT NULL ones in either
+ * mode), or added to the events by automatic schema changes (docs/contracts.md, Schema changes).
+ */
+export function extraNote(src: SourceConfig, table: string, extra: PgColumn[]): string {
+  if (extra.length === 0) return '';
+  const names = (cs: PgColumn[]) => cs.map((c) => c.name).join(', ');
+  const pin = `pgcdc contract generate --force --table ${table}, review`;
+  if (src.schemaChanges !== 'automatic') return ` (not captured: ${names(extra)}; to capture them: ${pin})`;
+  const nullable = extra.filter((c) => !c.notNull);
+  const notNull = extra.filter((c) => c.notNull);
+  return ` (${[
+    nullable.length
+      ? `captured by automatic schema changes as an evolved contract version: ${names(nullable)}; to pin them: ${pin}`
+      : '',
+    notNull.length ? `not captured, NOT NULL is not a BACKWARD-compatible addition: ${names(notNull)}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ')})`;
 }

@@ -141,6 +141,11 @@ export class TransactionAssembler {
     t.columns = contract.columns;
   }
 
+  /** The contract the table's events are assembled with now (`schema.table`). */
+  contractOf(table: string): TableContract | undefined {
+    return this.tables.get(table)?.contract;
+  }
+
   /** Feed one pgoutput message with the WAL position of its XLogData; returns what it produced. */
   push(msg: Pgoutput.Message, walLsn: string): SourceItem[] {
     switch (msg.tag) {

@@ -11,7 +11,9 @@
 //     left out, as in pinned mode (the assembler's drift warning names it);
 //   - a column of the contract whose type changed stops the stream (SchemaMismatchError) before
 //     any event of the new shape is published; a NOT NULL column gone stops in the assembler.
-// The catalog is asked once per Relation message (rare: one per table per session, one per DDL).
+// The catalog is asked once per Relation message (rare: one per table per session, one per DDL),
+// and once per table at a session's start and before each snapshot run (evolveFromCatalog; the
+// session's tables, producers/captured-tables.ts, serialize the two and keep the wider contract).
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';

@@ -23,6 +23,9 @@ export function combineSnapshotFeeds(feeds: SnapshotFeed[]): SnapshotFeed {
     async stop() {
       await Promise.all(feeds.map((f) => f.stop()));
     },
+    evolve(contract) {
+      for (const feed of feeds) feed.evolve(contract);
+    },
     mayBeUnread(key, table) {
       return feeds.some((f) => f.mayBeUnread(key, table));
     },

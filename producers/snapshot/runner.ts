@@ -14,7 +14,7 @@ import type { Logger } from '../../pipeline/observability/logger.ts';
 import type { Metrics } from '../../pipeline/observability/metrics.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { SourceItem } from '../postgres/assembler.ts';
-import type { Row } from '../../schemas/contract.ts';
+import type { Row, TableContract } from '../../schemas/contract.ts';
 import { formatLsn, type Lsn } from '../../schemas/lsn.ts';
 import { SOURCE_SESSION_OPTIONS } from '../postgres/replication.ts';
 import { AckTracker, ClosedChunks, Stopped, Waker } from './acks.ts';
@@ -38,6 +38,8 @@ import { estimateRows, maxKey } from './source.ts';
 import { mayBeUnread, type SnapshotProgress } from './unread.ts';
 import { SnapshotWindow } from './window.ts';
 
+const nameOf = (c: { schema: string; table: string }) => `${c.schema}.${c.table}`;
+
 /** An idle feed also looks at its checkpoint row this often (signals make it look at once). */
 const IDLE_RECHECK_MS = 30_000;
 
@@ -54,6 +56,12 @@ export interface SnapshotFeedDeps {
   now?: () => number;
   /** the connection factory (source role for reads, position role for checkpoints) */
   pg?: PgConnections;
+  /**
+   * The table's contract as it is now, asked before each snapshot run (source.schemaChanges
+   * automatic: evolved from the catalog first, producers/captured-tables.ts); default
+   * `events.contract` throughout.
+   */
+  contractNow?: () => Promise<TableContract>;
 }
 
 export interface SnapshotFeedState {
@@ -78,6 +86,8 @@ export interface SnapshotFeed {
    * own) yet (unread.ts): publish its updates complete.
    */
   mayBeUnread(key: Row, table?: string): boolean;
+  /** A table's contract evolved by added columns: chunks read from here on carry them. */
+  evolve(contract: TableContract): void;
 }
 
 export function newSnapshotId(now = Date.now()): string {
@@ -248,6 +258,11 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     },
   };
   const reader = new ChunkReader(loopDeps);
+  // the reader and the chunk loop read `loopDeps.contract` per chunk; it only ever widens
+  const widen = (evolved: TableContract) => {
+    if (nameOf(evolved) === table && evolved.columns.length > loopDeps.contract.columns.length)
+      loopDeps.contract = evolved;
+  };
 
   const jobs = new JobPlanner(loopDeps, deps.slotCreated ?? false);
 
@@ -259,6 +274,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
       while (!stopping) {
         const job = await jobs.next();
         if (job) {
+          if (deps.contractNow) widen(await deps.contractNow());
           state.snapshotId = job.snapshotId!;
           progress = { phase: 'running', lastKey: job.lastKey, pending: new Set(job.pendingKeys) };
           await runSnapshot(loopDeps, reader, job);
@@ -304,5 +320,6 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     state: () => ({ ...state, table }),
     // another table's key is not this feed's to judge (several tables: combineSnapshotFeeds)
     mayBeUnread: (key, of) => (of === undefined || of === table) && mayBeUnread(progress, contract, key),
+    evolve: widen,
   };
 }
