@@ -113,6 +113,12 @@ export class PeerSink implements Sink {
         cause: err,
         hint: 'the sink role needs superuser or EXECUTE on the replication-origin functions (docs/peers.md, Privileges; pgcdc check)',
       });
+    if (code === '53400')
+      return new PgcdcError(message, {
+        retriable: true,
+        cause: err,
+        hint: 'every replication origin keeps a place from its first use until it is dropped: drop the unused ones (pg_replication_origin_status lists them; pg_replication_origin_drop) or raise max_replication_slots (18+: max_active_replication_origins); pgcdc check counts them',
+      });
     // "replication origin ... is already active for PID": the previous session is still ending
     if (code === '55000' || classifyPgError(err, '') === 'transient')
       return new UnavailableError(message, { cause: err });
