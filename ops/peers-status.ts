@@ -7,7 +7,7 @@ import type { Config } from '../pipeline/config/schema.ts';
 import { describeError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import { redactUrl } from '../pipeline/observability/logger.ts';
-import { linkName, nodeConfig, peersOf } from '../pipeline/peers.ts';
+import { linkLabel, linkName, nodeConfig, peersOf } from '../pipeline/peers.ts';
 import type { PgConnections } from '../pipeline/postgres.ts';
 import { conflictsTableName } from '../consumers/peer/sql.ts';
 import { quoteIdent as q } from '../consumers/postgres/table.ts';
@@ -22,6 +22,8 @@ export interface LastConflict {
 }
 
 export interface PeerLinkView extends Omit<TargetView, 'name' | 'type'> {
+  /** both ends, `<from>-><to>`, as the conflict log and the metric name the link */
+  link: string;
   from: string;
   to: string;
   /** conflicts this link met at `to` (rows of the conflict log there); null: unreadable */
@@ -86,6 +88,7 @@ export async function gatherPeersStatus(
         const mine = c?.byFrom.get(node.name);
         return [
           {
+            link: linkLabel(node.name, to.name),
             from: node.name,
             to: to.name,
             ...rest,
@@ -113,7 +116,11 @@ export async function gatherPeersStatus(
   };
 }
 
-/** The conflict log at a node, counted per link (the node the arriving change came from). */
+/**
+ * The conflict log at a node, counted per link (the node the arriving change came from: the link's
+ * source end, `<from>-><to>`; rows logged before links were named by both ends say `to_<to>`, and
+ * their remote version names the node).
+ */
 async function readConflicts(nc: Config, connections: PgConnections): Promise<NodeConflicts> {
   const client = connections.client(nc.source.url, 'ops', 'pgcdc-status');
   client.on('error', () => undefined);
@@ -130,9 +137,12 @@ async function readConflicts(nc: Config, connections: PgConnections): Promise<No
       resolution: string;
       key: unknown;
     }>(
-      `SELECT DISTINCT ON (remote_version->>'node') remote_version->>'node' AS from,
-              count(*) OVER (PARTITION BY remote_version->>'node')::int AS count, at, kind, resolution, key
-         FROM ${table} ORDER BY remote_version->>'node', id DESC`,
+      `WITH c AS (SELECT CASE WHEN strpos(link, '->') > 0 THEN split_part(link, '->', 1)
+                              ELSE remote_version->>'node' END AS from, id, at, kind, resolution, key
+                    FROM ${table})
+       SELECT DISTINCT ON (c.from) c.from, count(*) OVER (PARTITION BY c.from)::int AS count,
+              at, kind, resolution, key
+         FROM c ORDER BY c.from, id DESC`,
     );
     const byFrom = new Map(
       rows.rows.map((r) => [

@@ -1,7 +1,8 @@
 // A peers mesh at run time (docs/peers.md): from the one configuration with a `peers` section,
 // derives each node's own pipeline configuration (its producer: slot pgcdc_<mesh>_<node>, topic
 // prefix <kafka.topicPrefix>.<node>, only local changes published; its links: one target per
-// other node, `to_<other>`, applying this node's topic there through a PeerSink) and starts the
+// other node, `to_<other>` (its consumer group), applying this node's topic there through a
+// PeerSink; logs, metrics and the conflict log name a link by both ends, `<from>-><to>`) and starts the
 // processes of one node, or of all of them in one process for the demo. The stages themselves
 // are the ordinary ones from the composition root.
 import { PeerSink, type PeerLink } from '../consumers/peer/sink.ts';
@@ -13,7 +14,10 @@ import { contractOf, PostgresTargetSchema } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
 import type { SupervisedConsumer, SupervisedProducer } from './supervision/supervise.ts';
 
+/** The target (and consumer group) name of the link into `to`, in the configuration of its source node. */
 export const linkName = (to: string) => `to_${to}`;
+/** How logs, metrics, status and the conflict log name a link: both ends (several links lead into one node). */
+export const linkLabel = (from: string, to: string) => `${from}->${to}`;
 export const peerSlot = (peers: PeersConfig, node: string) => `pgcdc_${peers.mesh}_${node}`;
 export const peerPublication = (peers: PeersConfig) => `pgcdc_${peers.mesh}_pub`;
 export const peerTopicPrefix = (config: Config, node: string) => `${config.kafka.topicPrefix}.${node}`;
@@ -73,6 +77,7 @@ export function peerLink(config: Config, from: string, to: string): PeerLink {
   const peers = peersOf(config);
   return {
     name: linkName(to),
+    label: linkLabel(from, to),
     mesh: peers.mesh,
     from,
     to,
@@ -110,7 +115,7 @@ export async function startPeerNode(app: App, name: string): Promise<RunningNode
       .filter((n) => n.name !== name)
       .map((from) => {
         const link = peerLink(app.config, from.name, name);
-        const linkLogger = logger.child({ link: `${from.name}->${name}` });
+        const linkLogger = logger.child({ link: link.label });
         const fromApp: App = { ...app, logger: linkLogger, config: nodeConfig(app.config, from.name) };
         return startConsumer(fromApp, link.name, {
           sink: () => new PeerSink(link, contract, linkLogger, app.pg, conflicts),

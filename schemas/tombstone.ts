@@ -6,13 +6,17 @@
 // while the cleaner runs can therefore see an older row of a key, then only its tombstone: Kafka
 // guarantees the tombstone (for delete.retention.ms), not the delete event. So a tombstone is a
 // delete, guarded by the position in its headers like any other event. A tombstone right after
-// its own delete event (the normal case) repeats it and is skipped.
+// its own delete event (the normal case) repeats it and is skipped. The headers also carry the
+// delete's source commit time: a tombstone read apart from its delete event (another chunk, a
+// restart between the two) is that delete, so it carries the delete's version, not the later time
+// Kafka received it (a peers mesh decides conflicts by commit time, docs/peers.md).
 import type { InMessage } from '../pipeline/kafka/port.ts';
 import type { ChangeEvent } from './contract.ts';
 
 export const EVENT_ID_HEADER = 'pgcdc-event-id';
 export const COMMIT_LSN_HEADER = 'pgcdc-commit-lsn';
 export const SEQ_HEADER = 'pgcdc-seq';
+export const COMMIT_TS_HEADER = 'pgcdc-commit-ts-us';
 
 /** Headers of the tombstone that follows a delete event. */
 export function tombstoneHeaders(deleteEvent: ChangeEvent): Record<string, string> {
@@ -20,6 +24,7 @@ export function tombstoneHeaders(deleteEvent: ChangeEvent): Record<string, strin
     [EVENT_ID_HEADER]: deleteEvent.event_id,
     [COMMIT_LSN_HEADER]: deleteEvent.source.commit_lsn.toString(),
     [SEQ_HEADER]: deleteEvent.source.seq.toString(),
+    [COMMIT_TS_HEADER]: deleteEvent.source.ts_us.toString(),
   };
 }
 
@@ -48,6 +53,9 @@ export function tombstoneDelete(
     return undefined;
   }
   const tsMs = BigInt(Math.max(0, Math.trunc(m.timestampMs)));
+  // tombstones written before the commit time was a header: the time Kafka received them (later)
+  const committed = m.headers[COMMIT_TS_HEADER];
+  const tsUs = committed !== undefined && /^\d+$/.test(committed) ? BigInt(committed) : tsMs * 1000n;
   return {
     before: null,
     after: null,
@@ -63,7 +71,7 @@ export function tombstoneDelete(
       commit_lsn: BigInt(lsn),
       seq: BigInt(seq),
       tx_id: null,
-      ts_us: tsMs * 1000n,
+      ts_us: tsUs,
       snapshot: false,
     },
     op: 'd',

@@ -1,5 +1,6 @@
 // The peers mesh's own metric: pgcdc_peer_conflicts_total{link,kind,resolution}, one count per
-// conflict a peer sink logged (docs/peers.md). Registered once per registry, shared by its links.
+// conflict a peer sink logged (docs/peers.md); `link` names both ends, `<from>-><to>`. Registered
+// once per registry, shared by its links.
 import { Counter, type Registry } from 'prom-client';
 
 export type ConflictCounter = Counter<'link' | 'kind' | 'resolution'>;
@@ -10,7 +11,7 @@ export function peerConflictsCounter(registry: Registry): ConflictCounter {
   if (existing) return existing as ConflictCounter;
   return new Counter({
     name,
-    help: 'conflicts a peer link logged (table <table>_pgcdc_conflicts at the node), by kind and resolution',
+    help: 'conflicts a peer link (from->to) logged (table <table>_pgcdc_conflicts at the node to), by kind and resolution',
     labelNames: ['link', 'kind', 'resolution'] as const,
     registers: [registry],
   });

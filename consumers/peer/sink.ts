@@ -38,8 +38,10 @@ import { currentVersion, decide, type Current, type Version, type VersionOrder }
 
 /** One link of the mesh: `from`'s topic applied at node `to` (this sink's database). */
 export interface PeerLink {
-  /** link name (the target name): `to_<to>` in the configuration of node `from` */
+  /** link name (the target and consumer group name): `to_<to>` in the configuration of node `from` */
   name: string;
+  /** both ends, `<from>-><to>`: the link in the conflict log, the metric and messages */
+  label: string;
   mesh: string;
   from: string;
   to: string;
@@ -72,7 +74,7 @@ export class PeerSink implements Sink {
   }
 
   async open(): Promise<void> {
-    if (this.closed) throw new PgcdcError(`peer link ${this.link.name}: sink is closed`);
+    if (this.closed) throw new PgcdcError(`peer link ${this.link.label}: sink is closed`);
     const client = this.pg.client(this.link.url, 'target', `pgcdc-peer:${this.link.from}->${this.link.to}`);
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'peer connection error'));
     try {
@@ -103,13 +105,19 @@ export class PeerSink implements Sink {
 
   private failure(err: unknown): PgcdcError {
     if (err instanceof PgcdcError) return err;
-    const message = `peer link ${this.link.name}: ${(err as Error).message}`;
+    const message = `peer link ${this.link.label}: ${(err as Error).message}`;
     const code = (err as { code?: string }).code;
     if (code === '42501')
       return new PgcdcError(message, {
         retriable: true,
         cause: err,
         hint: 'the sink role needs superuser or EXECUTE on the replication-origin functions (docs/peers.md, Privileges; pgcdc check)',
+      });
+    if (code === '53400')
+      return new PgcdcError(message, {
+        retriable: true,
+        cause: err,
+        hint: 'every replication origin keeps a place from its first use until it is dropped: drop the unused ones (pg_replication_origin_status lists them; pg_replication_origin_drop) or raise max_replication_slots (18+: max_active_replication_origins); pgcdc check counts them',
       });
     // "replication origin ... is already active for PID": the previous session is still ending
     if (code === '55000' || classifyPgError(err, '') === 'transient')
@@ -171,7 +179,7 @@ export class PeerSink implements Sink {
       // a local writer inserted the key after the sink looked: decide again against its row
     }
     throw new UnavailableError(
-      `peer link ${this.link.name}: key ${JSON.stringify(String(Object.values(e.key)[0]))} keeps changing under the apply; retrying`,
+      `peer link ${this.link.label}: key ${JSON.stringify(String(Object.values(e.key)[0]))} keeps changing under the apply; retrying`,
     );
   }
 
@@ -265,7 +273,7 @@ export class PeerSink implements Sink {
     incoming: Version,
   ): Promise<ConflictRecord> {
     const record: ConflictRecord = {
-      link: this.link.name,
+      link: this.link.label,
       ...conflict,
       key: e.key,
       localVersion: current.state === 'none' ? undefined : current.version,
@@ -280,7 +288,7 @@ export class PeerSink implements Sink {
 
   /** After the commit: the metric and one audit line per conflict (versions, no row values). */
   private report(r: ConflictRecord): void {
-    this.conflicts?.inc({ link: this.link.name, kind: r.kind, resolution: r.resolution });
+    this.conflicts?.inc({ link: this.link.label, kind: r.kind, resolution: r.resolution });
     audit(
       this.logger,
       'warn',

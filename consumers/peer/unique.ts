@@ -20,7 +20,7 @@ export function uniqueViolation(err: unknown, _t: TargetTable): string | undefin
 
 export interface UniqueContext {
   table: TargetTable;
-  link: { name: string; onUniqueConflict: 'resolve' | 'keep-local'; order: VersionOrder };
+  link: { label: string; onUniqueConflict: 'resolve' | 'keep-local'; order: VersionOrder };
   event: DecodedEvent;
   incoming: Version;
   /** unique index name from the violation */
@@ -45,7 +45,7 @@ export async function resolveUnique(
   const holder = await ctx.current(holderKey);
   const holderVersion = holder.state === 'none' ? undefined : holder.version;
   const record = (resolution: string): ConflictRecord => ({
-    link: ctx.link.name,
+    link: ctx.link.label,
     kind: 'unique',
     resolution,
     key: e.key,

@@ -1,5 +1,5 @@
 // The peers bench (`pgcdc-dev bench-peers`, docs/peers.md "Performance"): a mesh of N nodes on the
-// local stack (dev/peers/mesh.ts), every node in this process, a total write rate spread evenly
+// local stack, set up as the demo sets it up (dev/peers/start.ts), every node in this process, a total write rate spread evenly
 // over the nodes on a shared key set (so some writes conflict), for a fixed time. Measures:
 // - replication latency: for each change a link applied, the node's apply time (the `updated_at`
 //   of the key's version row beside the table) minus the change's source commit time (its
@@ -8,20 +8,11 @@
 // - convergence time: from the last write's commit to the moment every node's SQL digest is equal.
 // Achieved write rate and conflicts are reported beside them: the rate a loaded machine reaches
 // may fall short of the one asked for.
-import { createApp } from '../../pipeline/compose.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
-import { startPeerNode } from '../../pipeline/peers.ts';
 import { sleep } from '../../pipeline/retry.ts';
 import type { StackUrls } from '../stack/settings.ts';
-import { insertUsers, makeUser, rng } from '../verify/seed.ts';
-import {
-  conflictCounts,
-  digests,
-  prepareMesh,
-  resetMeshKafka,
-  slotsReady,
-  withClient,
-} from '../peers/mesh.ts';
+import { conflictCounts, digests, withClient } from '../peers/mesh.ts';
+import { seedUsers, startDevMesh, waitFor } from '../peers/start.ts';
 import { startMeshWriter } from '../peers/writer.ts';
 import { percentile } from './stats.ts';
 
@@ -48,14 +39,6 @@ export interface PeersBenchResult {
   rows: number;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 /** Polls every node's version rows for applies newer than the last poll; collects latencies. */
 function latencySampler(urls: string[]) {
   const since = new Map(urls.map((u) => [u, 0n]));
@@ -80,20 +63,13 @@ function latencySampler(urls: string[]) {
 }
 
 export async function runPeersBench(urls: StackUrls, o: PeersBenchOptions): Promise<PeersBenchResult> {
-  const mesh = await prepareMesh(urls, 'bench', o.nodes);
-  const app = createApp(mesh.config, createLogger({ level: 'error' }));
-  await resetMeshKafka(app, mesh.config);
-  const running = await Promise.all(mesh.nodes.map((x) => startPeerNode(app, x.name)));
+  const { mesh, stop } = await startDevMesh(urls, {
+    name: 'bench',
+    nodes: o.nodes,
+    logger: createLogger({ level: 'error' }),
+  });
   try {
-    await until('every slot', () => slotsReady(mesh), 180_000);
-    const r = rng(11);
-    await withClient(mesh.nodes[0]!.url, (c) =>
-      insertUsers(
-        c,
-        Array.from({ length: o.keys }, (_, i) => makeUser(r, i)),
-      ),
-    );
-    await until('the seeded users at every node', async () => (await digests(mesh)).equal, 300_000);
+    await seedUsers(mesh, o.keys, 11);
     o.log(`${o.keys} users at every node; writing ${o.rate}/s over ${o.nodes} nodes for ${o.seconds} s`);
     const sampler = latencySampler(mesh.nodes.map((x) => x.url));
     await sampler.poll(); // the seed's applies are not part of the measurement
@@ -111,7 +87,7 @@ export async function runPeersBench(urls: StackUrls, o: PeersBenchOptions): Prom
     const wrote = Date.now() - t0;
     const last = Math.max(...stats.map((s) => s.lastCommitAt));
     let converged = 0;
-    await until(
+    await waitFor(
       'every node to hold the same rows',
       async () => {
         await sampler.poll();
@@ -146,6 +122,6 @@ export async function runPeersBench(urls: StackUrls, o: PeersBenchOptions): Prom
       rows: (await digests(mesh)).by[mesh.nodes[0]!.name]!.rows,
     };
   } finally {
-    for (const n of running) await n.stop();
+    await stop();
   }
 }

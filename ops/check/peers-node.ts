@@ -11,6 +11,12 @@ export interface NodeFacts {
   track_commit_timestamp: string;
   /** how many replication origins can be in use at once on the server (max_replication_slots before 18) */
   origin_capacity: number;
+  /**
+   * origins of other meshes (or left over) holding one of those places: an origin keeps its place
+   * (and its progress) from its first use until it is dropped, running or not. Undefined: the
+   * role may not read pg_replication_origin_status.
+   */
+  origins_held_elsewhere?: string[] | undefined;
   role: string;
   rolsuper: boolean;
   /** the ORIGIN_FUNCTIONS the role may not execute */
@@ -98,6 +104,15 @@ export function judgeNode(f: NodeFacts, nodes: number, src: SourceConfig): Check
   else
     out.push(ok('origins', `role ${f.role} may use replication origins${f.rolsuper ? ' (superuser)' : ''}`));
   const linksIn = nodes - 1;
+  const held = f.origins_held_elsewhere ?? [];
+  if (f.origin_capacity >= linksIn && f.origin_capacity - held.length < linksIn)
+    out.push(
+      error(
+        'origin_capacity',
+        `the server lets ${f.origin_capacity} replication origins be in use at once, and ${held.length} other origins hold a place (${held.slice(0, 5).join(', ')}${held.length > 5 ? ', ...' : ''}): the ${linksIn} links into this node need one each, or they cannot start ("could not find free replication state slot")`,
+        `drop the origins no longer used (SELECT pg_replication_origin_drop('<name>')), or raise ${f.version >= 180000 ? 'max_active_replication_origins' : 'max_replication_slots'} and restart PostgreSQL`,
+      ),
+    );
   if (f.origin_capacity < linksIn)
     out.push(
       error(

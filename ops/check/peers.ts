@@ -4,6 +4,7 @@
 // peer-specific facts: server version, track_commit_timestamp, the replication-origin functions,
 // room for the links' origins, write privileges, the tables and trigger beside the table). Results
 // carry the node in their id (`peers.<node>.<check>`). Reads only; nothing is created anywhere.
+import type pg from 'pg';
 import type { Config } from '../../pipeline/config/schema.ts';
 import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
 import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
@@ -73,11 +74,30 @@ async function readFacts(nc: Config, connections: PgConnections): Promise<NodeFa
   try {
     await client.connect();
     const r = await client.query<NodeFacts>(NODE_FACTS_SQL, [nc.source.schema, nc.source.table]);
-    return r.rows[0];
+    const facts = r.rows[0];
+    if (facts) facts.origins_held_elsewhere = await originsHeldElsewhere(client, nc);
+    return facts;
   } catch {
     return undefined; // checkSource says why
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Origins outside this mesh that hold one of the server's origin places (undefined when the role
+ * may not read pg_replication_origin_status: superuser or pg_read_all_stats can).
+ */
+async function originsHeldElsewhere(client: pg.Client, nc: Config): Promise<string[] | undefined> {
+  const prefix = `pgcdc\\_${peersOf(nc).mesh}\\_%`;
+  try {
+    const r = await client.query<{ name: string }>(
+      `SELECT external_id AS name FROM pg_replication_origin_status WHERE external_id NOT LIKE $1 ORDER BY 1`,
+      [prefix],
+    );
+    return r.rows.map((x) => x.name);
+  } catch {
+    return undefined;
   }
 }
 

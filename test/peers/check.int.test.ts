@@ -107,6 +107,44 @@ describe('pgcdc check, peers', () => {
     }
   }, 180_000);
 
+  it('origins of another mesh holding the places the links need: an error naming them', async () => {
+    // an origin keeps one of the server's max_replication_slots places from its first use until it
+    // is dropped: 3 left over of 4 leave 1 for the 2 links into c
+    const cluster = await startTinyCluster({
+      wal_level: 'logical',
+      track_commit_timestamp: 'on',
+      max_replication_slots: '4',
+    });
+    try {
+      await withClient(cluster.url(), (c) => c.query(`CREATE DATABASE peer_c`));
+      await createUsersTable(cluster.url('peer_c'));
+      const leftovers = ['pgcdc_old_a_c', 'pgcdc_old_b_c', 'pgcdc_old_d_c'];
+      await withClient(cluster.url(), async (c) => {
+        for (const o of leftovers) {
+          await c.query(`SELECT pg_replication_origin_create($1)`, [o]);
+          await c.query(`SELECT pg_replication_origin_session_setup($1)`, [o]);
+          await c.query(`SELECT pg_replication_origin_session_reset()`);
+        }
+      });
+      const full = await check(setUrl('c', cluster.url('peer_c')));
+      expect(find(full, 'peers.c.origin_capacity')).toMatchObject({
+        level: 'ERROR',
+        fix: expect.stringMatching(/pg_replication_origin_drop/) as unknown,
+      });
+      expect(find(full, 'peers.c.origin_capacity')?.message).toMatch(/3 other origins hold a place/);
+      expect(find(full, 'peers.a.origin_capacity')).toBeUndefined();
+      // the printed fix clears it
+      await withClient(cluster.url(), async (c) => {
+        for (const o of leftovers) await c.query(`SELECT pg_replication_origin_drop($1)`, [o]);
+      });
+      expect(
+        find(await check(setUrl('c', cluster.url('peer_c'))), 'peers.c.origin_capacity'),
+      ).toBeUndefined();
+    } finally {
+      await cluster.stop();
+    }
+  }, 180_000);
+
   it('an unreachable node and two nodes on one database are errors', async () => {
     const port = await freePort();
     const down = new URL(ctx.env.url('c'));

@@ -112,6 +112,16 @@ describe('peers: conflicting writes converge', () => {
       });
       const remoteWins = compareVersions(v(c.remote_version), v(c.local_version!), order) > 0;
       expect(remoteWins, JSON.stringify(c)).toBe(c.resolution === 'applied-remote');
+      // the link that met it, by both ends: from the arriving change's node to the logging node
+      expect(c.link).toBe(`${c.remote_version.node as string}->${c.node}`);
     }
+    // the metric counts the same conflicts, per link by both ends
+    const metric = await mesh.app.metrics.registry.getSingleMetric('pgcdc_peer_conflicts_total')?.get();
+    const byLink = new Map<string, number>();
+    for (const s of metric?.values ?? [])
+      byLink.set(String(s.labels.link), (byLink.get(String(s.labels.link)) ?? 0) + s.value);
+    const logged = new Map<string, number>();
+    for (const c of log) logged.set(c.link, (logged.get(c.link) ?? 0) + 1);
+    expect(Object.fromEntries(byLink)).toEqual(Object.fromEntries(logged));
   }, 420_000);
 });

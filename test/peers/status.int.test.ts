@@ -39,6 +39,7 @@ describe('peers: status', () => {
       { timeoutMs: 90_000, intervalMs: 1000, what: `every link caught up: ${JSON.stringify(s?.links)}` },
     );
     expect(s!.nodes.map((n) => n.name)).toEqual(['a', 'b', 'c']);
+    for (const l of s!.links) expect(l.link).toBe(`${l.from}->${l.to}`);
     expect(s!.links.map((l) => `${l.from}->${l.to}`).sort()).toEqual(
       ['a->b', 'a->c', 'b->a', 'b->c', 'c->a', 'c->b'].sort(),
     );

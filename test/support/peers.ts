@@ -13,9 +13,9 @@ import { resetMeshKafka } from '../../dev/peers/mesh.ts';
 import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import type { Config } from '../../pipeline/config/schema.ts';
-import { topicFor } from '../../pipeline/config/schema.ts';
+import { groupFor, topicFor } from '../../pipeline/config/schema.ts';
 import type { App } from '../../pipeline/compose.ts';
-import { nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
+import { linkName, nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, withClient, type FreshDatabase } from './database.ts';
 import { withDeadline } from './deadline.ts';
@@ -245,4 +245,37 @@ export async function waitSlotsConsistent(
         ).rowCount === 1,
       { timeoutMs: 120_000, what: `the slot of ${name}${detail(name)}` },
     );
+}
+
+/**
+ * Every link's consumer group committed every offset of its source node's topic: each change (and
+ * tombstone) published so far has been decided at every other node.
+ */
+export async function linksCaughtUp(env: MeshEnv, app: App, timeoutMs = 120_000): Promise<void> {
+  const admin = app.kafka.admin();
+  await admin.connect();
+  try {
+    for (const from of env.nodes) {
+      const nc = nodeConfig(env.config, from.name);
+      const topic = topicFor(nc.kafka, nc.source);
+      for (const to of env.nodes.filter((x) => x.name !== from.name)) {
+        const group = groupFor(nc.kafka, { name: linkName(to.name) });
+        await waitUntil(
+          async () => {
+            const [ends, done] = await Promise.all([
+              admin.topicOffsets(topic),
+              admin.groupOffsets(group, topic),
+            ]);
+            return ends.every((p) => {
+              const at = done.find((d) => d.partition === p.partition)?.offset ?? -1n;
+              return p.high === p.low || at >= p.high;
+            });
+          },
+          { timeoutMs, intervalMs: 250, what: `link ${from.name}->${to.name} to apply all of ${topic}` },
+        );
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }

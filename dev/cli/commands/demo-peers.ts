@@ -5,9 +5,8 @@
 // re-inserts) and two people registering the same email at two nodes. Ends when every node holds
 // the same rows, shown by an independent check (an SQL digest of each node, and the row-by-row
 // comparison of dev/verify/compare.ts), with the conflict counts per node and the mesh's status.
-import { createApp, type App } from '../../../pipeline/compose.ts';
+import type { App } from '../../../pipeline/compose.ts';
 import { createLogger } from '../../../pipeline/observability/logger.ts';
-import { startPeerNode, type RunningNode } from '../../../pipeline/peers.ts';
 import { createPgConnections } from '../../../pipeline/postgres.ts';
 import { formatPeersStatus } from '../../../ops/peers-format.ts';
 import { gatherPeersStatus } from '../../../ops/peers-status.ts';
@@ -16,17 +15,9 @@ import { useColour } from '../../../cli/colour.ts';
 import { stackSettingsFromEnv } from '../../stack/settings.ts';
 import { stackDown, stackUp } from '../../stack/stack.ts';
 import { compareTables, describeComparison } from '../../verify/compare.ts';
-import { insertUsers, makeUser, rng } from '../../verify/seed.ts';
 import { redactSecrets } from '../../redact.ts';
-import {
-  conflictCounts,
-  digests,
-  prepareMesh,
-  resetMeshKafka,
-  slotsReady,
-  withClient,
-  type DevMesh,
-} from '../../peers/mesh.ts';
+import { conflictCounts, digests, withClient, type DevMesh } from '../../peers/mesh.ts';
+import { seedUsers, startDevMesh, waitFor } from '../../peers/start.ts';
 import { startMeshWriter } from '../../peers/writer.ts';
 
 export interface PeersDemoOpts {
@@ -42,15 +33,6 @@ const HOT_KEYS = 40;
 const WRITE_SECONDS = 15;
 const RATE_PER_NODE = 40;
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return Date.now() - t0;
-}
-
 export async function runPeersDemo(opts: PeersDemoOpts): Promise<void> {
   const n = Number(opts.peers);
   if (!Number.isInteger(n) || n < 2 || n > 8) throw new Error('--peers takes a number of nodes from 2 to 8');
@@ -59,8 +41,6 @@ export async function runPeersDemo(opts: PeersDemoOpts): Promise<void> {
   const up = await stackUp(settings, (m) => say(m));
   let ok = false;
   try {
-    const mesh = await prepareMesh(up.urls, 'demo', n);
-    say(`${n} nodes: ${mesh.nodes.map((x) => `${x.name} = ${x.url}`).join(', ')}`);
     const logger = createLogger({
       // at the demo's default (warn) every conflict's audit line would show: hundreds; the counts
       // are printed at the end instead (--log-level info shows the pipeline's own lines too)
@@ -68,9 +48,9 @@ export async function runPeersDemo(opts: PeersDemoOpts): Promise<void> {
       pretty: true,
       colour: useColour(process.env, process.stderr.isTTY),
     });
-    const app = createApp(mesh.config, logger);
-    await resetMeshKafka(app, mesh.config);
-    const running = await Promise.all(mesh.nodes.map((x) => startPeerNode(app, x.name)));
+    say(`${n} nodes, each with its own database; starting every node (its producer and its links) ...`);
+    const { mesh, app, stop } = await startDevMesh(up.urls, { name: 'demo', nodes: n, logger });
+    say(`${n} nodes: ${mesh.nodes.map((x) => `${x.name} = ${x.url}`).join(', ')}`);
     try {
       ok = await scenario(mesh, app);
       if (opts.keepRunning) {
@@ -80,7 +60,7 @@ export async function runPeersDemo(opts: PeersDemoOpts): Promise<void> {
         say(`${await untilSignal()}: stopping the mesh`);
       }
     } finally {
-      await stopNodes(running);
+      await stop();
     }
   } finally {
     if (!opts.keepStack && up.started.length > 0) {
@@ -98,21 +78,9 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-async function stopNodes(running: RunningNode[]): Promise<void> {
-  for (const r of running) await r.stop();
-}
-
 async function scenario(mesh: DevMesh, app: App): Promise<boolean> {
   const first = mesh.nodes[0]!;
-  await waitFor('every node to capture changes (its replication slot)', () => slotsReady(mesh));
-  const r = rng(7);
-  await withClient(first.url, (c) =>
-    insertUsers(
-      c,
-      Array.from({ length: SEED_USERS }, (_, i) => makeUser(r, i)),
-    ),
-  );
-  const fed = await waitFor('the seeded users at every node', async () => (await digests(mesh)).equal);
+  const fed = await seedUsers(mesh, SEED_USERS, 7, 180_000);
   say(`${SEED_USERS} users registered at ${first.name} are at every node after ${(fed / 1000).toFixed(1)} s`);
 
   const keys = Array.from({ length: HOT_KEYS }, (_, i) => i + 1);

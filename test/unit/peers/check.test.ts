@@ -40,6 +40,12 @@ describe('judgeNode', () => {
     ['no commit timestamps', { track_commit_timestamp: 'off' }, 'track_commit_timestamp', 'ERROR'],
     ['no origin functions', { origin_missing: ['pg_replication_origin_oid(text)'] }, 'origins', 'ERROR'],
     ['too few origins', { origin_capacity: 1 }, 'origin_capacity', 'ERROR'],
+    [
+      'places held by other origins',
+      { origin_capacity: 10, origins_held_elsewhere: Array.from({ length: 9 }, (_, i) => `other_${i}`) },
+      'origin_capacity',
+      'ERROR',
+    ],
     ['no DELETE', { write_missing: ['DELETE'] }, 'write', 'ERROR'],
     ['tables beside to create', { beside: false }, 'beside', 'WARN'],
     ['cannot create them', { beside: false, can_create: false }, 'beside', 'ERROR'],
@@ -48,6 +54,23 @@ describe('judgeNode', () => {
     const r = judgeNode({ ...sound, ...facts }, 3, src).find((x) => x.id === id);
     expect(r?.level).toBe(level);
     if (level === 'ERROR') expect(r?.fix).toBeTruthy();
+  });
+
+  it('places held by other origins count only when too few are left', () => {
+    expect(
+      levels({ origin_capacity: 10, origins_held_elsewhere: ['x', 'y'] }).origin_capacity,
+    ).toBeUndefined();
+    expect(
+      levels({ origin_capacity: 10, origins_held_elsewhere: undefined }).origin_capacity,
+    ).toBeUndefined();
+    const r = judgeNode(
+      { ...sound, origins_held_elsewhere: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] },
+      3,
+      src,
+    );
+    expect(r.find((x) => x.id === 'origin_capacity')?.message).toMatch(
+      /9 other origins hold a place \(a, b, c, d, e, \.\.\.\)/,
+    );
   });
 
   it('the grant names the missing functions and the role', () => {

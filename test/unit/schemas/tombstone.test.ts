@@ -30,6 +30,7 @@ describe('tombstones', () => {
       'pgcdc-event-id': '16/B374D900:4',
       'pgcdc-commit-lsn': String(0x16b374d900n),
       'pgcdc-seq': '4',
+      'pgcdc-commit-ts-us': '1',
     });
   });
 
@@ -54,6 +55,8 @@ describe('tombstones', () => {
         source: {
           commit_lsn: del.source.commit_lsn,
           seq: 4n,
+          // the delete's commit time, not the time Kafka received the tombstone (later)
+          ts_us: 1n,
           schema: 'public',
           table: 'users',
           snapshot: false,
@@ -61,6 +64,13 @@ describe('tombstones', () => {
         ts_ms: 1_700_000_000_123n,
       });
     }
+  });
+
+  it('written before the commit time was a header: the time Kafka received them', () => {
+    const old = { ...headers };
+    delete old['pgcdc-commit-ts-us'];
+    const e = tombstoneDelete(msg(11n, null, old), undefined, where);
+    expect(e?.source.ts_us).toBe(1_700_000_000_123_000n);
   });
 
   it('without a position (not written by pgcdc) they are ignored', () => {

@@ -103,6 +103,7 @@ describe('publisher: snapshot markers and tombstones', () => {
       'pgcdc-event-id': '48:1',
       'pgcdc-commit-lsn': '48',
       'pgcdc-seq': '0',
+      'pgcdc-commit-ts-us': '0',
     });
     expect(producer.sent.map((m) => [m.key.toString(), m.value?.toString() ?? null])).toEqual([
       ['k1', 'c:16:1'],
