@@ -12,13 +12,29 @@ import type { Sink } from '../sink.ts';
 import type { ApplyContext, ApplyResult, DecodedEvent } from '../sink.ts';
 import type { BatchLease, Persist, RetryingApply } from './retrying.ts';
 
-/** One lane at a time retries a failing target; the others wait until it got through. */
+/** How often a lane waiting for the probing lane checks whether its own batch was given up. */
+export const STALE_CHECK_MS = 100;
+
+/**
+ * One lane at a time retries a failing target; the others wait until it got through. A waiting
+ * lane also goes as soon as its own batch is given up (revoked, consumer stopping): staleness has
+ * no event (kafkajs only answers isStale()), so a waiter looks again every STALE_CHECK_MS instead
+ * of waiting for the probing lane, whose backoff can be seconds.
+ */
 class Probe {
   private prober: object | undefined;
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new Set<() => void>();
   async pass(lane: object, lease: BatchLease): Promise<void> {
     while (this.prober && this.prober !== lane && !lease.isStale())
-      await new Promise<void>((r) => this.waiters.push(r));
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, STALE_CHECK_MS);
+        this.waiters.add(wake);
+      });
   }
   failed(lane: object): void {
     this.prober ??= lane;
@@ -26,7 +42,7 @@ class Probe {
   done(lane: object): void {
     if (this.prober !== lane) return;
     this.prober = undefined;
-    for (const w of this.waiters.splice(0)) w();
+    for (const wake of [...this.waiters]) wake();
   }
 }
 
