@@ -84,6 +84,10 @@ export interface Lanes {
   openFirst(): Promise<void>;
   /** runs fn on a free, opened lane; undefined when the batch was given up while opening it */
   with<T>(lease: BatchLease, fn: (lane: Lane) => Promise<T>): Promise<T | undefined>;
+  /** lanes handling a batch right now, the caller's included */
+  busy(): number;
+  /** resolves when a lane is next released (its batch handled) */
+  nextRelease(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,6 +108,7 @@ export function createLanes(opts: {
   const all: LaneState[] = [first];
   const free: LaneState[] = [first];
   const count = opts.more ? Math.max(1, opts.count) : 1;
+  let releases: (() => void)[] = [];
   const take = (): LaneState => {
     const l = free.pop();
     if (l) return l;
@@ -132,8 +137,13 @@ export function createLanes(opts: {
         return await fn(l);
       } finally {
         free.push(l);
+        const waiting = releases;
+        releases = [];
+        for (const r of waiting) r();
       }
     },
+    busy: () => all.length - free.length,
+    nextRelease: () => new Promise<void>((r) => releases.push(r)),
     async close() {
       for (const l of all) await l.sink.close();
     },

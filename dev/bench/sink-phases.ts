@@ -27,6 +27,7 @@ import { PgcdcDriver } from './pgcdc-driver.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import type { CompareResult, SinkVariant } from './result.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
+import { seedUsersSql, swapBurstSql, SWAP_USERS } from './unique-swaps.ts';
 
 /** `1,3,base` -> variants; `base` needs the other checkout's root. */
 export function parseVariants(list: string, baseRoot: string | undefined): SinkVariant[] {
@@ -117,26 +118,6 @@ export async function compareSinks(
   }));
 }
 
-const SWAP_USERS = 70;
-
-/** The burst: 15 pairs swapped three times (one transaction each), then 20 release/take pairs. */
-const swapBurst: string[] = [
-  ...[0, 1, 2].map(
-    () => `DO $$ DECLARE i int; a text; b text; BEGIN
-      FOR i IN 1..29 BY 2 LOOP
-        SELECT email INTO a FROM users WHERE id = i;
-        SELECT email INTO b FROM users WHERE id = i + 1;
-        UPDATE users SET email = 'tmp-' || i WHERE id = i;
-        UPDATE users SET email = a WHERE id = i + 1;
-        UPDATE users SET email = b WHERE id = i;
-      END LOOP; END $$`,
-  ),
-  ...Array.from({ length: 20 }, (_, k) => [
-    `UPDATE users SET email = 'moved-${31 + 2 * k}-' || txid_current() WHERE id = ${31 + 2 * k}`,
-    `UPDATE users SET email = 'user${31 + 2 * k}@x.io' WHERE id = ${32 + 2 * k}`,
-  ]).flat(),
-];
-
 const EMAILS = `SELECT coalesce(string_agg(id || ':' || email, ',' ORDER BY id), '') AS s FROM public.users`;
 
 /** Seconds from the burst's last commit until the peer's emails equal the source's, per variant. */
@@ -168,14 +149,10 @@ export async function compareSwaps(
         await prepareSlots(r.sourceUrl, r.publication, [r.slot]);
         await d.startSource(r);
         await d.startSink(r);
-        await withPg(r.sourceUrl, (c) =>
-          c.query(
-            `INSERT INTO users (id, email, username) SELECT i, 'user' || i || '@x.io', 'u' || i FROM generate_series(1, ${SWAP_USERS}) i`,
-          ),
-        );
+        await withPg(r.sourceUrl, (c) => c.query(seedUsersSql(SWAP_USERS)));
         await converged(r, d, 300_000);
         await withPg(r.sourceUrl, async (c) => {
-          for (const sql of swapBurst) await c.query(sql);
+          for (const sql of swapBurstSql) await c.query(sql);
         });
         const t0 = Date.now();
         await converged(r, d, 120_000);
