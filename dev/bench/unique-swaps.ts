@@ -35,6 +35,8 @@ export const seedUsersSql = (users: number) =>
  * transaction each), then 20 release/take pairs (31 -> 32, 33 -> 34, ...): about 175 events.
  */
 export const SWAP_USERS = 70;
+/** the events of the burst: 3 x 15 pairs x 3 updates, then 20 x 2 */
+export const SWAP_BURST_EVENTS = 3 * 15 * 3 + 20 * 2;
 export const swapBurstSql: string[] = [
   ...[0, 1, 2].map(() => swapNeighboursSql(1, 30)),
   ...Array.from({ length: 20 }, (_, k) =>
