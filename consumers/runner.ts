@@ -9,7 +9,8 @@
 // Lanes (consumers/group/lanes.ts): with `laneSink`, batches of different partitions are applied
 // at the same time, each by a sink of its own (a Postgres target: a connection each); one
 // partition's batches stay in order. A partition waiting on a unique conflict is woken as soon as
-// another partition of the topic moves on, instead of sleeping out its backoff.
+// another partition of the topic moves on, instead of sleeping out its backoff; while other lanes
+// apply, it waits in place and retries the rest of its batch at once (consumers/group/in-place.ts).
 import type { KafkaConfig, TargetConfig } from '../pipeline/config/schema.ts';
 import { chunkSizeFor, dlqTopicFor, groupFor } from '../pipeline/config/schema.ts';
 import { PgcdcError } from '../pipeline/errors.ts';
@@ -28,6 +29,7 @@ import { chunkBounds } from './group/chunks.ts';
 import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
 import { createOutcomeReporter } from './group/outcome.ts';
+import { createInPlaceWaits } from './group/in-place.ts';
 import { createLanes, type Lane } from './group/lanes.ts';
 import { createPersist, NO_BATCH } from './group/retrying.ts';
 import { createConflictWaits } from './group/waits.ts';
@@ -61,6 +63,15 @@ export interface TargetConsumerDeps {
   restored?: RestoredCounters | undefined;
   /** one info-level apply summary this often (default 10 s); per-chunk lines are debug */
   auditSummaryIntervalMs?: number;
+}
+
+/** The producer creates the topics; a target started first waits for them instead of failing. */
+async function topicsExist(admin: { topicOffsets(topic: string): Promise<unknown[]> }, topics: string[]) {
+  for (const topic of topics) {
+    const parts = await admin.topicOffsets(topic);
+    if (parts.length === 0)
+      throw new PgcdcError(`topic ${topic} does not exist yet`, { hint: 'start the producer' });
+  }
 }
 
 export function createTargetConsumer(deps: TargetConsumerDeps) {
@@ -160,9 +171,18 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   const chunkSize = chunkSizeFor(target);
   // A webhook's batches depend on the chunk: record each span so a redelivery is cut the same.
   const recordSpans = target.type === 'webhook' && target.batchSize > 1;
+  const wokenInPlace = createInPlaceWaits({ lanes, stopping: stopping.signal, enabled: !recordSpans });
 
   /** a partition batch, chunk by chunk, on one lane */
-  async function handleBatch(lane: Lane, batch: PartitionBatch, ctx: BatchContext): Promise<BatchOutcome> {
+  async function handleBatch(lane: Lane, whole: PartitionBatch, ctx: BatchContext): Promise<BatchOutcome> {
+    for (let batch = whole; ; await ctx.heartbeat()) {
+      const outcome = await handleChunks(lane, batch, ctx);
+      if (outcome.kind === 'done' || !(await wokenInPlace(outcome, ctx))) return outcome;
+      batch = { ...batch, messages: batch.messages.filter((m) => m.offset >= outcome.offset) };
+    }
+  }
+
+  async function handleChunks(lane: Lane, batch: PartitionBatch, ctx: BatchContext): Promise<BatchOutcome> {
     for (const [from, to] of chunkBounds(batch, chunkSize)) {
       const chunk = batch.messages.slice(from, to);
       const stale = { kind: 'retry-from', offset: chunk[0]!.offset, afterMs: 0 } as const;
@@ -180,15 +200,6 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     return { kind: 'done' };
   }
 
-  /** The producer creates the topics; a target started first waits for them instead of failing. */
-  const topicsExist = async () => {
-    for (const topic of topicNames) {
-      const parts = await admin.topicOffsets(topic);
-      if (parts.length === 0)
-        throw new PgcdcError(`topic ${topic} does not exist yet`, { hint: 'start the producer' });
-    }
-  };
-
   return {
     id: `consumer:${target.name}`,
     group,
@@ -199,7 +210,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       await persist('opening target', NO_BATCH, () => lanes.openFirst());
       if (!stopping.signal.aborted) book.opened(); // the target is reachable; nothing applied yet
       report.start(deps.auditSummaryIntervalMs ?? 10_000);
-      await persist('waiting for topic', NO_BATCH, topicsExist);
+      await persist('waiting for topic', NO_BATCH, () => topicsExist(admin, topicNames));
       log.info({ topics: topicNames, dlq: dlq.topic }, 'consuming');
       await consumer.run(
         topicNames,

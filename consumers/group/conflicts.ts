@@ -18,7 +18,10 @@ export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 }
  * when it moved past it (applied, or dead-lettered here). Bounded by the partition count.
  */
 export class UniqueConflicts {
-  private readonly waiting = new Map<number, { offset: bigint; attempts: number; dueAt: number }>();
+  private readonly waiting = new Map<
+    number,
+    { offset: bigint; attempts: number; dueAt: number; lockWaits?: number }
+  >();
   constructor(
     private readonly maxAttempts: number,
     private readonly now: () => number = Date.now,
@@ -45,15 +48,29 @@ export class UniqueConflicts {
   waited(
     partition: number,
     offset: bigint,
-    opts: { woken?: boolean } = {},
+    opts: { woken?: boolean; lock?: boolean } = {},
   ): { attempt: number; afterMs: number; counted: boolean } {
     const w = this.waiting.get(partition);
     const now = this.now();
+    if (opts.lock) {
+      // a lock wait (sink: `lock-wait`) is no unique conflict: never an attempt, but its own
+      // growing delay, so a lock held outside the pipeline is not asked for 10 times a second
+      const locks = w?.offset === offset ? (w.lockWaits ?? 0) + 1 : 1;
+      const afterMs = backoffMs(Math.min(locks, 6) + 1, CONFLICT_BACKOFF);
+      const kept = w?.offset === offset ? w : { offset, attempts: 0, dueAt: now };
+      this.waiting.set(partition, { ...kept, lockWaits: locks });
+      return { attempt: kept.attempts, afterMs, counted: false };
+    }
     if (opts.woken && w?.offset === offset && now < w.dueAt)
       return { attempt: w.attempts, afterMs: w.dueAt - now, counted: false };
     const attempt = w?.offset === offset ? w.attempts + 1 : 1;
     const afterMs = backoffMs(Math.min(attempt, 6) + 1, CONFLICT_BACKOFF);
-    this.waiting.set(partition, { offset, attempts: attempt, dueAt: now + afterMs });
+    this.waiting.set(partition, {
+      ...(w?.offset === offset ? w : {}),
+      offset,
+      attempts: attempt,
+      dueAt: now + afterMs,
+    });
     return { attempt, afterMs, counted: true };
   }
 

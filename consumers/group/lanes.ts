@@ -12,13 +12,29 @@ import type { Sink } from '../sink.ts';
 import type { ApplyContext, ApplyResult, DecodedEvent } from '../sink.ts';
 import type { BatchLease, Persist, RetryingApply } from './retrying.ts';
 
-/** One lane at a time retries a failing target; the others wait until it got through. */
+/** How often a lane waiting for the probing lane checks whether its own batch was given up. */
+export const STALE_CHECK_MS = 100;
+
+/**
+ * One lane at a time retries a failing target; the others wait until it got through. A waiting
+ * lane also goes as soon as its own batch is given up (revoked, consumer stopping): staleness has
+ * no event (kafkajs only answers isStale()), so a waiter looks again every STALE_CHECK_MS instead
+ * of waiting for the probing lane, whose backoff can be seconds.
+ */
 class Probe {
   private prober: object | undefined;
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new Set<() => void>();
   async pass(lane: object, lease: BatchLease): Promise<void> {
     while (this.prober && this.prober !== lane && !lease.isStale())
-      await new Promise<void>((r) => this.waiters.push(r));
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, STALE_CHECK_MS);
+        this.waiters.add(wake);
+      });
   }
   failed(lane: object): void {
     this.prober ??= lane;
@@ -26,7 +42,7 @@ class Probe {
   done(lane: object): void {
     if (this.prober !== lane) return;
     this.prober = undefined;
-    for (const w of this.waiters.splice(0)) w();
+    for (const wake of [...this.waiters]) wake();
   }
 }
 
@@ -68,6 +84,10 @@ export interface Lanes {
   openFirst(): Promise<void>;
   /** runs fn on a free, opened lane; undefined when the batch was given up while opening it */
   with<T>(lease: BatchLease, fn: (lane: Lane) => Promise<T>): Promise<T | undefined>;
+  /** lanes handling a batch right now, the caller's included */
+  busy(): number;
+  /** resolves when a lane is next released (its batch handled) */
+  nextRelease(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +108,7 @@ export function createLanes(opts: {
   const all: LaneState[] = [first];
   const free: LaneState[] = [first];
   const count = opts.more ? Math.max(1, opts.count) : 1;
+  let releases: (() => void)[] = [];
   const take = (): LaneState => {
     const l = free.pop();
     if (l) return l;
@@ -116,8 +137,13 @@ export function createLanes(opts: {
         return await fn(l);
       } finally {
         free.push(l);
+        const waiting = releases;
+        releases = [];
+        for (const r of waiting) r();
       }
     },
+    busy: () => all.length - free.length,
+    nextRelease: () => new Promise<void>((r) => releases.push(r)),
     async close() {
       for (const l of all) await l.sink.close();
     },

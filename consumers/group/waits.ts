@@ -32,10 +32,14 @@ export function createConflictWaits(opts: { attempts: number; log: Logger }) {
         bookOf(topic).settled(partition, next);
         return { kind: 'done' };
       }
-      const { offset, error } = retryFrom;
-      const { attempt, afterMs, counted } = bookOf(topic).waited(partition, offset, { woken });
+      const { offset, error, reason } = retryFrom;
+      const lock = reason === 'lock-wait';
+      const { attempt, afterMs, counted } = bookOf(topic).waited(partition, offset, { woken, lock });
       const fields = { partition, offset: offset.toString(), attempt, error };
-      opts.log[counted ? 'info' : 'debug'](fields, 'event waits for another partition');
+      opts.log[counted ? 'info' : 'debug'](
+        fields,
+        lock ? 'event waits for a lock' : 'event waits for another partition',
+      );
       return { kind: 'retry-from', offset, afterMs, wake: wakeups.waiting(topic, partition) };
     },
 

@@ -43,6 +43,15 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 const FAST_PATH_LOCK_TIMEOUT_MS = 100;
 const BEGIN_FAST = `BEGIN; SET LOCAL lock_timeout = ${FAST_PATH_LOCK_TIMEOUT_MS}`;
 const LOCK_NOT_AVAILABLE = '55P03';
+/**
+ * The event-by-event path bounds lock waits the same way: an event that waits for a lock longer
+ * (most often another lane's transaction holding the unique value it takes, while that lane waits
+ * for a value this one holds: a deadlock Postgres breaks only after deadlock_timeout) is a wait
+ * like a secondary-unique conflict: the prefix is committed, which frees what this lane held, and
+ * the event is retried (`lock-wait`, never dead-lettered for it: consumers/group/conflicts.ts).
+ */
+const BEGIN_CAREFUL = BEGIN_FAST;
+const LOCK_WAITS = new Set([LOCK_NOT_AVAILABLE, '40P01']);
 
 export class PostgresSink implements Sink {
   readonly kind = 'postgres';
@@ -328,7 +337,7 @@ export class PostgresSink implements Sink {
   private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
-    await c.query('BEGIN');
+    await c.query(BEGIN_CAREFUL);
     try {
       for (const e of events) {
         await c.query('SAVEPOINT ev');
@@ -341,6 +350,10 @@ export class PostgresSink implements Sink {
           await c.query('ROLLBACK TO SAVEPOINT ev');
           const kind = classifyPgError(err, this.pkConstraint);
           const message = (err as Error).message;
+          if (LOCK_WAITS.has((err as { code?: string }).code ?? '')) {
+            result.retryFrom = { offset: e.offset, reason: 'lock-wait', error: message };
+            break;
+          }
           if (kind === 'rejected') {
             result.deadLetters.push({ offset: e.offset, reason: 'rejected', error: message, cause: err });
             continue;

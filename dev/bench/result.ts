@@ -164,5 +164,11 @@ export interface SinkVariant {
 export interface CompareResult {
   /** per variant (and `raw upsert`): the rates of each repetition and their median */
   sink: { label: string; rates: number[]; median: number | undefined; cpuPer100k: number | undefined }[];
-  swaps: { label: string; seconds: number[]; median: number | undefined }[];
+  swaps: {
+    label: string;
+    seconds: number[];
+    median: number | undefined;
+    /** per repetition: seconds from the last source commit until Kafka held the whole burst */
+    kafkaSeconds?: number[];
+  }[];
 }

@@ -114,11 +114,10 @@ export class Bench {
     const drivers: PipelineDriver[] = [];
     try {
       if (this.opts.only !== 'debezium') drivers.push(this.pgcdcDriver(urls));
+      // another checkout's pgcdc, through the same rounds (interleaved): a before/after in one run
+      if (this.opts.compareTree && this.opts.only !== 'debezium')
+        drivers.push(this.pgcdcDriver(urls, { root: path.resolve(this.opts.compareTree), name: 'compared' }));
       if (this.opts.sourceOnly) {
-        if (this.opts.compareTree)
-          drivers.push(
-            this.pgcdcDriver(urls, { root: path.resolve(this.opts.compareTree), name: 'compared' }),
-          );
         const res = await sourceAbPhases(ctx, drivers);
         this.say(`producer side:\n${renderSourceAb(res, this.opts.events)}`);
         return this.result;

@@ -32,9 +32,9 @@ export const PostgresTargetSchema = z
       ),
     batchSize: positiveInt.default(500).describe('max events applied in one target transaction'),
     applyConnections: positiveInt
-      .default(1)
+      .default(3)
       .describe(
-        'target connections applying partition batches at the same time (one batch each; one partition stays in order); 1 = one partition after another',
+        'target connections applying partition batches at the same time (one batch each; one partition stays in order; the 2nd and later are opened only when that many partitions have batches at once); 1 = one partition after another',
       ),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     mapping: mappingField,

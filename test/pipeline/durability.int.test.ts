@@ -124,74 +124,81 @@ describe('killed processes lose nothing', () => {
     );
   }, 240_000);
 
-  it('consumer SIGKILLed between apply and commit: redelivery is absorbed, the peer ends equal', async () => {
-    const e = await env('killcons');
-    // The peer table exists before the consumer would create it, with a trigger that notifies at
-    // every target COMMIT. The test kills the consumer the moment a commit is announced, before
-    // it has committed the Kafka offsets of that batch; each round then proves from the group's
-    // committed offsets whether the kill really landed between apply and commit.
-    await createPeerTable(e);
-    await query(
-      e.peer.url,
-      `CREATE FUNCTION notify_applied() RETURNS trigger LANGUAGE plpgsql AS $$
+  // with partition lanes (several target connections applying at once) and with one connection
+  it.each([3, 1])(
+    'consumer SIGKILLed between apply and commit: redelivery is absorbed, the peer ends equal (applyConnections %i)',
+    async (applyConnections) => {
+      const e = await env(`killcons${applyConnections}`, { peer: { applyConnections } });
+      // The peer table exists before the consumer would create it, with a trigger that notifies at
+      // every target COMMIT. The test kills the consumer the moment a commit is announced, before
+      // it has committed the Kafka offsets of that batch; each round then proves from the group's
+      // committed offsets whether the kill really landed between apply and commit.
+      await createPeerTable(e);
+      await query(
+        e.peer.url,
+        `CREATE FUNCTION notify_applied() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN PERFORM pg_notify('applied', ''); RETURN NULL; END $$;
        CREATE TRIGGER notify_applied AFTER INSERT OR UPDATE OR DELETE ON users
          FOR EACH STATEMENT EXECUTE FUNCTION notify_applied()`,
-    );
-    const listener = new pg.Client({ connectionString: e.peer.url, ...TEST_CLIENT_TIMEOUTS });
-    await listener.connect();
-    cleanups.push(() => listener.end());
-    await listener.query('LISTEN applied');
-    let onCommit: (() => void) | undefined;
-    listener.on('notification', () => onCommit?.());
-
-    const app = testApp(e.config);
-    const producer = await runInProcess(app, { targets: [] });
-    cleanups.push(() => producer.stop());
-    const writer = continuousWriter(e.source.url, 11);
-    cleanups.push(() => writer.stop());
-    const admin = app.kafka.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
-    const group = groupFor(e.config.kafka, { name: 'peer' });
-    const uncommitted: number[] = [];
-    // At least 3 kills; more (up to 8) until one is proven to have hit the window.
-    for (let round = 0; round < 8 && (round < 3 || !uncommitted.some((n) => n > 0)); round++) {
-      const child = spawnCli(['consume', '-c', e.configFile, '--target', 'peer']);
-      let commits = 0;
-      await waitUntil(
-        () =>
-          new Promise<boolean>((resolve) => {
-            onCommit = () => {
-              if (++commits < 5) return; // let it apply a few batches first
-              child.proc.kill('SIGKILL');
-              onCommit = undefined;
-              resolve(true);
-            };
-          }),
-        { timeoutMs: 60_000, what: `target commits in round ${round}` },
-      ).catch((err: unknown) => {
-        throw new Error(
-          `${String(err)}; ${commits} commits seen; the consumer said:\n${child.output().slice(-4000)}`,
-        );
-      });
-      await child.kill('SIGKILL'); // waits for the exit
-      // Applied but not committed: peer rows written from messages at or after the committed offset.
-      const atPeer = new Set(
-        (await query<{ id: string }>(e.peer.url, 'SELECT _pgcdc_event_id AS id FROM users')).map((r) => r.id),
       );
-      uncommitted.push(await appliedButUncommitted(app.kafka, admin, group, e.topic, atPeer));
-    }
-    expect(uncommitted.some((n) => n > 0)).toBe(true);
-    const child = spawnCli(['consume', '-c', e.configFile, '--target', 'peer']);
-    cleanups.push(() => child.kill('SIGTERM'));
-    await writer.stop();
-    await waitForPeerEqual(e);
-    expect(await deadLetters(app.kafka, e)).toEqual([]);
-    console.log(
-      `consumer killed at a target commit ${uncommitted.length} times; applied-but-uncommitted events per kill: ${uncommitted.join(', ')}`,
-    );
-  }, 300_000);
+      const listener = new pg.Client({ connectionString: e.peer.url, ...TEST_CLIENT_TIMEOUTS });
+      await listener.connect();
+      cleanups.push(() => listener.end());
+      await listener.query('LISTEN applied');
+      let onCommit: (() => void) | undefined;
+      listener.on('notification', () => onCommit?.());
+
+      const app = testApp(e.config);
+      const producer = await runInProcess(app, { targets: [] });
+      cleanups.push(() => producer.stop());
+      const writer = continuousWriter(e.source.url, 11);
+      cleanups.push(() => writer.stop());
+      const admin = app.kafka.admin();
+      await admin.connect();
+      cleanups.push(() => admin.disconnect());
+      const group = groupFor(e.config.kafka, { name: 'peer' });
+      const uncommitted: number[] = [];
+      // At least 3 kills; more (up to 8) until one is proven to have hit the window.
+      for (let round = 0; round < 8 && (round < 3 || !uncommitted.some((n) => n > 0)); round++) {
+        const child = spawnCli(['consume', '-c', e.configFile, '--target', 'peer']);
+        let commits = 0;
+        await waitUntil(
+          () =>
+            new Promise<boolean>((resolve) => {
+              onCommit = () => {
+                if (++commits < 5) return; // let it apply a few batches first
+                child.proc.kill('SIGKILL');
+                onCommit = undefined;
+                resolve(true);
+              };
+            }),
+          { timeoutMs: 60_000, what: `target commits in round ${round}` },
+        ).catch((err: unknown) => {
+          throw new Error(
+            `${String(err)}; ${commits} commits seen; the consumer said:\n${child.output().slice(-4000)}`,
+          );
+        });
+        await child.kill('SIGKILL'); // waits for the exit
+        // Applied but not committed: peer rows written from messages at or after the committed offset.
+        const atPeer = new Set(
+          (await query<{ id: string }>(e.peer.url, 'SELECT _pgcdc_event_id AS id FROM users')).map(
+            (r) => r.id,
+          ),
+        );
+        uncommitted.push(await appliedButUncommitted(app.kafka, admin, group, e.topic, atPeer));
+      }
+      expect(uncommitted.some((n) => n > 0)).toBe(true);
+      const child = spawnCli(['consume', '-c', e.configFile, '--target', 'peer']);
+      cleanups.push(() => child.kill('SIGTERM'));
+      await writer.stop();
+      await waitForPeerEqual(e);
+      expect(await deadLetters(app.kafka, e)).toEqual([]);
+      console.log(
+        `consumer (applyConnections ${applyConnections}) killed at a target commit ${uncommitted.length} times; applied-but-uncommitted events per kill: ${uncommitted.join(', ')}`,
+      );
+    },
+    300_000,
+  );
 });
 
 /** The initial snapshot is done and the peer's group committed every offset of the topic. */

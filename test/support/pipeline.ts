@@ -40,6 +40,8 @@ export interface PipelineEnv {
   drop(): Promise<void>;
 }
 
+/** A fresh source and peer with a config; `overrides.source` / `overrides.peer` are merged into the
+ * source section / the peer target, any other key replaces its section. */
 export async function pipelineEnv(
   urls: StackUrls,
   name: string,
@@ -64,10 +66,18 @@ export async function pipelineEnv(
     },
     registry: { url: urls.registryUrl },
     producer: { batchMaxMessages: 1000, lingerMs: 5 },
-    targets: [{ name: 'peer', type: 'postgres', url: peer.url, batchSize: 500 }],
+    targets: [
+      {
+        name: 'peer',
+        type: 'postgres',
+        url: peer.url,
+        batchSize: 500,
+        ...(overrides.peer as object | undefined),
+      },
+    ],
     metrics: { port: 0, consumePort: 0 },
     log: { level: 'warn' },
-    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'source')),
+    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'source' && k !== 'peer')),
   };
   const config = parseConfig(raw);
   const dir = mkdtempSync(path.join(tmpdir(), 'pgcdc-test-'));

@@ -109,7 +109,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     ...(o.label ? { label: o.label } : {}),
     ...(o.profile ? { profile: true } : {}),
     ...(o.keepStack ? { keepStack: true } : {}),
-    ...(o.sourceOnly || o.compareTree ? { sourceOnly: true } : {}),
+    ...(o.sourceOnly ? { sourceOnly: true } : {}),
     ...(o.compareTree ? { compareTree: o.compareTree } : {}),
     ...(o.compare
       ? {
@@ -182,7 +182,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option(
       '--compare-tree <dir>',
-      'with --source-only: also run the pgcdc of this checkout (e.g. a git worktree of the commit before a change), interleaved round by round',
+      'also run the pgcdc of this checkout (e.g. a git worktree of the commit before a change) through the same rounds, interleaved round by round (with --source-only: the producer side only)',
     )
     .option(
       '--compare <variants>',

@@ -73,3 +73,16 @@ describe('UniqueConflicts woken early', () => {
     expect(c.waited(0, 11n, { woken: true })).toEqual({ attempt: 1, afterMs: 200, counted: true });
   });
 });
+
+describe('UniqueConflicts lock waits', () => {
+  it('a lock wait is never an attempt: the event is not dead-lettered for it, its delay grows', () => {
+    const c = new UniqueConflicts(3);
+    const waits = Array.from({ length: 8 }, () => c.waited(0, 10n, { lock: true }));
+    expect(waits.map((w) => w.counted)).toEqual(Array(8).fill(false));
+    expect(waits.map((w) => w.afterMs)).toEqual([200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    expect(c.admit(0, [ev(10n)]).exhausted).toEqual([]);
+    // unique conflicts of the same event still count from where they were
+    expect([1, 2, 3].map(() => c.waited(0, 10n).attempt)).toEqual([1, 2, 3]);
+    expect(c.admit(0, [ev(10n)]).exhausted.map((x) => x.attempts)).toEqual([3]);
+  });
+});

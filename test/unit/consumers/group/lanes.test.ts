@@ -64,3 +64,49 @@ describe('createLanes', () => {
     await first;
   });
 });
+
+describe('lanes sharing one probe of a failing target', () => {
+  it('a lane waiting for the probing lane goes as soon as its own batch is given up', async () => {
+    const stop = new AbortController(); // ends the probing lane's long backoff at the end
+    const slow = createPersist({
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+      signal: stop.signal,
+      onFailure: () => undefined,
+    });
+    const failing: Sink = {
+      kind: 'fake',
+      open: () => Promise.resolve(),
+      apply: () => Promise.reject(new Error('target down')),
+      close: () => Promise.resolve(),
+    };
+    let n = 0;
+    const lanes = createLanes({ first: failing, more: () => (n++, failing), count: 2, persist: slow });
+    await lanes.openFirst();
+    const ctx = (stale: () => boolean) => ({ ...lease, isStale: stale, reportError: () => undefined });
+    // lane 1 fails and probes: it sleeps out a 60 s backoff before its next attempt
+    const probing = lanes.with(lease, (lane) =>
+      lane.apply(
+        [],
+        ctx(() => stop.signal.aborted),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    // lane 2 waits for the probe; its batch is revoked meanwhile
+    let revoked = false;
+    const started = Date.now();
+    const waiting = lanes.with(lease, (lane) =>
+      lane.apply(
+        [],
+        ctx(() => revoked),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    revoked = true;
+    await expect(waiting).resolves.toBeUndefined(); // given up, not applied
+    expect(Date.now() - started).toBeLessThan(5_000); // not after the probing lane's 60 s backoff
+    expect(n).toBe(1);
+    stop.abort();
+    await expect(probing).resolves.toBeUndefined();
+    await lanes.close();
+  });
+});

@@ -104,7 +104,7 @@ describe('parseConfig', () => {
       createTable: true,
       deleteMarkerRetentionHours: 168,
       batchSize: 500,
-      applyConnections: 1,
+      applyConnections: 3,
       onTruncate: 'truncate',
     });
     expect(topicFor(cfg.kafka, cfg.source)).toBe('pgcdc.public.users');
