@@ -71,7 +71,7 @@ export function registerReconcileCommand(program: Command): void {
         'compare the source with a database target as the target should hold it (mapping and filter applied); ' +
           'report missing, extra and differing rows; --repair feeds them again through the pipeline',
       )
-      .requiredOption('-t, --target <name>', 'the target to compare (postgres)')
+      .requiredOption('-t, --target <name>', 'the target to compare (postgres or mysql)')
       .option('--table <schema.table>', 'only this captured table (default: every table the target receives)')
       .option('--repair', 'feed missing and differing rows again (op=r) and remove extra rows the sync owns')
       .option('--include-foreign', 'with --repair: remove extra rows the target made itself too')

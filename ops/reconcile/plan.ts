@@ -34,6 +34,8 @@ export interface TablePlan {
   softDelete: TargetShape['softDelete'];
   sqlHashes: boolean;
   extrasAreDrift: boolean;
+  /** the target's kind: a MySQL/MariaDB target holds only what its types can (mysql/types.ts) */
+  kind: ReadableTarget['type'];
 }
 
 /** The target of this name, if reconcile can read it back; a webhook is refused with the re-feed. */
@@ -84,6 +86,7 @@ export function planTable(
     softDelete: shape.softDelete,
     sqlHashes: shape.filter === undefined && columns.every((c) => c.origin.kind === 'column'),
     extrasAreDrift: shape.deletePolicy !== 'ignore',
+    kind: target.type,
   };
 }
 

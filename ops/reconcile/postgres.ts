@@ -3,7 +3,8 @@
 // pagination (`key > last ORDER BY key LIMIT n`), the same key range at a PostgreSQL target, and
 // rows by key. Text keys are ordered and bounded with COLLATE "C" on both sides, so both servers
 // agree on a range whatever their collations. Every value is read as PostgreSQL's text output
-// (decoded by rows.ts), in a UTC session with exact floats.
+// (decoded by rows.ts), in the producer's session settings (UTC, ISO dates, exact floats, ISO 8601
+// intervals, hex bytea), so a value reads as the events carry it.
 import type pg from 'pg';
 import type { PgConnections } from '../../pipeline/postgres.ts';
 import type { RawRow } from './rows.ts';
@@ -13,7 +14,8 @@ import type { TablePlan } from './plan.ts';
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 const TEXT_KINDS = new Set(['text', 'varchar', 'char']);
-export const SESSION = '-c TimeZone=UTC -c extra_float_digits=3';
+export const SESSION =
+  '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601 -c bytea_output=hex';
 
 type Side = 'source' | 'target';
 

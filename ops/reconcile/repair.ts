@@ -14,8 +14,9 @@
 import type pg from 'pg';
 import { mappedSink } from '../../consumers/group/mapped-sink.ts';
 import { isIdentity } from '../../consumers/mapping/shape.ts';
+import { MysqlSink } from '../../consumers/mysql/sink.ts';
 import { PostgresSink } from '../../consumers/postgres/sink.ts';
-import type { DecodedEvent } from '../../consumers/sink.ts';
+import type { DecodedEvent, Sink } from '../../consumers/sink.ts';
 import {
   ensureCheckpointTable,
   filterFingerprint,
@@ -24,11 +25,12 @@ import {
 import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import { createBackoff, sleep } from '../../pipeline/retry.ts';
-import type { Row } from '../../schemas/contract.ts';
+import type { Row, TableContract } from '../../schemas/contract.ts';
 import { parseLsn } from '../../schemas/lsn.ts';
 import { decodeColumn } from '../../schemas/values.ts';
 import type { ReconcileDeps } from './deps.ts';
 import type { ReadableTarget, TablePlan } from './plan.ts';
+import { removeForeignMysql } from './mysql.ts';
 import { sideOf, sourceRowsByKeys, withReconcileClient } from './postgres.ts';
 import { expectedOf, keyPartsOf } from './rows.ts';
 
@@ -124,7 +126,7 @@ async function removeOwned(
   source: pg.Client,
   keys: string[],
 ) {
-  if (target.type !== 'postgres' || keys.length === 0) return 0;
+  if (keys.length === 0) return 0;
   // the position first, then the check that the source still lacks the rows: a row inserted
   // before the position is seen by the check, one inserted after it has the later position
   const pos = parseLsn(
@@ -141,7 +143,7 @@ async function removeOwned(
   );
   const gone = keys.filter((k) => !present.has(k));
   const contract = { ...plan.contract, columns: plan.shape.columns, keyColumns: plan.shape.keyColumns };
-  const plain = new PostgresSink({ ...target, ...plan.at }, contract, deps.logger, deps.pg);
+  const plain = plainSink(deps, target, plan, contract);
   const sink = isIdentity(plan.shape) ? plain : mappedSink(plain, plan.shape);
   const now = BigInt(Date.now());
   const events: DecodedEvent[] = gone.map((k, i) => ({
@@ -187,8 +189,29 @@ async function removeOwned(
   return gone.length;
 }
 
+/** The target's own sink for this table (its delete policy and position guard), unmapped. */
+function plainSink(
+  deps: ReconcileDeps,
+  target: ReadableTarget,
+  plan: TablePlan,
+  contract: TableContract,
+): Sink {
+  switch (target.type) {
+    case 'postgres':
+      return new PostgresSink({ ...target, ...plan.at }, contract, deps.logger, deps.pg);
+    case 'mysql':
+      return new MysqlSink({ ...target, table: plan.at.table }, contract, deps.logger, {
+        connectTimeoutMs: deps.config.connections.connectTimeoutMs,
+        ...deps.config.connections.target,
+      });
+    default:
+      return target satisfies never;
+  }
+}
+
 async function removeForeign(deps: ReconcileDeps, target: ReadableTarget, plan: TablePlan, keys: string[]) {
-  if (target.type !== 'postgres' || keys.length === 0 || !plan.extrasAreDrift) return 0;
+  if (keys.length === 0 || !plan.extrasAreDrift) return 0;
+  if (target.type === 'mysql') return removeForeignMysql(deps, target, plan, keys);
   const t = sideOf(plan, 'target');
   const where = `jsonb_build_array(${t.keyText.join(', ')}) IN (SELECT jsonb_array_elements($1::jsonb)) AND x."_pgcdc_lsn" IS NULL`;
   const sd = plan.softDelete;

@@ -36,7 +36,7 @@ export function startReconcileSchedule(
   deps: ReconcileDeps & { metrics: Metrics },
   target: TargetConfig,
 ): ReconcileSchedule | undefined {
-  if (target.type !== 'postgres' || !target.reconcile) return undefined;
+  if (target.type === 'webhook' || !target.reconcile) return undefined;
   const cfg = target.reconcile;
   const abort = new AbortController();
   const log = deps.logger.child({ target: target.name });
