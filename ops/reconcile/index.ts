@@ -6,6 +6,7 @@
 // delete policy (repair.ts).
 // Reads only: short statements on both sides, no locks, memory flat in the table size.
 import type { ReconcileDeps } from './deps.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { groupFor, targetTopicsOf, type TableRef } from '../../pipeline/config/schema.ts';
 import { catchUpWaiter } from './catch-up.ts';
 import { planTarget, readableTarget, type ReadableTarget, type TablePlan } from './plan.ts';
@@ -171,6 +172,13 @@ export async function reconcile(
   const started = Date.now();
   const target = readableTarget(deps.config, targetName);
   const plans = planTarget(deps.config, target, o.table);
+  if (o.includeForeign && plans.some((p) => p.shape.match))
+    throw new ConfigError(
+      `target ${target.name} matches rows by ${plans.find((p) => p.shape.match)!.shape.match!.column}: --include-foreign does not apply`,
+      {
+        hint: "rows without a link are the target system's own, or the twins the next event of a source row adopts: reconcile cannot tell them stale from the source (docs/reconcile.md)",
+      },
+    );
   const tables: TableReport[] = [];
   for (const plan of plans) {
     if (o.signal?.aborted) break;
