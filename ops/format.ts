@@ -3,7 +3,7 @@
 import type { SlotRow } from '../producers/postgres/slots.ts';
 import type { CheckResult } from './check/types.ts';
 import type { ReplayPlan } from './replay.ts';
-import type { PipelineStatus, TargetView } from './status.ts';
+import { reconcileLine, type PipelineStatus, type TargetView } from './status.ts';
 
 export function ago(iso: string | null, nowMs: number): string {
   if (!iso) return 'never';
@@ -100,6 +100,7 @@ function formatTarget(t: TargetView, nowMs: number): string[] {
   if (t.lastError)
     L.push(`${I}last error ${ago(t.lastErrorAt, nowMs)}: ${t.lastError.replace(/\n\s*/g, ' ')}`);
   if (t.reportedAt) L.push(`${I}reported ${ago(t.reportedAt, nowMs)} by ${t.reportedBy}`);
+  if (t.lastReconcile) L.push(`${I}${reconcileLine(t.lastReconcile, (iso) => ago(iso, nowMs))}`);
   return L;
 }
 

@@ -3,6 +3,7 @@
 // and ends in the same, correct state. The plan (per partition: current -> new offset, events
 // replayed) is pure; reading offsets, the first event to replay and moving the group is I/O.
 import { formatLsn } from '../schemas/lsn.ts';
+import { parseDurationMs } from '../pipeline/config/fields.ts';
 import { ConfigError, PgcdcError } from '../pipeline/errors.ts';
 import type {
   GroupMember,
@@ -21,16 +22,10 @@ export type ReplayTo =
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-const RELATIVE = /^-((\d+(\.\d+)?)(ms|s|m|h|d))+$/i;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `-15m`, `-2h`, `-1h30m`, `-1.5d`, `-90s`: that long before `nowMs`. */
+/** `-15m`, `-2h`, `-1h30m`, `-1.5d`, `-90s`: that long before `nowMs` (parseDurationMs). */
 function relativeTime(s: string, nowMs: number): number | undefined {
-  if (!RELATIVE.test(s)) return undefined;
-  let ms = 0;
-  for (const m of s.slice(1).matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/gi))
-    ms += Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
-  return nowMs - Math.round(ms);
+  const ms = s.startsWith('-') ? parseDurationMs(s.slice(1)) : undefined;
+  return ms === undefined ? undefined : nowMs - Math.round(ms);
 }
 
 /**

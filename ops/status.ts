@@ -12,6 +12,7 @@ import { usToIso } from './replay.ts';
 import {
   createKafkaStatusStore,
   producerKey,
+  reconcileKey,
   statusTopicFor,
   targetKey,
   type SnapshotProgress,
@@ -81,7 +82,45 @@ export interface TargetView {
   lastErrorAt: string | null;
   reportedAt: string | null;
   reportedBy: string | null;
+  /** the target's last reconcile (pgcdc reconcile or its schedule), null when none was recorded */
+  lastReconcile: ReconcileView | null;
   error?: string;
+}
+
+export interface ReconcileView {
+  finishedAt: string;
+  seconds: number;
+  by: 'schedule' | 'cli';
+  mode: 'report' | 'repair';
+  verdict: 'ok' | 'drift' | 'undecided' | 'error';
+  counts: Record<string, number>;
+  error: string | null;
+}
+
+/** The last reconcile of a target, from its status record (key reconcile:<target>). */
+export function reconcileView(records: Map<string, StatusRecord>, target: string): ReconcileView | null {
+  const r = records.get(reconcileKey(target));
+  if (r?.kind !== 'reconcile') return null;
+  return {
+    finishedAt: r.finishedAt,
+    seconds: r.seconds,
+    by: r.by,
+    mode: r.mode,
+    verdict: r.verdict,
+    counts: r.counts,
+    error: r.error,
+  };
+}
+
+/** `pgcdc status`'s line of a target's last reconcile, e.g. "last reconcile: drift (report, schedule) ...". */
+export function reconcileLine(v: ReconcileView, ago: (iso: string) => string): string {
+  const c = v.counts;
+  const counts =
+    v.verdict === 'error'
+      ? `: ${v.error ?? 'failed'}`
+      : `: ${c.compared ?? 0} compared, ${c.missing ?? 0} missing, ${c.extra ?? 0} extra, ${c.differing ?? 0} differing, ` +
+        `${c.undecided ?? 0} undecided${v.mode === 'repair' ? `; fed ${c.fed ?? 0}, removed ${c.removed ?? 0}` : ''}`;
+  return `last reconcile ${v.verdict} (${v.mode}, ${v.by === 'cli' ? 'pgcdc reconcile' : 'schedule'}, ${v.seconds.toFixed(1)} s) ended ${ago(v.finishedAt)}${counts}`;
 }
 
 type TopicView = {
@@ -253,6 +292,7 @@ export async function gatherStatus(
       lastErrorAt: r?.lastErrorAt ?? null,
       reportedAt: r?.updatedAt ?? null,
       reportedBy: r ? `${r.host}:${r.pid}` : null,
+      lastReconcile: reconcileView(records, t.name),
     };
     if (kafkaError) {
       view.error = kafkaError;

@@ -1,7 +1,7 @@
 // `pgcdc reconcile -t <target>`: compares the source with a database target as the target should
 // hold it, reports drift per table, and with --repair feeds missing and differing rows again
 // through the pipeline and removes extra rows the sync owns (ops/reconcile). Exit code 4 when drift
-// was found or rows could not be decided (docs/cli.md).
+// was found or rows could not be decided (docs/cli.md). Each run is recorded for `pgcdc status`.
 import type { Command } from 'commander';
 import { createApp, startProducer } from '../../pipeline/compose.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
@@ -13,6 +13,7 @@ import {
 } from '../../producers/snapshot/progress.ts';
 import { reconcile } from '../../ops/reconcile/index.ts';
 import { formatReport } from '../../ops/reconcile/format.ts';
+import { recordReconcile } from '../../ops/reconcile/record.ts';
 import { EXIT } from '../exit-codes.ts';
 import { opsContext, withOpsOptions, type OpsOpts } from './ops-common.ts';
 import { chooseTable } from './table-option.ts';
@@ -71,7 +72,7 @@ export function registerReconcileCommand(program: Command): void {
         'compare the source with a database target as the target should hold it (mapping and filter applied); ' +
           'report missing, extra and differing rows; --repair feeds them again through the pipeline',
       )
-      .requiredOption('-t, --target <name>', 'the target to compare (postgres)')
+      .requiredOption('-t, --target <name>', 'the target to compare (postgres or mysql)')
       .option('--table <schema.table>', 'only this captured table (default: every table the target receives)')
       .option('--repair', 'feed missing and differing rows again (op=r) and remove extra rows the sync owns')
       .option('--include-foreign', 'with --repair: remove extra rows the target made itself too')
@@ -94,6 +95,8 @@ export function registerReconcileCommand(program: Command): void {
             createApp(config, createLogger({ level: opts.logLevel ?? 'error' }), { defaultMetrics: false }),
           )
         : undefined;
+    const started = Date.now();
+    const mode = opts.repair ? 'repair' : 'report';
     try {
       const r = await reconcile(ctx, opts.target, {
         ...(table ? { table } : {}),
@@ -104,8 +107,13 @@ export function registerReconcileCommand(program: Command): void {
         progress: (p) => report.update(p),
       });
       report.end();
+      await recordReconcile(ctx, { target: opts.target, by: 'cli', mode, startedMs: started, report: r });
       console.log(opts.json ? JSON.stringify(r, null, 2) : formatReport(r));
       process.exitCode = r.drift || r.undecided ? EXIT.drift : EXIT.ok;
+    } catch (err) {
+      if (config.targets.some((t) => t.name === opts.target))
+        await recordReconcile(ctx, { target: opts.target, by: 'cli', mode, startedMs: started, error: err });
+      throw err;
     } finally {
       report.end();
       if (own) {

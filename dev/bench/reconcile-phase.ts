@@ -3,7 +3,9 @@
 // users, no drift, beside the raw baseline of the same two hash scans run directly in SQL (one
 // md5 over each whole table in key order). Reports rows/s of each and their ratio, and the
 // process's peak RSS growth during the pass (flat in the table size: one chunk at a time).
-// Runs on the local stack's PostgreSQL: `node --import tsx dev/bench/reconcile-phase.ts [rows]`.
+// Runs on the local stack's PostgreSQL: `npm run bench -- --only reconcile --reconcile <rows>` (or
+// `--reconcile <rows>` after the other phases; renderReconcile prints it), or directly:
+// `node --import tsx dev/bench/reconcile-phase.ts [rows]`.
 import { PostgresTargetSchema } from '../../pipeline/config/schema.ts';
 import { createPgConnections } from '../../pipeline/postgres.ts';
 import { planTable } from '../../ops/reconcile/plan.ts';
@@ -13,6 +15,7 @@ import { scanTable } from '../../ops/reconcile/scan.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackSettingsFromEnv, stackUrls } from '../stack/settings.ts';
 import { createDatabase, dropDatabase, withPg } from './env.ts';
+import type { ReconcileBenchResult } from './result.ts';
 
 const FILL = `INSERT INTO users (id, email, username, first_name, last_name, city, country, is_active, bio,
   preferences, tags, balance, created_at, updated_at)
@@ -21,7 +24,7 @@ const FILL = `INSERT INTO users (id, email, username, first_name, last_name, cit
     '2026-01-01'::timestamptz + g * interval '1 second', '2026-01-01'::timestamptz
   FROM generate_series(1, $1::int) g`;
 
-export async function reconcilePhase(adminUrl: string, rows: number) {
+export async function reconcilePhase(adminUrl: string, rows: number): Promise<ReconcileBenchResult> {
   const tag = `rec_${Date.now().toString(36)}`;
   const src = await createDatabase(adminUrl, `${tag}_src`, true);
   const dst = await createDatabase(adminUrl, `${tag}_dst`, true);
@@ -75,4 +78,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = Number(process.argv[2] ?? 100_000);
   const { adminUrl } = stackUrls(stackSettingsFromEnv(process.env));
   console.log(JSON.stringify(await reconcilePhase(adminUrl, rows)));
+}
+
+/** The report's section: reconcile beside the raw baseline measured in the same run. */
+export function renderReconcile(r: ReconcileBenchResult | undefined): string[] {
+  if (!r) return [];
+  return [
+    '## Reconcile',
+    '',
+    `${r.rows} rows, no drift (${r.compared} compared, ${r.drift} reported): reconcile ${r.reconcileRowsPerS} rows/s, ` +
+      `raw SQL hash scans of both tables ${r.baselineRowsPerS} rows/s: ${r.ratio}x; RSS growth ${r.rssGrowthMb} MB`,
+    '',
+  ];
 }

@@ -3,6 +3,7 @@
 import { renderShaping } from './shaping-phase.ts';
 import { renderCompare } from './sink-phases.ts';
 import { renderTables } from './tables-phase.ts';
+import { renderReconcile } from './reconcile-phase.ts';
 import type { BenchResult, LatencyResult, Measured, PipelineResult } from './result.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
 
@@ -278,6 +279,7 @@ export function renderReport(res: BenchResult): string {
     ...renderHeader(res),
     ...renderThroughput(s),
     ...renderTables(res),
+    ...renderReconcile(res.reconcile),
     ...renderLatency(res, s),
     ...renderResources(res),
     ...renderCompare(res.compare),

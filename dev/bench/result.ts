@@ -22,7 +22,7 @@ export interface BenchOptions {
   workload: WorkloadSpec;
   writers: number;
   producer?: { batchMaxMessages?: number; lingerMs?: number };
-  only?: 'pgcdc' | 'debezium';
+  only?: 'pgcdc' | 'debezium' | 'reconcile';
   outDir: string;
   label?: string;
   /** V8 CPU profiles of our processes into <run>/profiles */
@@ -39,6 +39,8 @@ export interface BenchOptions {
   tables?: number;
   /** the shaping phase (shaping-phase.ts): unmapped, mapped and matched targets, this many times */
   shaping?: { reps: number };
+  /** rows of the reconcile phase (reconcile-phase.ts); with only 'reconcile' nothing else runs */
+  reconcileRows?: number;
 }
 
 export interface Measured {
@@ -117,6 +119,20 @@ export interface BenchResult {
   tables?: TablesRoundResult[];
   /** unmapped vs mapped vs matched targets on one topic (shaping-phase.ts, --shaping) */
   shaping?: ShapingResult;
+  /** reconcile's pass beside the raw SQL hash scans (reconcile-phase.ts, --reconcile) */
+  reconcile?: ReconcileBenchResult;
+}
+
+/** reconcile-phase.ts: rows/s of the reconcile pass and of the raw baseline, measured in one run. */
+export interface ReconcileBenchResult {
+  rows: number;
+  compared: number;
+  drift: number;
+  baselineRowsPerS: number;
+  reconcileRowsPerS: number;
+  /** reconcile rows/s / baseline rows/s */
+  ratio: number;
+  rssGrowthMb: number;
 }
 
 /** Sink events/s and CPU per shaped target (shaping-phase.ts): each repetition and the medians. */

@@ -29,6 +29,7 @@ import { snapshotRound } from './snapshot-round.ts';
 import { renderSourceAb, sourceAbPhases } from './source-ab.ts';
 import { streamRound } from './stream-round.ts';
 import { tablesRound } from './tables-phase.ts';
+import { reconcilePhase } from './reconcile-phase.ts';
 
 function machine(): Record<string, string | number> {
   const cmd = (c: string, args: string[]) => {
@@ -113,6 +114,10 @@ export class Bench {
     };
     const drivers: PipelineDriver[] = [];
     try {
+      if (this.opts.only === 'reconcile') {
+        await this.reconcilePhase(urls);
+        return this.result;
+      }
       if (this.opts.only !== 'debezium') drivers.push(this.pgcdcDriver(urls));
       // another checkout's pgcdc, through the same rounds (interleaved): a before/after in one run
       if (this.opts.compareTree && this.opts.only !== 'debezium')
@@ -142,6 +147,7 @@ export class Bench {
         });
       await this.phases(ctx, drivers);
       for (const [i, d] of drivers.entries()) this.result.pipelines[i]!.peakRssMb = d.peakRss();
+      if (this.opts.reconcileRows) await this.reconcilePhase(urls);
     } finally {
       for (const d of drivers) await d.close().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
@@ -191,6 +197,21 @@ export class Bench {
         this.save();
       }
     }
+  }
+
+  /** --reconcile <rows>: reconcile's pass over two equal tables beside the raw SQL hash scans */
+  private async reconcilePhase(urls: StackUrls): Promise<void> {
+    const rows = this.opts.reconcileRows ?? 100_000;
+    this.say(`reconcile phase: ${rows} rows, no drift`);
+    try {
+      this.result.reconcile = await reconcilePhase(urls.adminUrl, rows);
+    } catch (err) {
+      this.result.baselines.errors.push(`reconcile: ${(err as Error).message}`);
+      this.say(`reconcile: ${(err as Error).message}`);
+    }
+    this.result.finishedAt = new Date().toISOString();
+    this.result.load.end = loadAverage();
+    this.save();
   }
 
   /** --tables 3: the same changes over users, groups and memberships, after the one-table rounds */

@@ -1,14 +1,16 @@
-// `pgcdc reconcile`: does a database target hold what the source holds, as this target should hold
-// it (its shape: columns, renames, computed fields, filter)? Per table: a pass in key order
-// (scan.ts), then every key found different decided again once the target caught up (settle.ts),
-// so lag is never reported as drift; with `repair`, missing and differing rows are fed again through
-// the pipeline and extra rows the sync owns are removed by the target's delete policy (repair.ts).
+// `pgcdc reconcile`: does a database target (PostgreSQL, MySQL/MariaDB) hold what the source holds,
+// as this target should hold it (its shape: columns, renames, computed fields, filter)? Per table:
+// a pass in key order (scan.ts), then every key found different decided again once the target
+// caught up (settle.ts), so lag is never reported as drift; with `repair`, missing and differing
+// rows are fed again through the pipeline and extra rows the sync owns are removed by the target's
+// delete policy (repair.ts).
 // Reads only: short statements on both sides, no locks, memory flat in the table size.
 import type { ReconcileDeps } from './deps.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { groupFor, targetTopicsOf, type TableRef } from '../../pipeline/config/schema.ts';
 import { catchUpWaiter } from './catch-up.ts';
 import { planTarget, readableTarget, type ReadableTarget, type TablePlan } from './plan.ts';
+import { mysqlTargetReader, withMysqlTarget } from './mysql.ts';
 import { postgresTargetReader } from './pg-target.ts';
 import { repairTable, type RepairResult } from './repair.ts';
 import { scanTable, type TargetReader } from './scan.ts';
@@ -73,7 +75,8 @@ function targetReaderFor(deps: ReconcileDeps, target: ReadableTarget) {
       return (fn: (t: TargetReader) => Promise<TableReport>) =>
         withReconcileClient(deps.pg, target.url, (c) => fn(postgresTargetReader(c)));
     case 'mysql':
-      throw new Error('unreachable: checked by reconcile()');
+      return (fn: (t: TargetReader) => Promise<TableReport>) =>
+        withMysqlTarget(target, deps.config.connections.connectTimeoutMs, (c) => fn(mysqlTargetReader(c)));
     default:
       return target satisfies never;
   }
@@ -168,12 +171,14 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const started = Date.now();
   const target = readableTarget(deps.config, targetName);
-  if (target.type === 'mysql')
-    throw new ConfigError(
-      `target ${target.name} is a MySQL/MariaDB target: reconcile compares PostgreSQL targets in this version`,
-      { hint: 'compare with dev/verify/mysql-compare.ts, or re-feed with pgcdc snapshot; docs/reconcile.md' },
-    );
   const plans = planTarget(deps.config, target, o.table);
+  if (o.includeForeign && plans.some((p) => p.shape.match))
+    throw new ConfigError(
+      `target ${target.name} matches rows by ${plans.find((p) => p.shape.match)!.shape.match!.column}: --include-foreign does not apply`,
+      {
+        hint: "rows without a link are the target system's own, or the twins the next event of a source row adopts: reconcile cannot tell them stale from the source (docs/reconcile.md)",
+      },
+    );
   const tables: TableReport[] = [];
   for (const plan of plans) {
     if (o.signal?.aborted) break;

@@ -3,17 +3,20 @@
 // pagination (`key > last ORDER BY key LIMIT n`), the same key range at a PostgreSQL target, and
 // rows by key. Text keys are ordered and bounded with COLLATE "C" on both sides, so both servers
 // agree on a range whatever their collations. Every value is read as PostgreSQL's text output
-// (decoded by rows.ts), in a UTC session with exact floats.
+// (decoded by rows.ts), in the producer's session settings (UTC, ISO dates, exact floats, ISO 8601
+// intervals, hex bytea), so a value reads as the events carry it.
 import type pg from 'pg';
 import type { PgConnections } from '../../pipeline/postgres.ts';
 import type { RawRow } from './rows.ts';
 import { targetRowOf, type TargetRow } from './rows.ts';
 import type { TablePlan } from './plan.ts';
+import { DELETED, LINKS_SUFFIX, TARGET_KEY } from '../../consumers/postgres/matched.ts';
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 const TEXT_KINDS = new Set(['text', 'varchar', 'char']);
-export const SESSION = '-c TimeZone=UTC -c extra_float_digits=3';
+export const SESSION =
+  '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601 -c bytea_output=hex';
 
 type Side = 'source' | 'target';
 
@@ -21,6 +24,21 @@ type Side = 'source' | 'target';
 export interface KeyRange {
   lo: string[] | null;
   hi: string[] | null;
+}
+
+/**
+ * What a target row is read from: the target table (x), or for a matched target its links table
+ * (x: the source key, deleted flag, position) joined to the linked target row (t).
+ */
+function targetFrom(plan: TablePlan): { from: string; row: string } {
+  const at = `${q(plan.at.schema)}.${q(plan.at.table)}`;
+  const m = plan.shape.match;
+  if (!m) return { from: `${at} AS x`, row: 'x' };
+  const links = `${q(plan.at.schema)}.${q(plan.at.table + LINKS_SUFFIX)}`;
+  return {
+    from: `${links} AS x LEFT JOIN ${at} AS t ON t.${q(m.targetKey)}::text = x.${q(TARGET_KEY)}`,
+    row: 't',
+  };
 }
 
 /** Table, key expression (collated) and key column list of one side. */
@@ -33,7 +51,7 @@ export function sideOf(plan: TablePlan, side: Side) {
   });
   const row = (xs: string[]) => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
   return {
-    from: `${q(table.schema)}.${q(table.table)} AS x`,
+    from: side === 'target' ? targetFrom(plan).from : `${q(table.schema)}.${q(table.table)} AS x`,
     key: row(exprs),
     order: exprs.join(', '),
     keyText: names.map((n) => `x.${q(n)}::text`),
@@ -52,10 +70,17 @@ function rangeWhere(plan: TablePlan, side: Side, r: KeyRange, values: unknown[],
   return conds.join(' AND ');
 }
 
+/** Whether a target row is absent for the source: soft-deleted; at a matched target, or its link deleted or its row gone. */
 function removedExpr(plan: TablePlan): string {
   const sd = plan.softDelete;
-  if (!sd) return 'false';
-  return sd.type === 'boolean' ? `x.${q(sd.column)} IS TRUE` : `x.${q(sd.column)} IS NOT NULL`;
+  const { row } = targetFrom(plan);
+  const soft = !sd
+    ? 'false'
+    : sd.type === 'boolean'
+      ? `${row}.${q(sd.column)} IS TRUE`
+      : `${row}.${q(sd.column)} IS NOT NULL`;
+  const m = plan.shape.match;
+  return m ? `(x.${q(DELETED)} OR t.${q(m.targetKey)} IS NULL OR ${soft})` : soft;
 }
 
 /** md5 of a row's compared columns as text (sqlHashes plans only: every column a source column). */
@@ -148,7 +173,8 @@ export async function sourceRowsByKeys(c: pg.Client, plan: TablePlan, keys: stri
 
 function targetSelect(plan: TablePlan): string {
   const s = sideOf(plan, 'target');
-  const cols = [...s.keyText, ...plan.columns.map((col) => `x.${q(col.name)}`)];
+  const { row } = targetFrom(plan);
+  const cols = [...s.keyText, ...plan.columns.map((col) => `${row}.${q(col.name)}`)];
   return `SELECT ${cols.join(', ')}, (${removedExpr(plan)})::text AS removed, (x."_pgcdc_lsn" IS NOT NULL)::text AS owned FROM ${s.from}`;
 }
 

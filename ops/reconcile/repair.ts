@@ -11,11 +11,14 @@
 //   ignore) applies, and the position guard lets it touch only rows pgcdc wrote (a row carrying a
 //   source position); a later insert of the key at the source has a later position and wins.
 //   Foreign rows (no position) are removed only with includeForeign, by the same policy, in SQL.
+// - A matched target's extra rows are linked rows: its matched sink removes them by their link.
 import type pg from 'pg';
 import { mappedSink } from '../../consumers/group/mapped-sink.ts';
 import { isIdentity } from '../../consumers/mapping/shape.ts';
+import { MysqlSink } from '../../consumers/mysql/sink.ts';
+import { MatchedPostgresSink, matchedTableOf } from '../../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../../consumers/postgres/sink.ts';
-import type { DecodedEvent } from '../../consumers/sink.ts';
+import type { DecodedEvent, Sink } from '../../consumers/sink.ts';
 import {
   ensureCheckpointTable,
   filterFingerprint,
@@ -24,11 +27,12 @@ import {
 import { SIGNAL_PREFIX } from '../../producers/snapshot/watermark.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import { createBackoff, sleep } from '../../pipeline/retry.ts';
-import type { Row } from '../../schemas/contract.ts';
+import type { Row, TableContract } from '../../schemas/contract.ts';
 import { parseLsn } from '../../schemas/lsn.ts';
 import { decodeColumn } from '../../schemas/values.ts';
 import type { ReconcileDeps } from './deps.ts';
 import type { ReadableTarget, TablePlan } from './plan.ts';
+import { removeForeignMysql } from './mysql.ts';
 import { sideOf, sourceRowsByKeys, withReconcileClient } from './postgres.ts';
 import { expectedOf, keyPartsOf } from './rows.ts';
 
@@ -124,24 +128,29 @@ async function removeOwned(
   source: pg.Client,
   keys: string[],
 ) {
-  if (target.type !== 'postgres' || keys.length === 0) return 0;
-  // the position first, then the check that the source still lacks the rows: a row inserted
-  // before the position is seen by the check, one inserted after it has the later position
+  if (keys.length === 0) return 0;
+  // the position first, then the check that the source still lacks the rows (or has them outside
+  // the filter): a row inserted (or entering the filter) before the position is seen by the check,
+  // one after it has the later position
   const pos = parseLsn(
     (await source.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l,
   );
-  const present = new Set(
+  // still to be held: the source row exists and is inside the filter (or cannot be mapped: left alone)
+  const held = new Set(
     (
       await sourceRowsByKeys(
         source,
         plan,
         keys.map((k) => keyPartsOf(plan, k)),
       )
-    ).map((r) => expectedOf(plan, r).key),
+    )
+      .map((r) => expectedOf(plan, r))
+      .filter((e) => e.expected !== null)
+      .map((e) => e.key),
   );
-  const gone = keys.filter((k) => !present.has(k));
+  const gone = keys.filter((k) => !held.has(k));
   const contract = { ...plan.contract, columns: plan.shape.columns, keyColumns: plan.shape.keyColumns };
-  const plain = new PostgresSink({ ...target, ...plan.at }, contract, deps.logger, deps.pg);
+  const plain = plainSink(deps, target, plan, contract);
   const sink = isIdentity(plan.shape) ? plain : mappedSink(plain, plan.shape);
   const now = BigInt(Date.now());
   const events: DecodedEvent[] = gone.map((k, i) => ({
@@ -187,8 +196,34 @@ async function removeOwned(
   return gone.length;
 }
 
+/** The target's own sink for this table (its delete policy and position guard), unmapped. */
+function plainSink(
+  deps: ReconcileDeps,
+  target: ReadableTarget,
+  plan: TablePlan,
+  contract: TableContract,
+): Sink {
+  switch (target.type) {
+    case 'postgres': {
+      const cfg = { ...target, ...plan.at };
+      return plan.shape.match
+        ? new MatchedPostgresSink(cfg, matchedTableOf(cfg, plan.shape), deps.logger, deps.pg)
+        : new PostgresSink(cfg, contract, deps.logger, deps.pg);
+    }
+    case 'mysql':
+      return new MysqlSink({ ...target, table: plan.at.table }, contract, deps.logger, {
+        connectTimeoutMs: deps.config.connections.connectTimeoutMs,
+        ...deps.config.connections.target,
+      });
+    default:
+      return target satisfies never;
+  }
+}
+
 async function removeForeign(deps: ReconcileDeps, target: ReadableTarget, plan: TablePlan, keys: string[]) {
-  if (target.type !== 'postgres' || keys.length === 0 || !plan.extrasAreDrift) return 0;
+  // a matched target's extras are all linked (owned): rows without a link are never compared
+  if (keys.length === 0 || !plan.extrasAreDrift || plan.shape.match) return 0;
+  if (target.type === 'mysql') return removeForeignMysql(deps, target, plan, keys);
   const t = sideOf(plan, 'target');
   const where = `jsonb_build_array(${t.keyText.join(', ')}) IN (SELECT jsonb_array_elements($1::jsonb)) AND x."_pgcdc_lsn" IS NULL`;
   const sd = plan.softDelete;

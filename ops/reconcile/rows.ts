@@ -4,6 +4,7 @@
 // both are compared value by value in one canonical form per type, so the same value read from two
 // servers (or computed by CEL) compares equal however each prints it.
 import { mapRow, matches } from '../../consumers/mapping/map.ts';
+import { rowValues } from '../../consumers/mysql/sql.ts';
 import type { ColumnValue, PgType, Row } from '../../schemas/contract.ts';
 import { decodeColumn, decodePgText } from '../../schemas/values.ts';
 import type { TablePlan } from './plan.ts';
@@ -35,9 +36,13 @@ export function expectedOf(plan: TablePlan, raw: RawRow): { key: string; expecte
   const key = keyTextOf(idx.map((i) => raw[i] ?? null));
   try {
     if (matches(plan.shape, after) !== true) return { key, expected: null };
-    return { key, expected: mapRow(plan.shape, after, []).row };
+    const row = mapRow(plan.shape, after, []).row;
+    // a value MySQL cannot hold: the sink dead-letters the row (UnrepresentableValueError)
+    if (plan.kind === 'mysql') rowValues(plan.columns, row);
+    return { key, expected: row };
   } catch {
-    // the sink dead-letters such a row (mapping-error): it cannot be said what the target holds
+    // the sink dead-letters such a row (mapping-error, or a value the target cannot hold): it
+    // cannot be said what the target holds
     return { key, expected: 'unmappable' };
   }
 }

@@ -10,6 +10,7 @@ import { describeError } from '../../pipeline/errors.ts';
 import { sleep } from '../../pipeline/retry.ts';
 import type { ReconcileDeps } from './deps.ts';
 import { hasDrift, reconcile, type ReconcileReport } from './index.ts';
+import { recordReconcile, reportCounts } from './record.ts';
 
 export interface ReconcileSchedule {
   stop(): Promise<void>;
@@ -36,7 +37,7 @@ export function startReconcileSchedule(
   deps: ReconcileDeps & { metrics: Metrics },
   target: TargetConfig,
 ): ReconcileSchedule | undefined {
-  if (target.type !== 'postgres' || !target.reconcile) return undefined;
+  if (target.type === 'webhook' || !target.reconcile) return undefined;
   const cfg = target.reconcile;
   const abort = new AbortController();
   const log = deps.logger.child({ target: target.name });
@@ -57,17 +58,14 @@ export function startReconcileSchedule(
         last = r;
         recordReport(deps.metrics, r);
         deps.metrics.reconcileLastRun.set({ target: target.name, status: 'ok' }, Date.now() / 1000);
-        const counts: Record<string, number> = {};
-        for (const t of r.tables) {
-          counts.compared = (counts.compared ?? 0) + t.compared;
-          counts.missing = (counts.missing ?? 0) + t.missing;
-          counts.extra = (counts.extra ?? 0) + t.extra.owned;
-          counts.foreign = (counts.foreign ?? 0) + t.extra.foreign;
-          counts.differing = (counts.differing ?? 0) + t.differing;
-          counts.undecided = (counts.undecided ?? 0) + t.unsettled;
-          counts.fed = (counts.fed ?? 0) + (t.repaired?.fed ?? 0);
-          counts.removed = (counts.removed ?? 0) + (t.repaired?.removed ?? 0);
-        }
+        const counts = reportCounts(r);
+        await recordReconcile(deps, {
+          target: target.name,
+          by: 'schedule',
+          mode: cfg.mode,
+          startedMs: started,
+          report: r,
+        });
         const drift = r.tables.some((t) => hasDrift(t, cfg.includeForeign));
         audit(
           log,
@@ -87,6 +85,13 @@ export function startReconcileSchedule(
         );
       } catch (err) {
         deps.metrics.reconcileLastRun.set({ target: target.name, status: 'error' }, Date.now() / 1000);
+        await recordReconcile(deps, {
+          target: target.name,
+          by: 'schedule',
+          mode: cfg.mode,
+          startedMs: started,
+          error: err,
+        });
         audit(
           log,
           'error',

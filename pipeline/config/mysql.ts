@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { name, onTruncate, positiveInt, topicName } from './fields.ts';
 import { mappingField } from './mapping.ts';
+import { ReconcileScheduleSchema } from './reconcile.ts';
 import { TargetTablesSchema } from './tables.ts';
 
 /** A MySQL identifier we are willing to quote and use (InnoDB: 64 characters). */
@@ -56,6 +57,7 @@ export const MysqlTargetSchema = z
       .describe('connect with TLS (default: plain TCP, as the URL says)'),
     onTruncate: onTruncate('remove every row older than the truncate, and keep older events out'),
     mapping: mappingField,
+    reconcile: ReconcileScheduleSchema,
     dlqTopic: topicName.optional().describe('dead-letter topic (default <prefix>.dlq.<target>)'),
   })
   .strict();

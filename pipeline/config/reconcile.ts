@@ -2,25 +2,19 @@
 // consumer of the target compares it with the source, and whether it only reports drift or repairs
 // it. Parsing only; ops/reconcile does the work, ops/reconcile/schedule.ts runs it.
 import { z } from 'zod';
-import { positiveInt, seconds } from './fields.ts';
-
-const UNITS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
-
-/** "90s", "15m", "6h", "1d" (or a number of seconds) -> seconds; undefined when malformed. */
-export function durationSeconds(v: string | number): number | undefined {
-  if (typeof v === 'number') return v > 0 ? v : undefined;
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.trim());
-  return m ? Number(m[1]) * UNITS[m[2] as keyof typeof UNITS] : undefined;
-}
+import { durationSeconds, positiveInt, seconds } from './fields.ts';
 
 export const ReconcileScheduleSchema = z
   .object({
     every: z
       .union([z.string(), z.number()])
-      .refine((v) => durationSeconds(v) !== undefined, 'must be a duration such as "90s", "15m", "6h", "1d"')
+      .refine(
+        (v) => durationSeconds(v) !== undefined,
+        'must be a positive duration such as "90s", "15m", "6h", "1d", "1h30m"',
+      )
       .transform((v) => durationSeconds(v)!)
       .describe(
-        'how often: "90s", "15m", "6h", "1d" (or seconds); the first run is one interval after the start',
+        'how often: "90s", "15m", "6h", "1d", "1h30m" (or seconds); the first run is one interval after the start',
       ),
     mode: z
       .enum(['report', 'repair'])

@@ -1,6 +1,6 @@
 // Where the pipeline's status lives between processes: a compacted Kafka topic (`<prefix>.status`,
-// one partition) holding the latest record of the producer (key `producer:<slot>`) and of each
-// target (key `target:<name>`). Producer and consumers publish their record every few seconds and
+// one partition) holding the latest record of the producer (key `producer:<slot>`), of each
+// target (key `target:<name>`) and of each target's last reconcile (key `reconcile:<name>`). Producer and consumers publish their record every few seconds and
 // on state changes (status-reporter.ts); `pgcdc status` reads the topic; a restarted consumer loads
 // its record so its applied / failed / dead-lettered counters continue. Kafka is the one
 // dependency every pipeline process already has, and compaction keeps the topic small.
@@ -15,6 +15,7 @@ export function statusTopicFor(kafka: KafkaConfig, ops: Pick<OperationsConfig, '
 
 export const producerKey = (slot: string) => `producer:${slot}`;
 export const targetKey = (target: string) => `target:${target}`;
+export const reconcileKey = (target: string) => `reconcile:${target}`;
 
 /**
  * Snapshot progress, published with the producer's record while an initial snapshot runs.
@@ -81,10 +82,28 @@ export const ProducerStatusRecordSchema = z
   .passthrough();
 export type ProducerStatusRecord = z.infer<typeof ProducerStatusRecordSchema>;
 
-export type StatusRecord = TargetStatusRecord | ProducerStatusRecord;
+/** The last reconcile of a target (key `reconcile:<target>`), by its schedule or the CLI (ops/reconcile/record.ts). */
+export const ReconcileStatusRecordSchema = z
+  .object({
+    ...common,
+    kind: z.literal('reconcile'),
+    target: z.string(),
+    finishedAt: z.string(),
+    seconds: z.number(),
+    by: z.enum(['schedule', 'cli']),
+    mode: z.enum(['report', 'repair']),
+    verdict: z.enum(['ok', 'drift', 'undecided', 'error']),
+    counts: z.record(z.string(), z.number()),
+    error: nullableString,
+  })
+  .passthrough();
+export type ReconcileStatusRecord = z.infer<typeof ReconcileStatusRecordSchema>;
+
+export type StatusRecord = TargetStatusRecord | ProducerStatusRecord | ReconcileStatusRecord;
 const StatusRecordSchema = z.discriminatedUnion('kind', [
   TargetStatusRecordSchema,
   ProducerStatusRecordSchema,
+  ReconcileStatusRecordSchema,
 ]);
 
 export function processIdentity(startedAt: Date): Pick<StatusRecord, 'startedAt' | 'host' | 'pid'> {

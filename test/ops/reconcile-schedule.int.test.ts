@@ -1,11 +1,14 @@
 // The scheduled reconcile (`targets[].reconcile`) inside the running pipeline: drift made at the
 // target is found and repaired by the schedule (mode repair), the audit log has a `reconcile` line
-// naming it, and the metrics show the run (rows by result, drift back to 0 once repaired).
+// naming it, the metrics show the run (rows by result, drift back to 0 once repaired), and
+// `pgcdc status` shows the last run.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../pipeline/compose.ts';
+import { formatStatus } from '../../ops/format.ts';
+import { gatherStatus } from '../../ops/status.ts';
 import { createLogger } from '../../pipeline/observability/logger.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
 import {
@@ -77,5 +80,19 @@ describe('scheduled reconcile', () => {
     expect(
       await metric('pgcdc_reconcile_last_run_timestamp_seconds{target="peer",status="ok"}'),
     ).toBeDefined();
+    // pgcdc status shows the last run (text and --json) from the status topic
+    const status = await waitUntil(
+      async () => {
+        const st = await gatherStatus(config, app.kafka);
+        return st.targets[0]?.lastReconcile?.verdict === 'ok' && st;
+      },
+      { what: 'pgcdc status to show the last (clean) run', timeoutMs: 60_000 },
+    );
+    const last = status.targets[0]!.lastReconcile;
+    expect(last).toMatchObject({ by: 'schedule', mode: 'repair', verdict: 'ok' });
+    expect(last!.counts.compared).toBe(120);
+    expect(formatStatus(status, Date.now())).toMatch(
+      /last reconcile ok \(repair, schedule, [\d.]+ s\) ended .*: 120 compared, 0 missing, 0 extra, 0 differing, 0 undecided; fed 0, removed 0/,
+    );
   }, 400_000);
 });

@@ -45,6 +45,7 @@ interface BenchCliOpts {
   tables: string;
   shaping?: boolean;
   shapingReps?: string;
+  reconcile?: string;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -62,8 +63,8 @@ function tablesOption(v: string): number {
 export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
   if (o.vs !== undefined && o.vs !== 'debezium')
     throw new Error(`--vs: only "debezium" is supported, got ${o.vs}`);
-  if (o.only !== undefined && o.only !== 'pgcdc' && o.only !== 'debezium')
-    throw new Error(`--only: pgcdc or debezium, got ${o.only}`);
+  if (o.only !== undefined && o.only !== 'pgcdc' && o.only !== 'debezium' && o.only !== 'reconcile')
+    throw new Error(`--only: pgcdc, debezium or reconcile, got ${o.only}`);
   const mix = o.mix.split(/[/:,]/).map((x) => Number(x));
   if (mix.length !== 3 || mix.some((x) => !Number.isFinite(x) || x < 0))
     throw new Error(`--mix must be insert/update/delete weights, e.g. 60/30/10, got ${o.mix}`);
@@ -95,6 +96,9 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     writers: int('writers', o.writers, 1),
     ...(o.tables !== '1' ? { tables: tablesOption(o.tables) } : {}),
     ...(o.shaping ? { shaping: { reps: int('shaping-reps', o.shapingReps ?? '3', 1) } } : {}),
+    ...(o.reconcile || o.only === 'reconcile'
+      ? { reconcileRows: int('reconcile', o.reconcile ?? '100000', 1) }
+      : {}),
     ...(o.batchMaxMessages || o.lingerMs
       ? {
           producer: {
@@ -136,7 +140,11 @@ export function registerBenchCommand(program: Command): void {
       '--vs <peer>',
       'also run the same workload through this peer: debezium (Kafka Connect + Debezium)',
     )
-    .option('--only <pipeline>', 'run only pgcdc or only debezium')
+    .option('--only <pipeline>', 'run only pgcdc, only debezium, or only the reconcile phase (reconcile)')
+    .option(
+      '--reconcile <rows>',
+      "reconcile phase: rows/s of pgcdc reconcile's pass over two equal tables of this many rows, beside the raw SQL hash scans of both (100000 with --only reconcile)",
+    )
     .option('--events <n>', 'changes written per throughput round', '30000')
     .option('--rounds <n>', 'throughput rounds per pipeline (medians are reported)', '3')
     .option('--latency-seconds <n>', 'duration of each latency phase (0 skips them)', '15')

@@ -1,0 +1,159 @@
+// The TargetReader of a MySQL/MariaDB target (scan.ts): no server-side range hash (the two servers
+// print values differently), so every chunk's target rows are read, one short statement per page
+// in key order on the primary key (`key > last ORDER BY key LIMIT n`, autocommit, READ COMMITTED:
+// no lock, no long snapshot), and compared value by value with the mapped source rows after
+// mysql-values.ts turned them back into domain values. Key bounds come from the source (PostgreSQL
+// text, as the sink writes them); a text key ordered differently by the target's collation than by
+// the source's "C" order can only make a row a suspect, which the settle step reads again by key.
+// Repair's one write here: foreign rows removed by the delete policy (with --include-foreign).
+import mysql from 'mysql2/promise';
+import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
+import { UnavailableError } from '../../pipeline/errors.ts';
+import { POS_LSN, q } from '../../consumers/mysql/table.ts';
+import type { TablePlan } from './plan.ts';
+import type { KeyRange } from './postgres.ts';
+import { domainOfMysql, keyTextOfMysql, mysqlKeyParam, type MysqlValue } from './mysql-values.ts';
+import { keyPartsOf, keyTextOf, type TargetRow } from './rows.ts';
+import type { ReconcileDeps } from './deps.ts';
+import type { TargetReader } from './scan.ts';
+
+type Conn = mysql.Connection;
+
+/** `(k1, k2)` or `k1` of the target's key columns. */
+function keyExpr(plan: TablePlan): string {
+  const cols = plan.key.map((k) => `x.${q(k.target)}`);
+  return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
+}
+
+function keyParams(plan: TablePlan, parts: string[], values: unknown[]): string {
+  const ps = plan.key.map((k, i) => {
+    values.push(mysqlKeyParam(k.spec, parts[i]!));
+    return '?';
+  });
+  return ps.length === 1 ? ps[0]! : `(${ps.join(', ')})`;
+}
+
+export function removedSql(plan: TablePlan): string {
+  const sd = plan.softDelete;
+  if (!sd) return 'false';
+  return sd.type === 'boolean' ? `(x.${q(sd.column)} IS TRUE)` : `(x.${q(sd.column)} IS NOT NULL)`;
+}
+
+function select(plan: TablePlan): string {
+  const cols = [...plan.key.map((k) => `x.${q(k.target)}`), ...plan.columns.map((c) => `x.${q(c.name)}`)];
+  return (
+    `SELECT ${cols.join(', ')}, ${removedSql(plan)} AS removed, (x.${q(POS_LSN)} IS NOT NULL) AS owned ` +
+    `FROM ${q(plan.at.table)} AS x`
+  );
+}
+
+function toTargetRow(plan: TablePlan, raw: MysqlValue[]): TargetRow {
+  const n = plan.key.length;
+  const row: TargetRow['row'] = {};
+  plan.columns.forEach((c, i) => (row[c.name] = domainOfMysql(c.pgType, raw[n + i] ?? null)));
+  const keyParts = plan.key.map((k, i) => keyTextOfMysql(k.spec, raw[i] ?? null));
+  return {
+    key: keyTextOf(keyParts),
+    row,
+    removed: Number(raw[n + plan.columns.length]) === 1,
+    owned: Number(raw[n + plan.columns.length + 1]) === 1,
+  };
+}
+
+async function rows(c: Conn, plan: TablePlan, range: KeyRange, limit: number) {
+  const values: unknown[] = [];
+  const conds = ['true'];
+  if (range.lo) conds.push(`${keyExpr(plan)} > ${keyParams(plan, range.lo, values)}`);
+  if (range.hi) conds.push(`${keyExpr(plan)} <= ${keyParams(plan, range.hi, values)}`);
+  values.push(limit);
+  const order = plan.key.map((k) => `x.${q(k.target)}`).join(', ');
+  const [res] = await c.query<mysql.RowDataPacket[]>({
+    sql: `${select(plan)} WHERE ${conds.join(' AND ')} ORDER BY ${order} LIMIT ?`,
+    values,
+    rowsAsArray: true,
+  });
+  const raws = res as unknown as MysqlValue[][];
+  const last = raws.at(-1);
+  return {
+    rows: raws.map((r) => toTargetRow(plan, r)),
+    last: last ? plan.key.map((k, i) => keyTextOfMysql(k.spec, last[i] ?? null)) : null,
+  };
+}
+
+async function rowsByKeys(c: Conn, plan: TablePlan, keys: string[][]): Promise<TargetRow[]> {
+  if (keys.length === 0) return [];
+  const values: unknown[] = [];
+  const list = keys.map((k) => keyParams(plan, k, values)).join(', ');
+  const [res] = await c.query<mysql.RowDataPacket[]>({
+    sql: `${select(plan)} WHERE ${keyExpr(plan)} IN (${list})`,
+    values,
+    rowsAsArray: true,
+  });
+  return (res as unknown as MysqlValue[][]).map((r) => toTargetRow(plan, r));
+}
+
+export function mysqlTargetReader(c: Conn): TargetReader {
+  return {
+    rows: (plan, range, limit) => rows(c, plan, range, limit),
+    rowsByKeys: (plan, keys) => rowsByKeys(c, plan, keys),
+  };
+}
+
+/** A connection to the target in reconcile's settings (UTC, exact numbers, JSON as text), for `fn`. */
+export async function withMysqlTarget<T>(
+  target: MysqlTargetConfig,
+  connectTimeoutMs: number,
+  fn: (c: Conn) => Promise<T>,
+): Promise<T> {
+  let c: Conn;
+  try {
+    c = await mysql.createConnection({
+      uri: target.url,
+      connectTimeout: connectTimeoutMs,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+      charset: 'utf8mb4_unicode_ci',
+      jsonStrings: true,
+      ...(target.tls
+        ? {
+            ssl: {
+              rejectUnauthorized: target.tls.rejectUnauthorized,
+              ...(target.tls.ca ? { ca: target.tls.ca } : {}),
+            },
+          }
+        : {}),
+    });
+  } catch (err) {
+    throw new UnavailableError(`target ${target.name}: cannot connect: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    await c.query(`SET SESSION time_zone = '+00:00'`);
+    await c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Foreign rows (no source position) of these keys deleted or soft-deleted by the delete policy. */
+export async function removeForeignMysql(
+  deps: ReconcileDeps,
+  target: MysqlTargetConfig,
+  plan: TablePlan,
+  keys: string[],
+): Promise<number> {
+  const values: unknown[] = [];
+  const list = keys.map((k) => keyParams(plan, keyPartsOf(plan, k), values)).join(', ');
+  const where = `${keyExpr(plan)} IN (${list}) AND x.${q(POS_LSN)} IS NULL`;
+  const sd = plan.softDelete;
+  const sql = sd
+    ? `UPDATE ${q(plan.at.table)} AS x SET x.${q(sd.column)} = ${sd.type === 'boolean' ? 'true' : 'UTC_TIMESTAMP(6)'} WHERE ${where}`
+    : `DELETE x FROM ${q(plan.at.table)} AS x WHERE ${where}`;
+  return withMysqlTarget(target, deps.config.connections.connectTimeoutMs, async (c) => {
+    const [r] = await c.query<mysql.ResultSetHeader>({ sql, values });
+    return r.affectedRows;
+  });
+}

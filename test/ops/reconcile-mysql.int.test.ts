@@ -1,0 +1,160 @@
+// `pgcdc reconcile` against a MariaDB target on the real stack, under concurrent writes: every
+// contract type read back through MariaDB's own forms (DECIMAL scale, TINYINT booleans, DATETIME(6)
+// in UTC, JSON and arrays) compares equal, so only the injected drift is reported: a row deleted
+// and a column edited at the target, a foreign row, an owned row whose source delete the consumer
+// never saw (its offset skipped, as past retention), and not a row changed at the source while the
+// consumer was stopped. --repair then makes the target equal the source by the independent
+// comparison of dev/verify/mysql-compare.ts, the foreign row kept.
+import { afterAll, describe, expect, it } from 'vitest';
+import { groupFor } from '../../pipeline/config/schema.ts';
+import { reconcile } from '../../ops/reconcile/index.ts';
+import { stackUrls, waitUntil } from '../support/index.ts';
+import {
+  dropPipelineEnv,
+  query,
+  runProducer,
+  startTestConsumer,
+  testApp,
+  writerLoop,
+  type Stops,
+} from '../support/pipeline.ts';
+import { compareWithMysql, mysqlPipelineEnv, mysqlRows, waitForMysqlEqual } from '../mysql/support.ts';
+
+const stops: Stops = [];
+let cleanup: (() => Promise<void>) | undefined;
+afterAll(async () => cleanup?.());
+
+/** Writes only rows of its own (email w...), so the injected rows keep their drift. */
+function ownRowsWriter(url: string) {
+  let n = 0;
+  return writerLoop({ connectionString: url }, { txns: 0 }, async (c) => {
+    n++;
+    await c.query('BEGIN');
+    await c.query(
+      "INSERT INTO users (email, username, balance, tags, preferences) VALUES ($1, 'w', 1.5, '{a,NULL}', '{\"k\": [1, {\"z\": 2, \"a\": null}]}'), ($2, 'w', NULL, NULL, NULL)",
+      [`w${n}a@x.io`, `w${n}b@x.io`],
+    );
+    await c.query(
+      "UPDATE users SET city = 'c' || $1::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 2)",
+      [n],
+    );
+    await c.query(
+      "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 1)",
+    );
+    await c.query('COMMIT');
+  });
+}
+
+describe('pgcdc reconcile (MariaDB target)', () => {
+  it('reports exactly the injected drift under writes, and --repair brings the target back', async () => {
+    const env = await mysqlPipelineEnv(stackUrls(), 'rec_my');
+    const app = testApp(env.config);
+    cleanup = () => dropPipelineEnv(env, app.kafka, stops);
+    const deps = { config: env.config, pg: app.pg, kafka: app.kafka, logger: app.logger };
+    await query(
+      env.source.url,
+      `INSERT INTO users (id, email, username, city, is_active, balance, tags, preferences, created_at, last_login_at)
+       SELECT g, 'u' || g || '@x.io', 'u' || g || ' 🐘', 'Rome', g % 2 = 0, (g * 1234.5 / 7)::numeric(12,2),
+         ARRAY['a' || g, NULL], jsonb_build_object('n', g, 'b', true, 'x', jsonb_build_array(1.50, 'y')),
+         timestamptz '2024-02-29 23:59:59.123456+05' + g * interval '1 hour', CASE WHEN g % 3 = 0 THEN NULL ELSE now() END
+       FROM generate_series(1, 300) g`,
+    );
+    await query(env.source.url, "SELECT setval(pg_get_serial_sequence('users', 'id'), 1000)");
+    runProducer(app, stops);
+    let consumer = await startTestConsumer(app, 'peer');
+    await waitForMysqlEqual(env, 120_000);
+    const clean = await reconcile(deps, 'peer', { chunkSize: 70 });
+    expect(clean.tables[0]).toMatchObject({ compared: 300, missing: 0, differing: 0, unsettled: 0 });
+    expect(clean.drift).toBe(false);
+
+    // an owned row whose source delete never reaches the target (as if past the topic's retention)
+    await consumer.stop();
+    await query(env.source.url, 'DELETE FROM users WHERE id = 3');
+    const lsn = (await query<{ lsn: string }>(env.source.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!
+      .lsn;
+    const admin = app.kafka.admin();
+    await admin.connect();
+    const groups = app.kafka.groupAdmin();
+    await groups.connect();
+    try {
+      await waitUntil(
+        async () =>
+          (
+            await query(
+              env.source.url,
+              'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2::pg_lsn',
+              [env.config.source.slot, lsn],
+            )
+          ).length > 0,
+        { what: 'the delete to be published', timeoutMs: 60_000 },
+      );
+      const ends = await admin.topicOffsets(env.topic);
+      await groups.setGroupOffsets(
+        groupFor(env.config.kafka, env.config.targets[0]!),
+        env.topic,
+        ends.map((e) => ({ partition: e.partition, offset: e.high })),
+      );
+    } finally {
+      await admin.disconnect();
+      await groups.disconnect();
+    }
+    const writer = ownRowsWriter(env.source.url);
+    stops.push(() => writer.stop());
+    // a row changed at the source while its events wait in Kafka (the consumer is stopped)
+    await query(env.source.url, "UPDATE users SET city = 'Oslo', balance = 0.10 WHERE id = 4");
+    // drift made by hand at the target
+    await mysqlRows(env.mysql.url, 'DELETE FROM users WHERE id = 1');
+    await mysqlRows(env.mysql.url, "UPDATE users SET city = 'Nowhere' WHERE id = 2");
+    await mysqlRows(
+      env.mysql.url,
+      'ALTER TABLE users MODIFY _pgcdc_lsn BIGINT UNSIGNED NULL, MODIFY _pgcdc_seq BIGINT UNSIGNED NULL, MODIFY _pgcdc_event_id VARCHAR(255) NULL',
+    );
+    await mysqlRows(
+      env.mysql.url,
+      "INSERT INTO users (id, email, username, is_active, is_blocked, created_at, updated_at) VALUES (100000, 'foreign@x.io', 'foreign', 1, 0, NOW(6), NOW(6))",
+    );
+
+    // the consumer comes back only once the pass has begun: its backlog is lag, not drift
+    let restarted: Promise<void> | undefined;
+    const report = await reconcile(deps, 'peer', {
+      chunkSize: 50,
+      progress: () => {
+        restarted ??= startTestConsumer(app, 'peer').then((c) => void (consumer = c));
+      },
+    });
+    await restarted;
+    stops.push(() => consumer.stop());
+    const t = report.tables[0]!;
+    expect(t.samples.missing).toEqual(['1']);
+    expect(t.samples.differing).toEqual([{ key: '2', columns: ['city'] }]);
+    expect(t.samples.extra.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: '100000', owned: false },
+      { key: '3', owned: true },
+    ]);
+    expect({ missing: t.missing, differing: t.differing, extra: t.extra, unsettled: t.unsettled }).toEqual({
+      missing: 1,
+      differing: 1,
+      extra: { owned: 1, foreign: 1 },
+      unsettled: 0,
+    });
+    expect(report.drift).toBe(true);
+
+    const repaired = await reconcile(deps, 'peer', { chunkSize: 50, repair: true });
+    expect(repaired.tables[0]!.repaired).toMatchObject({ fed: 2, removed: 1 });
+    await writer.stop();
+    const equal = await waitUntil(
+      async () => {
+        const c = await compareWithMysql(env);
+        return c.differences.join() === 'id 100000 extra at the target' && c;
+      },
+      { what: 'the MariaDB peer to equal the source but the foreign row', timeoutMs: 120_000 },
+    );
+    expect(equal.targetRows).toBe(equal.sourceRows + 1);
+    const after = await reconcile(deps, 'peer', { chunkSize: 50 });
+    expect(after.tables[0]!.extra).toEqual({ owned: 0, foreign: 1 });
+    expect(after.drift).toBe(false);
+    const foreign = await reconcile(deps, 'peer', { chunkSize: 50, repair: true, includeForeign: true });
+    expect(foreign.tables[0]!.repaired).toMatchObject({ fed: 0, removed: 1 });
+    expect(await mysqlRows(env.mysql.url, 'SELECT id FROM users WHERE id = 100000')).toEqual([]);
+  }, 600_000);
+});
