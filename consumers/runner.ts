@@ -28,7 +28,7 @@ import { deadLetterOf, DeadLetterWriter, type SetAside } from './dlq.ts';
 import { chunkBounds } from './group/chunks.ts';
 import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
-import { createOutcomeReporter } from './group/outcome.ts';
+import { createOutcomeReporter, type OutcomeReporter } from './group/outcome.ts';
 import { createInPlaceWaits } from './group/in-place.ts';
 import { createLanes, type Lane } from './group/lanes.ts';
 import { createPersist, NO_BATCH } from './group/retrying.ts';
@@ -61,6 +61,8 @@ export interface TargetConsumerDeps {
   metrics: Metrics;
   retry?: { initialMs: number; maxMs: number; conflictAttempts: number };
   restored?: RestoredCounters | undefined;
+  /** a lock wait at the target longer than this is reported as a failed batch (the target's lock_timeout; default 5 s) */
+  lockWaitLimitMs?: number;
   /** one info-level apply summary this often (default 10 s); per-chunk lines are debug */
   auditSummaryIntervalMs?: number;
 }
@@ -72,6 +74,36 @@ async function topicsExist(admin: { topicOffsets(topic: string): Promise<unknown
     if (parts.length === 0)
       throw new PgcdcError(`topic ${topic} does not exist yet`, { hint: 'start the producer' });
   }
+}
+
+/**
+ * The unique-conflict and lock waits of the target (consumers/group/waits.ts); a lock wait longer
+ * than the target's lock timeout is reported as a failed apply (status ERR, failed-batch metric).
+ */
+function conflictWaits(
+  attempts: number,
+  lockLimitMs: number | undefined,
+  log: Logger,
+  report: OutcomeReporter,
+) {
+  return createConflictWaits({
+    attempts,
+    log,
+    ...(lockLimitMs !== undefined && { lockLimitMs }),
+    onLongLock: (w) =>
+      report.failed({
+        what: 'apply',
+        err: new PgcdcError(
+          `the event at partition ${w.partition} offset ${w.offset} has waited ${(w.lockedMs / 1000).toFixed(1)} s for a lock at the target: ${w.error}`,
+          {
+            retriable: true,
+            hint: 'a transaction outside the pipeline holds a lock on the target table (see pg_locks / pg_stat_activity at the target); the event is retried until it gets the lock',
+          },
+        ),
+        delayMs: w.retryInMs,
+        durationMs: 0,
+      }),
+  });
 }
 
 export function createTargetConsumer(deps: TargetConsumerDeps) {
@@ -108,7 +140,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
     count: laneSink ? Math.max(1, deps.lanes ?? 1) : 1,
     persist,
   });
-  const waits = createConflictWaits({ attempts: retry.conflictAttempts, log });
+  const waits = conflictWaits(retry.conflictAttempts, deps.lockWaitLimitMs, log, report);
 
   const letter = (topic: string, message: InMessage, d: SetAside) =>
     deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
@@ -163,6 +195,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       dead,
       dlqTopic: dlq.topic,
       waiting: result.retryFrom !== undefined,
+      lockWait: result.retryFrom?.reason === 'lock-wait',
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
     });
     return waits.outcome(batch, messages[0]!.offset, next, result.retryFrom);

@@ -225,6 +225,10 @@ export async function startConsumer(
     metrics: app.metrics,
     restored: await restoreTargetCounters(supervision(app), target.name, target),
     auditSummaryIntervalMs: app.config.operations.auditSummaryIntervalMs,
+    // 0 (no lock_timeout): a lock wait is reported after the default 5 s
+    ...(app.config.connections.target.lockTimeoutMs > 0 && {
+      lockWaitLimitMs: app.config.connections.target.lockTimeoutMs,
+    }),
   });
   // status record (published, restored above), lag polling and readiness wrap the consumer
   const supervised = superviseConsumer(supervision(app), target, consumer);

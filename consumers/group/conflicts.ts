@@ -20,7 +20,7 @@ export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 }
 export class UniqueConflicts {
   private readonly waiting = new Map<
     number,
-    { offset: bigint; attempts: number; dueAt: number; lockWaits?: number }
+    { offset: bigint; attempts: number; dueAt: number; lockWaits?: number; lockSince?: number }
   >();
   constructor(
     private readonly maxAttempts: number,
@@ -49,17 +49,19 @@ export class UniqueConflicts {
     partition: number,
     offset: bigint,
     opts: { woken?: boolean; lock?: boolean } = {},
-  ): { attempt: number; afterMs: number; counted: boolean } {
+  ): { attempt: number; afterMs: number; counted: boolean; lockedMs?: number } {
     const w = this.waiting.get(partition);
     const now = this.now();
     if (opts.lock) {
       // a lock wait (sink: `lock-wait`) is no unique conflict: never an attempt, but its own
-      // growing delay, so a lock held outside the pipeline is not asked for 10 times a second
+      // growing delay, so a lock held outside the pipeline is not asked for 10 times a second;
+      // `lockedMs`: how long this event has been waiting for locks (the caller reports a long one)
       const locks = w?.offset === offset ? (w.lockWaits ?? 0) + 1 : 1;
       const afterMs = backoffMs(Math.min(locks, 6) + 1, CONFLICT_BACKOFF);
       const kept = w?.offset === offset ? w : { offset, attempts: 0, dueAt: now };
-      this.waiting.set(partition, { ...kept, lockWaits: locks });
-      return { attempt: kept.attempts, afterMs, counted: false };
+      const lockSince = kept.lockSince ?? now;
+      this.waiting.set(partition, { ...kept, lockWaits: locks, lockSince });
+      return { attempt: kept.attempts, afterMs, counted: false, lockedMs: now - lockSince };
     }
     if (opts.woken && w?.offset === offset && now < w.dueAt)
       return { attempt: w.attempts, afterMs: w.dueAt - now, counted: false };

@@ -23,6 +23,8 @@ export interface ChunkOutcome {
   dlqTopic: string;
   /** the chunk stopped before an event that waits for another partition */
   waiting: boolean;
+  /** ... for a lock at the target */
+  lockWait?: boolean;
   durationMs: number;
 }
 
@@ -85,6 +87,7 @@ export function createOutcomeReporter(opts: {
         last: last && { offset: last.offset, commitUs: last.event.source.ts_us },
         deadLetterError,
         waiting: o.waiting,
+        ...(o.lockWait && { lockWait: true }),
       });
       metrics.targetLag.set(
         { target, partition: String(o.partition) },

@@ -45,6 +45,8 @@ export interface ChunkDone {
   deadLetterError: string | undefined;
   /** the chunk stopped before an event that waits for another partition */
   waiting: boolean;
+  /** ... for a lock at the target: a failure reported meanwhile (a long lock) stays in effect */
+  lockWait?: boolean;
 }
 
 export interface TargetStatusBook {
@@ -117,7 +119,7 @@ export function createTargetStatusBook(opts: {
         s.lastAppliedCommitUs = d.last.commitUs;
         s.lastAppliedOffset = { partition: d.partition, offset: d.last.offset };
       }
-      s.failingSince = undefined;
+      if (!d.lockWait) s.failingSince = undefined;
       if (d.deadLetterError !== undefined) setError(d.deadLetterError);
       else if (!d.waiting) ok();
     },

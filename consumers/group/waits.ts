@@ -10,7 +10,26 @@ import { createWakeups } from './wakeups.ts';
 
 type Where = Pick<PartitionBatch, 'topic' | 'partition'>;
 
-export function createConflictWaits(opts: { attempts: number; log: Logger }) {
+/** An event that has waited longer than `lockLimitMs` for locks at the target (not for a partition). */
+export interface LongLockWait {
+  partition: number;
+  offset: bigint;
+  lockedMs: number;
+  error: string;
+  retryInMs: number;
+}
+
+export function createConflictWaits(opts: {
+  attempts: number;
+  log: Logger;
+  /**
+   * A lock wait is first taken for a short wait on another lane; one that lasts longer than this
+   * (the target's lock timeout) is a lock held outside the pipeline: `onLongLock` reports it on
+   * every retry (as a failed batch: status ERR, metrics) while the event keeps waiting.
+   */
+  lockLimitMs?: number;
+  onLongLock?: (w: LongLockWait) => void;
+}) {
   const books = new Map<string, UniqueConflicts>();
   const bookOf = (topic: string) => {
     let book = books.get(topic);
@@ -34,7 +53,12 @@ export function createConflictWaits(opts: { attempts: number; log: Logger }) {
       }
       const { offset, error, reason } = retryFrom;
       const lock = reason === 'lock-wait';
-      const { attempt, afterMs, counted } = bookOf(topic).waited(partition, offset, { woken, lock });
+      const { attempt, afterMs, counted, lockedMs } = bookOf(topic).waited(partition, offset, {
+        woken,
+        lock,
+      });
+      if (lockedMs !== undefined && opts.onLongLock && lockedMs >= (opts.lockLimitMs ?? 5_000))
+        opts.onLongLock({ partition, offset, lockedMs, error: error ?? 'lock wait', retryInMs: afterMs });
       const fields = { partition, offset: offset.toString(), attempt, error };
       opts.log[counted ? 'info' : 'debug'](
         fields,

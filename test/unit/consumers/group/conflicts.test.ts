@@ -1,8 +1,10 @@
 // Unique-conflict waiting: the attempts of the event a partition waits on are counted until it is
 // applied or dead-lettered, and the bookkeeping stays bounded (one entry per waiting partition),
 // however many conflicts a long-running consumer resolves.
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { UniqueConflicts } from '../../../../consumers/group/conflicts.ts';
+import { createConflictWaits, type LongLockWait } from '../../../../consumers/group/waits.ts';
 import type { DecodedEvent } from '../../../../consumers/sink.ts';
 import { changeEvent } from '../../support/events.ts';
 
@@ -84,5 +86,62 @@ describe('UniqueConflicts lock waits', () => {
     // unique conflicts of the same event still count from where they were
     expect([1, 2, 3].map(() => c.waited(0, 10n).attempt)).toEqual([1, 2, 3]);
     expect(c.admit(0, [ev(10n)]).exhausted.map((x) => x.attempts)).toEqual([3]);
+  });
+
+  it('tells how long the event has waited for locks, from its first lock wait', () => {
+    let now = 1_000;
+    const c = new UniqueConflicts(3, () => now);
+    expect(c.waited(0, 10n, { lock: true }).lockedMs).toBe(0);
+    now += 4_000;
+    expect(c.waited(0, 10n, { lock: true }).lockedMs).toBe(4_000);
+    now += 2_000;
+    expect(c.waited(0, 10n, { lock: true }).lockedMs).toBe(6_000);
+    // another event of the partition starts its own clock
+    expect(c.waited(0, 11n, { lock: true }).lockedMs).toBe(0);
+    expect(c.waited(0, 11n).lockedMs).toBeUndefined();
+  });
+});
+
+describe('createConflictWaits: a long lock wait is reported', () => {
+  it('calls onLongLock on every lock-wait retry once the event waited lockLimitMs, never before', () => {
+    vi.useFakeTimers({ now: 0 });
+    try {
+      const long: LongLockWait[] = [];
+      const waits = createConflictWaits({
+        attempts: 3,
+        log: pino({ level: 'silent' }),
+        lockLimitMs: 5_000,
+        onLongLock: (w) => long.push(w),
+      });
+      const at = { topic: 't', partition: 2 };
+      const lockWait = {
+        offset: 7n,
+        reason: 'lock-wait' as const,
+        error: 'canceling statement due to lock timeout',
+      };
+      for (const t of [0, 2_000, 4_999]) {
+        vi.setSystemTime(t);
+        expect(waits.outcome(at, 7n, 7n, lockWait).kind).toBe('retry-from');
+      }
+      expect(long).toEqual([]);
+      for (const t of [5_000, 9_000]) {
+        vi.setSystemTime(t);
+        waits.outcome(at, 7n, 7n, lockWait);
+      }
+      expect(long.map((w) => [w.partition, w.offset, w.lockedMs])).toEqual([
+        [2, 7n, 5_000],
+        [2, 7n, 9_000],
+      ]);
+      expect(long[0]!.error).toMatch(/lock timeout/);
+      // a unique-conflict wait is not a lock wait
+      waits.outcome({ topic: 't', partition: 3 }, 1n, 1n, {
+        offset: 1n,
+        reason: 'secondary-unique',
+        error: 'dup',
+      });
+      expect(long).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
