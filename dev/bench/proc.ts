@@ -2,7 +2,6 @@
 // and peak resident memory read from /proc while they live. Stopped by their own pid only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../stack/settings.ts';
@@ -130,14 +129,5 @@ export class CpuMeter {
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A port free on 127.0.0.1 for a child to bind, outside the ephemeral range (dev/stack/ports.ts). */
+export { freePort } from '../stack/ports.ts';

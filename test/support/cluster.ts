@@ -2,25 +2,16 @@
 // server settings the shared stack must not get; and freePort() for any server a test starts.
 import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../dev/stack/ports.ts';
 import { findPgBinDir } from '../../dev/stack/prerequisites.ts';
 
 const execFileP = promisify(execFile);
 const IS_ROOT = process.getuid?.() === 0;
 
-/** A port nothing listens on (yet) on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A port nothing listens on (yet) on 127.0.0.1, outside the ephemeral range (dev/stack/ports.ts). */
+export { freePort };
 
 /**
  * Runs a server binary (as `postgres` when root); a failure says which and its stderr. Killed
