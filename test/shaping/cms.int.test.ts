@@ -43,9 +43,17 @@ const CMS_ACTUAL = `SELECT lower(email) AS email, login, name, disable, pid::tex
 const INSTALL_EXPECTED = 'SELECT id::text, email, username, city FROM users WHERE is_active ORDER BY id';
 const INSTALL_ACTUAL = 'SELECT id::text, email, username, city FROM install_users ORDER BY id';
 
+/** The number of rows when the two queries agree; otherwise throws naming the rows that differ. */
 async function equal(e: PipelineEnv, expected: string, actual: string) {
   const [a, b] = await Promise.all([query(e.source.url, expected), query(e.peer.url, actual)]);
-  return JSON.stringify(a) === JSON.stringify(b) ? a.length : undefined;
+  const want = a.map((r) => JSON.stringify(r));
+  const have = b.map((r) => JSON.stringify(r));
+  if (want.join('\n') === have.join('\n')) return a.length;
+  const missing = want.filter((r) => !have.includes(r));
+  const extra = have.filter((r) => !want.includes(r));
+  throw new Error(
+    `${want.length} rows expected, ${have.length} held; missing ${JSON.stringify(missing.slice(0, 5))}, unexpected ${JSON.stringify(extra.slice(0, 5))}`,
+  );
 }
 
 /** Random single-transaction writes: the moves a shaped target must follow. */
@@ -170,6 +178,10 @@ it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered 
   const rows = await waitUntil(synced, {
     what: `the CMS to equal the filtered source (${txns} txns)`,
     timeoutMs: 180_000,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\nthe CMS consumer's last output:\n${cms.output().slice(-6000)}`, {
+      cause: err,
+    });
   });
   const installed = await waitUntil(() => equal(e, INSTALL_EXPECTED, INSTALL_ACTUAL), {
     what: 'the installation to equal the active users',
