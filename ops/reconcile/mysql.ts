@@ -42,7 +42,7 @@ export function removedSql(plan: TablePlan): string {
 function select(plan: TablePlan): string {
   const cols = [...plan.key.map((k) => `x.${q(k.target)}`), ...plan.columns.map((c) => `x.${q(c.name)}`)];
   return (
-    `SELECT ${cols.join(', ')}, ${removedSql(plan)} AS removed, (x.${q(POS_LSN)} IS NOT NULL) AS owned ` +
+    `SELECT ${cols.join(', ')}, ${removedSql(plan)} AS removed, x.${q(POS_LSN)} AS position ` +
     `FROM ${q(plan.at.table)} AS x`
   );
 }
@@ -52,11 +52,15 @@ function toTargetRow(plan: TablePlan, raw: MysqlValue[]): TargetRow {
   const row: TargetRow['row'] = {};
   plan.columns.forEach((c, i) => (row[c.name] = domainOfMysql(c.pgType, raw[n + i] ?? null)));
   const keyParts = plan.key.map((k, i) => keyTextOfMysql(k.spec, raw[i] ?? null));
+  const p = raw[n + plan.columns.length + 1];
+  // BIGINT UNSIGNED: a string with reconcile's connection options (bigNumberStrings)
+  const position = typeof p === 'string' || typeof p === 'number' || typeof p === 'bigint' ? BigInt(p) : null;
   return {
     key: keyTextOf(keyParts),
     row,
     removed: Number(raw[n + plan.columns.length]) === 1,
-    owned: Number(raw[n + plan.columns.length + 1]) === 1,
+    owned: position !== null,
+    position,
   };
 }
 

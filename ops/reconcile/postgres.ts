@@ -157,11 +157,15 @@ export async function sourceRows(
   return res.rows;
 }
 
-/** Source rows of these keys (contract columns, text). */
+/**
+ * Source rows of these keys (contract columns, text), each followed by its row version (`xmin`:
+ * the transaction that wrote this version of the row; any later write gives another), which the
+ * settle step compares between its two reads.
+ */
 export async function sourceRowsByKeys(c: pg.Client, plan: TablePlan, keys: string[][]): Promise<RawRow[]> {
   const s = sideOf(plan, 'source');
   const values: unknown[] = [JSON.stringify(keys)];
-  const cols = plan.contract.columns.map((col) => `x.${q(col.name)}`).join(', ');
+  const cols = [...plan.contract.columns.map((col) => `x.${q(col.name)}`), 'x.xmin::text'].join(', ');
   const res = await c.query<RawRow>({
     text: `SELECT ${cols} FROM ${s.from} WHERE jsonb_build_array(${s.keyText.join(', ')}) IN (SELECT jsonb_array_elements($1::jsonb))`,
     values,
@@ -175,11 +179,11 @@ function targetSelect(plan: TablePlan): string {
   const s = sideOf(plan, 'target');
   const { row } = targetFrom(plan);
   const cols = [...s.keyText, ...plan.columns.map((col) => `${row}.${q(col.name)}`)];
-  return `SELECT ${cols.join(', ')}, (${removedExpr(plan)})::text AS removed, (x."_pgcdc_lsn" IS NOT NULL)::text AS owned FROM ${s.from}`;
+  return `SELECT ${cols.join(', ')}, (${removedExpr(plan)})::text AS removed, x."_pgcdc_lsn"::text AS position FROM ${s.from}`;
 }
 
 const toTargetRow = (plan: TablePlan, raw: RawRow): TargetRow =>
-  targetRowOf(plan, raw.slice(0, -2), raw.at(-2) === 'true', raw.at(-1) === 'true');
+  targetRowOf(plan, raw.slice(0, -2), raw.at(-2) === 'true', raw.at(-1) ?? null);
 
 /** A page of target rows (soft-deleted ones too) of a range, in key order. */
 export async function targetRows(

@@ -47,7 +47,7 @@ export function expectedOf(plan: TablePlan, raw: RawRow): { key: string; expecte
   }
 }
 
-/** A target row read as: key columns, compared columns (plan.columns order), removed flag, owned flag. */
+/** A target row read as: key columns, compared columns (plan.columns order), removed flag, position. */
 export interface TargetRow {
   key: string;
   row: Row;
@@ -55,16 +55,28 @@ export interface TargetRow {
   removed: boolean;
   /** pgcdc wrote it (it carries a source position) */
   owned: boolean;
+  /** the source commit position of the change that wrote it (`_pgcdc_lsn`); null: a foreign row */
+  position: bigint | null;
 }
 
-export function targetRowOf(plan: TablePlan, raw: RawRow, removed: boolean, owned: boolean): TargetRow {
+/**
+ * A target row from its texts (key columns, then plan.columns) and its `_pgcdc_lsn` (text or
+ * number as the server returns it; null for a row pgcdc did not write).
+ */
+export function targetRowOf(
+  plan: TablePlan,
+  raw: RawRow,
+  removed: boolean,
+  position: string | number | bigint | null,
+): TargetRow {
   const n = plan.key.length;
   const row: Row = {};
   plan.columns.forEach((c, i) => {
     const text = raw[n + i];
     row[c.name] = text === null || text === undefined ? null : decodePgText(c.pgType, text);
   });
-  return { key: keyTextOf(raw.slice(0, n)), row, removed, owned };
+  const pos = position === null ? null : BigInt(position);
+  return { key: keyTextOf(raw.slice(0, n)), row, removed, owned: pos !== null, position: pos };
 }
 
 /** JSON with its object keys sorted: jsonb prints keys in its own order, CEL in another. */

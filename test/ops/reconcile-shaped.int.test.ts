@@ -12,9 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../pipeline/config/load.ts';
-import { groupFor } from '../../pipeline/config/schema.ts';
 import { reconcile, type TableReport } from '../../ops/reconcile/index.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
+import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   pipelineEnv,
@@ -152,39 +152,13 @@ describe('pgcdc reconcile of shaped targets', () => {
     );
 
     // changes the consumers never see (skipped as past retention): id 3 deleted, id 5 leaves shop's filter
-    await consumers.shop.stop();
-    await consumers.cms.stop();
-    await query(env.source.url, 'DELETE FROM users WHERE id = 3');
-    await query(env.source.url, 'UPDATE users SET is_active = false WHERE id = 5');
-    const lsn = (await query<{ lsn: string }>(env.source.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!
-      .lsn;
-    const admin = app.kafka.admin();
-    await admin.connect();
-    const groups = app.kafka.groupAdmin();
-    await groups.connect();
-    try {
-      await waitUntil(
-        async () =>
-          (
-            await query(
-              env.source.url,
-              'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2::pg_lsn',
-              [env.config.source.slot, lsn],
-            )
-          ).length > 0,
-        { what: 'the changes to be published', timeoutMs: 60_000 },
-      );
-      const ends = await admin.topicOffsets(env.topic);
-      for (const t of env.config.targets)
-        await groups.setGroupOffsets(
-          groupFor(env.config.kafka, t),
-          env.topic,
-          ends.map((e) => ({ partition: e.partition, offset: e.high })),
-        );
-    } finally {
-      await admin.disconnect();
-      await groups.disconnect();
-    }
+    await skipPastRetention(app, env, {
+      consumers: [consumers.shop, consumers.cms],
+      change: async () => {
+        await query(env.source.url, 'DELETE FROM users WHERE id = 3');
+        await query(env.source.url, 'UPDATE users SET is_active = false WHERE id = 5');
+      },
+    });
     const writer = ownRowsWriter(env.source.url);
     stops.push(() => writer.stop());
     // a row changed at the source while its events wait in Kafka: lag, not drift
@@ -208,14 +182,8 @@ describe('pgcdc reconcile of shaped targets', () => {
     // the consumers come back only once each pass has begun: their backlog is lag, not drift
     const reports: Record<string, TableReport> = {};
     for (const name of ['shop', 'cms'] as const) {
-      let restarted: Promise<void> | undefined;
-      const r = await reconcile(deps, name, {
-        chunkSize: 25,
-        progress: () => {
-          restarted ??= startTestConsumer(app, name).then((c) => void (consumers[name] = c));
-        },
-      });
-      await restarted;
+      const { report: r, consumer } = await reconcileWhileReturning(app, deps, name, { chunkSize: 25 });
+      consumers[name] = consumer;
       stops.push(() => consumers[name].stop());
       expect(r.drift).toBe(true);
       reports[name] = r.tables[0]!;

@@ -4,11 +4,11 @@
 // source while the consumer was stopped (its events waiting in Kafka). --repair then makes the
 // target equal the source by an independent comparison (dev/verify), the foreign row kept.
 import { afterAll, describe, expect, it } from 'vitest';
-import { groupFor } from '../../pipeline/config/schema.ts';
 import { reconcile } from '../../ops/reconcile/index.ts';
 import { compareTables } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
+import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   pipelineEnv,
@@ -58,40 +58,14 @@ describe('pgcdc reconcile', () => {
     );
     await query(env.source.url, "SELECT setval(pg_get_serial_sequence('users', 'id'), 1000)");
     runProducer(app, stops);
-    let consumer = await startTestConsumer(app, 'peer');
+    const consumer = await startTestConsumer(app, 'peer');
     await waitForPeerEqual(env, 120_000);
 
     // an owned row whose source delete never reaches the target (as if past the topic's retention)
-    await consumer.stop();
-    await query(env.source.url, 'DELETE FROM users WHERE id = 3');
-    const lsn = (await query<{ lsn: string }>(env.source.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!
-      .lsn;
-    const admin = app.kafka.admin();
-    await admin.connect();
-    const groups = app.kafka.groupAdmin();
-    await groups.connect();
-    try {
-      await waitUntil(
-        async () =>
-          (
-            await query(
-              env.source.url,
-              'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2::pg_lsn',
-              [env.config.source.slot, lsn],
-            )
-          ).length > 0,
-        { what: 'the delete to be published', timeoutMs: 60_000 },
-      );
-      const ends = await admin.topicOffsets(env.topic);
-      await groups.setGroupOffsets(
-        groupFor(env.config.kafka, env.config.targets[0]!),
-        env.topic,
-        ends.map((e) => ({ partition: e.partition, offset: e.high })),
-      );
-    } finally {
-      await admin.disconnect();
-      await groups.disconnect();
-    }
+    await skipPastRetention(app, env, {
+      consumers: [consumer],
+      change: () => query(env.source.url, 'DELETE FROM users WHERE id = 3'),
+    });
     const writer = ownRowsWriter(env.source.url);
     stops.push(() => writer.stop());
     // a row changed at the source while its events wait in Kafka (the consumer is stopped)
@@ -109,15 +83,8 @@ describe('pgcdc reconcile', () => {
     );
 
     // the consumer comes back only once the pass has begun: its backlog is lag, not drift
-    let restarted: Promise<void> | undefined;
-    const report = await reconcile(deps, 'peer', {
-      chunkSize: 50,
-      progress: () => {
-        restarted ??= startTestConsumer(app, 'peer').then((c) => void (consumer = c));
-      },
-    });
-    await restarted;
-    stops.push(() => consumer.stop());
+    const { report, consumer: back } = await reconcileWhileReturning(app, deps, 'peer', { chunkSize: 50 });
+    stops.push(() => back.stop());
     const t = report.tables[0]!;
     expect(t.samples.missing).toEqual(['1']);
     expect(t.samples.differing).toEqual([{ key: '2', columns: ['city'] }]);

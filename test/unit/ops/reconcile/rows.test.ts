@@ -18,7 +18,7 @@ import {
   type RawRow,
   type TargetRow,
 } from '../../../../ops/reconcile/rows.ts';
-import { judge } from '../../../../ops/reconcile/settle.ts';
+import { judge, sourceMoved, writtenAfter } from '../../../../ops/reconcile/settle.ts';
 
 const contract = loadContract();
 const at = { schema: 'public', table: 'users' };
@@ -91,7 +91,7 @@ describe('reconcile rows', () => {
     ];
     raw[1 + p.columns.findIndex((c) => c.name === 'balance')] = '12.5';
     raw[1 + p.columns.findIndex((c) => c.name === 'created_at')] = '2026-01-02 04:04:05.123456+01';
-    const t = targetRowOf(p, raw, false, true);
+    const t = targetRowOf(p, raw, false, '1');
     const cmp = rangeComparison(p, new Map([['7', e as Expected]]));
     cmp.target(t);
     expect(cmp.finish()).toMatchObject({ compared: 1, missing: [], extra: [], differing: [] });
@@ -101,7 +101,7 @@ describe('reconcile rows', () => {
     const p = plan({ include: ['id', 'username'] });
     const row = (id: string, username: string) => ({ id: BigInt(id), username });
     const t = (id: string, username: string, removed = false, owned = true) =>
-      targetRowOf(p, [id, id, username], removed, owned);
+      targetRowOf(p, [id, id, username], removed, owned ? '1' : null);
     const cmp = rangeComparison(
       p,
       new Map<string, Expected>([
@@ -126,13 +126,13 @@ describe('reconcile rows', () => {
     });
     const ignore = plan({ include: ['id', 'username'], deletePolicy: 'ignore' });
     const c2 = rangeComparison(ignore, new Map());
-    c2.target(targetRowOf(ignore, ['9', '9', 'z'], false, true));
+    c2.target(targetRowOf(ignore, ['9', '9', 'z'], false, '1'));
     expect(c2.finish().extra).toEqual([]);
   });
 
   it('settles: agreement with either source read is not drift, a moving row is not drift', () => {
     const p = plan({ include: ['id', 'username'] });
-    const t = (u: string) => targetRowOf(p, ['1', '1', u], false, true);
+    const t = (u: string) => targetRowOf(p, ['1', '1', u], false, '1');
     const s = (u: string) => ({ id: 1n, username: u });
     expect(judge(p, s('a'), t('a'), s('b'))).toEqual({ kind: 'same' });
     expect(judge(p, s('a'), t('b'), s('b'))).toEqual({ kind: 'same' });
@@ -141,6 +141,32 @@ describe('reconcile rows', () => {
     expect(judge(p, s('a'), undefined, s('a'))).toEqual({ kind: 'missing' });
     expect(judge(p, undefined, t('a'), undefined)).toEqual({ kind: 'extra', owned: true });
     expect(judge(p, undefined, undefined, undefined)).toEqual({ kind: 'same' });
+  });
+
+  it('settles: a row that moved between the reads is never drift, on the extra side as on the others', () => {
+    const p = plan({ include: ['id', 'username'] });
+    const t = (u: string, position: string | null = '100') => targetRowOf(p, ['1', '1', u], false, position);
+    const s = (u: string) => ({ id: 1n, username: u });
+    // out of the filter (null) at S1 and at S2, but in it between: the target applied the entry only
+    expect(judge(p, null, t('a'), null, true)).toEqual({ kind: 'moving' });
+    expect(judge(p, undefined, t('a'), undefined, true)).toEqual({ kind: 'moving' });
+    // updated and changed back between S1 and S2: the target holds the state in between
+    expect(judge(p, s('a'), t('b'), s('a'), true)).toEqual({ kind: 'moving' });
+    expect(judge(p, s('a'), undefined, s('a'), true)).toEqual({ kind: 'moving' });
+    // agreement still decides first; nothing moved: drift as before
+    expect(judge(p, null, { ...t('a'), removed: true }, null, true)).toEqual({ kind: 'same' });
+    expect(judge(p, null, t('a'), null, false)).toEqual({ kind: 'extra', owned: true });
+
+    const v = (version: string) => ({ expected: null, version });
+    expect(sourceMoved(v('7'), v('7'))).toBe(false);
+    expect(sourceMoved(v('7'), v('9'))).toBe(true);
+    expect(sourceMoved(undefined, v('9'))).toBe(true);
+    expect(sourceMoved(v('7'), undefined)).toBe(true);
+    expect(sourceMoved(undefined, undefined)).toBe(false);
+    expect(writtenAfter(t('a', '100'), 99n)).toBe(true);
+    expect(writtenAfter(t('a', '100'), 100n)).toBe(false);
+    expect(writtenAfter(t('a', null), 0n)).toBe(false);
+    expect(writtenAfter(undefined, 0n)).toBe(false);
   });
 
   it('rangeComparison matches a plain model on random ranges', () => {
@@ -159,7 +185,7 @@ describe('reconcile rows', () => {
         cells.forEach(([src, tgt, removed, owned], i) => {
           const k = String(i + 1);
           if (src !== undefined) expected.set(k, { id: BigInt(i + 1), username: src });
-          if (tgt !== undefined) targets.push(targetRowOf(p, [k, k, tgt], removed, owned));
+          if (tgt !== undefined) targets.push(targetRowOf(p, [k, k, tgt], removed, owned ? '1' : null));
           const live = tgt !== undefined && !removed;
           if (src !== undefined) {
             model.compared++;
