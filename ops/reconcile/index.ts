@@ -10,7 +10,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { groupFor, targetTopicsOf, type TableRef } from '../../pipeline/config/schema.ts';
 import { catchUpWaiter } from './catch-up.ts';
 import { planTarget, readableTarget, type ReadableTarget, type TablePlan } from './plan.ts';
-import { mysqlTargetReader, withMysqlTarget } from './mysql.ts';
+import { flavorOf, mysqlTargetReader, withMysqlTarget } from './mysql.ts';
 import { postgresTargetReader } from './pg-target.ts';
 import { repairTable, type RepairResult } from './repair.ts';
 import { scanTable, type TargetReader } from './scan.ts';
@@ -76,7 +76,9 @@ function targetReaderFor(deps: ReconcileDeps, target: ReadableTarget) {
         withReconcileClient(deps.pg, target.url, (c) => fn(postgresTargetReader(c)));
     case 'mysql':
       return (fn: (t: TargetReader) => Promise<TableReport>) =>
-        withMysqlTarget(target, deps.config.connections.connectTimeoutMs, (c) => fn(mysqlTargetReader(c)));
+        withMysqlTarget(target, deps.config.connections.connectTimeoutMs, async (c) =>
+          fn(mysqlTargetReader(c, await flavorOf(c))),
+        );
     default:
       return target satisfies never;
   }

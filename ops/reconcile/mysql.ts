@@ -1,8 +1,9 @@
-// The TargetReader of a MySQL/MariaDB target (scan.ts): no server-side range hash (the two servers
-// print values differently), so every chunk's target rows are read, one short statement per page
-// in key order on the primary key (`key > last ORDER BY key LIMIT n`, autocommit, READ COMMITTED:
-// no lock, no long snapshot), and compared value by value with the mapped source rows after
-// mysql-values.ts turned them back into domain values. Key bounds come from the source (PostgreSQL
+// The TargetReader of a MySQL/MariaDB target (scan.ts): range hashes of a canonical text form both
+// servers print alike (mysql-hash.ts), where the table's column types allow it, so a chunk that
+// agrees is never transferred; a chunk that differs (or every chunk of a table that cannot be
+// hashed) is read, one short statement per page in key order on the primary key (`key > last
+// ORDER BY key LIMIT n`, autocommit, READ COMMITTED: no lock, no long snapshot), and compared value
+// by value with the mapped source rows after mysql-values.ts turned them back into domain values. Key bounds come from the source (PostgreSQL
 // text, as the sink writes them); a text key ordered differently by the target's collation than by
 // the source's "C" order can only make a row a suspect, which the settle step reads again by key.
 // Repair's one write here: foreign rows removed by the delete policy (with --include-foreign).
@@ -16,6 +17,7 @@ import { domainOfMysql, keyTextOfMysql, mysqlKeyParam, type MysqlValue } from '.
 import { keyPartsOf, keyTextOf, type TargetRow } from './rows.ts';
 import type { ReconcileDeps } from './deps.ts';
 import type { TargetReader } from './scan.ts';
+import { mysqlRowHash, unhashable, type MysqlFlavor } from './mysql-hash.ts';
 
 type Conn = mysql.Connection;
 
@@ -96,11 +98,44 @@ async function rowsByKeys(c: Conn, plan: TablePlan, keys: string[][]): Promise<T
   return (res as unknown as MysqlValue[][]).map((r) => toTargetRow(plan, r));
 }
 
-export function mysqlTargetReader(c: Conn): TargetReader {
+/** WHERE of a key range at the target (live rows only, for hashing). */
+function rangeWhere(plan: TablePlan, range: KeyRange, values: unknown[]): string {
+  const conds = [`NOT ${removedSql(plan)}`];
+  if (range.lo) conds.push(`${keyExpr(plan)} > ${keyParams(plan, range.lo, values)}`);
+  if (range.hi) conds.push(`${keyExpr(plan)} <= ${keyParams(plan, range.hi, values)}`);
+  return conds.join(' AND ');
+}
+
+/** Rows and hash of a key range in the canonical form of mysql-hash.ts (live rows only). */
+async function rangeHash(c: Conn, plan: TablePlan, flavor: MysqlFlavor, range: KeyRange) {
+  const values: unknown[] = [];
+  const keys = plan.key.map((k, i) => `x.${q(k.target)} AS k${i}`).join(', ');
+  const order = plan.key.map((_, i) => `k${i}`).join(', ');
+  const [res] = await c.query<mysql.RowDataPacket[]>({
+    sql:
+      `SELECT COUNT(*) AS n, MD5(GROUP_CONCAT(h ORDER BY ${order} SEPARATOR '')) AS hash FROM ` +
+      `(SELECT ${keys}, ${mysqlRowHash(plan, flavor, (name) => `x.${q(name)}`)} AS h ` +
+      `FROM ${q(plan.at.table)} AS x WHERE ${rangeWhere(plan, range, values)}) AS r`,
+    values,
+  });
+  const row = res[0] as { n: string | number; hash: string | null };
+  return { rows: Number(row.n), hash: row.hash };
+}
+
+/** The reader of one connection; range hashes where the table's columns allow them (mysql-hash.ts). */
+export function mysqlTargetReader(c: Conn, flavor: MysqlFlavor): TargetReader {
   return {
+    rangeHash: (plan, range) => rangeHash(c, plan, flavor, range),
+    hashable: (plan) => unhashable(plan, flavor) === undefined,
     rows: (plan, range, limit) => rows(c, plan, range, limit),
     rowsByKeys: (plan, keys) => rowsByKeys(c, plan, keys),
   };
+}
+
+/** MariaDB or MySQL: MariaDB keeps JSON text as written, MySQL rewrites it (mysql-hash.ts). */
+export async function flavorOf(c: Conn): Promise<MysqlFlavor> {
+  const [res] = await c.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+  return /mariadb/i.test(String((res[0] as { v: unknown }).v)) ? 'mariadb' : 'mysql';
 }
 
 /** A connection to the target in reconcile's settings (UTC, exact numbers, JSON as text), for `fn`. */
@@ -136,6 +171,8 @@ export async function withMysqlTarget<T>(
   try {
     await c.query(`SET SESSION time_zone = '+00:00'`);
     await c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    // a chunk's row hashes are concatenated (mysql-hash.ts): 32 characters a row
+    await c.query('SET SESSION group_concat_max_len = 1073741824');
     return await fn(c);
   } finally {
     await c.end().catch(() => undefined);

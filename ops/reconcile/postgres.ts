@@ -11,6 +11,7 @@ import type { RawRow } from './rows.ts';
 import { targetRowOf, type TargetRow } from './rows.ts';
 import type { TablePlan } from './plan.ts';
 import { DELETED, LINKS_SUFFIX, TARGET_KEY } from '../../consumers/postgres/matched.ts';
+import { pgRowHash } from './mysql-hash.ts';
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
@@ -83,8 +84,12 @@ function removedExpr(plan: TablePlan): string {
   return m ? `(x.${q(DELETED)} OR t.${q(m.targetKey)} IS NULL OR ${soft})` : soft;
 }
 
-/** md5 of a row's compared columns as text (sqlHashes plans only: every column a source column). */
+/**
+ * md5 of a row's compared columns as text (sqlHashes plans only: every column a source column); for
+ * a MySQL/MariaDB target, of the canonical form both servers print alike (mysql-hash.ts).
+ */
 function rowHash(plan: TablePlan, side: Side): string {
+  if (plan.kind === 'mysql') return pgRowHash(plan, (name) => `x.${q(name)}`);
   const cols = plan.columns.map((c) => {
     const name = side === 'source' && c.origin.kind === 'column' ? c.origin.source : c.name;
     return `x.${q(name)}::text`;

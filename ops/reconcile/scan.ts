@@ -11,8 +11,10 @@ import { sourceChunkHash, sourceRows, type ChunkHash, type KeyRange } from './po
 
 /** What reconcile reads of a target (postgres.ts for PostgreSQL, mysql.ts for MySQL/MariaDB). */
 export interface TargetReader {
-  /** rows and hash of a range, when the target can hash as the source does (PostgreSQL) */
+  /** rows and hash of a range, when the target can hash as the source does */
   rangeHash?(plan: TablePlan, range: KeyRange): Promise<{ rows: number; hash: string | null }>;
+  /** whether rangeHash can hash this table (its column types); default: yes */
+  hashable?(plan: TablePlan): boolean;
   rows(
     plan: TablePlan,
     range: KeyRange,
@@ -88,13 +90,14 @@ export async function scanTable(
   let lo: string[] | null = null;
   let done = 0;
   let next: Promise<ChunkHash> | undefined;
+  const hashing = plan.sqlHashes && target.rangeHash !== undefined && (target.hashable?.(plan) ?? true);
   for (;;) {
     if (o.stopping?.()) break;
     out.chunks++;
     let range: KeyRange;
     let rows: ReturnType<typeof expectedOf>[] | undefined;
     let size: number;
-    if (plan.sqlHashes && target.rangeHash) {
+    if (hashing && target.rangeHash) {
       const ch: ChunkHash = await (next ?? sourceChunkHash(source, plan, lo, n));
       next = undefined;
       size = ch.rows;

@@ -1,6 +1,7 @@
 // `pgcdc reconcile` against a MariaDB target on the real stack, under concurrent writes: every
 // contract type read back through MariaDB's own forms (DECIMAL scale, TINYINT booleans, DATETIME(6)
-// in UTC, JSON and arrays) compares equal, so only the injected drift is reported: a row deleted
+// in UTC, JSON and arrays) compares equal, by range hashes computed at MariaDB (a clean target:
+// no chunk read row by row) and row by row, so only the injected drift is reported: a row deleted
 // and a column edited at the target, a foreign row, an owned row whose source delete the consumer
 // never saw (its offset skipped, as past retention), and not a row changed at the source while the
 // consumer was stopped. --repair then makes the target equal the source by the independent
@@ -66,6 +67,8 @@ describe('pgcdc reconcile (MariaDB target)', () => {
     const clean = await reconcile(deps, 'peer', { chunkSize: 70 });
     expect(clean.tables[0]).toMatchObject({ compared: 300, missing: 0, differing: 0, unsettled: 0 });
     expect(clean.drift).toBe(false);
+    // every chunk agreed by its range hashes (mysql-hash.ts): no row was read at either side
+    expect(clean.tables[0]).toMatchObject({ chunks: 5, chunksRead: 0 });
 
     // an owned row whose source delete never reaches the target (as if past the topic's retention)
     await skipPastRetention(app, env, {
