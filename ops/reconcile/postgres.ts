@@ -16,6 +16,7 @@ import { pgRowHash } from './mysql-hash.ts';
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 const TEXT_KINDS = new Set(['text', 'varchar', 'char']);
+const INTEGER_KINDS = new Set(['smallint', 'integer', 'bigint']);
 export const SESSION =
   '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c IntervalStyle=iso_8601 -c bytea_output=hex';
 
@@ -104,7 +105,24 @@ export interface ChunkHash {
   hash: string | null;
 }
 
-/** The next chunk of the source after `lo`: its size, last key and hash. */
+/**
+ * The last key of a chunk in the same pass as its hash: `max` of a single integer or ("C"-ordered)
+ * text key; undefined for other keys (the chunk is numbered and its last row looked up instead).
+ */
+function lastKeyByMax(plan: TablePlan, key: string): string | undefined {
+  if (plan.key.length !== 1) return undefined;
+  const kind = plan.key[0]!.spec.pgType;
+  return INTEGER_KINDS.has(kind) || TEXT_KINDS.has(kind)
+    ? `json_build_array(max(${key})::text)::text`
+    : undefined;
+}
+
+/**
+ * The next chunk of the source after `lo`: its size, last key and hash. The row hashes are
+ * concatenated in the order the key-ordered subquery yields them (both sides alike: see
+ * targetRangeHash); were a server ever to aggregate them in another order, the hashes would
+ * differ and the chunk be read row by row, never pass unread.
+ */
 export async function sourceChunkHash(
   c: pg.Client,
   plan: TablePlan,
@@ -114,18 +132,21 @@ export async function sourceChunkHash(
   const s = sideOf(plan, 'source');
   const values: unknown[] = [];
   const where = rangeWhere(plan, 'source', { lo, hi: null }, values, false);
+  const chunk = `SELECT * FROM ${s.from} WHERE ${where} ORDER BY ${s.order} LIMIT $${values.push(limit)}`;
+  const byMax = lastKeyByMax(plan, `x.k0`);
   const ks = s.keyText.map((k, i) => `${k} AS k${i}`).join(', ');
-  const text =
-    `WITH c AS (SELECT ${ks}, ${rowHash(plan, 'source')} AS h, row_number() OVER () AS n FROM ` +
-    `(SELECT * FROM ${s.from} WHERE ${where} ORDER BY ${s.order} LIMIT $${values.push(limit)}) x) ` +
-    `SELECT count(*)::int AS rows, md5(string_agg(h, '' ORDER BY n)) AS hash, ` +
-    `(SELECT json_build_array(${s.keyText.map((_, i) => `k${i}`).join(', ')})::text FROM c ORDER BY n DESC LIMIT 1) AS last FROM c`;
+  const text = byMax
+    ? `SELECT count(*)::int AS rows, md5(string_agg(h, '')) AS hash, ${byMax} AS last FROM ` +
+      `(SELECT ${s.key} AS k0, ${rowHash(plan, 'source')} AS h FROM (${chunk}) x) x`
+    : `WITH c AS (SELECT ${ks}, ${rowHash(plan, 'source')} AS h, row_number() OVER () AS n FROM (${chunk}) x) ` +
+      `SELECT count(*)::int AS rows, md5(string_agg(h, '' ORDER BY n)) AS hash, ` +
+      `(SELECT json_build_array(${s.keyText.map((_, i) => `k${i}`).join(', ')})::text FROM c ORDER BY n DESC LIMIT 1) AS last FROM c`;
   const r = await c.query<{ rows: number; hash: string | null; last: string | null }>(text, values);
   const row = r.rows[0]!;
   return { rows: row.rows, hash: row.hash, last: row.last ? (JSON.parse(row.last) as string[]) : null };
 }
 
-/** Rows and hash of a key range at a PostgreSQL target (live rows only). */
+/** Rows and hash of a key range at a PostgreSQL target (live rows only), hashed in key order. */
 export async function targetRangeHash(
   c: pg.Client,
   plan: TablePlan,
@@ -135,9 +156,8 @@ export async function targetRangeHash(
   const values: unknown[] = [];
   const where = rangeWhere(plan, 'target', range, values, true);
   const text =
-    `SELECT count(*)::int AS rows, md5(string_agg(h, '' ORDER BY n)) AS hash FROM ` +
-    `(SELECT ${rowHash(plan, 'target')} AS h, row_number() OVER () AS n FROM ` +
-    `(SELECT * FROM ${s.from} WHERE ${where} ORDER BY ${s.order}) x) c`;
+    `SELECT count(*)::int AS rows, md5(string_agg(h, '')) AS hash FROM ` +
+    `(SELECT ${rowHash(plan, 'target')} AS h FROM ${s.from} WHERE ${where} ORDER BY ${s.order}) c`;
   const r = await c.query<{ rows: number; hash: string | null }>(text, values);
   return r.rows[0]!;
 }
