@@ -109,7 +109,10 @@ export function spawnPgcdc(
   /** the pgcdc checkout to run (default: this one) */
   root = PROJECT_ROOT,
 ): Child {
-  const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // one folder per child, named after its log (round and role), so the bench can find its
+  // profiles: V8 writes one per thread (the main thread's and tsx's loader thread's)
+  const dir = profileDir && logFile ? path.join(profileDir, path.basename(logFile, '.log')) : profileDir;
+  const node = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   return spawnChild(name, process.execPath, [...node, path.join(root, 'cli/bin.js'), ...args], {
     ...(logFile ? { logFile } : {}),
     cwd: root,

@@ -6,19 +6,25 @@
 //   2. snapshot: a pre-filled table fed into Kafka by `pgcdc produce` alone (no sink competing
 //      for the CPU); rows/s from the first message to the last, CPU per 100k rows;
 //   3. once per round, Kafka's ProducerPerformance (acks=all, records of our mean size): the raw
-//      produce baseline both figures are divided by.
+//      produce baseline both figures are divided by; and pg_recvlogical decoding the same changes
+//      from a second slot (after the producer stopped): how fast PostgreSQL alone hands them out.
+// With --profile, the V8 profiles of the producer are summarised per pipeline and phase (stage
+// shares of the busy time, idle share: profile-summary.ts) into profiles.md.
 // With --compare-tree <dir> a second pgcdc (another checkout, e.g. `git worktree add` of the commit
 // before a change) runs the same rounds, interleaved and in alternating order, so each before/after
 // pair is measured side by side in one run; medians over rounds. The table is printed and saved as
 // source-ab.md / source-ab.json in the run's folder.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { kafkaBaselines } from './baseline-phases.ts';
+import { kafkaBaselines, recvlogicalBaseline } from './baseline-phases.ts';
 import { cleanupRound, problems, roundFor, type BenchContext } from './context.ts';
-import type { PipelineDriver } from './driver.ts';
+import type { PipelineDriver, Round } from './driver.ts';
 import { createDatabase, prepareSlots, topicMessages, withPg } from './env.ts';
 import { follow, type Follow } from './follow.ts';
-import { CpuMeter, loadAverage } from './proc.ts';
+import { renderProfileGroups } from './profile-summary.ts';
+import { CpuMeter, cpuSeconds, loadAverage } from './proc.ts';
+import { kafkaPaths } from '../stack/kafka.ts';
+import { readPid } from '../stack/process.ts';
 import { snapshotFillSql } from './snapshot-round.ts';
 import { fmt, markdownTable, median, ratio } from './stats.ts';
 import { kafkaMessagesFor } from './workload.ts';
@@ -37,6 +43,15 @@ export interface ProducerFigure {
    */
   cpuTotalPer100k: number | undefined;
   peakRssMb: number | undefined;
+  /**
+   * CPU seconds per 100k of the servers over the phase (process start to the last message): the
+   * walsender decoding the slot for the producer, and the Kafka broker; with the producer's, they
+   * show how the 2 cores were shared (what is left for the producer)
+   */
+  walsenderCpuPer100k?: number | undefined;
+  brokerCpuPer100k?: number | undefined;
+  /** seconds of the phase (process start to the last message) */
+  phaseSeconds?: number | undefined;
 }
 
 export interface SourceAbRound {
@@ -52,6 +67,8 @@ export interface SourceAbResult {
   rounds: SourceAbRound[];
   /** ProducerPerformance records/s, one per round */
   kafkaBaseline: number[];
+  /** pg_recvlogical events/s over the same changes, one per round */
+  recvlogical: number[];
   recordBytes: number | undefined;
   errors: string[];
 }
@@ -70,6 +87,40 @@ function figureOf(f: Follow, t0: number, units: number, d: PipelineDriver): Prod
   };
 }
 
+/** CPU seconds of the servers beside the producer: the slot's walsender (while it lives) and the broker. */
+async function serverCpu(
+  ctx: BenchContext,
+  r: Round,
+): Promise<{ walsender?: number | undefined; broker?: number | undefined }> {
+  const pid = await withPg(r.sourceUrl, async (c) => {
+    const q = await c.query<{ pid: number | null }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+      [r.slot],
+    );
+    return q.rows[0]?.pid ?? undefined;
+  }).catch(() => undefined);
+  const broker = readPid(kafkaPaths(ctx.settings).pidFile);
+  return {
+    ...(pid ? { walsender: cpuSeconds(pid) } : {}),
+    ...(broker ? { broker: cpuSeconds(broker) } : {}),
+  };
+}
+
+/** The servers' share of a phase, per 100k units, added to its figure. */
+function addServerCpu(
+  fig: ProducerFigure,
+  before: { broker?: number | undefined },
+  after: { walsender?: number | undefined; broker?: number | undefined },
+  units: number,
+  seconds: number,
+): void {
+  const per100k = (x: number) => Math.round((x / units) * 100_000 * 100) / 100;
+  if (after.walsender !== undefined) fig.walsenderCpuPer100k = per100k(after.walsender);
+  if (after.broker !== undefined && before.broker !== undefined)
+    fig.brokerCpuPer100k = per100k(after.broker - before.broker);
+  fig.phaseSeconds = Math.round(seconds * 100) / 100;
+}
+
 /** Source throughput of one pipeline: written while stopped, then the producer started. */
 async function sourcePhase(
   ctx: BenchContext,
@@ -82,7 +133,8 @@ async function sourcePhase(
   const r = roundFor(ctx, d, `s${n}p${i}`, false);
   await createDatabase(r.adminUrl, r.sourceDb, true);
   await createDatabase(r.adminUrl, r.peerDb, false);
-  await prepareSlots(r.sourceUrl, r.publication, [r.slot]);
+  const rawSlot = `${r.slot}_raw`;
+  await prepareSlots(r.sourceUrl, r.publication, withBaseline ? [r.slot, rawSlot] : [r.slot]);
   const writer = new LoadWriter(r.sourceUrl, ctx.opts.workload, ctx.opts.writers);
   await writer.open();
   const extra: string[] = [];
@@ -90,6 +142,7 @@ async function sourcePhase(
     const pre = await writer.run({ events: ctx.opts.events });
     const expected = kafkaMessagesFor(pre.counts);
     const t0 = Date.now();
+    const cpu0 = await serverCpu(ctx, r);
     await d.startSource(r);
     const f = await follow(
       'source catch-up',
@@ -99,11 +152,17 @@ async function sourcePhase(
       problems(d),
       { timeoutMs: 900_000, intervalMs: 50 },
     );
+    const cpu1 = await serverCpu(ctx, r); // the walsender lives as long as the producer
     await d.stopSource();
     const fig = figureOf(f, t0, pre.events, d);
+    addServerCpu(fig, cpu0, cpu1, pre.events, ((f.points.at(-1)?.t ?? t0) - t0) / 1000);
     // events/s (a delete is one event and two messages)
     if (fig.rate !== undefined) fig.rate = (fig.rate * pre.events) / expected;
     if (withBaseline) {
+      const before = ctx.result.baselines.recvlogical?.length ?? 0;
+      await recvlogicalBaseline(ctx, r, rawSlot, pre.endLsn, pre.events);
+      const rl = ctx.result.baselines.recvlogical?.[before];
+      if (rl) res.recvlogical.push(rl.rate);
       await kafkaBaselines(ctx, d, r, expected, extra);
       const perf = ctx.result.baselines.kafkaProducerPerf;
       if (perf) res.kafkaBaseline.push(perf.rate);
@@ -131,6 +190,7 @@ async function snapshotPhase(
     await withPg(r.sourceUrl, (c) => c.query(snapshotFillSql(rows, ctx.opts.workload)));
     await withPg(r.sourceUrl, (c) => c.query('VACUUM ANALYZE public.users'));
     const t0 = Date.now();
+    const cpu0 = await serverCpu(ctx, r);
     await d.startSource(r);
     const f = await follow(
       'snapshot into Kafka',
@@ -140,8 +200,11 @@ async function snapshotPhase(
       problems(d),
       { timeoutMs: 1_800_000, intervalMs: 50 },
     );
+    const cpu1 = await serverCpu(ctx, r);
     await d.stopSource();
-    return figureOf(f, t0, rows, d);
+    const fig = figureOf(f, t0, rows, d);
+    addServerCpu(fig, cpu0, cpu1, rows, ((f.points.at(-1)?.t ?? t0) - t0) / 1000);
+    return fig;
   } finally {
     await cleanupRound(ctx, d, r, [`${r.topicPrefix}.status`]);
   }
@@ -153,6 +216,7 @@ export async function sourceAbPhases(ctx: BenchContext, drivers: PipelineDriver[
     pipelines: drivers.map((d) => d.name),
     rounds: [],
     kafkaBaseline: [],
+    recvlogical: [],
     recordBytes: undefined,
     errors: [],
   };
@@ -185,12 +249,29 @@ export async function sourceAbPhases(ctx: BenchContext, drivers: PipelineDriver[
       save();
     }
   }
+  if (ctx.opts.profile) writeProfiles(ctx, drivers);
   return res;
+}
+
+/** profiles.md: the producer's profiles summarised per pipeline and phase (profile-summary.ts). */
+function writeProfiles(ctx: BenchContext, drivers: PipelineDriver[]): void {
+  const groups = drivers.flatMap((d) => {
+    const tag = `_${d.name.slice(0, 3)}_`; // roundFor's id: bench_<run>_<pipeline>_<phase><n>p<i>
+    return [
+      { title: `${d.name}: source catch-up`, match: new RegExp(`${tag}s\\d+p\\d+-produce$`) },
+      { title: `${d.name}: snapshot`, match: new RegExp(`${tag}n\\d+p\\d+-produce$`) },
+    ];
+  });
+  const text = renderProfileGroups(path.join(ctx.dir, 'profiles'), groups);
+  if (!text) return;
+  writeFileSync(path.join(ctx.dir, 'profiles.md'), text);
+  ctx.say(`profile summary: ${path.join(ctx.dir, 'profiles.md')}`);
 }
 
 /** Medians per pipeline next to the raw produce baseline, and every round. */
 export function renderSourceAb(res: SourceAbResult, events: number): string {
   const base = median(res.kafkaBaseline);
+  const recv = median(res.recvlogical);
   const med = (p: string, pick: (r: SourceAbRound) => number | undefined) =>
     median(
       res.rounds
@@ -205,6 +286,7 @@ export function renderSourceAb(res: SourceAbResult, events: number): string {
       p,
       fmt(src),
       ratio(src, base),
+      ratio(src, recv),
       fmt(snap),
       ratio(snap, base),
       fmt(med(p, (r) => r.source?.cpuPer100k)),
@@ -216,13 +298,14 @@ export function renderSourceAb(res: SourceAbResult, events: number): string {
     ];
   });
   const out = [
-    `Producer side, ${events} changes per source round, medians of ${Math.max(...res.pipelines.map((p) => res.rounds.filter((r) => r.pipeline === p).length))} round(s); raw baseline: Kafka ProducerPerformance ${fmt(base)} records/s of ${fmt(res.recordBytes)} bytes (acks=all; median of ${res.kafkaBaseline.length}).`,
+    `Producer side, ${events} changes per source round, medians of ${Math.max(...res.pipelines.map((p) => res.rounds.filter((r) => r.pipeline === p).length))} round(s); raw baseline: Kafka ProducerPerformance ${fmt(base)} records/s of ${fmt(res.recordBytes)} bytes (acks=all; median of ${res.kafkaBaseline.length}); pg_recvlogical over the same changes ${fmt(recv)} events/s (median of ${res.recvlogical.length}).`,
     '',
     markdownTable(
       [
         'pipeline',
         'source events/s',
         '/ raw produce',
+        '/ pg_recvlogical',
         'snapshot rows/s',
         '/ raw produce',
         'source CPU s / 100k',
@@ -244,6 +327,7 @@ export function renderSourceAb(res: SourceAbResult, events: number): string {
         'CPU s / 100k',
         'snapshot rows/s',
         'CPU s / 100k',
+        'walsender / broker CPU s / 100k (source; snapshot)',
         'load',
       ],
       res.rounds.map((r) => [
@@ -254,6 +338,7 @@ export function renderSourceAb(res: SourceAbResult, events: number): string {
         `${fmt(r.source?.cpuPer100k)} (${fmt(r.source?.cpuTotalPer100k)})`,
         fmt(r.snapshot?.rate),
         `${fmt(r.snapshot?.cpuPer100k)} (${fmt(r.snapshot?.cpuTotalPer100k)})`,
+        `${fmt(r.source?.walsenderCpuPer100k)} / ${fmt(r.source?.brokerCpuPer100k)}; ${fmt(r.snapshot?.walsenderCpuPer100k)} / ${fmt(r.snapshot?.brokerCpuPer100k)}`,
         r.load.join(' '),
       ]),
     ),
