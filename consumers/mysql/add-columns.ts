@@ -10,6 +10,7 @@ import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import type { ColumnSpec } from '../../schemas/contract.ts';
 import { assertAddable } from '../../schemas/evolution.ts';
 import { classifyMysqlError } from './errors.ts';
+import { MODE_SAFE_LITERALS } from './literals.ts';
 import { q } from './table.ts';
 import { mysqlColumnType } from './types.ts';
 
@@ -31,6 +32,7 @@ export async function addMysqlColumns(
       uri: cfg.url,
       connectTimeout: connectTimeoutMs,
       charset: 'utf8mb4_unicode_ci',
+      ...MODE_SAFE_LITERALS,
       ...(cfg.tls
         ? {
             ssl: {

@@ -1,10 +1,12 @@
 // Opening a MySQL/MariaDB target: the sink's connection (utf8mb4, exact numbers as text, several
 // statements per round trip for the set-based path, TLS as configured), and its tables: created
 // when missing (createTable), then checked (the target table and its marker tables exist with a
-// primary key; the truncate mark has its one row). The session settings are sql.ts sessionSql.
+// primary key; the truncate mark has its one row). The session settings are sql.ts sessionSql;
+// values become literals that read the same in any sql_mode (literals.ts).
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/mysql.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
+import { MODE_SAFE_LITERALS } from './literals.ts';
 import { COLLATION_PREFERENCE, createDeletedSql, createTableSql, createTruncatedSql } from './sql.ts';
 import { deletedName, truncatedName, type MysqlTable } from './table.ts';
 
@@ -24,6 +26,7 @@ export async function connectMysql(
       enableKeepAlive: true,
       // one round trip for a batch's statements; every value is escaped client-side (sink.ts many)
       multipleStatements: true,
+      ...MODE_SAFE_LITERALS,
       ...(cfg.tls
         ? {
             ssl: {

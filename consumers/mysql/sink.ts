@@ -20,6 +20,7 @@ import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
+import { noBackslashEscapes } from './literals.ts';
 import { MarkReader, MarkSnapshot, markReads } from './marks.ts';
 import {
   multiDeleteSql,
@@ -39,6 +40,7 @@ import { UnrepresentableValueError } from './types.ts';
 import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
+const SQL_MODES = 'SELECT @@SESSION.sql_mode AS session, @@GLOBAL.sql_mode AS global';
 
 export interface MysqlTimeouts {
   connectTimeoutMs: number;
@@ -76,9 +78,9 @@ export class MysqlSink implements Sink {
 
   /**
    * Several statements in one round trip (the connection allows multiple statements; every value
-   * is escaped client-side by mysql2 in the session's own sql_mode, which has no
-   * NO_BACKSLASH_ESCAPES). The server stops at the first failing statement and the error is thrown.
-   * Returns one result per statement.
+   * is a literal that reads the same in any sql_mode: literals.ts, and the session's own sql_mode
+   * has no NO_BACKSLASH_ESCAPES either). The server stops at the first failing statement and the
+   * error is thrown. Returns one result per statement.
    */
   private async many(c: Conn, sts: Statement[]): Promise<unknown[]> {
     const [res] = await c.query({
@@ -94,10 +96,11 @@ export class MysqlSink implements Sink {
     const c = await connectMysql(this.cfg, this.timeouts.connectTimeoutMs);
     c.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'target connection error'));
     try {
-      await this.many(
+      const session = await this.many(
         c,
-        sessionSql(this.timeouts.lockTimeoutMs / 1000).map((sql) => ({ sql, values: [] })),
+        [...sessionSql(this.timeouts.lockTimeoutMs / 1000), SQL_MODES].map((sql) => ({ sql, values: [] })),
       );
+      this.checkModes((session.at(-1) as mysql.RowDataPacket[])[0]!);
       if (this.cfg.createTable) await createTables(c, this.table);
       await checkTables(c, this.table, this.cfg.name);
       await this.prune(c);
@@ -108,6 +111,23 @@ export class MysqlSink implements Sink {
       throw err;
     }
     this.conn = c;
+  }
+
+  /**
+   * The session must not read backslashes as plain characters (it cannot: sessionSql sets the
+   * whole sql_mode, and the literals read the same either way); a server default that does is
+   * worth a line, since other clients that escape with backslashes are at risk there.
+   */
+  private checkModes(modes: mysql.RowDataPacket): void {
+    if (noBackslashEscapes(String(modes.session)))
+      throw new PgcdcError(`target ${this.cfg.name}: the session's sql_mode still has NO_BACKSLASH_ESCAPES`, {
+        hint: 'something on the server (init_connect?) changes the session sql_mode after pgcdc set it; remove that',
+      });
+    if (noBackslashEscapes(String(modes.global)))
+      this.logger.info(
+        { sqlMode: String(modes.global) },
+        "the server's sql_mode has NO_BACKSLASH_ESCAPES: the sink's session runs without it, and its literals read the same in both modes",
+      );
   }
 
   /** Drops delete markers that protect nothing any more; at most once an hour. */

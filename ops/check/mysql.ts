@@ -13,6 +13,7 @@ import {
   truncatedName,
   type MysqlTable,
 } from '../../consumers/mysql/table.ts';
+import { MODE_SAFE_LITERALS, noBackslashEscapes } from '../../consumers/mysql/literals.ts';
 import { mysqlColumnType } from '../../consumers/mysql/types.ts';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { redactUrl } from '../../pipeline/observability/logger.ts';
@@ -82,7 +83,12 @@ export async function checkMysqlTarget(
   const id = (what: string) => `target.${t.name}.${what}`;
   let c: mysql.Connection;
   try {
-    c = await mysql.createConnection({ uri: t.url, connectTimeout: 5000, supportBigNumbers: true });
+    c = await mysql.createConnection({
+      uri: t.url,
+      connectTimeout: 5000,
+      supportBigNumbers: true,
+      ...MODE_SAFE_LITERALS,
+    });
   } catch (err) {
     return [
       error(
@@ -121,6 +127,14 @@ export async function checkMysqlTarget(
       );
     else
       out.push(ok(id('sql_mode'), `global sql_mode is strict; pgcdc's session sets its own strict mode too`));
+    if (noBackslashEscapes(String(v?.mode)))
+      out.push(
+        warn(
+          id('sql_mode.backslashes'),
+          "the server's global sql_mode has NO_BACKSLASH_ESCAPES: pgcdc handles it (its sessions run without it, and its literals read the same in both modes), but clients that escape quotes with a backslash (\\') are open to SQL injection here",
+          "remove NO_BACKSLASH_ESCAPES: SET GLOBAL sql_mode = REPLACE(@@GLOBAL.sql_mode, 'NO_BACKSLASH_ESCAPES', '') (and in my.cnf), unless every client knows",
+        ),
+      );
     out.push(...(await checkPrivileges(rows, t, id)));
     out.push(...(await checkTables(rows, t, contract, id)));
   } catch (err) {

@@ -10,6 +10,7 @@
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { UnavailableError } from '../../pipeline/errors.ts';
+import { MODE_SAFE_LITERALS } from '../../consumers/mysql/literals.ts';
 import { POS_LSN, q } from '../../consumers/mysql/table.ts';
 import type { TablePlan } from './plan.ts';
 import type { KeyRange } from './postgres.ts';
@@ -154,6 +155,8 @@ export async function withMysqlTarget<T>(
       dateStrings: true,
       charset: 'utf8mb4_unicode_ci',
       jsonStrings: true,
+      // literals that read the same in any sql_mode (a server default may have NO_BACKSLASH_ESCAPES)
+      ...MODE_SAFE_LITERALS,
       ...(target.tls
         ? {
             ssl: {
