@@ -40,6 +40,9 @@ export function spanAtStart(
   return first <= firstOffset && firstOffset <= last ? { first, last } : undefined;
 }
 
+/** The key of a topic's partition in maps of several topics (partition numbers repeat per topic). */
+const tpKey = (topic: string, partition: number) => `${partition}@${topic}`;
+
 /** A kafkajs message as our InMessage (headers as strings). Shared with the reader. */
 export function toInMessage(
   partition: number,
@@ -70,8 +73,11 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   private stopped = false;
   /** with recordSpans: reads the group's committed offsets and their metadata after a join */
   private admin: Admin | undefined;
-  /** with recordSpans: per partition, what is committed as far as this member knows (since its last join) */
-  private readonly committed = new Map<number, { offset: bigint; last: bigint | undefined }>();
+  /**
+   * with recordSpans: per topic and partition (`tpKey`), what is committed as far as this member
+   * knows (since its last join); partition N of two tables' topics are two entries
+   */
+  private readonly committed = new Map<string, { offset: bigint; last: bigint | undefined }>();
   private joins = 0;
   constructor(
     private readonly kafka: Kafka,
@@ -122,7 +128,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         const commit = async (offset: bigint, last?: bigint) => {
           const metadata = last === undefined ? null : spanMetadata(last);
           await this.consumer.commitOffsets([{ ...tp, offset: offset.toString(), metadata }]);
-          if (opts.recordSpans && joins === this.joins) this.committed.set(tp.partition, { offset, last });
+          if (opts.recordSpans && joins === this.joins) this.committed.set(tpKey(tp.topic, tp.partition), { offset, last });
         };
         /** the offset committed with a span during this batch: committing it again would drop the span */
         let spanAt: bigint | undefined;
@@ -179,7 +185,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
 
   /** What the group has committed for the partition (fetched once after each join). */
   private async committedAt(topic: string, partition: number) {
-    const known = this.committed.get(partition);
+    const known = this.committed.get(tpKey(topic, partition));
     if (known || !this.admin) return known;
     const joins = this.joins;
     const [fetched] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
@@ -189,7 +195,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         { offset: BigInt(p.offset), last: spanLast(p.metadata) },
       ]),
     );
-    if (joins === this.joins) for (const [p, c] of all) this.committed.set(p, c);
+    if (joins === this.joins) for (const [p, c] of all) this.committed.set(tpKey(topic, p), c);
     return all.get(partition);
   }
 
