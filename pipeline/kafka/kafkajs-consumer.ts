@@ -127,7 +127,9 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         const joins = this.joins;
         const commit = async (offset: bigint, last?: bigint) => {
           const metadata = last === undefined ? null : spanMetadata(last);
+          const started = performance.now();
           await this.consumer.commitOffsets([{ ...tp, offset: offset.toString(), metadata }]);
+          opts.onCommitted?.((performance.now() - started) / 1000);
           if (opts.recordSpans && joins === this.joins) this.committed.set(tpKey(tp.topic, tp.partition), { offset, last });
         };
         /** the offset committed with a span during this batch: committing it again would drop the span */
