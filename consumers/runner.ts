@@ -30,6 +30,7 @@ import { decodeChunk } from './group/decode.ts';
 import { instrumentSink } from './group/instrumented-sink.ts';
 import { createOutcomeReporter, type OutcomeReporter } from './group/outcome.ts';
 import { createInPlaceWaits } from './group/in-place.ts';
+import { stageTimings } from './group/stages.ts';
 import { createLanes, type Lane } from './group/lanes.ts';
 import { createPersist, NO_BATCH } from './group/retrying.ts';
 import { createConflictWaits } from './group/waits.ts';
@@ -106,6 +107,19 @@ function conflictWaits(
   });
 }
 
+/** What a sink's apply sees of its batch: stale once revoked or once the consumer stops. */
+function applyContext(
+  ctx: BatchContext,
+  stopping: AbortSignal,
+  book: { reportError(message: string): void },
+): ApplyContext {
+  return {
+    heartbeat: () => ctx.heartbeat(),
+    isStale: () => stopping.aborted || ctx.isStale(),
+    reportError: (message) => book.reportError(message),
+  };
+}
+
 export function createTargetConsumer(deps: TargetConsumerDeps) {
   const { target, metrics } = deps;
   const byTopic = new Map(deps.topics.map((t) => [t.topic, t]));
@@ -142,14 +156,9 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
   });
   const waits = conflictWaits(retry.conflictAttempts, deps.lockWaitLimitMs, log, report);
 
+  const stages = stageTimings(metrics, target.name);
   const letter = (topic: string, message: InMessage, d: SetAside) =>
     deadLetterOf(message, { sourceTopic: topic, target: target.name }, d);
-
-  const applyContext = (ctx: BatchContext): ApplyContext => ({
-    heartbeat: () => ctx.heartbeat(),
-    isStale: () => stopping.signal.aborted || ctx.isStale(),
-    reportError: (message) => book.reportError(message),
-  });
 
   /** decode -> apply -> dead-letter -> outcome; 'stale' when the chunk is no longer wanted */
   async function handleChunk(
@@ -164,10 +173,12 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
       throw new PgcdcError(`batch of topic ${batch.topic}, which target ${target.name} does not read`);
     const decoded = await persist('decoding', ctx, () => decodeChunk(route.codec, messages, route.table));
     if (decoded === undefined) return 'stale';
+    const decodedAt = stages.decoded(started, decoded.events);
     const { events, exhausted } = waits.admit(batch, decoded.events);
     const byOffset = new Map(messages.map((m) => [m.offset, m]));
-    const result = await lane.apply(events, applyContext(ctx));
+    const result = await lane.apply(events, applyContext(ctx, stopping.signal, book));
     if (result === undefined) return 'stale';
+    stages.applied(decodedAt);
 
     const dead = [
       ...decoded.undecodable.map((u) =>
@@ -208,6 +219,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
 
   /** a partition batch, chunk by chunk, on one lane */
   async function handleBatch(lane: Lane, whole: PartitionBatch, ctx: BatchContext): Promise<BatchOutcome> {
+    stages.batch(whole);
     for (let batch = whole; ; await ctx.heartbeat()) {
       const outcome = await handleChunks(lane, batch, ctx);
       if (outcome.kind === 'done' || !(await wokenInPlace(outcome, ctx))) return outcome;
@@ -250,7 +262,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
         async (batch, ctx) =>
           (await lanes.with(ctx, (lane) => handleBatch(lane, batch, ctx))) ??
           ({ kind: 'retry-from', offset: batch.messages[0]!.offset, afterMs: 0 } as const),
-        { recordSpans, concurrency: lanes.count },
+        { recordSpans, concurrency: lanes.count, onCommitted: stages.committed },
       );
     },
     async stop(): Promise<void> {

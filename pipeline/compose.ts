@@ -11,6 +11,7 @@ import { MatchedPostgresSink, matchedTableOf } from '../consumers/postgres/match
 import { PostgresSink } from '../consumers/postgres/sink.ts';
 import type { Sink } from '../consumers/sink.ts';
 import { routeByTable } from '../consumers/tables.ts';
+import { createRequestLimiter, type RequestLimiter } from '../consumers/webhook/limiter.ts';
 import { WebhookSink } from '../consumers/webhook/sink.ts';
 import { ignoreTruncates } from '../consumers/group/ignore-truncates.ts';
 import { mappedSink } from '../consumers/group/mapped-sink.ts';
@@ -136,7 +137,13 @@ export function startProducer(app: App) {
  * The sink of one table a target receives (docs/tables.md: where each table goes); a mapped
  * target's sink sees the target's columns and key (consumers/mapping/shape.ts), per table.
  */
-function tableSink(app: App, target: TargetConfig, route: TargetRoute, current?: CurrentContracts): Sink {
+function tableSink(
+  app: App,
+  target: TargetConfig,
+  route: TargetRoute,
+  current?: CurrentContracts,
+  limiter?: RequestLimiter,
+): Sink {
   const source = contractOf(app.config.source, route.source);
   const mapping = mappingFor(app.config.source, target, route.source);
   const shape = targetShape({ name: target.name, mapping }, source);
@@ -154,7 +161,11 @@ function tableSink(app: App, target: TargetConfig, route: TargetRoute, current?:
           );
         return new PostgresSink({ ...target, ...route.at, mapping }, contract, logger, app.pg);
       case 'webhook':
-        return new WebhookSink(target, contract.columns, { logger: app.logger, metrics: app.metrics });
+        return new WebhookSink(target, contract.columns, {
+          logger: app.logger,
+          metrics: app.metrics,
+          ...(limiter && { limiter }),
+        });
       case 'mysql':
         return new MysqlSink({ ...target, table: route.at.table }, contract, logger, {
           connectTimeoutMs: app.config.connections.connectTimeoutMs,
@@ -179,8 +190,10 @@ function tableSink(app: App, target: TargetConfig, route: TargetRoute, current?:
 
 export function createSink(app: App, target: TargetConfig, current?: CurrentContracts): Sink {
   const routes = targetRoutesOf(app.config.source, target);
+  // a webhook target's requests in flight, all its tables and partitions together
+  const limiter = target.type === 'webhook' ? createRequestLimiter(target.concurrency) : undefined;
   const sink = routeByTable(
-    new Map(routes.map((r) => [tableName(r.source), tableSink(app, target, r, current)])),
+    new Map(routes.map((r) => [tableName(r.source), tableSink(app, target, r, current, limiter)])),
   );
   return target.onTruncate === 'ignore'
     ? ignoreTruncates(sink, { target: target.name, logger: app.logger })
@@ -212,15 +225,19 @@ export async function startConsumer(
       return { topic, table: source, codec: evolving };
     }),
   );
+  const sink = opts.sink ? opts.sink(target) : createSink(app, target, current);
   const consumer = createTargetConsumer({
     target,
     kafkaConfig: app.config.kafka,
     topics,
     kafka: app.kafka,
-    sink: opts.sink ? opts.sink(target) : createSink(app, target, current),
+    sink,
     // a Postgres target applies partitions at the same time, a sink (connection) each
     ...(target.type === 'postgres' &&
       !opts.sink && { laneSink: () => createSink(app, target, current), lanes: target.applyConnections }),
+    // a webhook target delivers partitions at the same time through its one sink (its requests
+    // in flight stay within `concurrency`), so one partition's last requests do not idle the rest
+    ...(target.type === 'webhook' && !opts.sink && { laneSink: () => sink, lanes: target.concurrency }),
     logger: app.logger,
     metrics: app.metrics,
     restored: await restoreTargetCounters(supervision(app), target.name, target),

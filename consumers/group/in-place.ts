@@ -13,7 +13,7 @@ import { STALE_CHECK_MS, type Lanes } from './lanes.ts';
 export type WokenInPlace = (outcome: BatchOutcome, ctx: BatchContext) => Promise<boolean>;
 
 export function createInPlaceWaits(opts: {
-  lanes: Pick<Lanes, 'busy' | 'nextRelease'>;
+  lanes: Pick<Lanes, 'busy' | 'onRelease'>;
   /** aborted when the consumer stops */
   stopping: AbortSignal;
   /** false: never wait in place (a webhook's recorded chunk spans must be cut as delivered) */
@@ -30,26 +30,32 @@ export function createInPlaceWaits(opts: {
     const wake = outcome.kind === 'retry-from' ? outcome.wake : undefined;
     if (!wake || !opts.enabled) return false;
     const gone = () => ctx.isStale() || stopping.aborted;
+    // One subscription per wait to each thing that ends a round early (a lane released, the wake
+    // signal, another wait parking or the consumer stopping), however many rounds it lasts;
+    // staleness has no event: the conditions are looked at again every STALE_CHECK_MS.
+    let endRound: (() => void) | undefined;
+    const poke = () => endRound?.();
+    const unsubscribe = lanes.onRelease(poke);
+    wake.addEventListener('abort', poke);
+    nudges.add(poke);
     parked++;
     nudge();
     try {
-      // staleness has no event: the conditions are looked at again every STALE_CHECK_MS
       while (!wake.aborted && lanes.busy() > parked && !gone()) {
         await new Promise<void>((resolve) => {
-          const done = () => {
+          const timer = setTimeout(() => endRound?.(), STALE_CHECK_MS);
+          endRound = () => {
             clearTimeout(timer);
-            wake.removeEventListener('abort', done);
-            nudges.delete(done);
+            endRound = undefined;
             resolve();
           };
-          const timer = setTimeout(done, STALE_CHECK_MS);
-          wake.addEventListener('abort', done, { once: true });
-          nudges.add(done);
-          void lanes.nextRelease().then(done);
         });
       }
     } finally {
       parked--;
+      unsubscribe();
+      wake.removeEventListener('abort', poke);
+      nudges.delete(poke);
     }
     return wake.aborted && !gone();
   };

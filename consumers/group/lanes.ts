@@ -86,8 +86,8 @@ export interface Lanes {
   with<T>(lease: BatchLease, fn: (lane: Lane) => Promise<T>): Promise<T | undefined>;
   /** lanes handling a batch right now, the caller's included */
   busy(): number;
-  /** resolves when a lane is next released (its batch handled) */
-  nextRelease(): Promise<void>;
+  /** calls `listener` each time a lane is released (its batch handled) until the returned unsubscribe */
+  onRelease(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -108,7 +108,7 @@ export function createLanes(opts: {
   const all: LaneState[] = [first];
   const free: LaneState[] = [first];
   const count = opts.more ? Math.max(1, opts.count) : 1;
-  let releases: (() => void)[] = [];
+  const releaseListeners = new Set<() => void>();
   const take = (): LaneState => {
     const l = free.pop();
     if (l) return l;
@@ -137,13 +137,14 @@ export function createLanes(opts: {
         return await fn(l);
       } finally {
         free.push(l);
-        const waiting = releases;
-        releases = [];
-        for (const r of waiting) r();
+        for (const listener of [...releaseListeners]) listener();
       }
     },
     busy: () => all.length - free.length,
-    nextRelease: () => new Promise<void>((r) => releases.push(r)),
+    onRelease(listener) {
+      releaseListeners.add(listener);
+      return () => void releaseListeners.delete(listener);
+    },
     async close() {
       for (const l of all) await l.sink.close();
     },

@@ -34,23 +34,20 @@ import {
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 /**
- * The set-based path waits this long at most for a lock: partitions are applied at the same time
- * on several connections (consumers/group/lanes.ts), and two of them can wait on each other for a
- * unique value (users swapping emails across partitions), which Postgres would only break after
- * deadlock_timeout (1 s). Past it the batch goes event by event (with the role's lock timeout),
- * committing the prefix it could apply; the rest waits for the other partition (retryFrom).
+ * Both paths wait this long at most for a lock. The set-based path: partitions are applied at the
+ * same time on several connections (consumers/group/lanes.ts), and two of them can wait on each
+ * other for a unique value (users swapping emails across partitions), which Postgres would only
+ * break after deadlock_timeout (1 s); past it the batch goes event by event, committing the prefix
+ * it could apply. The event-by-event path: an event that waits for a lock longer (most often
+ * another lane's transaction holding the unique value it takes, while that lane waits for a value
+ * this one holds) is a wait like a secondary-unique conflict: the prefix is committed, which frees
+ * what this lane held, and the event is retried (`lock-wait`, never dead-lettered for it:
+ * consumers/group/conflicts.ts).
  */
-const FAST_PATH_LOCK_TIMEOUT_MS = 100;
-const BEGIN_FAST = `BEGIN; SET LOCAL lock_timeout = ${FAST_PATH_LOCK_TIMEOUT_MS}`;
+const LOCK_WAIT_MS = 100;
+/** Every target transaction of this sink starts so: its lock waits bounded by LOCK_WAIT_MS. */
+const BEGIN_BOUNDED = `BEGIN; SET LOCAL lock_timeout = ${LOCK_WAIT_MS}`;
 const LOCK_NOT_AVAILABLE = '55P03';
-/**
- * The event-by-event path bounds lock waits the same way: an event that waits for a lock longer
- * (most often another lane's transaction holding the unique value it takes, while that lane waits
- * for a value this one holds: a deadlock Postgres breaks only after deadlock_timeout) is a wait
- * like a secondary-unique conflict: the prefix is committed, which frees what this lane held, and
- * the event is retried (`lock-wait`, never dead-lettered for it: consumers/group/conflicts.ts).
- */
-const BEGIN_CAREFUL = BEGIN_FAST;
 const LOCK_WAITS = new Set([LOCK_NOT_AVAILABLE, '40P01']);
 
 export class PostgresSink implements Sink {
@@ -203,7 +200,7 @@ export class PostgresSink implements Sink {
       this.table.keyColumns.length === 1 && !this.soft
         ? collapseBatch(rows, this.table.keyColumns)
         : undefined;
-    await c.query(BEGIN_FAST);
+    await c.query(BEGIN_BOUNDED);
     try {
       for (const e of truncates) await this.truncate(c, e);
       if (collapsed) {
@@ -337,7 +334,7 @@ export class PostgresSink implements Sink {
   private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
-    await c.query(BEGIN_CAREFUL);
+    await c.query(BEGIN_BOUNDED);
     try {
       for (const e of events) {
         await c.query('SAVEPOINT ev');

@@ -50,22 +50,33 @@ export function createUndiciTransport(opts: {
   });
   return {
     async post(url, headers, body) {
+      // headersTimeout/bodyTimeout are idle timers; this caps the whole exchange. A timer cleared
+      // when the exchange ends (AbortSignal.timeout's would live on, one per request, until it fires)
+      const cap = new AbortController();
+      const timer = setTimeout(
+        () => cap.abort(new DOMException('the exchange took too long', 'TimeoutError')),
+        opts.connectTimeoutMs + opts.responseTimeoutMs,
+      );
       try {
         const res = await request(url, {
           method: 'POST',
           headers,
           body,
           dispatcher: agent,
-          // headersTimeout/bodyTimeout are idle timers; this caps the whole exchange.
-          signal: AbortSignal.timeout(opts.connectTimeoutMs + opts.responseTimeoutMs),
+          signal: cap.signal,
         });
+        const retryAfter = res.headers['retry-after'];
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          // a success's body is not looked at: read past it (the connection is kept)
+          await res.body.dump();
+          return { status: res.statusCode, retryAfter: undefined, bodyExcerpt: '' };
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
           if (size < EXCERPT_BYTES) chunks.push(chunk);
           size += chunk.length;
         }
-        const retryAfter = res.headers['retry-after'];
         return {
           status: res.statusCode,
           retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
@@ -73,6 +84,8 @@ export function createUndiciTransport(opts: {
         };
       } catch (err) {
         throw toTransportError(err, opts);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => agent.close(),

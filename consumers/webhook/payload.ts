@@ -30,9 +30,21 @@ export function eventType(op: Op): EventType {
   }
 }
 
+/** The placeholders' texts of the stringifyPayload call running now (it is synchronous). */
+let splicing: string[] | undefined;
+
 /** jsonb text that is spliced into the body as JSON, not as a string. */
 class RawJson {
   constructor(readonly text: string) {}
+  /**
+   * Inside stringifyPayload: a placeholder for the text (spliced in afterwards). A hook of
+   * JSON.stringify itself, so the body needs no replacer function (which costs every value a call).
+   */
+  toJSON(): string {
+    if (!splicing) return this.text;
+    splicing.push(this.text);
+    return `\u0000${splicing.length - 1}`;
+  }
 }
 
 type JsonValue = string | number | boolean | null | RawJson | JsonValue[] | { [k: string]: JsonValue };
@@ -51,12 +63,21 @@ export interface PayloadInput {
   type?: string | undefined;
 }
 
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
 /** Microseconds since 1970 -> `2024-05-01T12:34:56.789012Z` (astronomical years before year 1). */
 export function isoTimestamp(us: bigint): string {
   if (us === TS_POS_INFINITY) return 'infinity';
   if (us === TS_NEG_INFINITY) return '-infinity';
+  // years 1685..2255 (|us| < 2^53): exact in double arithmetic, formatted by Date (4-digit years)
+  if (us >= -MAX_EXACT && us <= MAX_EXACT) {
+    const n = Number(us);
+    let micros = n % 1000;
+    if (micros < 0) micros += 1000;
+    const iso = new Date((n - micros) / 1000).toISOString();
+    return `${iso.slice(0, -1)}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
+  }
   const secs = floorDiv(us, 1_000_000n);
   const micros = us - secs * 1_000_000n;
   const days = floorDiv(secs, 86_400n);
@@ -120,7 +141,9 @@ function renderScalar(kind: PgScalarType, v: ScalarValue): JsonValue {
   }
 }
 
-function renderValue(col: ColumnSpec | undefined, v: ColumnValue): JsonValue {
+type ColumnKind = ReturnType<typeof splitPgType>;
+
+function renderValue(col: ColumnKind | undefined, v: ColumnValue): JsonValue {
   if (v === null) return null;
   if (!col)
     return typeof v === 'bigint'
@@ -128,15 +151,31 @@ function renderValue(col: ColumnSpec | undefined, v: ColumnValue): JsonValue {
       : Buffer.isBuffer(v)
         ? scalarText('bytea', v)
         : (v as JsonValue);
-  const { kind, array } = splitPgType(col.pgType);
+  const { kind, array } = col;
   if (!array) return renderScalar(kind, v as ScalarValue);
   return (v as (ScalarValue | null)[]).map((x) => (x === null ? null : renderScalar(kind, x)));
 }
 
+/** Each column's type by name, worked out once per column list (a target's columns do not change). */
+const kindsOf = new WeakMap<ColumnSpec[], Map<string, ColumnKind>>();
+function columnKinds(columns: ColumnSpec[]): Map<string, ColumnKind> {
+  let kinds = kindsOf.get(columns);
+  if (!kinds) kindsOf.set(columns, (kinds = new Map(columns.map((c) => [c.name, splitPgType(c.pgType)]))));
+  return kinds;
+}
+
 export function renderRow(columns: ColumnSpec[], row: Row | null): JsonValue {
   if (row === null) return null;
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, renderValue(byName.get(k), v)]));
+  const kinds = columnKinds(columns);
+  const out: { [k: string]: JsonValue } = {};
+  for (const k in row) {
+    const v = renderValue(kinds.get(k), row[k]!);
+    // a column may be called __proto__: an own property, as Object.fromEntries would make it
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
 }
 
 function withoutUnchanged(row: Row, unchanged: string[]): Row {
@@ -187,13 +226,13 @@ export function buildPayload(columns: ColumnSpec[], input: PayloadInput, deliver
  */
 export function stringifyPayload(value: JsonValue): string {
   const raws: string[] = [];
-  const text = JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof RawJson) {
-      raws.push(v.text);
-      return `\u0000${raws.length - 1}`;
-    }
-    return v;
-  });
+  splicing = raws;
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } finally {
+    splicing = undefined;
+  }
   if (raws.length === 0) return text;
   return text.replace(/"\\u0000(\d+)"/g, (_m, i: string) => raws[Number(i)]!);
 }

@@ -2,7 +2,9 @@
 // signed by the Standard Webhooks scheme. Order per user: the chunk is cut into lanes of whole keys
 // (plan.ts, pure, so a redelivered chunk gets the same requests and webhook-ids); up to
 // `concurrency` workers each take whole lanes and send their requests one after another, so a
-// later event of a user never leaves before the earlier one succeeded or was dead-lettered.
+// later event of a user never leaves before the earlier one succeeded or was dead-lettered. The
+// consumer may hand it chunks of several partitions at once (one user's events are in one
+// partition); the target's requests in flight stay at most `concurrency` (limiter.ts).
 // Failures are retried with backoff (Retry-After honoured) up to `maxAttempts`, then dead-lettered
 // (or retried forever with onFailure: block); a circuit breaker pauses everything while the
 // receiver keeps failing. apply() returns only when every event is delivered or dead-lettered, so
@@ -21,7 +23,8 @@ import { createUndiciTransport, TransportError, type WebhookTransport } from './
 import { renderBody } from './payload.ts';
 import { keyOf, planDeliveries, requestId } from './plan.ts';
 import { classifyStatus, nextDelayMs, type Verdict } from './policy.ts';
-import { signWebhook } from './verify.ts';
+import { createRequestLimiter, type RequestLimiter } from './limiter.ts';
+import { signWithKey, webhookSecretKey } from './verify.ts';
 
 /** Dead-letter headers a webhook adds to the runner's (see consumers/dlq.ts). */
 export const WEBHOOK_DLQ_HEADERS = {
@@ -43,6 +46,11 @@ export interface WebhookSinkDeps {
   transport?: WebhookTransport;
   now?: () => number;
   random?: () => number;
+  /**
+   * the target's requests in flight, shared with whatever else delivers for it (its other tables'
+   * sinks, the partitions handled at once); default: this sink's own, of `concurrency` slots
+   */
+  limiter?: RequestLimiter;
 }
 
 const NO_CONTEXT: ApplyContext = { heartbeat: () => Promise.resolve(), isStale: () => false };
@@ -74,6 +82,9 @@ export class WebhookSink implements Sink {
   private readonly random: () => number;
   /** the last delete delivered per key (bounded, oldest forgotten first) */
   private readonly deliveredDeletes = new Map<string, string>();
+  private readonly limiter: RequestLimiter;
+  /** the HMAC key of the secret, read once */
+  private readonly key: Buffer;
 
   constructor(
     private readonly cfg: WebhookTargetConfig,
@@ -84,6 +95,8 @@ export class WebhookSink implements Sink {
     this.where = describeUrl(cfg.url);
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.limiter = deps.limiter ?? createRequestLimiter(cfg.concurrency);
+    this.key = webhookSecretKey(cfg.secret);
     this.breaker = new CircuitBreaker({
       failureThreshold: cfg.circuitBreaker.failureThreshold,
       cooldownMs: cfg.circuitBreaker.cooldown * 1000,
@@ -148,6 +161,8 @@ export class WebhookSink implements Sink {
         for (const request of lane) await send(request);
     };
     const workers = Math.min(this.cfg.concurrency, queue.length);
+    // A slow receiver must not cost the consumer its group membership: heartbeat meanwhile.
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => undefined), WAIT_SLICE_MS);
     const settled = await Promise.allSettled(
       Array.from({ length: workers }, () =>
         worker().catch((err: unknown) => {
@@ -155,7 +170,7 @@ export class WebhookSink implements Sink {
           throw err;
         }),
       ),
-    );
+    ).finally(() => clearInterval(beat));
     const rejected = settled.find((s) => s.status === 'rejected');
     if (rejected) throw rejected.reason;
     return {
@@ -181,47 +196,7 @@ export class WebhookSink implements Sink {
     const id = requestId(group, cfg.batchSize);
     for (let attempt = 1; ; attempt++) {
       await this.acquireCircuit(ctx, aborted);
-      const sentAt = this.now();
-      const timestamp = Math.floor(sentAt / 1000);
-      const body = renderBody(
-        this.columns,
-        group,
-        { target: cfg.name, attempt, sentAtMs: sentAt },
-        cfg.batchSize > 1,
-      );
-      const headers: Record<string, string> = {
-        ...cfg.headers,
-        'content-type': 'application/json',
-        'user-agent': 'pgcdc-webhook/1',
-        'webhook-id': id,
-        'webhook-timestamp': String(timestamp),
-        'webhook-signature': signWebhook({ secret: cfg.secret, id, timestamp, body }),
-      };
-      const started = performance.now();
-      let verdict: Verdict;
-      let code: string;
-      let detail: string;
-      let excerpt = '';
-      // A slow receiver must not cost the consumer its group membership: heartbeat meanwhile.
-      const beat = setInterval(() => void ctx.heartbeat().catch(() => undefined), WAIT_SLICE_MS);
-      try {
-        const res = await this.transport!.post(cfg.url, headers, body);
-        verdict = classifyStatus(res.status, res.retryAfter, this.now());
-        code = String(res.status);
-        excerpt = res.bodyExcerpt;
-        detail = `HTTP ${res.status}${excerpt ? `: ${excerpt.slice(0, 300)}` : ''}`;
-      } catch (err) {
-        if (!(err instanceof TransportError)) {
-          this.breaker.release();
-          throw err;
-        }
-        verdict = { kind: 'retry', retryAfterMs: undefined };
-        code = err.kind;
-        detail = err.message;
-      } finally {
-        clearInterval(beat);
-      }
-      const latencyMs = performance.now() - started;
+      const { verdict, code, detail, excerpt, latencyMs } = await this.attempt(group, id, attempt);
       this.deps.metrics.webhookResponses.inc({ target: cfg.name, code });
       this.deps.metrics.webhookRequestDuration.observe({ target: cfg.name }, latencyMs / 1000);
       const fields = { webhookId: id, events: group.length, code, latencyMs: Math.round(latencyMs), attempt };
@@ -263,6 +238,52 @@ export class WebhookSink implements Sink {
       ctx.reportError?.(`target ${cfg.name}: ${this.where} answered ${detail} (${attempts}); retrying`);
       this.log.warn({ ...fields, retryInMs: delayMs }, `delivery failed: ${detail}; retrying`);
       await this.pause(delayMs, ctx, aborted);
+    }
+  }
+
+  /** One attempt of a request, in one of the target's request slots: rendered, signed, sent. */
+  private async attempt(group: DecodedEvent[], id: string, attempt: number) {
+    const { cfg } = this;
+    await this.limiter.acquire();
+    try {
+      const sentAt = this.now();
+      const timestamp = Math.floor(sentAt / 1000);
+      const body = renderBody(
+        this.columns,
+        group,
+        { target: cfg.name, attempt, sentAtMs: sentAt },
+        cfg.batchSize > 1,
+      );
+      const headers: Record<string, string> = {
+        ...cfg.headers,
+        'content-type': 'application/json',
+        'user-agent': 'pgcdc-webhook/1',
+        'webhook-id': id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWithKey(this.key, { id, timestamp, body }),
+      };
+      const started = performance.now();
+      const took = () => performance.now() - started;
+      try {
+        const res = await this.transport!.post(cfg.url, headers, body);
+        const excerpt = res.bodyExcerpt;
+        return {
+          verdict: classifyStatus(res.status, res.retryAfter, this.now()),
+          code: String(res.status),
+          excerpt,
+          detail: `HTTP ${res.status}${excerpt ? `: ${excerpt.slice(0, 300)}` : ''}`,
+          latencyMs: took(),
+        };
+      } catch (err) {
+        if (!(err instanceof TransportError)) {
+          this.breaker.release();
+          throw err;
+        }
+        const verdict: Verdict = { kind: 'retry', retryAfterMs: undefined };
+        return { verdict, code: err.kind, excerpt: '', detail: err.message, latencyMs: took() };
+      }
+    } finally {
+      this.limiter.release();
     }
   }
 

@@ -23,7 +23,15 @@ export function signWebhook(opts: {
   timestamp: number;
   body: string | Uint8Array;
 }): string {
-  const mac = createHmac('sha256', webhookSecretKey(opts.secret))
+  return signWithKey(webhookSecretKey(opts.secret), opts);
+}
+
+/** signWebhook with the secret's key already read (webhookSecretKey): a sender signing many requests. */
+export function signWithKey(
+  key: Buffer,
+  opts: { id: string; timestamp: number; body: string | Uint8Array },
+): string {
+  const mac = createHmac('sha256', key)
     .update(`${opts.id}.${opts.timestamp}.`)
     .update(opts.body)
     .digest('base64');

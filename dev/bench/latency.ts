@@ -10,7 +10,7 @@ import { follow } from './follow.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
 import type { CpuMeter } from './proc.ts';
 import type { LatencyResult } from './result.ts';
-import { diffHistogram, histogramQuantileMs, scrapeHistogram } from './scrape.ts';
+import { diffHistogram, histogramQuantileMs, scrapeHistogram, type HistogramSnapshot } from './scrape.ts';
 import { kafkaMessagesFor, type OpCounts } from './workload.ts';
 import type { LoadWriter } from './writer.ts';
 
@@ -36,10 +36,12 @@ export async function latencyPhases(
   const sinkUrl = d instanceof PgcdcDriver ? d.sinkMetricsUrl() : undefined;
   const applyHist = () =>
     sinkUrl ? scrapeHistogram(sinkUrl, 'pgcdc_target_apply_duration_seconds') : Promise.resolve(undefined);
+  const stageHists = () => consumerStages(sinkUrl);
   for (const ph of phases) {
     const m = meter();
     const histBefore = await publishHist();
     const applyBefore = await applyHist();
+    const stagesBefore = await stageHists();
     const w = await writer.run({
       durationMs: o.latencySeconds * 1000,
       ...(ph.rate ? { rate: ph.rate } : {}),
@@ -70,6 +72,7 @@ export async function latencyPhases(
     const pub = histBefore && histAfter ? diffHistogram(histAfter, histBefore) : undefined;
     const applyAfter = await applyHist();
     const apply = applyBefore && applyAfter ? diffHistogram(applyAfter, applyBefore) : undefined;
+    const stages = stageQuantiles(stagesBefore, await stageHists());
     latency.push({
       ...(pub
         ? { publishP50: histogramQuantileMs(pub, 0.5), publishP99: histogramQuantileMs(pub, 0.99) }
@@ -77,6 +80,7 @@ export async function latencyPhases(
       ...(apply
         ? { applyP50: histogramQuantileMs(apply, 0.5), applyP99: histogramQuantileMs(apply, 0.99) }
         : {}),
+      ...(stages ? { stages } : {}),
       label: ph.label,
       targetRate: ph.rate,
       writtenRate: w.events / w.seconds,
@@ -91,8 +95,37 @@ export async function latencyPhases(
           : '') +
         (apply
           ? `; peer transaction p50 <= ${histogramQuantileMs(apply, 0.5)} p99 <= ${histogramQuantileMs(apply, 0.99)} ms (${apply.count})`
+          : '') +
+        (stages
+          ? `; consumer stages p50/p99 <= ms: ${Object.entries(stages)
+              .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
+              .join(', ')}`
           : ''),
     );
   }
   return { latency, written };
+}
+
+const STAGES = ['kafka-wait', 'source-to-loop', 'decode', 'apply', 'offset-commit'] as const;
+
+/** The consumer's stage histograms (pgcdc_consumer_stage_seconds), one per stage. */
+async function consumerStages(url: string | undefined) {
+  if (!url) return undefined;
+  const all = await Promise.all(
+    STAGES.map((st) => scrapeHistogram(url, 'pgcdc_consumer_stage_seconds', `stage="${st}"`)),
+  );
+  return all.every((h) => h !== undefined) ? all : undefined;
+}
+
+function stageQuantiles(
+  before: HistogramSnapshot[] | undefined,
+  after: HistogramSnapshot[] | undefined,
+): LatencyResult['stages'] {
+  if (!before || !after) return undefined;
+  return Object.fromEntries(
+    STAGES.map((st, i) => {
+      const h = diffHistogram(after[i]!, before[i]!);
+      return [st, { p50: histogramQuantileMs(h, 0.5), p99: histogramQuantileMs(h, 0.99) }];
+    }),
+  );
 }

@@ -103,6 +103,11 @@ export class PgcdcDriver implements PipelineDriver {
     return groupFor(this.kafka(r), { name: target });
   }
 
+  /** the same pipeline (checkout, settings) with a webhook target `hook` besides the peer */
+  withWebhook(webhook: NonNullable<PgcdcDriverOptions['webhook']>): PgcdcDriver {
+    return new PgcdcDriver({ ...this.opts, webhook });
+  }
+
   preparePeer(): Promise<void> {
     return Promise.resolve(); // the sink creates its table, with _pgcdc_synced_at
   }

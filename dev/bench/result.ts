@@ -12,6 +12,8 @@ export interface BenchOptions {
   rounds: number;
   /** seconds of each fixed-rate and saturation latency phase (0: no latency phases) */
   latencySeconds: number;
+  /** the latency and webhook phases in every round, not only the last (before/after pairs with --compare-tree) */
+  everyRound?: boolean;
   rates: number[];
   saturation: boolean;
   snapshotRows: number;
@@ -59,6 +61,8 @@ export interface LatencyResult extends LatencySample {
   /** ours: duration of one peer transaction (apply) from the consumer's histogram, ms */
   applyP50?: number | undefined;
   applyP99?: number | undefined;
+  /** ours: the consumer's stage timings (pgcdc_consumer_stage_seconds), p50 / p99 bucket bounds, ms */
+  stages?: Record<string, { p50: number | undefined; p99: number | undefined }>;
   targetRate: number | undefined;
   writtenRate: number;
   events: number;

@@ -162,7 +162,10 @@ export class Bench {
   private async phases(ctx: BenchContext, drivers: PipelineDriver[]): Promise<void> {
     // rounds interleaved across pipelines, so slow phases of the shared machine hit both alike
     for (let n = 1; n <= this.opts.rounds; n++) {
-      for (const [i, d] of drivers.entries()) {
+      // with --every-round, the pipelines take turns going first (before/after pairs alternate)
+      const order = [...drivers.entries()];
+      if (this.opts.everyRound && n % 2 === 0) order.reverse();
+      for (const [i, d] of order) {
         const p = this.result.pipelines[i]!;
         try {
           p.rounds.push(await streamRound(ctx, d, n, n === this.opts.rounds, i === 0));

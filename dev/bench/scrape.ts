@@ -8,10 +8,12 @@ export interface HistogramSnapshot {
   count: number;
 }
 
-export function parseHistogram(text: string, name: string): HistogramSnapshot {
+/** `label`: only the series carrying it (e.g. `stage="decode"`); default every series, summed. */
+export function parseHistogram(text: string, name: string, label?: string): HistogramSnapshot {
   const buckets = new Map<number, number>();
   let count = 0;
   for (const line of text.split('\n')) {
+    if (label !== undefined && !line.includes(label)) continue;
     if (line.startsWith(`${name}_bucket{`)) {
       const le = /le="([^"]+)"/.exec(line)?.[1];
       const v = Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -41,11 +43,15 @@ export function histogramQuantileMs(h: HistogramSnapshot, q: number): number | u
   return hit ? hit[0] * 1000 : undefined;
 }
 
-export async function scrapeHistogram(url: string, name: string): Promise<HistogramSnapshot | undefined> {
+export async function scrapeHistogram(
+  url: string,
+  name: string,
+  label?: string,
+): Promise<HistogramSnapshot | undefined> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
     if (!res.ok) return undefined;
-    return parseHistogram(await res.text(), name);
+    return parseHistogram(await res.text(), name, label);
   } catch {
     return undefined;
   }

@@ -112,13 +112,13 @@ export async function streamRound(
 
     // 3. latency
     let latency: LatencyResult[] | undefined;
-    if (last && o.latencySeconds > 0)
+    if ((last || o.everyRound) && o.latencySeconds > 0)
       ({ latency, written } = await latencyPhases(ctx, d, r, writer, meter, written));
 
     // 4. webhook deliveries (ours)
     let webhook: Measured | undefined;
-    if (last && o.webhook && d instanceof PgcdcDriver) {
-      webhook = await webhookPhase(ctx, r, Math.min(eventsIn(written), WEBHOOK_EVENTS));
+    if ((last || o.everyRound) && o.webhook && d instanceof PgcdcDriver) {
+      webhook = await webhookPhase(ctx, d, r, Math.min(eventsIn(written), WEBHOOK_EVENTS));
       extraTopics.push(`${r.topicPrefix}.dlq.hook`);
     }
     extraTopics.push(`${r.topicPrefix}.dlq.peer`, `${r.topicPrefix}.status`);
@@ -138,12 +138,19 @@ export async function streamRound(
 }
 
 /** Our webhook sink on the round's full topic, delivering one event per request to a local receiver. */
-async function webhookPhase(ctx: BenchContext, r: Round, events: number): Promise<Measured> {
+async function webhookPhase(
+  ctx: BenchContext,
+  pipeline: PgcdcDriver,
+  r: Round,
+  events: number,
+): Promise<Measured> {
   const receiver = await startBenchReceiver();
-  const d = new PgcdcDriver({
-    urls: ctx.urls,
-    dir: ctx.dir,
-    webhook: { url: receiver.url, secret: receiver.secret, batchSize: 1, concurrency: WEBHOOK_CONCURRENCY },
+  // the round's pipeline (its checkout, with --compare-tree) with a webhook target
+  const d = pipeline.withWebhook({
+    url: receiver.url,
+    secret: receiver.secret,
+    batchSize: 1,
+    concurrency: WEBHOOK_CONCURRENCY,
   });
   try {
     await d.startSink(r, 'hook');
@@ -163,7 +170,8 @@ async function webhookPhase(ctx: BenchContext, r: Round, events: number): Promis
       `  webhook: ${Math.round(m.rate ?? 0)} deliveries/s (batchSize 1, concurrency ${WEBHOOK_CONCURRENCY}), ${m.cpuSeconds} CPU s`,
     );
     const sent = receiver.requests();
-    if (ctx.opts.baselines && sent.count > 0) {
+    // the raw client's ceiling beside every webhook figure (a few seconds; not one of --no-baselines)
+    if (sent.count > 0) {
       try {
         const raw = await rawHttpRate(sent.count, Math.round(sent.bytes / sent.count), WEBHOOK_CONCURRENCY);
         (ctx.result.baselines.rawHttp ??= []).push(raw);

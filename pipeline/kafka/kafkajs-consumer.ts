@@ -1,5 +1,6 @@
 // kafkajs adapter of KafkaConsumerPort: a group member without auto-commit. An offset is committed
-// only after the handler has applied everything before it; a 'retry-from' outcome seeks back and
+// only after the handler has applied everything before it, off the fetch path (offset-committer.ts:
+// the next fetch does not wait for the commit's round trip); a 'retry-from' outcome seeks back and
 // pauses the partition for the requested time, or until the outcome's `wake` signal fires. With
 // `concurrency` > 1, batches of different partitions are handled at the same time (kafkajs
 // partitionsConsumedConcurrently); one partition's batches stay one after another. With
@@ -9,6 +10,8 @@
 // chunk is cut as the first time.
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
+import { sleep } from '../retry.ts';
+import { createOffsetCommitter, type OffsetCommitter } from './offset-committer.ts';
 import type {
   BatchContext,
   BatchOutcome,
@@ -20,6 +23,8 @@ import type {
 } from './port.ts';
 
 const SPAN_METADATA = /^pgcdc-chunk-last:(\d+)$/;
+/** A graceful stop waits this long at most for the offsets queued before it to be committed. */
+const STOP_FLUSH_MS = 5_000;
 
 /** The offset-commit metadata naming the last offset of the chunk that starts at the offset. */
 export const spanMetadata = (last: bigint) => `pgcdc-chunk-last:${last}`;
@@ -39,6 +44,9 @@ export function spanAtStart(
   const { offset: first, last } = committed;
   return first <= firstOffset && firstOffset <= last ? { first, last } : undefined;
 }
+
+/** The key of a topic's partition in maps of several topics (partition numbers repeat per topic). */
+const tpKey = (topic: string, partition: number) => `${partition}@${topic}`;
 
 /** A kafkajs message as our InMessage (headers as strings). Shared with the reader. */
 export function toInMessage(
@@ -70,9 +78,14 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   private stopped = false;
   /** with recordSpans: reads the group's committed offsets and their metadata after a join */
   private admin: Admin | undefined;
-  /** with recordSpans: per partition, what is committed as far as this member knows (since its last join) */
-  private readonly committed = new Map<number, { offset: bigint; last: bigint | undefined }>();
+  /**
+   * with recordSpans: per topic and partition (`tpKey`), what is committed as far as this member
+   * knows (since its last join); partition N of two tables' topics are two entries
+   */
+  private readonly committed = new Map<string, { offset: bigint; last: bigint | undefined }>();
   private joins = 0;
+  /** the handled batches' offsets, committed in the background (not with recordSpans) */
+  private committer: OffsetCommitter | undefined;
   constructor(
     private readonly kafka: Kafka,
     private readonly groupId: string,
@@ -95,11 +108,21 @@ export class KafkajsConsumer implements KafkaConsumerPort {
     handler: (b: PartitionBatch, ctx: BatchContext) => Promise<BatchOutcome>,
     opts: ConsumerRunOptions = {},
   ): Promise<void> {
+    const committer = (this.committer = createOffsetCommitter({
+      send: (offsets) =>
+        this.consumer.commitOffsets(offsets.map((o) => ({ ...o, offset: o.offset.toString() }))),
+      ...(opts.onCommitted && { onCommitted: opts.onCommitted }),
+      onError: (err) =>
+        this.logger.warn({ err: (err as Error).message }, 'offset commit failed; it is tried again'),
+    }));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      // the partitions may be another member's now: what it commits is not to be overwritten
+      committer.drop();
+      if (!opts.recordSpans) return;
+      this.joins++; // another member may have committed meanwhile
+      this.committed.clear();
+    });
     if (opts.recordSpans) {
-      this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        this.joins++; // another member may have committed meanwhile
-        this.committed.clear();
-      });
       this.admin = this.kafka.admin();
       await this.admin.connect();
     }
@@ -121,8 +144,11 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         const joins = this.joins;
         const commit = async (offset: bigint, last?: bigint) => {
           const metadata = last === undefined ? null : spanMetadata(last);
+          const started = performance.now();
           await this.consumer.commitOffsets([{ ...tp, offset: offset.toString(), metadata }]);
-          if (opts.recordSpans && joins === this.joins) this.committed.set(tp.partition, { offset, last });
+          opts.onCommitted?.((performance.now() - started) / 1000);
+          if (opts.recordSpans && joins === this.joins)
+            this.committed.set(tpKey(tp.topic, tp.partition), { offset, last });
         };
         /** the offset committed with a span during this batch: committing it again would drop the span */
         let spanAt: bigint | undefined;
@@ -152,7 +178,10 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         const last = BigInt(batch.lastOffset());
         const next = outcome.kind === 'done' ? last + 1n : outcome.offset;
         const first = BigInt(batch.firstOffset() ?? batch.messages[0]!.offset);
-        if (next > first && next !== spanAt) await commit(next);
+        // with recordSpans, a span is recorded by a commit: commits stay in the batch's order
+        if (next > first && next !== spanAt)
+          if (opts.recordSpans) await commit(next);
+          else committer.queue({ ...tp, offset: next });
         if (outcome.kind === 'retry-from') {
           this.consumer.seek({ ...tp, offset: outcome.offset.toString() });
           if (this.stopped) return;
@@ -179,7 +208,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
 
   /** What the group has committed for the partition (fetched once after each join). */
   private async committedAt(topic: string, partition: number) {
-    const known = this.committed.get(partition);
+    const known = this.committed.get(tpKey(topic, partition));
     if (known || !this.admin) return known;
     const joins = this.joins;
     const [fetched] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
@@ -189,7 +218,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
         { offset: BigInt(p.offset), last: spanLast(p.metadata) },
       ]),
     );
-    if (joins === this.joins) for (const [p, c] of all) this.committed.set(p, c);
+    if (joins === this.joins) for (const [p, c] of all) this.committed.set(tpKey(topic, p), c);
     return all.get(partition);
   }
 
@@ -197,6 +226,11 @@ export class KafkajsConsumer implements KafkaConsumerPort {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    // what was handled before the stop is committed (unless Kafka is unreachable meanwhile)
+    const flushed = new AbortController();
+    const flush = this.committer?.flush().finally(() => flushed.abort());
+    await Promise.race([flush, sleep(STOP_FLUSH_MS, flushed.signal)]);
+    this.committer?.stop();
     await this.consumer.disconnect();
     await this.admin?.disconnect();
     this.logger.debug('consumer stopped');

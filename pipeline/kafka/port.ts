@@ -81,6 +81,8 @@ export interface ConsumerRunOptions {
    * another); the calls for one partition never overlap
    */
   concurrency?: number;
+  /** told how long each offset commit took (seconds), for the consumer's stage timings */
+  onCommitted?: (seconds: number) => void;
 }
 
 export interface KafkaConsumerPort {

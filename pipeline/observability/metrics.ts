@@ -3,6 +3,7 @@
 // (that suffix means a counter). The default process metrics keep their stock names
 // (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...) so stock Node.js dashboards match.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { consumerMetrics } from './consumer-metrics.ts';
 import { reconcileMetrics } from './reconcile-metrics.ts';
 
 function pipelineMetrics(opts: { defaults?: boolean }) {
@@ -158,7 +159,7 @@ function pipelineMetrics(opts: { defaults?: boolean }) {
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const base = pipelineMetrics(opts);
-  return { ...base, ...reconcileMetrics(base.registry) };
+  return { ...base, ...reconcileMetrics(base.registry), ...consumerMetrics(base.registry) };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -17,6 +17,7 @@ interface BenchCliOpts {
   events: string;
   rounds: string;
   latencySeconds: string;
+  everyRound?: boolean;
   rates: string;
   saturation: boolean;
   snapshotRows: string;
@@ -77,6 +78,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
     events: int('events', o.events, 1),
     rounds: int('rounds', o.rounds, 1),
     latencySeconds: int('latency-seconds', o.latencySeconds),
+    ...(o.everyRound ? { everyRound: true } : {}),
     rates: o.rates
       .split(',')
       .filter(Boolean)
@@ -148,6 +150,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--events <n>', 'changes written per throughput round', '30000')
     .option('--rounds <n>', 'throughput rounds per pipeline (medians are reported)', '3')
     .option('--latency-seconds <n>', 'duration of each latency phase (0 skips them)', '15')
+    .option(
+      '--every-round',
+      'the latency and webhook phases in every round, not only the last; pipelines run in alternating order round by round (before/after pairs with --compare-tree)',
+    )
     .option('--rates <list>', 'fixed write rates of the latency phases, changes/s', '1000,5000')
     .option('--no-saturation', 'skip the latency phase at maximum write rate')
     .option(

@@ -299,4 +299,14 @@ describe('WebhookSink lifecycle', () => {
     expect(next.applied).toEqual([tombstone, later]);
     expect(t.sent.map((x) => x.id).sort()).toEqual(['del-5', 'del-5-later', 'del-6']);
   });
+  it("chunks of several partitions at once share the target's `concurrency` requests in flight", async () => {
+    const t = scripted(() => 200, 3);
+    const { sink } = sinkWith(t.transport, { concurrency: 3 });
+    // three partitions' chunks of 6 users each, handed over at the same time (consumer lanes)
+    const chunks = [0, 1, 2].map((p) => Array.from({ length: 6 }, (_, i) => ev(p * 10 + i, `p${p}-${i}`)));
+    const results = await Promise.all(chunks.map((c) => sink.apply(c)));
+    expect(results.map((r) => r.applied.length)).toEqual([6, 6, 6]);
+    expect(t.sent).toHaveLength(18);
+    expect(t.maxInFlight()).toBe(3);
+  });
 });
