@@ -23,7 +23,10 @@ export interface OffsetCommitter {
   queue(o: QueuedOffset): void;
   /** resolves once everything queued so far was committed, or the committer is stopped */
   flush(): Promise<void>;
-  /** forgets what is queued (partitions may be someone else's after a rebalance) */
+  /**
+   * forgets what is queued, and a request in flight that fails is not tried again (partitions may
+   * be someone else's after a rebalance)
+   */
   drop(): void;
   /** ends retries: flush() resolves at once from now on */
   stop(): void;
@@ -43,11 +46,14 @@ export function createOffsetCommitter(opts: {
   const backoff = createBackoff(opts.backoff ?? { initialMs: 100, maxMs: 5_000 });
   const stopping = new AbortController();
   let running: Promise<void> | undefined;
+  /** bumped by drop(): a request that fails after a rebalance is not queued again */
+  let generation = 0;
 
   async function drain(): Promise<void> {
     while (queued.size > 0 && !stopping.signal.aborted) {
       const offsets = [...queued.values()];
       queued.clear();
+      const sentIn = generation;
       const started = performance.now();
       try {
         await opts.send(offsets);
@@ -55,7 +61,8 @@ export function createOffsetCommitter(opts: {
         opts.onCommitted?.((performance.now() - started) / 1000);
       } catch (err) {
         opts.onError(err, offsets);
-        for (const o of offsets) if (!queued.has(key(o))) queued.set(key(o), o);
+        // a rebalance since it left: the partitions may be another member's, whose commits stand
+        if (sentIn === generation) for (const o of offsets) if (!queued.has(key(o))) queued.set(key(o), o);
         await sleep(backoff.next(), stopping.signal);
       }
     }
@@ -81,7 +88,10 @@ export function createOffsetCommitter(opts: {
     async flush() {
       while (running) await running;
     },
-    drop: () => queued.clear(),
+    drop() {
+      generation++;
+      queued.clear();
+    },
     stop: () => stopping.abort(),
   };
 }

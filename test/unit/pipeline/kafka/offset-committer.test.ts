@@ -85,4 +85,25 @@ describe('createOffsetCommitter', () => {
     await again.flush();
     expect(none).toEqual([]);
   });
+
+  it('a request in flight when the group rebalances is not tried again after it failed', async () => {
+    const sent: string[][] = [];
+    let rebalance: (() => void) | undefined;
+    const committer = createOffsetCommitter({
+      send: (offsets) => {
+        sent.push(show(offsets));
+        rebalance?.(); // the member rejoins while the request is on its way; it then fails
+        rebalance = undefined;
+        return sent.length === 1 ? Promise.reject(new Error('illegal generation')) : Promise.resolve();
+      },
+      onError: () => undefined,
+      backoff: { initialMs: 1, maxMs: 2 },
+    });
+    rebalance = () => committer.drop();
+    committer.queue(at(0, 10n));
+    await committer.flush();
+    committer.queue(at(1, 3n)); // handled after the rebalance: committed as usual
+    await committer.flush();
+    expect(sent).toEqual([['t/0@10'], ['t/1@3']]);
+  });
 });
