@@ -6,6 +6,7 @@
 // see the App: it stays here, as the root's own record of what it built.
 import http from 'node:http';
 import { createTargetConsumer } from '../consumers/runner.ts';
+import { MatchedMysqlSink, matchedMysqlTableOf } from '../consumers/mysql/match-sink.ts';
 import { MysqlSink } from '../consumers/mysql/sink.ts';
 import { MatchedPostgresSink, matchedTableOf } from '../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../consumers/postgres/sink.ts';
@@ -166,11 +167,15 @@ function tableSink(
           metrics: app.metrics,
           ...(limiter && { limiter }),
         });
-      case 'mysql':
-        return new MysqlSink({ ...target, table: route.at.table }, contract, logger, {
+      case 'mysql': {
+        const timeouts = {
           connectTimeoutMs: app.config.connections.connectTimeoutMs,
           ...app.config.connections.target,
-        });
+        };
+        const at = { ...target, table: route.at.table };
+        if (shape?.match) return new MatchedMysqlSink(at, matchedMysqlTableOf(at, shape), logger, timeouts);
+        return new MysqlSink(at, contract, logger, timeouts, shape?.softDelete);
+      }
       default:
         return target satisfies never;
     }

@@ -58,7 +58,7 @@ export interface TargetShape {
   transitions: Transition[];
   /** event types delivered (webhooks); undefined: all */
   events: Set<string> | undefined;
-  /** match by this target column instead of the source key (Postgres targets) */
+  /** match by this target column instead of the source key (Postgres and MySQL targets) */
   match: { column: string; caseInsensitive: boolean; targetKey: string } | undefined;
 }
 

@@ -35,6 +35,7 @@ import {
   type Statement,
 } from './sql.ts';
 import { checkTables, connectMysql, createTables } from './setup.ts';
+import { softDeleteSql, type SoftDelete } from './soft.ts';
 import type { MysqlTable } from './table.ts';
 import { UnrepresentableValueError } from './types.ts';
 import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
@@ -66,6 +67,8 @@ export class MysqlSink implements Sink {
     contract: TableContract,
     private readonly logger: Logger,
     private readonly timeouts: MysqlTimeouts,
+    /** mapping.deletePolicy soft: deletes mark the row (soft.ts), event by event as at Postgres */
+    private readonly soft?: SoftDelete,
   ) {
     this.table = { table: cfg.table, columns: contract.columns, keyColumns: contract.keyColumns };
   }
@@ -155,7 +158,8 @@ export class MysqlSink implements Sink {
     if (!this.conn) await this.open();
     try {
       // undefined: a value MySQL cannot hold, or a partial update found no row: per event then
-      const result = (await this.applyFast(events)) ?? (await this.applyCareful(events));
+      const fast = this.soft ? undefined : await this.applyFast(events);
+      const result = fast ?? (await this.applyCareful(events));
       await this.prune(this.conn!);
       return result;
     } catch (err) {
@@ -284,7 +288,8 @@ export class MysqlSink implements Sink {
         await this.truncate(c, e);
         return undefined;
       case 'd':
-        for (const s of multiDeleteSql(t, [e])) await this.run(c, s);
+        for (const s of this.soft ? softDeleteSql(t, this.soft, e) : multiDeleteSql(t, [e]))
+          await this.run(c, s);
         return undefined;
       case 'c':
       case 'r':

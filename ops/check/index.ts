@@ -43,7 +43,7 @@ export async function runChecks(
       const contract = contractOf(config.source, r.source);
       // a shaped target's table is checked against its shape (a matched one by checkShapes alone)
       const { shape } = compileShape(mappingFor(config.source, t, r.source), contract);
-      if (shape?.match && t.type === 'postgres') return Promise.resolve([]);
+      if (shape?.match && t.type !== 'webhook') return Promise.resolve([]);
       const shaped = shape ? { ...contract, columns: shape.columns, keyColumns: shape.keyColumns } : contract;
       return checkTarget({ ...t, ...r.at }, shaped, connections);
     }),

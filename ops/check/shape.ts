@@ -2,9 +2,9 @@
 // resulting columns with their types and origins, key, filter, delete policy and match key, as an
 // INFO line; every problem as an ERROR naming the key (unknown column, type mismatch, expression
 // that does not compile, a transition without the previous row the source must log with REPLICA
-// IDENTITY FULL, a match key that is not unique at the target; a match key or soft delete at a
-// target other than Postgres is refused by the configuration already). Reads catalogs only;
-// changes nothing.
+// IDENTITY FULL, a match key that is not unique at the target, Postgres or MySQL (mysql-match.ts);
+// a match key or soft delete at a webhook target is refused by the configuration already). Reads
+// catalogs only; changes nothing.
 import pg from 'pg';
 import { compileShape, type TargetColumn, type TargetShape } from '../../consumers/mapping/shape.ts';
 import { mappingFor, type MappingConfig } from '../../pipeline/config/mapping.ts';
@@ -18,6 +18,7 @@ import {
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
 import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
+import { checkMysqlMatchedTable } from './mysql-match.ts';
 import { error, errMessage, info, ok, type CheckResult } from './types.ts';
 
 const origin = (c: TargetColumn): string => {
@@ -105,6 +106,7 @@ async function checkShape(
       );
   }
   if (shape.match && t.type === 'postgres') out.push(...(await checkMatchedTable(t, shape, connections)));
+  if (shape.match && t.type === 'mysql') out.push(...(await checkMysqlMatchedTable(t, shape)));
   return out;
 }
 

@@ -211,10 +211,13 @@ function plainSink(
         : new PostgresSink(cfg, contract, deps.logger, deps.pg);
     }
     case 'mysql':
-      return new MysqlSink({ ...target, table: plan.at.table }, contract, deps.logger, {
-        connectTimeoutMs: deps.config.connections.connectTimeoutMs,
-        ...deps.config.connections.target,
-      });
+      return new MysqlSink(
+        { ...target, table: plan.at.table },
+        contract,
+        deps.logger,
+        { connectTimeoutMs: deps.config.connections.connectTimeoutMs, ...deps.config.connections.target },
+        plan.shape.softDelete, // owned extras soft-deleted like the stream does
+      );
     default:
       return target satisfies never;
   }

@@ -118,7 +118,7 @@ export const MappingSchema = z
       .strict()
       .optional()
       .describe(
-        'Postgres targets: match rows by this key instead of the source key; the first event of a source row adopts the twin with the same value or creates one, and the link (table <table>_pgcdc_links) follows the row from then on',
+        'Postgres and MySQL/MariaDB targets: match rows by this key instead of the source key; the first event of a source row adopts the twin with the same value or creates one, and the link (table <table>_pgcdc_links) follows the row from then on',
       ),
     deletePolicy: DeletePolicySchema,
     softDelete: z
@@ -181,7 +181,7 @@ export const mappingField = z
 
 type Target = {
   name: string;
-  /** the sink kind: match and soft delete are Postgres targets' */
+  /** the sink kind: match and soft delete are database targets' */
   type?: string;
   tables?: Parameters<typeof targetRoutesOf>[1]['tables'];
   mapping?: TargetMappingConfig | undefined;
@@ -207,22 +207,26 @@ export function mappingFor(source: Source, target: Target, table: TableRef): Map
 }
 
 /**
- * What a sink kind cannot do: a match key and soft delete are written by the Postgres sink alone
- * (consumers/postgres/matched-sink.ts, soft-delete.ts); at another kind, a soft delete would be a
- * DELETE and a match key would be ignored, so the configuration refuses them.
+ * What a sink kind cannot do: a webhook target has no rows of its own, so a match key (finding a
+ * twin row, keeping the target's own key) and soft delete (marking a row) mean nothing there; the
+ * configuration refuses them rather than sending plain events. Postgres and MySQL/MariaDB targets
+ * take both (consumers/postgres/matched-sink.ts, soft-delete.ts; consumers/mysql/match-sink.ts,
+ * soft.ts).
  */
 function unsupported(type: string | undefined, m: MappingConfig): { key: string; message: string }[] {
-  if (type === undefined || type === 'postgres') return [];
+  if (type !== 'webhook') return [];
   const out: { key: string; message: string }[] = [];
   if (m.match)
     out.push({
       key: 'match',
-      message: `match is for postgres targets; a ${type} target keeps the source key`,
+      message:
+        'match is for database targets (postgres, mysql); a webhook target holds no rows to match: its events carry the source key',
     });
   if (m.deletePolicy === 'soft')
     out.push({
       key: 'deletePolicy',
-      message: `deletePolicy soft is for postgres targets; a ${type} target would delete the row (use delete or ignore)`,
+      message:
+        'deletePolicy soft is for database targets (postgres, mysql); a webhook target receives a deleted event (use delete or ignore)',
     });
   return out;
 }

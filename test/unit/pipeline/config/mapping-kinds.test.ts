@@ -1,7 +1,8 @@
 // What a target's sink kind cannot do with a mapping (pipeline/config/mapping.ts): a match key and
-// soft delete are written by the Postgres sink alone; at a MariaDB or webhook target a soft delete
-// would silently become a DELETE and a match key would be ignored, so the configuration refuses
-// them, naming the key. Everything else of a mapping is accepted at every kind.
+// soft delete are written by the database sinks (Postgres, MySQL/MariaDB); a webhook target holds
+// no rows, so there a soft delete would silently become a `deleted` event and a match key would be
+// ignored: the configuration refuses them, naming the key. Everything else of a mapping is
+// accepted at every kind.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../pipeline/config/load.ts';
 import { ConfigError } from '../../../../pipeline/errors.ts';
@@ -39,20 +40,21 @@ const SHAPE = {
 };
 
 describe('a mapping at each sink kind', () => {
-  it('postgres takes soft delete and a match key', () => {
-    expect(() => parseConfig(base('postgres', SOFT))).not.toThrow();
-    expect(() => parseConfig(base('postgres', MATCH))).not.toThrow();
+  it.each(['postgres', 'mysql'])('%s takes soft delete and a match key', (kind) => {
+    expect(() => parseConfig(base(kind, SOFT))).not.toThrow();
+    expect(() => parseConfig(base(kind, MATCH))).not.toThrow();
+    expect(() => parseConfig(base(kind, { ...MATCH, ...SOFT }))).not.toThrow();
   });
 
-  it.each(['mysql', 'webhook'])('%s refuses soft delete and a match key, naming the key', (kind) => {
+  it.each(['webhook'])('%s refuses soft delete and a match key, naming the key', (kind) => {
     expect(error(base(kind, SOFT))).toMatch(
       new RegExp(
-        `targets\\.0\\.mapping\\.deletePolicy: deletePolicy soft is for postgres targets; a ${kind} target would delete the row`,
+        `targets\\.0\\.mapping\\.deletePolicy: deletePolicy soft is for database targets \\(postgres, mysql\\); a ${kind} target receives a deleted event`,
       ),
     );
     expect(error(base(kind, MATCH))).toMatch(
       new RegExp(
-        `targets\\.0\\.mapping\\.match: match is for postgres targets; a ${kind} target keeps the source key`,
+        `targets\\.0\\.mapping\\.match: match is for database targets \\(postgres, mysql\\); a ${kind} target holds no rows to match`,
       ),
     );
     // in a list of mappings, the entry's index is in the key
