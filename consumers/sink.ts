@@ -4,6 +4,8 @@ import type { ChangeEvent, Row } from '../schemas/contract.ts';
 
 export interface DecodedEvent {
   offset: bigint;
+  /** the partition the message came from (set by the consumer group's decoding) */
+  partition?: number;
   key: Row;
   event: ChangeEvent;
   /** the event type a target's mapping gave it (a transition like user.activated); default from op */

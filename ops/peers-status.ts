@@ -4,6 +4,7 @@
 // beside the table). Gathered per node with the ordinary pipeline status of the node's derived
 // configuration (ops/status.ts), so a node that cannot be read says why and the others still show.
 import type { Config } from '../pipeline/config/schema.ts';
+import { sourceTablesOf } from '../pipeline/config/schema.ts';
 import { describeError } from '../pipeline/errors.ts';
 import type { KafkaClientFactory } from '../pipeline/kafka/port.ts';
 import { redactUrl } from '../pipeline/observability/logger.ts';
@@ -124,11 +125,17 @@ export async function gatherPeersStatus(
 async function readConflicts(nc: Config, connections: PgConnections): Promise<NodeConflicts> {
   const client = connections.client(nc.source.url, 'ops', 'pgcdc-status');
   client.on('error', () => undefined);
-  const table = `${q(nc.source.schema)}.${q(conflictsTableName(nc.source))}`;
+  // every captured table has its own conflict log: counted together
+  const tables = sourceTablesOf(nc.source).map((t) => `${q(t.schema)}.${q(conflictsTableName(t))}`);
   try {
     await client.connect();
-    const exists = await client.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [table]);
-    if (!exists.rows[0]?.t) return { total: 0, byFrom: new Map() }; // no link has run here yet
+    const present: string[] = [];
+    for (const t of tables)
+      if ((await client.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [t])).rows[0]?.t)
+        present.push(t);
+    if (present.length === 0) return { total: 0, byFrom: new Map() }; // no link has run here yet
+    const cols = 'link, remote_version, id, at, kind, resolution, key';
+    const table = `(${present.map((t) => `SELECT ${cols} FROM ${t}`).join(' UNION ALL ')}) AS logged`;
     const rows = await client.query<{
       from: string;
       count: number;
@@ -142,7 +149,7 @@ async function readConflicts(nc: Config, connections: PgConnections): Promise<No
                     FROM ${table})
        SELECT DISTINCT ON (c.from) c.from, count(*) OVER (PARTITION BY c.from)::int AS count,
               at, kind, resolution, key
-         FROM c ORDER BY c.from, id DESC`,
+         FROM c ORDER BY c.from, at DESC, id DESC`,
     );
     const byFrom = new Map(
       rows.rows.map((r) => [

@@ -2,16 +2,36 @@
 // derives each node's own pipeline configuration (its producer: slot pgcdc_<mesh>_<node>, topic
 // prefix <kafka.topicPrefix>.<node>, only local changes published; its links: one target per
 // other node, `to_<other>` (its consumer group), applying this node's topic there through a
-// PeerSink; logs, metrics and the conflict log name a link by both ends, `<from>-><to>`) and starts the
-// processes of one node, or of all of them in one process for the demo. The stages themselves
-// are the ordinary ones from the composition root.
+// PeerSink per captured table; logs, metrics and the conflict log name a link by both ends,
+// `<from>-><to>`; nodes whose columns are named differently are bridged by the ordinary target
+// mapping, peers-shape.ts) and starts the processes of one node, or of all of them in one process
+// for the demo. The stages themselves are the ordinary ones from the composition root.
+import { mappedSink } from '../consumers/group/mapped-sink.ts';
+import { targetShape } from '../consumers/mapping/shape.ts';
+import { originName } from '../consumers/peer/origin.ts';
+import { PeerSession } from '../consumers/peer/session.ts';
 import { PeerSink, type PeerLink } from '../consumers/peer/sink.ts';
-import { peerConflictsCounter } from '../consumers/peer/metrics.ts';
+import {
+  peerConflictsCounter,
+  peerPruneCounters,
+  type ConflictCounter,
+  type PruneCounters,
+} from '../consumers/peer/metrics.ts';
 import { versionOrder } from '../consumers/peer/version.ts';
+import type { Sink } from '../consumers/sink.ts';
+import { routeByTable } from '../consumers/tables.ts';
 import { startConsumer, startProducer, type App } from './compose.ts';
-import type { Config, PeerNode, PeersConfig } from './config/schema.ts';
-import { contractOf, PostgresTargetSchema } from './config/schema.ts';
+import { mappingFor } from './config/mapping.ts';
+import type { Config, PeerNode, PeersConfig, TableRef, TargetConfig } from './config/schema.ts';
+import {
+  contractOf,
+  PostgresTargetSchema,
+  sourceTablesOf,
+  tableName,
+  targetRoutesOf,
+} from './config/schema.ts';
 import { ConfigError } from './errors.ts';
+import { linkMappings, nodeContractProblems } from './peers-shape.ts';
 import type { SupervisedConsumer, SupervisedProducer } from './supervision/supervise.ts';
 
 /** The target (and consumer group) name of the link into `to`, in the configuration of its source node. */
@@ -45,10 +65,15 @@ export function peerNode(config: Config, name: string): PeerNode {
 export function nodeConfig(config: Config, name: string): Config {
   const peers = peersOf(config);
   const node = peerNode(config, name);
+  const contracts = node.contracts ?? config.source.contracts;
+  const source = {
+    ...config.source,
+    ...(contracts !== undefined && { contracts }),
+  };
   return {
     ...config,
     source: {
-      ...config.source,
+      ...source,
       url: node.url,
       slot: peerSlot(peers, name),
       publication: peerPublication(peers),
@@ -63,17 +88,25 @@ export function nodeConfig(config: Config, name: string): Config {
           name: linkName(n.name),
           type: 'postgres',
           url: n.url,
-          schema: config.source.schema,
-          table: config.source.table,
+          // one table (the shorthand): the same schema.table at the other node; several: each at its name
+          ...(!config.source.tables && { schema: config.source.schema, table: config.source.table }),
           createTable: false,
           batchSize: peers.batchSize,
+          ...mappingField(linkMappings(config, source, node, n)),
         }),
       ),
   };
 }
 
-/** The link applying `from`'s topic at `to`. */
-export function peerLink(config: Config, from: string, to: string): PeerLink {
+const mappingField = (m: ReturnType<typeof linkMappings>) => (m.length > 0 ? { mapping: m } : {});
+
+/** The link applying `from`'s topic of `table` (default: the first captured) at `to`. */
+export function peerLink(
+  config: Config,
+  from: string,
+  to: string,
+  table: TableRef = sourceTablesOf(config.source)[0]!,
+): PeerLink {
   const peers = peersOf(config);
   return {
     name: linkName(to),
@@ -82,11 +115,49 @@ export function peerLink(config: Config, from: string, to: string): PeerLink {
     from,
     to,
     url: peerNode(config, to).url,
-    schema: config.source.schema,
-    table: config.source.table,
+    schema: table.schema,
+    table: table.table,
     order: versionOrder(peers),
     onUniqueConflict: peers.onUniqueConflict,
+    links: peers.nodes.filter((n) => n.name !== to).map((n) => linkLabel(n.name, to)),
+    partitions: config.kafka.partitions,
+    prune: peers.prune,
   };
+}
+
+/**
+ * The sink of the link from -> to: per table a PeerSink at `to` that sees `to`'s columns, behind
+ * the target mapping that renames from's columns to to's (pipeline/peers-shape.ts), if they differ.
+ */
+function linkSink(
+  app: App,
+  fromApp: App,
+  target: TargetConfig,
+  ends: { from: string; to: string; conflicts: ConflictCounter; pruning: PruneCounters },
+): Sink {
+  const source = fromApp.config.source;
+  const peers = peersOf(app.config);
+  // one session per link: its replication origin can be used by one session at a time
+  const session = new PeerSession({
+    url: peerNode(app.config, ends.to).url,
+    origin: originName(peers.mesh, ends.from, ends.to),
+    label: linkLabel(ends.from, ends.to),
+    pg: app.pg,
+    logger: fromApp.logger,
+  });
+  const sinks = targetRoutesOf(source, target).map((r): [string, Sink] => {
+    const contract = contractOf(source, r.source);
+    const shape = targetShape({ name: target.name, mapping: mappingFor(source, target, r.source) }, contract);
+    const link = peerLink(app.config, ends.from, ends.to, r.at);
+    const here = shape ? { ...contract, columns: shape.columns, keyColumns: shape.keyColumns } : contract;
+    const labels = { link: link.label, table: tableName(r.at) };
+    const sink = new PeerSink(link, here, fromApp.logger, session, ends.conflicts, (n) => {
+      ends.pruning.runs.inc(labels);
+      ends.pruning.rows.inc(labels, n);
+    });
+    return [tableName(r.source), shape ? mappedSink(sink, shape) : sink];
+  });
+  return routeByTable(new Map(sinks));
 }
 
 export interface RunningNode {
@@ -104,21 +175,25 @@ export interface RunningNode {
  */
 export async function startPeerNode(app: App, name: string): Promise<RunningNode> {
   const peers = peersOf(app.config);
+  const problems = peers.nodes.flatMap((n) => nodeContractProblems(app.config, n));
+  if (problems.length > 0)
+    throw new ConfigError(`the nodes' tables do not match the mesh's:\n  ${problems.join('\n  ')}`, {
+      hint: 'docs/peers.md, "Several tables and differing columns"',
+    });
   const logger = app.logger.child({ node: name });
   const own: App = { ...app, logger, config: nodeConfig(app.config, name) };
   const { producer, done } = startProducer(own);
   const conflicts = peerConflictsCounter(app.metrics.registry);
-  const contract = contractOf(app.config.source);
+  const pruning = peerPruneCounters(app.metrics.registry);
   // the links start together: each waits for its source node's topic, created by that producer
   const started = await Promise.allSettled(
     peers.nodes
       .filter((n) => n.name !== name)
       .map((from) => {
-        const link = peerLink(app.config, from.name, name);
-        const linkLogger = logger.child({ link: link.label });
+        const linkLogger = logger.child({ link: linkLabel(from.name, name) });
         const fromApp: App = { ...app, logger: linkLogger, config: nodeConfig(app.config, from.name) };
-        return startConsumer(fromApp, link.name, {
-          sink: () => new PeerSink(link, contract, linkLogger, app.pg, conflicts),
+        return startConsumer(fromApp, linkName(name), {
+          sink: (target) => linkSink(app, fromApp, target, { from: from.name, to: name, conflicts, pruning }),
         });
       }),
   );

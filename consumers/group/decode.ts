@@ -25,7 +25,12 @@ export async function decodeChunk(
     if (m.value === null && !tombstone) continue;
     try {
       if (isTruncateMessage(m)) {
-        out.events.push({ offset: m.offset, key: {}, event: await decodeTruncate(codec, m) });
+        out.events.push({
+          offset: m.offset,
+          partition: m.partition,
+          key: {},
+          event: await decodeTruncate(codec, m),
+        });
         continue;
       }
       if (!m.key) throw new DecodeError('message without key');
@@ -33,7 +38,7 @@ export async function decodeChunk(
         codec.decodeKey(m.key),
         tombstone ?? codec.decodeValue(m.value!),
       ]);
-      out.events.push({ offset: m.offset, key, event });
+      out.events.push({ offset: m.offset, partition: m.partition, key, event });
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       out.undecodable.push({ message: m, error: err.message });

@@ -25,7 +25,9 @@ export function mappedSink(inner: Sink, shape: TargetShape): Sink {
           continue;
         }
         pending.set(e.offset, m.events.length);
-        out.push(...m.events);
+        // the partition goes along (a peer link records its progress per partition)
+        const p = e.partition;
+        out.push(...(p === undefined ? m.events : m.events.map((x) => ({ ...x, partition: p }))));
       }
       const result: ApplyResult =
         out.length > 0 ? await inner.apply(out, ctx) : { applied: [], deadLetters: [] };

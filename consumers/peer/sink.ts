@@ -1,23 +1,34 @@
-// Peer sink (docs/peers.md): applies one node's change topic at another node of a peers mesh. Its
-// session is marked with the link's replication origin (origin.ts), so nothing it commits is
-// published again. Each change is decided against the key's current version at this node
+// Peer sink (docs/peers.md): applies one table of one node's changes at another node of a peers
+// mesh. Its session (session.ts, shared by the link's tables) is marked with the link's
+// replication origin (origin.ts), so nothing it commits is published again. Each change is decided against the key's current version at this node
 // (version.ts): applied when it wins under the mesh's policy, skipped when it loses; the winner's
 // version is stored beside the table in the same transaction, and a conflict (a write of another
 // node met) is logged in <table>_pgcdc_conflicts, counted and audited with both versions. A row
 // whose unique value (e.g. email) another key holds is resolved by the policy or left for an
-// operator (unique.ts); nothing blocks the link. A batch is one transaction; a redelivered batch
-// changes nothing (its versions are not newer than what it stored).
+// operator (unique.ts); nothing blocks the link. A batch is one transaction, which also records
+// the link's progress per partition (prune.ts); a redelivered change (offset and time not past that
+// progress) is skipped, so it changes nothing even once the delete it lost to was pruned. After
+// the commit, at most once per prune.intervalMs, the link prunes deleted keys' versions (prune.ts).
 import type pg from 'pg';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import { audit } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
-import type { PgConnections } from '../../pipeline/postgres.ts';
 import type { Row, TableContract } from '../../schemas/contract.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { classifyPgError } from '../postgres/errors.ts';
 import type { TargetTable } from '../postgres/table.ts';
 import type { ConflictCounter } from './metrics.ts';
-import { markSessionOrigin, originName } from './origin.ts';
+import type { PeerSession } from './session.ts';
+import {
+  batchProgress,
+  progressSetupSql,
+  progressSql,
+  prune,
+  recordProgressSql,
+  redelivered,
+  type Decided,
+  type PruneSettings,
+} from './prune.ts';
 import {
   deleteSql,
   foldLocalDeletesSql,
@@ -50,20 +61,31 @@ export interface PeerLink {
   table: string;
   order: VersionOrder;
   onUniqueConflict: 'resolve' | 'keep-local';
+  /** every link into `to`, by label (pruning waits for all of them: prune.ts) */
+  links: string[];
+  /** partitions of each node's topic */
+  partitions: number;
+  prune: PruneSettings;
 }
 
 export class PeerSink implements Sink {
   readonly kind = 'peer';
-  private client: pg.Client | undefined;
   private readonly table: TargetTable;
   private closed = false;
+  private acquired = false;
+  /** the tables beside this table exist (set up once per sink) */
+  private ready = false;
+  private lastPrune = Date.now();
 
   constructor(
     private readonly link: PeerLink,
     contract: TableContract,
     private readonly logger: Logger,
-    private readonly pg: PgConnections,
+    /** the link's session, shared by the sinks of every table the link carries (session.ts) */
+    private readonly session: PeerSession,
     private readonly conflicts?: ConflictCounter,
+    /** told how many rows each pruning run removed (the metric) */
+    private readonly pruned?: (rows: number) => void,
   ) {
     this.table = {
       schema: link.schema,
@@ -75,32 +97,27 @@ export class PeerSink implements Sink {
 
   async open(): Promise<void> {
     if (this.closed) throw new PgcdcError(`peer link ${this.link.label}: sink is closed`);
-    const client = this.pg.client(this.link.url, 'target', `pgcdc-peer:${this.link.from}->${this.link.to}`);
-    client.on('error', (err) => this.logger.warn({ err: err.message }, 'peer connection error'));
+    if (!this.acquired) this.session.acquire();
+    this.acquired = true;
     try {
-      await client.connect();
+      const client = await this.session.get();
+      if (this.ready) return;
       await client.query('BEGIN');
       // two links into one node set up the same objects: one at a time
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('pgcdc_peer_setup'))`);
-      for (const sql of setupSql(this.table)) await client.query(sql);
+      for (const sql of [...setupSql(this.table), progressSetupSql(this.table)]) await client.query(sql);
       await client.query('COMMIT');
-      await markSessionOrigin(client, originName(this.link.mesh, this.link.from, this.link.to));
+      this.ready = true;
     } catch (err) {
-      await client.end().catch(() => undefined);
+      await this.session.reset();
       throw this.failure(err);
     }
-    this.client = client;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.disconnect();
-  }
-
-  private async disconnect(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    await c?.end().catch(() => undefined);
+    if (this.acquired) await this.session.release();
+    this.acquired = false;
   }
 
   private failure(err: unknown): PgcdcError {
@@ -130,21 +147,59 @@ export class PeerSink implements Sink {
   }
 
   async apply(events: DecodedEvent[]): Promise<ApplyResult> {
-    if (!this.client) await this.open();
-    const c = this.client!;
+    await this.open();
+    const c = await this.session.get();
     const logged: ConflictRecord[] = [];
     try {
       await c.query('BEGIN');
-      for (const e of byKey(events, this.table.keyColumns)) await this.applyOne(c, e, logged);
+      const decided = await this.progress(c);
+      const fresh = events.filter((e) => !redelivered(e, decided));
+      for (const e of byKey(fresh, this.table.keyColumns)) await this.applyOne(c, e, logged);
+      for (const [partition, p] of batchProgress(events))
+        await c.query(recordProgressSql(this.table, this.link.label, partition, p.offset, p.tsUs));
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       const failure = this.failure(err);
-      if (failure instanceof UnavailableError) await this.disconnect();
+      if (failure instanceof UnavailableError) await this.session.reset();
       throw failure;
     }
     for (const r of logged) this.report(r);
+    await this.maybePrune(c);
     return { applied: events, deadLetters: [] };
+  }
+
+  /** What this link decided so far per partition (its progress rows, read in the apply's transaction). */
+  private async progress(c: pg.Client): Promise<Decided> {
+    const r = await c.query<{ partition: number; kafka_offset: string; ts_us: string }>(
+      progressSql(this.table, this.link.label),
+    );
+    return new Map(
+      r.rows.map((x) => [x.partition, { offset: BigInt(x.kafka_offset), tsUs: BigInt(x.ts_us) }]),
+    );
+  }
+
+  /** A pruning run (prune.ts) once per prune.intervalMs; a failure is logged, the link goes on. */
+  private async maybePrune(c: pg.Client): Promise<void> {
+    const s = this.link.prune;
+    if (s.intervalMs <= 0 || Date.now() - this.lastPrune < s.intervalMs) return;
+    this.lastPrune = Date.now();
+    const window = this.link.order.policy === 'priority' ? this.link.order.priorityWindowMs : 0;
+    try {
+      const n = await prune(c, this.table, {
+        links: this.link.links,
+        partitions: this.link.partitions,
+        marginUs: BigInt(s.marginMs + window) * 1000n,
+        afterMs: s.afterMs,
+        batch: s.batch,
+      });
+      this.pruned?.(n);
+    } catch (err) {
+      this.logger.warn(
+        { err: (err as Error).message },
+        'pruning the versions beside the table failed; next run later',
+      );
+    }
   }
 
   private async applyOne(c: pg.Client, e: DecodedEvent, logged: ConflictRecord[]): Promise<void> {

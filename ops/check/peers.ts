@@ -42,10 +42,11 @@ export async function checkPeers(
   connections: PgConnections,
 ): Promise<CheckResult[]> {
   const peers = peersOf(config);
-  const contract = contractOf(config.source);
   const perNode = await Promise.all(
     peers.nodes.map(async (node) => {
       const nc = nodeConfig(config, node.name);
+      // the node's own contract: its column names (peers.nodes[].contracts), else the mesh's
+      const contract = contractOf(nc.source);
       const [source, facts, kafkaResults, registry] = await Promise.all([
         checkSource(nc.source, contract, connections),
         readFacts(nc, connections),

@@ -8,6 +8,7 @@ import { DEFAULT_CONTRACT_DIR } from '../../schemas/contract.ts';
 import { ConfigError } from '../errors.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigSchema, contractOf, sourceTablesOf, type Config } from './schema.ts';
+import { resolvePeerPaths } from './peers.ts';
 import { readSecretFile } from './secret-file.ts';
 import { configSecrets, rememberSecrets } from '../observability/secrets.ts';
 
@@ -51,10 +52,12 @@ export function parseConfig(
     throw new ConfigError(`${origin} is invalid:\n${lines.join('\n')}`);
   }
   const contracts = res.data.source.contracts;
-  const config =
+  const config = resolvePeerPaths(
     contracts === undefined
       ? res.data
-      : { ...res.data, source: { ...res.data.source, contracts: path.resolve(baseDir, contracts) } };
+      : { ...res.data, source: { ...res.data.source, contracts: path.resolve(baseDir, contracts) } },
+    baseDir,
+  );
   if (requireContracts) requireContract(config.source, origin);
   rememberSecrets(configSecrets(config));
   return config;

@@ -5,7 +5,8 @@
 // pipeline/peers.ts, so a mesh is configured in one place and every process reads the same file.
 // Also `source.origins`, the producer's no-echo switch the derived node configurations turn on.
 import { z } from 'zod';
-import { positiveInt, url } from './fields.ts';
+import path from 'node:path';
+import { identifier, positiveInt, url } from './fields.ts';
 
 /** A node or mesh name: part of slot, origin, topic and group names, so short and lower-case. */
 const peerName = z
@@ -28,8 +29,45 @@ export const PeerNodeSchema = z
       .int()
       .default(0)
       .describe('higher wins: ties of last-writer-wins, and every conflict under the priority policy'),
+    contracts: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "directory of this node's own event contracts (<table>-key.avsc, <table>-value.avsc, under its column names), relative to the configuration file; needed when `rename` renames a column; default: source.contracts",
+      ),
+    rename: z
+      .record(z.string().min(1), z.record(identifier, identifier))
+      .default({})
+      .describe(
+        'per table ("schema.table" or "table"): column name in the mesh (source.contracts) -> the column\'s name at this node; the links into and out of this node rename through the target mapping (docs/peers.md, Several tables and differing columns)',
+      ),
   })
   .strict();
+
+const PRUNE_DEFAULTS = { intervalMs: 60_000, afterMs: 3_600_000, marginMs: 60_000, batch: 1000 };
+const nonNegativeInt = z.number().int().min(0);
+
+export const PruneSchema = z
+  .object({
+    intervalMs: nonNegativeInt
+      .default(PRUNE_DEFAULTS.intervalMs)
+      .describe('each link prunes at most this often (0: never)'),
+    afterMs: nonNegativeInt
+      .default(PRUNE_DEFAULTS.afterMs)
+      .describe('a delete applied (or made locally) less than this long ago is kept in any case'),
+    marginMs: nonNegativeInt
+      .default(PRUNE_DEFAULTS.marginMs)
+      .describe(
+        "how far a node's commit times may be out of WAL order (concurrent commits, a clock stepped back): a delete is pruned only once every link has decided changes committed this much later",
+      ),
+    batch: positiveInt.default(PRUNE_DEFAULTS.batch).describe('rows removed per run and table, at most'),
+  })
+  .strict()
+  .default(PRUNE_DEFAULTS)
+  .describe(
+    "pruning of deleted keys' versions beside the table once no older change can arrive (docs/peers.md, Pruning)",
+  );
 
 export const PeersSchema = z
   .object({
@@ -53,6 +91,7 @@ export const PeersSchema = z
         'a row arriving with a unique value (e.g. email) another key holds: resolve: the policy picks the winner, the loser row is removed at every node; keep-local: the arriving row is not applied (nodes may differ until an operator acts). Both log the conflict',
       ),
     batchSize: positiveInt.default(200).describe('events applied in one target transaction per link'),
+    prune: PruneSchema,
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -66,6 +105,18 @@ export const PeersSchema = z
 
 export type PeersConfig = z.output<typeof PeersSchema>;
 export type PeerNode = PeersConfig['nodes'][number];
+
+/** The nodes' `contracts` directories made absolute (relative to the configuration file's folder). */
+export function resolvePeerPaths<T extends { peers?: PeersConfig | undefined }>(
+  config: T,
+  baseDir: string,
+): T {
+  if (!config.peers?.nodes.some((n) => n.contracts !== undefined)) return config;
+  const nodes = config.peers.nodes.map((n) =>
+    n.contracts === undefined ? n : { ...n, contracts: path.resolve(baseDir, n.contracts) },
+  );
+  return { ...config, peers: { ...config.peers, nodes } };
+}
 
 /** Cross-section rule: a peers configuration derives its targets; it declares none of its own. */
 export function checkPeersRoot(

@@ -35,17 +35,31 @@ export interface MeshEnv {
   drop(app?: App): Promise<void>;
 }
 
+export interface MeshOptions {
+  /** merged into the configuration's source section (e.g. tables, contracts) */
+  source?: Record<string, unknown>;
+  /** merged into each node's entry of peers.nodes (e.g. contracts, rename) */
+  node?: (name: string) => Record<string, unknown>;
+}
+
 export async function meshEnv(
   urls: StackUrls,
   n: number,
   peers: Record<string, unknown> = {},
+  more: MeshOptions = {},
 ): Promise<MeshEnv> {
   const mesh = randomName('m').replace(/_/g, '').slice(0, 18);
   const nodes: MeshEnv['nodes'] = [];
   for (const name of NODE_NAMES.slice(0, n))
     nodes.push({ name, db: await freshDatabase(urls.adminUrl, `peer_${name}`, { usersTable: true }) });
   const raw = {
-    source: { url: nodes[0]!.db.url, heartbeatIntervalMs: 1000, statusIntervalMs: 500, ackIntervalMs: 100 },
+    source: {
+      url: nodes[0]!.db.url,
+      heartbeatIntervalMs: 1000,
+      statusIntervalMs: 500,
+      ackIntervalMs: 100,
+      ...more.source,
+    },
     kafka: { brokers: urls.kafkaBrokers, topicPrefix: mesh, partitions: 3, sessionTimeoutMs: 6000 },
     registry: { url: urls.registryUrl },
     producer: { lingerMs: 5 },
@@ -53,7 +67,7 @@ export async function meshEnv(
     log: { level: 'warn' },
     peers: {
       mesh,
-      nodes: nodes.map((x, i) => ({ name: x.name, url: x.db.url, priority: n - i })),
+      nodes: nodes.map((x, i) => ({ name: x.name, url: x.db.url, priority: n - i, ...more.node?.(x.name) })),
       ...peers,
     },
   };
@@ -210,10 +224,13 @@ export type Mesh = Awaited<ReturnType<typeof startMesh>>;
  * origins, topics, groups, databases). Read `ctx.env` / `ctx.mesh` inside the tests; a test that
  * starts the mesh itself assigns `ctx.mesh`, so it is stopped too.
  */
-export function useMesh(n: number, opts: { start?: boolean; peers?: Record<string, unknown> } = {}) {
+export function useMesh(
+  n: number,
+  opts: { start?: boolean; peers?: Record<string, unknown>; more?: MeshOptions } = {},
+) {
   const ctx = {} as { env: MeshEnv; mesh: Mesh | undefined };
   beforeAll(async () => {
-    ctx.env = await meshEnv(stackUrls(), n, opts.peers);
+    ctx.env = await meshEnv(stackUrls(), n, opts.peers, opts.more);
     if (opts.start !== false) ctx.mesh = await startMesh(ctx.env);
   }, 180_000);
   afterAll(async () => {

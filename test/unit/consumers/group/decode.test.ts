@@ -55,8 +55,8 @@ describe('decodeChunk', () => {
     );
     expect(out.undecodable).toEqual([]);
     expect(out.events).toEqual([
-      { offset: 5n, key: {}, event: t },
-      { offset: 6n, key: { id: 1n }, event: row },
+      { offset: 5n, partition: 0, key: {}, event: t },
+      { offset: 6n, partition: 0, key: { id: 1n }, event: row },
     ]);
     expect(codec.keysDecoded).toEqual(['{"id":"1n"}']);
   });
