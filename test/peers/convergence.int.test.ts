@@ -3,12 +3,28 @@
 // for replication. After quiescence: every node identical row for row, each node's topic holds
 // exactly its local writes, and the rows are those of the winning versions recomputed from the
 // topics' events alone; conflicts are in the conflict log. Seed: PGCDC_PEERS_SEED (printed).
+// First, a partitioned phase proves "every conflict is in the conflict log" independently: with
+// every node stopped, each node writes on its own (so writes of one key at two nodes are concurrent
+// by construction), the test notes each write's commit time from PostgreSQL, and after the heal
+// derives from its own write log, for every key written at two or more nodes, the node whose write
+// wins (partition.ts) and asserts that node's conflict log names the key.
 import { describe, expect, it } from 'vitest';
 import { compareVersions, versionOrder } from '../../consumers/peer/version.ts';
 import { rng } from '../../dev/verify/seed.ts';
 import { withClient } from '../support/database.ts';
-import { conflictLog, producersPastWal, sql, useMesh, waitConverged } from '../support/peers.ts';
+import { startPeerNode } from '../../pipeline/peers.ts';
+import { withDeadline } from '../support/deadline.ts';
+import {
+  conflictLog,
+  linksCaughtUp,
+  producersPastWal,
+  sql,
+  useMesh,
+  waitConverged,
+  waitSlotsConsistent,
+} from '../support/peers.ts';
 import { nodeEvents, winners } from './model.ts';
+import { expectedConflicts, partitionedWrites, type Written } from './partition.ts';
 
 const KEYS = 25;
 const ROUNDS = 8;
@@ -22,12 +38,38 @@ describe('peers: conflicting writes converge', () => {
     if (!mesh) throw new Error('the mesh did not start');
     const seed = Number(process.env.PGCDC_PEERS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`peers convergence seed: ${seed} (PGCDC_PEERS_SEED=${seed} repeats this run)`);
-    const local: Record<string, number> = {};
+    const local: Record<string, number> = { a: 0, b: 0, c: 0 };
+
+    // the partitioned phase: every node stopped, each writes alone; then the heal
+    await waitSlotsConsistent(env);
+    await mesh.stop();
+    const written: Written[] = await partitionedWrites(env, seed, KEYS);
+    for (const w of written) local[w.node]!++;
+    mesh.running.push(
+      ...(await Promise.all(
+        env.nodes.map((x) => withDeadline(startPeerNode(mesh.app, x.name), 120_000, `restarting ${x.name}`)),
+      )),
+    );
+    await waitConverged(env, 180_000);
+    // every partitioned write published (even those that lost everywhere), then decided everywhere
+    await producersPastWal(env, mesh);
+    await linksCaughtUp(env, mesh.app);
+    const concurrent = expectedConflicts(written, versionOrder(env.config.peers!));
+    const healed = await conflictLog(env);
+    for (const [id, at] of concurrent)
+      expect(
+        healed.some((c) => c.node === at && String(c.key.id) === id),
+        `key ${id}, written at several nodes while partitioned, in the conflict log of ${at} (the winner)`,
+      ).toBe(true);
+    console.log(
+      `peers partitioned phase: ${written.length} writes, ${concurrent.size} keys written at several nodes, ${healed.length} conflicts logged`,
+    );
+    expect(concurrent.size).toBeGreaterThan(0);
+
     await Promise.all(
       env.nodes.map(({ name, db }, i) =>
         withClient(db.url, async (c) => {
           const next = rng(seed + i * 7919);
-          local[name] = 0;
           let n = 0;
           for (let round = 0; round < ROUNDS; round++) {
             for (let k = 0; k < OPS_PER_ROUND; k++) {
@@ -53,7 +95,7 @@ describe('peers: conflicting writes converge', () => {
                       : r < 0.8
                         ? await c.query(`UPDATE users SET is_blocked = NOT is_blocked WHERE id = $1`, [id])
                         : await c.query(`DELETE FROM users WHERE id = $1`, [id]);
-              local[name] += res.rowCount ?? 0;
+              local[name]! += res.rowCount ?? 0;
             }
             // a pause between rounds lets part of the mesh catch up, so both fresh and stale states meet
             await new Promise((resolve) => setTimeout(resolve, Math.floor(next() * 150)));
