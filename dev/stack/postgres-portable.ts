@@ -18,7 +18,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { StackError } from '../../pipeline/errors.ts';
 import { pgPaths, startPostgres, stopPostgres } from './postgres.ts';
@@ -127,18 +126,6 @@ export async function installPortablePostgres(
     });
   }
   return { version, binDir, downloaded };
-}
-
-/** A port the OS says is free now (for a scratch server that needs no fixed port). */
-export function freeLocalPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen({ host, port: 0 }, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ScratchPostgres {

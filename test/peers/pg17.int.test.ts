@@ -8,8 +8,8 @@
 // and the producers' client-side filter never saw an Origin message (the server dropped those
 // transactions). Skipped, saying why, only when Maven Central cannot be reached and CI is unset.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { freePort } from '../../dev/stack/ports.ts';
 import {
-  freeLocalPort,
   PortableDownloadError,
   startScratchPostgres,
   type ScratchPostgres,
@@ -42,7 +42,7 @@ describe('peers on PostgreSQL 17: origin none', () => {
     const settings = stackSettingsFromEnv(process.env);
     const t0 = Date.now();
     try {
-      const port = Number(process.env.PGCDC_STACK_PG17_PORT ?? (await freeLocalPort(settings.host)));
+      const port = Number(process.env.PGCDC_STACK_PG17_PORT ?? (await freePort()));
       ctx.pg = await startScratchPostgres(settings, {
         name: 'pg17-peers',
         port,
