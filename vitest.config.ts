@@ -1,7 +1,17 @@
 // Two test tiers, chosen by file name: `unit` (*.test.ts, pure, no servers) and `integration`
 // (*.int.test.ts, against the local stack that test/global-setup.ts brings up once per run).
 // `npm test` runs both; `vitest run --project unit` runs only the fast tier.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// One temporary directory per test run: every file a test, a spawned CLI or a scratch server puts
+// in os.tmpdir() lands under it (workers and children inherit TMPDIR), and it is removed when the
+// run ends, so a test that forgets its own cleanup cannot fill /tmp run after run.
+const runTmp = mkdtempSync(join(tmpdir(), 'pgcdc-run-'));
+process.env.TMPDIR = runTmp;
+process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
 
 export default defineConfig({
   test: {

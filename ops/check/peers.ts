@@ -6,7 +6,8 @@
 // carry the node in their id (`peers.<node>.<check>`). Reads only; nothing is created anywhere.
 import type pg from 'pg';
 import type { Config } from '../../pipeline/config/schema.ts';
-import { contractOf, topicFor } from '../../pipeline/config/schema.ts';
+import { contractOf, sourceTablesOf, topicFor } from '../../pipeline/config/schema.ts';
+import type { TableRef } from '../../pipeline/config/tables.ts';
 import type { KafkaClientFactory } from '../../pipeline/kafka/port.ts';
 import { nodeConfig, peersOf } from '../../pipeline/peers.ts';
 import { registryAccessOf } from '../../pipeline/transport.ts';
@@ -45,28 +46,44 @@ export async function checkPeers(
   const perNode = await Promise.all(
     peers.nodes.map(async (node) => {
       const nc = nodeConfig(config, node.name);
-      // the node's own contract: its column names (peers.nodes[].contracts), else the mesh's
-      const contract = contractOf(nc.source);
-      const [source, facts, kafkaResults, registry] = await Promise.all([
-        checkSource(nc.source, contract, connections),
-        readFacts(nc, connections),
+      // every table of the mesh, each against the node's own contract of it (its column names:
+      // peers.nodes[].contracts, else the mesh's); the node-wide verdicts come out the same per
+      // table and are listed once (runChecks)
+      const [perTable, kafkaResults] = await Promise.all([
+        Promise.all(sourceTablesOf(nc.source).map((t) => checkNodeTable(config, nc, t, connections))),
         checkKafka(nc, kafka),
-        checkRegistry(registryAccessOf(config.registry), topicFor(nc.kafka, nc.source), contract),
       ]);
-      // an unreachable node is reported once, by checkSource
-      const judged = facts ? judgeNode(facts, peers.nodes.length, nc.source) : [];
       return {
         node: node.name,
-        facts,
+        facts: perTable[0]?.facts,
         results: [
-          ...[...source.map(peerWording), ...judged].map((r) => atNode(node.name, r)),
+          ...perTable.flatMap((p) => p.atNode).map((r) => atNode(node.name, r)),
           ...kafkaResults,
-          ...registry,
+          ...perTable.flatMap((p) => p.registry),
         ],
       };
     }),
   );
   return [...perNode.flatMap((n) => n.results), ...checkDistinct(perNode)];
+}
+
+/** One table at one node: as a source (against its contract), as a link's target, its subjects. */
+async function checkNodeTable(
+  config: Config,
+  nc: Config,
+  t: TableRef,
+  connections: PgConnections,
+): Promise<{ facts: NodeFacts | undefined; atNode: CheckResult[]; registry: CheckResult[] }> {
+  const source = { ...nc.source, schema: t.schema, table: t.table };
+  const contract = contractOf(nc.source, t);
+  const [sourceResults, facts, registry] = await Promise.all([
+    checkSource(source, contract, connections),
+    readFacts({ ...nc, source }, connections),
+    checkRegistry(registryAccessOf(config.registry), topicFor(nc.kafka, t), contract),
+  ]);
+  // an unreachable node is reported once, by checkSource
+  const judged = facts ? judgeNode(facts, peersOf(config).nodes.length, source) : [];
+  return { facts, atNode: [...sourceResults.map(peerWording), ...judged], registry };
 }
 
 async function readFacts(nc: Config, connections: PgConnections): Promise<NodeFacts | undefined> {
