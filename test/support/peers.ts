@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { resetMeshKafka } from '../../dev/peers/mesh.ts';
 import { compareTables, describeComparison } from '../../dev/verify/compare.ts';
 import { parseConfig } from '../../pipeline/config/load.ts';
@@ -217,6 +217,45 @@ export async function producersPastWal(env: MeshEnv, mesh: { running: RunningNod
 }
 
 export type Mesh = Awaited<ReturnType<typeof startMesh>>;
+
+/**
+ * The no-echo scenario of a running three-node mesh: 20 inserts at a, 5 updates at b, 2 deletes
+ * and an insert at c, converged at every node; then each node's topic holds exactly the writes
+ * made at that node (an echo, a link's write published again, would add to it), counted only once
+ * every producer acknowledged past every applied write, and no conflict was logged.
+ */
+export async function expectLocalWritesOnly(
+  env: MeshEnv,
+  mesh: Pick<Mesh, 'app' | 'running'>,
+): Promise<void> {
+  const local = { a: 0, b: 0, c: 0 };
+  const write = async (node: 'a' | 'b' | 'c', text: string, values: unknown[] = []) => {
+    local[node] += (await sql(env.url(node), text, values)).rowCount ?? 0;
+  };
+  for (let i = 1; i <= 20; i++)
+    await write('a', `INSERT INTO users (id, email, username) VALUES ($1, $2, $3)`, [
+      i,
+      `u${i}@a`,
+      `user${i}`,
+    ]);
+  await waitConverged(env);
+  await write('b', `UPDATE users SET city = 'Bern' WHERE id <= 5`);
+  await write('c', `DELETE FROM users WHERE id IN (19, 20)`);
+  await write('c', `INSERT INTO users (id, email, username) VALUES (100, 'c100@c', 'c100')`);
+  await waitConverged(env);
+  expect(local).toEqual({ a: 20, b: 5, c: 3 });
+  await waitUntil(async () => (await topicEvents(mesh.app, env.config, 'c')) === local.c, {
+    timeoutMs: 60_000,
+    what: 'the local writes of c in its topic',
+  });
+  // an echo would be published before this: each producer acknowledged past every applied write
+  await producersPastWal(env, mesh);
+  const rows = (await sql<{ n: string }>(env.url('a'), `SELECT count(*)::text AS n FROM users`)).rows[0]!.n;
+  expect(rows).toBe('19');
+  for (const node of ['a', 'b', 'c'] as const)
+    expect(await topicEvents(mesh.app, env.config, node), `events in ${node}'s topic`).toBe(local[node]);
+  expect(await conflictLog(env)).toEqual([]);
+}
 
 /**
  * The set-up every peers test file shares: before all tests a fresh mesh of `n` nodes (started in
