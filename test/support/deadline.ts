@@ -30,3 +30,28 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Starts several things together (e.g. the nodes of a mesh), each within `ms`. When one fails or
+ * misses its deadline, every other one is stopped, including one that starts only later, and the
+ * first error is thrown: nothing started by a failed set-up keeps running past the test (a
+ * peer node left running would keep its links' replication origins, which are server-wide, busy).
+ */
+export async function startAllOrNone<T extends { stop(): Promise<void> }>(
+  starts: { what: string; start: Promise<T> }[],
+  ms: number,
+  stopMs: number,
+): Promise<T[]> {
+  const settled = await Promise.allSettled(starts.map((s) => withDeadline(s.start, ms, s.what)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  const stops: Promise<unknown>[] = [];
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled')
+      stops.push(withDeadline(s.value.stop(), stopMs, `stopping ${starts[i]!.what}`).catch(() => undefined));
+    // still starting (its deadline ran out): stopped once it has started
+    else void starts[i]!.start.then((late) => late.stop()).catch(() => undefined);
+  });
+  await Promise.all(stops);
+  throw failed.reason;
+}

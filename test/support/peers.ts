@@ -18,7 +18,7 @@ import type { App } from '../../pipeline/compose.ts';
 import { linkName, nodeConfig, peerSlot, startPeerNode, type RunningNode } from '../../pipeline/peers.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { freshDatabase, withClient, type FreshDatabase } from './database.ts';
-import { withDeadline } from './deadline.ts';
+import { startAllOrNone, withDeadline } from './deadline.ts';
 import { randomName } from './names.ts';
 import { readTopic, STOP_DEADLINE_MS, testApp } from './pipeline.ts';
 import type { StackUrls } from './provided.ts';
@@ -113,10 +113,13 @@ export function meshConfigFile(env: MeshEnv): string {
 export async function startMesh(env: MeshEnv, only?: string[]) {
   const app = testApp(env.config);
   // together: a node's links wait for the other nodes' topics, which their producers create
-  const running: RunningNode[] = await Promise.all(
+  // a failed start stops the nodes that did start (their links hold server-wide origins)
+  const running: RunningNode[] = await startAllOrNone(
     env.nodes
       .filter((x) => !only || only.includes(x.name))
-      .map((x) => withDeadline(startPeerNode(app, x.name), 120_000, `starting node ${x.name}`)),
+      .map((x) => ({ what: `node ${x.name}`, start: startPeerNode(app, x.name) })),
+    120_000,
+    STOP_DEADLINE_MS,
   );
   return {
     app,
