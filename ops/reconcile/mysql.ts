@@ -6,12 +6,15 @@
 // by value with the mapped source rows after mysql-values.ts turned them back into domain values. Key bounds come from the source (PostgreSQL
 // text, as the sink writes them); a text key ordered differently by the target's collation than by
 // the source's "C" order can only make a row a suspect, which the settle step reads again by key.
+// A matched target (mapping.match) is read through its links table, keyed by the source key (each
+// link joined to the target row it names, as postgres.ts does): rows without a link are never read.
 // Repair's one write here: foreign rows removed by the delete policy (with --include-foreign).
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { UnavailableError } from '../../pipeline/errors.ts';
 import { MODE_SAFE_LITERALS } from '../../consumers/mysql/literals.ts';
 import { POS_LSN, q } from '../../consumers/mysql/table.ts';
+import { LINKS_SUFFIX, TARGET_KEY } from '../../consumers/postgres/matched.ts';
 import type { TablePlan } from './plan.ts';
 import type { KeyRange } from './postgres.ts';
 import { domainOfMysql, keyTextOfMysql, mysqlKeyParam, type MysqlValue } from './mysql-values.ts';
@@ -23,12 +26,12 @@ import { mysqlRowHash, unhashable, type MysqlFlavor } from './mysql-hash.ts';
 type Conn = mysql.Connection;
 
 /** `(k1, k2)` or `k1` of the target's key columns. */
-function keyExpr(plan: TablePlan): string {
+export function keyExpr(plan: TablePlan): string {
   const cols = plan.key.map((k) => `x.${q(k.target)}`);
   return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
 }
 
-function keyParams(plan: TablePlan, parts: string[], values: unknown[]): string {
+export function keyParams(plan: TablePlan, parts: string[], values: unknown[]): string {
   const ps = plan.key.map((k, i) => {
     values.push(mysqlKeyParam(k.spec, parts[i]!));
     return '?';
@@ -36,18 +39,42 @@ function keyParams(plan: TablePlan, parts: string[], values: unknown[]): string 
   return ps.length === 1 ? ps[0]! : `(${ps.join(', ')})`;
 }
 
+/**
+ * What a target row is read from: the target table (x), or for a matched target its links table
+ * (x: the source key, the position) joined to the linked target row (t).
+ */
+export function targetFrom(plan: TablePlan): { from: string; row: string } {
+  const m = plan.shape.match;
+  if (!m) return { from: `${q(plan.at.table)} AS x`, row: 'x' };
+  return {
+    from: `${q(plan.at.table + LINKS_SUFFIX)} AS x LEFT JOIN ${q(plan.at.table)} AS t ON t.${q(m.targetKey)} = x.${q(TARGET_KEY)}`,
+    row: 't',
+  };
+}
+
+/**
+ * Whether a target row is absent for the source: soft-deleted; at a matched target also its row
+ * gone. A deleted link whose row is live again (revived by hand) counts as live: an extra row.
+ */
 export function removedSql(plan: TablePlan): string {
   const sd = plan.softDelete;
-  if (!sd) return 'false';
-  return sd.type === 'boolean' ? `(x.${q(sd.column)} IS TRUE)` : `(x.${q(sd.column)} IS NOT NULL)`;
+  const { row } = targetFrom(plan);
+  const soft = !sd
+    ? 'false'
+    : sd.type === 'boolean'
+      ? `(${row}.${q(sd.column)} IS TRUE)`
+      : `(${row}.${q(sd.column)} IS NOT NULL)`;
+  const m = plan.shape.match;
+  return m ? `(t.${q(m.targetKey)} IS NULL OR ${soft})` : soft;
 }
 
 function select(plan: TablePlan): string {
-  const cols = [...plan.key.map((k) => `x.${q(k.target)}`), ...plan.columns.map((c) => `x.${q(c.name)}`)];
-  return (
-    `SELECT ${cols.join(', ')}, ${removedSql(plan)} AS removed, x.${q(POS_LSN)} AS position ` +
-    `FROM ${q(plan.at.table)} AS x`
-  );
+  const { from, row } = targetFrom(plan);
+  const cols = [
+    ...plan.key.map((k) => `x.${q(k.target)}`),
+    ...plan.columns.map((c) => `${row}.${q(c.name)}`),
+  ];
+  return `SELECT ${cols.join(', ')}, ${removedSql(plan)} AS removed, x.${q(POS_LSN)} AS position FROM ${from}`;
 }
 
 function toTargetRow(plan: TablePlan, raw: MysqlValue[]): TargetRow {

@@ -9,9 +9,10 @@
 //   filter, constants or computed fields), so a chunk can be hashed on both servers by the
 //   columns' text and only differing chunks are read row by row; otherwise every chunk is read
 //   and each source row mapped in process (CEL) before it is compared.
-// - A matched target (mapping.match) is compared in the source key's terms through its links table
-//   (postgres.ts): each link names the target row of a source key; rows the target system made
-//   itself (no link) have no source key and are not compared (docs/reconcile.md).
+// - A matched target (mapping.match, PostgreSQL or MySQL/MariaDB) is compared in the source key's
+//   terms through its links table (postgres.ts, mysql.ts): each link names the target row of a
+//   source key; rows the target system made itself (no link) have no source key and are not
+//   compared (docs/reconcile.md).
 // - Extra rows are drift unless the delete policy is `ignore` (the target keeps removed rows by
 //   design).
 import { compileShape, type TargetColumn, type TargetShape } from '../../consumers/mapping/shape.ts';
@@ -68,10 +69,6 @@ export function planTable(
       `target ${target.name}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
       { hint: 'fix the mapping (pgcdc check shows the resulting shape); docs/shaping.md' },
     );
-  if (shape.match && target.type !== 'postgres')
-    throw new ConfigError(`target ${target.name}: a match key (mapping.match) is for PostgreSQL targets`, {
-      hint: 'docs/shaping.md, "Matching by another key"',
-    });
   const columns = shape.columns.filter((c) => c.origin.kind !== 'soft-delete');
   const key = contract.keyColumns.map((k) => ({
     source: k,

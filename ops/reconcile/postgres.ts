@@ -10,7 +10,7 @@ import type { PgConnections } from '../../pipeline/postgres.ts';
 import type { RawRow } from './rows.ts';
 import { targetRowOf, type TargetRow } from './rows.ts';
 import type { TablePlan } from './plan.ts';
-import { DELETED, LINKS_SUFFIX, TARGET_KEY } from '../../consumers/postgres/matched.ts';
+import { LINKS_SUFFIX, TARGET_KEY } from '../../consumers/postgres/matched.ts';
 import { pgRowHash } from './mysql-hash.ts';
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
@@ -72,7 +72,13 @@ function rangeWhere(plan: TablePlan, side: Side, r: KeyRange, values: unknown[],
   return conds.join(' AND ');
 }
 
-/** Whether a target row is absent for the source: soft-deleted; at a matched target, or its link deleted or its row gone. */
+/**
+ * Whether a target row is absent for the source: soft-deleted; at a matched target also its row
+ * gone. A deleted link whose row is live again (revived by hand after the source row was deleted:
+ * the sink soft-deleted it) counts as live, so it is an extra row; the sink never leaves a live row
+ * behind a deleted link (a delete removes or soft-deletes it and, without soft delete, clears the
+ * link's target key).
+ */
 function removedExpr(plan: TablePlan): string {
   const sd = plan.softDelete;
   const { row } = targetFrom(plan);
@@ -82,7 +88,7 @@ function removedExpr(plan: TablePlan): string {
       ? `${row}.${q(sd.column)} IS TRUE`
       : `${row}.${q(sd.column)} IS NOT NULL`;
   const m = plan.shape.match;
-  return m ? `(x.${q(DELETED)} OR t.${q(m.targetKey)} IS NULL OR ${soft})` : soft;
+  return m ? `(t.${q(m.targetKey)} IS NULL OR ${soft})` : soft;
 }
 
 /**

@@ -11,10 +11,12 @@
 //   ignore) applies, and the position guard lets it touch only rows pgcdc wrote (a row carrying a
 //   source position); a later insert of the key at the source has a later position and wins.
 //   Foreign rows (no position) are removed only with includeForeign, by the same policy, in SQL.
-// - A matched target's extra rows are linked rows: its matched sink removes them by their link.
+// - A matched target's extra rows are linked rows: its matched sink removes them by their link; a
+//   row revived by hand behind a deleted link is removed by the delete policy in SQL (revived.ts).
 import type pg from 'pg';
 import { mappedSink } from '../../consumers/group/mapped-sink.ts';
 import { isIdentity } from '../../consumers/mapping/shape.ts';
+import { MatchedMysqlSink, matchedMysqlTableOf } from '../../consumers/mysql/match-sink.ts';
 import { MysqlSink } from '../../consumers/mysql/sink.ts';
 import { MatchedPostgresSink, matchedTableOf } from '../../consumers/postgres/matched-sink.ts';
 import { PostgresSink } from '../../consumers/postgres/sink.ts';
@@ -33,6 +35,7 @@ import { decodeColumn } from '../../schemas/values.ts';
 import type { ReconcileDeps } from './deps.ts';
 import type { ReadableTarget, TablePlan } from './plan.ts';
 import { removeForeignMysql } from './mysql.ts';
+import { removeRevived } from './revived.ts';
 import { sideOf, sourceRowsByKeys, withReconcileClient } from './postgres.ts';
 import { expectedOf, keyPartsOf } from './rows.ts';
 
@@ -193,6 +196,9 @@ async function removeOwned(
   } finally {
     await sink.close();
   }
+  // a matched target's row revived by hand behind a deleted link: the sink's delete leaves it (its
+  // link says deleted already), so it is removed by the delete policy here, still behind that link
+  if (plan.shape.match) await removeRevived(deps, target, plan, gone);
   return gone.length;
 }
 
@@ -210,14 +216,16 @@ function plainSink(
         ? new MatchedPostgresSink(cfg, matchedTableOf(cfg, plan.shape), deps.logger, deps.pg)
         : new PostgresSink(cfg, contract, deps.logger, deps.pg);
     }
-    case 'mysql':
-      return new MysqlSink(
-        { ...target, table: plan.at.table },
-        contract,
-        deps.logger,
-        { connectTimeoutMs: deps.config.connections.connectTimeoutMs, ...deps.config.connections.target },
-        plan.shape.softDelete, // owned extras soft-deleted like the stream does
-      );
+    case 'mysql': {
+      const cfg = { ...target, table: plan.at.table };
+      const timeouts = {
+        connectTimeoutMs: deps.config.connections.connectTimeoutMs,
+        ...deps.config.connections.target,
+      };
+      return plan.shape.match
+        ? new MatchedMysqlSink(cfg, matchedMysqlTableOf(cfg, plan.shape), deps.logger, timeouts)
+        : new MysqlSink(cfg, contract, deps.logger, timeouts, plan.shape.softDelete); // owned extras soft-deleted like the stream does
+    }
     default:
       return target satisfies never;
   }

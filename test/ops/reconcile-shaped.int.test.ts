@@ -4,7 +4,8 @@
 // filter !is_blocked, soft delete by timestamp, a row the CMS made itself). Drift injected at each:
 // rows deleted and soft-deleted by hand, a renamed and a computed column edited, a row that left the
 // filter / was deleted at the source while the consumers skipped those events (as past retention),
-// a foreign row; plus a row changed at the source while its events wait in Kafka (lag, not drift).
+// a foreign row, a row revived by hand at the cms after its source row was deleted; plus a row
+// changed at the source while its events wait in Kafka (lag, not drift).
 // Each report names exactly that drift in the target's terms; --repair ends with both targets
 // equal to the mapped, filtered source by an independent SQL comparison; the foreign rows survive.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,6 +152,19 @@ describe('pgcdc reconcile of shaped targets', () => {
       /matches rows by email: --include-foreign does not apply/,
     );
 
+    // a source row deleted (both targets soft-delete it), then revived by hand at the cms below
+    await query(env.source.url, 'DELETE FROM users WHERE id = 13');
+    await waitUntil(
+      async () =>
+        (
+          await query(
+            env.peer.url,
+            `SELECT 1 FROM shop_users s, fe_users f WHERE s.id = 13 AND s.deleted
+               AND lower(f.email) = 'u13@x.io' AND f.deleted_at IS NOT NULL`,
+          )
+        ).length === 1,
+      { what: 'row 13 soft-deleted at both targets', timeoutMs: 60_000 },
+    );
     // changes the consumers never see (skipped as past retention): id 3 deleted, id 5 leaves shop's filter
     await skipPastRetention(app, env, {
       consumers: [consumers.shop, consumers.cms],
@@ -176,7 +190,8 @@ describe('pgcdc reconcile of shaped targets', () => {
        UPDATE fe_users SET login = 'hacked' WHERE lower(email) = 'u7@x.io';
        UPDATE fe_users SET name = 'forged' WHERE lower(email) = 'u9@x.io';
        DELETE FROM fe_users WHERE lower(email) = 'u8@x.io';
-       UPDATE fe_users SET deleted_at = now() WHERE lower(email) = 'u11@x.io';`,
+       UPDATE fe_users SET deleted_at = now() WHERE lower(email) = 'u11@x.io';
+       UPDATE fe_users SET deleted_at = NULL WHERE lower(email) = 'u13@x.io';`,
     );
 
     // the consumers come back only once each pass has begun: their backlog is lag, not drift
@@ -207,7 +222,10 @@ describe('pgcdc reconcile of shaped targets', () => {
         { key: '7', columns: ['login'] },
         { key: '9', columns: ['name'] },
       ],
-      extra: [{ key: '3', owned: true }],
+      extra: [
+        { key: '13', owned: true }, // revived by hand behind its deleted link
+        { key: '3', owned: true },
+      ],
       unsettled: 0,
     });
 
@@ -216,7 +234,7 @@ describe('pgcdc reconcile of shaped targets', () => {
     // the shop's feed reached the cms too (every target receives a fed row): its row 7 is right again
     const cms = await reconcile(deps, 'cms', { chunkSize: 25, repair: true });
     expect(cms.tables[0]!.samples.differing).toEqual([{ key: '9', columns: ['name'] }]);
-    expect(cms.tables[0]!.repaired).toMatchObject({ fed: 3, removed: 1 });
+    expect(cms.tables[0]!.repaired).toMatchObject({ fed: 3, removed: 2 });
     await writer.stop();
     await waitUntil(() => equal(env, SHOP_EXPECTED, SHOP_ACTUAL), {
       what: 'shop to equal the mapped, filtered source',
@@ -232,6 +250,12 @@ describe('pgcdc reconcile of shaped targets', () => {
     expect(
       await query(env.peer.url, "SELECT login, deleted_at FROM fe_users WHERE email = 'cms-only@cms.local'"),
     ).toEqual([{ login: 'cms-only', deleted_at: null }]);
+    expect(
+      await query(
+        env.peer.url,
+        "SELECT deleted_at IS NOT NULL AS soft FROM fe_users WHERE lower(email) = 'u13@x.io'",
+      ),
+    ).toEqual([{ soft: true }]);
     const after = await reconcile(deps, 'shop', { chunkSize: 25 });
     expect(after.tables[0]!.extra).toEqual({ owned: 0, foreign: 1 });
     expect(after.drift).toBe(false);
