@@ -15,12 +15,22 @@
 // timestamptz (both as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC), bytea (hex). On MariaDB also json,
 // jsonb and arrays of integers or text kinds: MariaDB keeps JSON text as the sink wrote it
 // (PostgreSQL's own output, arrays as array_to_json prints them); MySQL rewrites JSON (key order,
-// spacing), so there they are not. Not hashed, for the reasons: real and double precision (the
-// servers' shortest float forms differ), numeric without precision (DECIMAL(65,30) pads what
-// PostgreSQL prints as written), char(n) (PostgreSQL's text cast drops the padding the sink
-// wrote), arrays of other kinds (booleans become 1/0, times and numbers change form). A table
-// with such a column, or with a key that is not an integer (the target's collation may order and
-// bound a text key differently), is compared row by row as before.
+// spacing), so there they are not. char(n) as its output function prints it, padded (the text
+// cast would drop the padding; the sink wrote the padded text into a VARCHAR, which keeps it).
+// Not hashed, for the reasons: real and double precision (the servers print floats in different
+// notations: PostgreSQL 1e+20 and 1e-05, MariaDB 1e20 and 0.00001), numeric without precision
+// (DECIMAL(65,30) pads what PostgreSQL prints as written), arrays of other kinds (booleans become
+// 1/0, times and numbers change form). A table with such a column is compared row by row.
+//
+// Keys: a chunk is a key range bounded by the source's keys, so both servers must order the keys
+// alike. Integers, numeric(p,s), date, time, timestamps, booleans and bytes order alike by value;
+// text, varchar and uuid keys (PostgreSQL orders them by bytes: COLLATE "C", uuid's bytes) only at
+// a target column whose collation orders by bytes and counts trailing spaces (utf8mb4_nopad_bin,
+// utf8mb4_0900_bin, binary: the collation a table pgcdc creates gets); under another collation
+// (utf8mb4_unicode_ci orders 'B' before 'a', utf8mb4_bin ignores trailing spaces) the table is
+// compared row by row. Were the orders ever to disagree, no difference would hide either: every
+// target row falls in some range (the ranges' bounds cover any order), a range's hash covers its
+// rows with their keys, so a row the source lacks, or placed elsewhere, makes the hashes differ.
 import type { ColumnSpec } from '../../schemas/contract.ts';
 import { splitPgType, type PgScalarType } from '../../schemas/types.ts';
 import { decimalType } from '../../consumers/mysql/types.ts';
@@ -97,19 +107,59 @@ export function formsOf(c: ColumnSpec, flavor: MysqlFlavor): Forms | string {
     case 'double precision':
       return 'the servers print floats differently';
     case 'char':
-      return "PostgreSQL's text cast drops char(n)'s padding";
+      // bpcharout prints the stored, padded value (x::text would trim it); strict: NULL stays NULL
+      return { pg: (x) => `textin(bpcharout(${x}))`, my: (x) => x };
     default:
       return kind satisfies never;
   }
 }
 
-/** Why the plan's chunks cannot be hashed at this target (undefined: they can). */
-export function unhashable(plan: TablePlan, flavor: MysqlFlavor): string | undefined {
+/** Key kinds both servers order alike by value (the target's column types: mysql/types.ts). */
+const VALUE_ORDERED = new Set<PgScalarType>([
+  'smallint',
+  'integer',
+  'bigint',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'boolean',
+  'bytea',
+]);
+/** Key kinds PostgreSQL orders by bytes: alike at a target column whose collation does too. */
+const BYTE_ORDERED = new Set<PgScalarType>(['text', 'varchar', 'uuid']);
+
+/** Whether a MySQL collation orders by bytes (UTF-8: by code point) and counts trailing spaces. */
+export const byteOrdered = (collation: string | null | undefined): boolean =>
+  collation !== null && collation !== undefined && /^(binary|\w+_nopad_bin|\w+_0900_bin)$/i.test(collation);
+
+/** Why the target may order this key column differently from the source (undefined: it does not). */
+function keyOrderProblem(spec: TablePlan['key'][number]['spec'], collation: string | null | undefined) {
+  const { kind, array } = splitPgType(spec.pgType);
+  if (array) return 'an array';
+  if (VALUE_ORDERED.has(kind)) return undefined;
+  if (kind === 'numeric') return exactDecimal(spec.sqlType) ? undefined : `${spec.sqlType} changes scale`;
+  if (BYTE_ORDERED.has(kind))
+    return byteOrdered(collation)
+      ? undefined
+      : `its collation at the target (${collation ?? 'unknown'}) does not order by bytes as the source does; utf8mb4_nopad_bin does`;
+  return `${kind} keys may be ordered differently at the target`;
+}
+
+/**
+ * Why the plan's chunks cannot be hashed at this target (undefined: they can); `keyCollations`:
+ * the target's key columns' collations (information_schema), by target column name.
+ */
+export function unhashable(
+  plan: TablePlan,
+  flavor: MysqlFlavor,
+  keyCollations: ReadonlyMap<string, string | null> = new Map(),
+): string | undefined {
   if (!plan.sqlHashes) return 'the mapping has a filter or computed fields';
-  const key = plan.key.find(
-    (k) => !INTEGERS.has(splitPgType(k.spec.pgType).kind) || k.spec.pgType.endsWith('[]'),
-  );
-  if (key) return `key column ${key.source} is not an integer`;
+  for (const k of plan.key) {
+    const problem = keyOrderProblem(k.spec, keyCollations.get(k.target));
+    if (problem) return `key column ${k.source}: ${problem}`;
+  }
   for (const c of plan.columns) {
     const f = formsOf(c, flavor);
     if (typeof f === 'string') return `column ${c.name}: ${f}`;

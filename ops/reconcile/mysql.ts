@@ -150,11 +150,23 @@ async function rangeHash(c: Conn, plan: TablePlan, flavor: MysqlFlavor, range: K
   return { rows: Number(row.n), hash: row.hash };
 }
 
+/** The collations of the target's key columns (information_schema; NULL for a column without one). */
+async function keyCollations(c: Conn, plan: TablePlan): Promise<Map<string, string | null>> {
+  const [res] = await c.query<mysql.RowDataPacket[]>({
+    sql:
+      'SELECT COLUMN_NAME AS name, COLLATION_NAME AS collation FROM information_schema.COLUMNS ' +
+      'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME IN (?)',
+    values: [plan.at.table, plan.key.map((k) => k.target)],
+  });
+  return new Map(res.map((r) => [String(r.name), r.collation === null ? null : String(r.collation)]));
+}
+
 /** The reader of one connection; range hashes where the table's columns allow them (mysql-hash.ts). */
 export function mysqlTargetReader(c: Conn, flavor: MysqlFlavor): TargetReader {
   return {
     rangeHash: (plan, range) => rangeHash(c, plan, flavor, range),
-    hashable: (plan) => unhashable(plan, flavor) === undefined,
+    hashable: async (plan) =>
+      plan.sqlHashes && unhashable(plan, flavor, await keyCollations(c, plan)) === undefined,
     rows: (plan, range, limit) => rows(c, plan, range, limit),
     rowsByKeys: (plan, keys) => rowsByKeys(c, plan, keys),
   };

@@ -13,8 +13,8 @@ import { sourceChunkHash, sourceRows, type ChunkHash, type KeyRange } from './po
 export interface TargetReader {
   /** rows and hash of a range, when the target can hash as the source does */
   rangeHash?(plan: TablePlan, range: KeyRange): Promise<{ rows: number; hash: string | null }>;
-  /** whether rangeHash can hash this table (its column types); default: yes */
-  hashable?(plan: TablePlan): boolean;
+  /** whether rangeHash can hash this table (its column types, its key's order); default: yes */
+  hashable?(plan: TablePlan): Promise<boolean>;
   rows(
     plan: TablePlan,
     range: KeyRange,
@@ -90,7 +90,8 @@ export async function scanTable(
   let lo: string[] | null = null;
   let done = 0;
   let next: Promise<ChunkHash> | undefined;
-  const hashing = plan.sqlHashes && target.rangeHash !== undefined && (target.hashable?.(plan) ?? true);
+  const hashing =
+    plan.sqlHashes && target.rangeHash !== undefined && ((await target.hashable?.(plan)) ?? true);
   for (;;) {
     if (o.stopping?.()) break;
     out.chunks++;
