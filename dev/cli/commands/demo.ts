@@ -78,7 +78,8 @@ async function runDemo(opts: DemoOpts): Promise<void> {
     const parts: DemoPart[] = [];
     if (maria) parts.push(await startMysqlDemo(setup.app, maria, setup.contract));
     parts.push(await startShapedDemo(setup.app, cms));
-    parts.push(reconcileDemo(setup.app, target.name));
+    // every database target the demo syncs ends with a reconcile report of zero drift
+    parts.push(reconcileDemo(setup.app, [target.name, ...(maria ? [maria.name] : []), cms.name]));
     const r = rng(42);
     const t0 = Date.now();
     await seedUsers(config.source.url, r, Number(opts.rows));
