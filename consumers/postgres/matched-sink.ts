@@ -30,6 +30,7 @@ import {
   insertRowSql,
   linkSql,
   linksTableName,
+  matchedRelations,
   releaseMatchSql,
   removeRowSql,
   truncateMatchedSql,
@@ -88,7 +89,12 @@ export class MatchedPostgresSink implements Sink {
     }
     try {
       const ddl = [...createMatchedTableSql(this.table), ...createLinksTableSql(this.table)];
-      if (this.cfg.createTable) for (const sql of ddl) await client.query(sql);
+      // only when something is missing: another lane of this target may be writing (matched.ts)
+      const present = await client.query<{ ok: boolean }>(
+        'SELECT bool_and(to_regclass(r) IS NOT NULL) AS ok FROM unnest($1::text[]) AS r',
+        [matchedRelations(this.table)],
+      );
+      if (this.cfg.createTable && !present.rows[0]?.ok) for (const sql of ddl) await client.query(sql);
       for (const name of [this.table.table, linksTableName(this.table)]) {
         const r = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [
           `${pg.escapeIdentifier(this.table.schema)}.${pg.escapeIdentifier(name)}`,

@@ -5,6 +5,7 @@ import { forgetPosition } from '../../../producers/postgres/position.ts';
 import { createUsersTable } from '../../stack/stack.ts';
 import { startConsumer, startProducer, serveMetrics } from '../../../pipeline/compose.ts';
 import { dlqTopicFor, groupFor } from '../../../pipeline/config/schema.ts';
+import { statusTopicFor } from '../../../pipeline/supervision/status-store.ts';
 import { createFixtureTables, FIXTURE_TABLES } from '../../tables/index.ts';
 import type { DemoReceiver } from './demo-webhook.ts';
 import { say, waitFor, withClient, type DemoPipeline, type DemoSetup } from './demo-support.ts';
@@ -41,6 +42,9 @@ export async function resetDemo({ config, target, hook, app, topics }: DemoSetup
     // refused while a killed earlier demo's member has not timed out, which is harmless.
     for (const topic of topics) await admin.deleteTopic(topic);
     await admin.deleteTopic(dlqTopicFor(config.kafka, target));
+    // the status records too: a target's applied / dead-lettered counters continue from its
+    // record (pipeline/supervision/status-store.ts), and this run's counts start from nothing
+    await admin.deleteTopic(statusTopicFor(config.kafka, config.operations));
     await groups.deleteGroup(groupFor(config.kafka, target)).catch(() => undefined);
     if (hook) await admin.deleteTopic(dlqTopicFor(config.kafka, hook.target));
     if (hook) await groups.deleteGroup(groupFor(config.kafka, hook.target)).catch(() => undefined);
