@@ -101,7 +101,7 @@ export function planUpsert(i: {
   let withoutMatch = false;
   if (h && h.targetKey !== own) {
     if (h.owner === null) {
-      if (own !== null && !i.link!.deleted)
+      if (own !== null)
         return {
           kind: 'dead',
           reason: 'match-conflict',

@@ -10,7 +10,11 @@
 //   without its email instead, A's row gives V up and every partition drains;
 // - (Postgres) the link owning the row that holds a value is read after that row's lock: a row
 //   another lane adopts meanwhile is seen with its new owner, not as a row the target made itself
-//   (which would be a match-conflict for a source row with a row of its own).
+//   (which would be a match-conflict for a source row with a row of its own);
+// - a soft-deleted row coming back whose email a row the target made itself holds meanwhile: a
+//   match-conflict (dead-lettered, as for a live row with its own row), and the row keeps its own
+//   target row and link; a later source row taking the email the old row had gets it released,
+//   never finds an unlinked row of pgcdc's.
 import { expect, it } from 'vitest';
 import { mappedSink } from '../../consumers/group/mapped-sink.ts';
 import { MatchedMysqlSink, matchedMysqlTableOf } from '../../consumers/mysql/match-sink.ts';
@@ -183,6 +187,33 @@ for (const [name, make] of [
       ]);
       expect(dead).toEqual([]);
       expect(await target.rows()).toEqual(['1 w@x.io u1 0', '2 z@x.io u2 0', '3 v@x.io u3 0']);
+    } finally {
+      await target.sink.close();
+      await target.drop();
+    }
+  }, 60_000);
+
+  it(`${name}: a soft-deleted row coming back keeps its own row; a foreign row holding its email is a conflict`, async () => {
+    const target = await make();
+    const ev = positionedChanges();
+    try {
+      await target.sink.open();
+      const apply = (...events: Ev[]) => drain(target.sink, [events]);
+      expect(await apply(ev('c', 1n, 10n, { email: 'a@x.io' }))).toEqual([]);
+      expect(await apply(ev('u', 1n, 20n, { is_active: false, email: 'a@x.io' }))).toEqual([]); // soft-deleted
+      await target.own('b@x.io', 'cms-own'); // the CMS makes a row of its own with b@x.io
+      // user 1 takes b@x.io at the source while out of the filter, then comes back
+      expect(await apply(ev('u', 1n, 30n, { is_active: false, email: 'b@x.io' }))).toEqual([]);
+      const back = ev('u', 1n, 40n, { email: 'b@x.io' });
+      expect(await apply(back)).toEqual([`${back.offset}: match-conflict`]);
+      expect(await target.rows()).toEqual(['1 a@x.io u1 1', '2 b@x.io cms-own 0']);
+      expect(await target.links()).toEqual(['1 -> 1 (deleted)']);
+      // user 2 takes a@x.io (user 1's old email): released from user 1's soft-deleted row
+      expect(await apply(ev('c', 2n, 50n, { email: 'a@x.io' }))).toEqual([]);
+      const rows = await target.rows();
+      expect(rows.slice(0, 2)).toEqual(['1 null u1 1', '2 b@x.io cms-own 0']);
+      expect(rows.slice(2).map((r) => r.replace(/^\d+ /, ''))).toEqual(['a@x.io u2 0']);
+      expect((await target.links()).slice(0, 1)).toEqual(['1 -> 1 (deleted)']);
     } finally {
       await target.sink.close();
       await target.drop();

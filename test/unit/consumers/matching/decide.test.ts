@@ -61,6 +61,8 @@ describe('matched rules', () => {
     expect(plan(undefined, foreign)).toEqual(write({ kind: 'adopt', targetKey: '9' }));
     expect(plan(link(null, true), foreign)).toEqual(write({ kind: 'adopt', targetKey: '9' }));
     expect(plan(link('4'), foreign)).toMatchObject({ kind: 'dead', reason: 'match-conflict' });
+    // a soft-deleted row coming back keeps its own row: never adopts the foreign one
+    expect(plan(link('4', true), foreign)).toMatchObject({ kind: 'dead', reason: 'match-conflict' });
   });
 
   it('a row of a deleted source row gives the value up', () => {
