@@ -1,25 +1,16 @@
 // MySQL/MariaDB target matched by its own unique key (`mapping.match`): the twin of
-// consumers/postgres/matched-sink.ts with the same semantics. The target keeps its AUTO_INCREMENT
-// primary key (a CMS's uid) and pgcdc finds a source row's twin by the match key. The first event
-// of a source row adopts the target row holding its match value (a row the target made itself) or
-// creates one; the link (match.ts, table `<table>_pgcdc_links`) then follows the source row, so a
-// later change of the match value itself updates the right row. Events are applied one by one in
-// one transaction per batch, each under a savepoint, guarded by the position stored in the link;
-// only linked rows are ever changed, deleted or soft-deleted (owned rows only).
-//
-// When another row holds the match value an event needs:
-// - a row linked to another live source row, written from a LATER source position: at that
-//   position our row no longer had the value, so a later event of ours replaces this one: skipped;
-// - one written from an EARLIER position: that row's change that releases the value is still to
-//   come on another partition: the batch stops here and is retried later, so email swaps converge;
-// - a row linked to a deleted (or filtered-out) source row: its value is stale and is released
-//   (set to NULL) for the live row that holds it at the source;
-// - a row the target made itself, when our source row already has a row: dead-lettered
-//   (`match-conflict`: the operator decides which one is right).
+// consumers/postgres/matched-sink.ts with the same rules (consumers/matching/decide.ts, applied by
+// consumers/matching/apply.ts), this file being their I/O: the statements of match.ts on one
+// connection. The target keeps its AUTO_INCREMENT primary key (a CMS's uid) and pgcdc finds a
+// source row's twin by the match key; the link (table `<table>_pgcdc_links`) follows the source
+// row, so a later change of the match value itself updates the right row. Events are applied one
+// by one in one transaction per batch, each under a savepoint, guarded by the position stored in
+// the link; only linked rows are ever changed, deleted or soft-deleted (owned rows only).
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
+import { applyMatched, matchedTarget, type MatchStore, type Outcome } from '../matching/apply.ts';
 import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
 import {
@@ -31,6 +22,7 @@ import {
   linksName,
   matchedMysqlTableOf,
   matchTableProblem,
+  ownerSql,
   releaseMatchSql,
   removeRowSql,
   tableFactsSql,
@@ -44,15 +36,6 @@ import type { MysqlTimeouts } from './sink.ts';
 import { sessionSql, type Statement } from './sql.ts';
 import { UnrepresentableValueError } from './types.ts';
 
-type Outcome =
-  { kind: 'ok' } | { kind: 'dead'; reason: string; error: string } | { kind: 'retry'; error: string };
-const OK: Outcome = { kind: 'ok' };
-
-interface Pos {
-  lsn: bigint;
-  seq: bigint;
-}
-const later = (a: Pos, b: Pos) => a.lsn > b.lsn || (a.lsn === b.lsn && a.seq > b.seq);
 type Rows = mysql.RowDataPacket[];
 type Header = mysql.ResultSetHeader;
 /** a value as mysql2 returns it (strings, numbers; bigNumberStrings) as text */
@@ -180,78 +163,54 @@ export class MatchedMysqlSink implements Sink {
     return { kind: 'retry', error: mysqlErrorTextWithoutValues(err) }; // a concurrent writer: try again
   }
 
-  private async applyOne(c: mysql.Connection, e: DecodedEvent): Promise<Outcome> {
-    const t = this.table;
-    const ev = e.event;
-    const pos = { lsn: ev.source.commit_lsn, seq: ev.source.seq, eventId: ev.event_id };
-    if (ev.op === 't') {
-      for (const s of truncateMatchedSql(t, pos, ev.source.ts_us)) await this.run(c, s);
-      return OK;
-    }
-    const [found] = await this.run<Rows>(c, linkSql(t, e.key));
-    const link = found && {
-      targetKey: text(found.target_key),
-      deleted: Number(found.deleted) === 1,
-      lsn: BigInt(String(found.lsn)),
-      seq: BigInt(String(found.seq)),
-    };
-    if (link && !later(pos, link)) return OK; // this key was written from a later position
-    if (ev.op === 'd') {
-      if (link?.targetKey && !link.deleted)
-        await this.run(c, removeRowSql(t, link.targetKey, ev.source.ts_us));
-      const targetKey = t.soft ? (link?.targetKey ?? null) : null;
-      await this.run(c, upsertLinkSql(t, e.key, { targetKey, deleted: true }, pos));
-      return OK;
-    }
-    const row = ev.after!;
-    let mine = link?.targetKey ?? null;
-    let adopt: string | undefined;
-    const value = ev.unchanged.includes(t.match.column) ? null : (row[t.match.column] ?? null);
-    if (value !== null) {
-      const [h] = await this.run<Rows>(c, holderSql(t, value));
-      const holder = h && String(h.target_key);
-      if (holder !== undefined && holder !== mine) {
-        if (h!.owner_lsn === null) {
-          if (mine !== null && !link?.deleted)
-            return {
-              kind: 'dead',
-              reason: 'match-conflict',
-              error: `a row the target made itself (${t.targetKey} ${holder}) holds the ${t.match.column} of this row`,
-            };
-          adopt = holder; // the twin: adopted by the first event (or a revived row) of this key
-        } else if (Number(h!.owner_deleted) === 1) {
-          await this.run(c, releaseMatchSql(t, holder));
-        } else if (later({ lsn: BigInt(String(h!.owner_lsn)), seq: BigInt(String(h!.owner_seq)) }, pos)) {
-          return OK; // an intermediate state: a later event of this key replaces it
-        } else {
-          return {
-            kind: 'retry',
-            error: `${t.match.column} is held by ${t.targetKey} ${holder}, whose change that releases it has not arrived yet`,
-          };
-        }
-      }
-    }
-    if (mine !== null && adopt === undefined) {
-      const r = await this.run(c, updateRowSql(t, row, ev.unchanged, mine));
-      if (r.affectedRows === 0) mine = null; // removed by the target system: created again below
-    } else if (adopt !== undefined) {
-      if (ev.unchanged.length > 0) return missing(e);
-      await this.run(c, updateRowSql(t, row, [], adopt));
-      mine = adopt;
-    }
-    if (mine === null) {
-      if (ev.unchanged.length > 0) return missing(e);
-      mine = String((await this.run(c, insertRowSql(t, row))).insertId);
-    }
-    await this.run(c, upsertLinkSql(t, e.key, { targetKey: mine, deleted: false }, pos));
-    return OK;
+  private applyOne(c: mysql.Connection, e: DecodedEvent): Promise<Outcome> {
+    return applyMatched(this.store(c), matchedTarget(this.table), e.key, e.event);
   }
-}
 
-function missing(e: DecodedEvent): Outcome {
-  return {
-    kind: 'dead',
-    reason: 'missing-row',
-    error: `update of ${JSON.stringify(Object.values(e.key).map(String))} carries no value for unchanged column(s) ${e.event.unchanged.join(', ')} and the row is missing at the target; re-snapshot to repair`,
-  };
+  /** The matched rules' reads and writes (consumers/matching/apply.ts) as this table's SQL. */
+  private store(c: mysql.Connection): MatchStore {
+    const t = this.table;
+    const run = <T = Header>(st: Statement | string) => this.run<T>(c, st);
+    return {
+      async link(key) {
+        const [r] = await run<Rows>(linkSql(t, key));
+        return (
+          r && {
+            targetKey: text(r.target_key),
+            deleted: Number(r.deleted) === 1,
+            lsn: BigInt(String(r.lsn)),
+            seq: BigInt(String(r.seq)),
+          }
+        );
+      },
+      async holder(value) {
+        const [h] = await run<Rows>(holderSql(t, value));
+        return h && String(h.target_key);
+      },
+      async owner(targetKey) {
+        const [l] = await run<Rows>(ownerSql(t, targetKey));
+        return l
+          ? { deleted: Number(l.deleted) === 1, lsn: BigInt(String(l.lsn)), seq: BigInt(String(l.seq)) }
+          : null;
+      },
+      async upsertLink(key, link, pos) {
+        await run(upsertLinkSql(t, key, link, pos));
+      },
+      async update(row, unchanged, targetKey) {
+        return (await run(updateRowSql(t, row, unchanged, targetKey))).affectedRows > 0;
+      },
+      async insert(row) {
+        return String((await run(insertRowSql(t, row))).insertId);
+      },
+      async release(targetKey) {
+        await run(releaseMatchSql(t, targetKey));
+      },
+      async remove(targetKey, commitTimeUs) {
+        await run(removeRowSql(t, targetKey, commitTimeUs));
+      },
+      async truncate(pos, commitTimeUs) {
+        for (const s of truncateMatchedSql(t, pos, commitTimeUs)) await run(s);
+      },
+    };
+  }
 }

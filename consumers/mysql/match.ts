@@ -17,6 +17,7 @@
 //   NULL, an error the sink reads as a conflict, never a write to another source row's link.
 import type { ColumnSpec, Row } from '../../schemas/contract.ts';
 import type { TargetShape } from '../mapping/shape.ts';
+import { linkKeyColumns } from '../matching/apply.ts';
 import { DELETED, LINKS_SUFFIX, TARGET_KEY } from '../postgres/matched.ts';
 import type { Statement } from './sql.ts';
 import { EVENT_ID, POS_LSN, POS_SEQ, SYNCED_AT, q } from './table.ts';
@@ -42,10 +43,7 @@ export function matchedMysqlTableOf(cfg: { table: string }, shape: TargetShape):
   return {
     table: cfg.table,
     columns: shape.columns,
-    sourceKey: [...shape.keyNames].map(([from, to]) => ({
-      ...shape.source.find((c) => c.name === from)!,
-      name: to,
-    })),
+    sourceKey: linkKeyColumns(shape),
     targetKey: match.targetKey,
     match: { column: match.column, caseInsensitive: match.caseInsensitive },
     soft: shape.softDelete,
@@ -66,14 +64,15 @@ export const CASE_INSENSITIVE_COLLATION = 'utf8mb4_unicode_ci';
 
 const tableOptions = (collation: string) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`;
 
-/** DDL of a target table pgcdc creates: its own AUTO_INCREMENT key, the mapped columns, the unique match key. */
+/** DDL of a target table pgcdc creates: its own AUTO_INCREMENT key, the mapped columns, the unique (nullable) match key. */
 export function createMatchedTableSql(t: MatchedMysqlTable, collation: string): string {
   const cols = t.columns.map((c) => {
     const isMatch = c.name === t.match.column;
     const coll = isMatch && t.match.caseInsensitive ? ` COLLATE ${CASE_INSENSITIVE_COLLATION}` : '';
     const dflt =
       t.soft?.column === c.name ? (t.soft.type === 'boolean' ? ' DEFAULT FALSE' : ' DEFAULT NULL') : '';
-    return `  ${q(c.name)} ${mysqlColumnType(c, isMatch)}${coll}${c.nullable ? ' NULL' : ' NOT NULL'}${dflt}`;
+    // the match column is nullable: a row gives its value up by setting it to NULL (consumers/matching)
+    return `  ${q(c.name)} ${mysqlColumnType(c, isMatch)}${coll}${c.nullable || isMatch ? ' NULL' : ' NOT NULL'}${dflt}`;
   });
   return (
     `CREATE TABLE IF NOT EXISTS ${target(t)} (\n` +
@@ -184,18 +183,20 @@ export function insertRowSql(t: MatchedMysqlTable, row: Row): Statement {
   };
 }
 
-/**
- * The target row holding a match value (equal in the column's collation) and the link that owns
- * it, if any: `owner_*` null for a row the target system made itself. Both rows locked.
- */
+/** The target row holding a match value (equal in the column's collation), locked (`target_key`). */
 export function holderSql(t: MatchedMysqlTable, value: unknown): Statement {
   const col = t.columns.find((c) => c.name === t.match.column)!;
   return {
-    sql:
-      `SELECT t.${q(t.targetKey)} AS target_key, l.${DEL} AS owner_deleted, l.${LSN} AS owner_lsn, l.${SEQ} AS owner_seq ` +
-      `FROM ${target(t)} AS t LEFT JOIN ${links(t)} AS l ON l.${TK} = t.${q(t.targetKey)} ` +
-      `WHERE t.${q(t.match.column)} = ? FOR UPDATE`,
+    sql: `SELECT t.${q(t.targetKey)} AS target_key FROM ${target(t)} AS t WHERE t.${q(t.match.column)} = ? FOR UPDATE`,
     values: [toMysqlValue(col, (value ?? null) as never)],
+  };
+}
+
+/** The link owning a target row, locked (none: a row the target made itself): deleted, lsn, seq. */
+export function ownerSql(t: MatchedMysqlTable, targetKey: string): Statement {
+  return {
+    sql: `SELECT ${DEL} AS deleted, ${LSN} AS lsn, ${SEQ} AS seq FROM ${links(t)} WHERE ${TK} = ? FOR UPDATE`,
+    values: [targetKey],
   };
 }
 

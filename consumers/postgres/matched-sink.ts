@@ -3,24 +3,23 @@
 // event of a source row adopts the target row holding its match value (a row the target made
 // itself) or creates one; the link (matched.ts) then follows the source row, so a later change of
 // the match value itself updates the right row. Events are applied one by one in one transaction
-// per batch, each under a savepoint, guarded by the position stored in the link.
-//
-// When another row holds the match value an event needs:
-// - a row linked to another live source row, written from a LATER source position: at that
-//   position our row no longer had the value, so a later event of ours replaces this one: skipped;
-// - one written from an EARLIER position: that row's change that releases the value is still to
-//   come on another partition: the batch stops here and is retried later (as sink.ts does for
-//   secondary unique keys), so email swaps converge;
-// - a row linked to a deleted (or filtered-out) source row: its value is stale and is released
-//   (set to NULL) for the live row that holds it at the source;
-// - a row the target made itself, when our source row already has a row: dead-lettered (the
-//   operator decides which one is right).
+// per batch, each under a savepoint, guarded by the position stored in the link. What an event
+// does when another row holds its match value (skip its value, wait, release, adopt, conflict) is
+// decided by the rules shared with the MariaDB sink (consumers/matching/decide.ts); this file is
+// their I/O: the statements of matched.ts on one connection.
 import pg from 'pg';
 import type { PostgresTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TargetShape } from '../mapping/shape.ts';
+import {
+  applyMatched,
+  linkKeyColumns,
+  matchedTarget,
+  type MatchStore,
+  type Outcome,
+} from '../matching/apply.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyPgError } from './errors.ts';
 import {
@@ -31,6 +30,7 @@ import {
   linkSql,
   linksTableName,
   matchedRelations,
+  ownerSql,
   releaseMatchSql,
   removeRowSql,
   truncateMatchedSql,
@@ -46,22 +46,12 @@ export function matchedTableOf(cfg: PostgresTargetConfig, shape: TargetShape): M
     schema: cfg.schema,
     table: cfg.table,
     columns: shape.columns,
-    sourceKey: [...shape.keyNames].map(([from, to]) => ({
-      ...shape.source.find((c) => c.name === from)!,
-      name: to,
-    })),
+    sourceKey: linkKeyColumns(shape),
     targetKey: match.targetKey,
     match: { column: match.column, caseInsensitive: match.caseInsensitive },
     soft: shape.softDelete,
   };
 }
-
-type Outcome =
-  { kind: 'ok' } | { kind: 'dead'; reason: string; error: string } | { kind: 'retry'; error: string };
-const OK: Outcome = { kind: 'ok' };
-
-const later = (a: { lsn: bigint; seq: bigint }, b: { lsn: bigint; seq: bigint }) =>
-  a.lsn > b.lsn || (a.lsn === b.lsn && a.seq > b.seq);
 
 export class MatchedPostgresSink implements Sink {
   readonly kind = 'postgres';
@@ -167,88 +157,48 @@ export class MatchedPostgresSink implements Sink {
     return { offset: e.offset, reason: out.reason, error: out.error };
   }
 
-  private async applyOne(c: pg.Client, e: DecodedEvent): Promise<Outcome> {
-    const t = this.table;
-    const ev = e.event;
-    const pos = { lsn: ev.source.commit_lsn, seq: ev.source.seq, eventId: ev.event_id };
-    if (ev.op === 't') {
-      await c.query(truncateMatchedSql(t, pos, ev.source.ts_us));
-      return OK;
-    }
-    const found = (
-      await c.query<{ target_key: string | null; deleted: boolean; lsn: string; seq: string }>(
-        linkSql(t, e.key),
-      )
-    ).rows[0];
-    const link = found && {
-      targetKey: found.target_key,
-      deleted: found.deleted,
-      lsn: BigInt(found.lsn),
-      seq: BigInt(found.seq),
-    };
-    if (link && !later(pos, link)) return OK; // this key was written from a later position
-    if (ev.op === 'd') {
-      if (link?.targetKey && !link.deleted) await c.query(removeRowSql(t, link.targetKey, ev.source.ts_us));
-      await c.query(
-        upsertLinkSql(t, e.key, { targetKey: t.soft ? (link?.targetKey ?? null) : null, deleted: true }, pos),
-      );
-      return OK;
-    }
-    const row = ev.after!;
-    let mine = link?.targetKey ?? null;
-    let adopt: string | undefined;
-    const value = ev.unchanged.includes(t.match.column) ? null : (row[t.match.column] ?? null);
-    if (value !== null) {
-      const h = (
-        await c.query<{
-          target_key: string;
-          owner_deleted: boolean | null;
-          owner_lsn: string | null;
-          owner_seq: string | null;
-        }>(holderSql(t, value))
-      ).rows[0];
-      if (h && h.target_key !== mine) {
-        if (h.owner_lsn === null) {
-          if (mine !== null && !link?.deleted)
-            return {
-              kind: 'dead',
-              reason: 'match-conflict',
-              error: `a row the target made itself (${t.targetKey} ${h.target_key}) holds the ${t.match.column} of this row`,
-            };
-          adopt = h.target_key; // the twin: adopted by the first event (or a revived row) of this key
-        } else if (h.owner_deleted) {
-          await c.query(releaseMatchSql(t, h.target_key));
-        } else if (later({ lsn: BigInt(h.owner_lsn), seq: BigInt(h.owner_seq!) }, pos)) {
-          return OK; // an intermediate state: a later event of this key replaces it
-        } else {
-          return {
-            kind: 'retry',
-            error: `${t.match.column} is held by ${t.targetKey} ${h.target_key}, whose change that releases it has not arrived yet`,
-          };
-        }
-      }
-    }
-    if (mine !== null && adopt === undefined) {
-      const r = await c.query(updateRowSql(t, row, ev.unchanged, mine));
-      if (r.rowCount === 0) mine = null; // removed by the target system: created again below
-    } else if (adopt !== undefined) {
-      if (ev.unchanged.length > 0) return this.missing(e);
-      await c.query(updateRowSql(t, row, [], adopt));
-      mine = adopt;
-    }
-    if (mine === null) {
-      if (ev.unchanged.length > 0) return this.missing(e);
-      mine = (await c.query<{ target_key: string }>(insertRowSql(t, row))).rows[0]!.target_key;
-    }
-    await c.query(upsertLinkSql(t, e.key, { targetKey: mine, deleted: false }, pos));
-    return OK;
+  private applyOne(c: pg.Client, e: DecodedEvent): Promise<Outcome> {
+    return applyMatched(this.store(c), matchedTarget(this.table), e.key, e.event);
   }
 
-  private missing(e: DecodedEvent): Outcome {
+  /** The matched rules' reads and writes (consumers/matching/apply.ts) as this table's SQL. */
+  private store(c: pg.Client): MatchStore {
+    const t = this.table;
     return {
-      kind: 'dead',
-      reason: 'missing-row',
-      error: `update of ${JSON.stringify(Object.values(e.key).map(String))} carries no value for unchanged column(s) ${e.event.unchanged.join(', ')} and the row is missing at the target; re-snapshot to repair`,
+      async link(key) {
+        const r = (
+          await c.query<{ target_key: string | null; deleted: boolean; lsn: string; seq: string }>(
+            linkSql(t, key),
+          )
+        ).rows[0];
+        return r && { targetKey: r.target_key, deleted: r.deleted, lsn: BigInt(r.lsn), seq: BigInt(r.seq) };
+      },
+      async holder(value) {
+        return (await c.query<{ target_key: string }>(holderSql(t, value))).rows[0]?.target_key;
+      },
+      async owner(targetKey) {
+        const l = (await c.query<{ deleted: boolean; lsn: string; seq: string }>(ownerSql(t, targetKey)))
+          .rows[0];
+        return l ? { deleted: l.deleted, lsn: BigInt(l.lsn), seq: BigInt(l.seq) } : null;
+      },
+      async upsertLink(key, link, pos) {
+        await c.query(upsertLinkSql(t, key, link, pos));
+      },
+      async update(row, unchanged, targetKey) {
+        return ((await c.query(updateRowSql(t, row, unchanged, targetKey))).rowCount ?? 0) > 0;
+      },
+      async insert(row) {
+        return (await c.query<{ target_key: string }>(insertRowSql(t, row))).rows[0]!.target_key;
+      },
+      async release(targetKey) {
+        await c.query(releaseMatchSql(t, targetKey));
+      },
+      async remove(targetKey, commitTimeUs) {
+        await c.query(removeRowSql(t, targetKey, commitTimeUs));
+      },
+      async truncate(pos, commitTimeUs) {
+        await c.query(truncateMatchedSql(t, pos, commitTimeUs));
+      },
     };
   }
 }
