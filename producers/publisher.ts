@@ -56,9 +56,11 @@ interface Pending {
   messages: Map<string, OutMessage[]>;
   count: number;
   bytes: number;
-  ops: string[];
-  tables: string[];
+  /** events per table and op: the metrics are counted once per batch, not per event */
+  counts: Map<string, Map<string, number>>;
+  /** source commit times, run-length encoded (a transaction's events share theirs) */
   commitTimesUs: bigint[];
+  commitRuns: number[];
   /** highest transaction-end / heartbeat position contained in this buffer */
   ackLsn: Lsn | undefined;
 }
@@ -67,9 +69,9 @@ const emptyPending = (): Pending => ({
   messages: new Map(),
   count: 0,
   bytes: 0,
-  ops: [],
-  tables: [],
+  counts: new Map(),
   commitTimesUs: [],
+  commitRuns: [],
   ackLsn: undefined,
 });
 
@@ -196,10 +198,7 @@ export class AckingPublisher {
     else this.pending.messages.set(route.topic, [...out]);
     this.pending.count += out.length;
     this.pending.bytes += bytes;
-    this.pending.ops.push(event.op);
-    this.pending.tables.push(route.table);
-    this.pending.commitTimesUs.push(event.source.ts_us);
-    this.opts.metrics?.sourceEvents.inc({ table: route.table, op: event.op });
+    this.count(route.table, event);
     if (this.pending.count >= this.opts.batchMaxMessages || this.pending.bytes >= this.batchMaxBytes)
       await this.handOver();
   }
@@ -214,6 +213,20 @@ export class AckingPublisher {
     this.flush().catch(() => undefined); // recorded in this.failure, rethrown below or by the next call
     await previous.catch(() => undefined);
     if (this.failure) throw this.failure;
+  }
+
+  /** Notes an event for the batch's metrics (counted when the batch leaves and when it is acknowledged). */
+  private count(table: string, event: ChangeEvent): void {
+    const p = this.pending;
+    let ops = p.counts.get(table);
+    if (!ops) p.counts.set(table, (ops = new Map<string, number>()));
+    ops.set(event.op, (ops.get(event.op) ?? 0) + 1);
+    const last = p.commitTimesUs.length - 1;
+    if (last >= 0 && p.commitTimesUs[last] === event.source.ts_us) p.commitRuns[last]!++;
+    else {
+      p.commitTimesUs.push(event.source.ts_us);
+      p.commitRuns.push(1);
+    }
   }
 
   private get batchMaxBytes(): number {
@@ -263,6 +276,10 @@ export class AckingPublisher {
     const batch = this.pending;
     this.pending = emptyPending();
     this.sending++;
+    const m = this.opts.metrics;
+    if (m)
+      for (const [table, ops] of batch.counts)
+        for (const [op, n] of ops) m.sourceEvents.inc({ table, op }, n);
     this.chain = this.chain.then(async () => {
       try {
         if (this.failure) throw this.failure;
@@ -293,10 +310,12 @@ export class AckingPublisher {
   private record(batch: Pending): void {
     const m = this.opts.metrics;
     if (!m) return;
+    for (const [table, ops] of batch.counts)
+      for (const [op, n] of ops) m.publishedEvents.inc({ table, op }, n);
     const nowUs = BigInt(this.now()) * 1000n;
-    batch.ops.forEach((op, i) => {
-      m.publishedEvents.inc({ table: batch.tables[i]!, op });
-      m.publishLatency.observe(Number(nowUs - batch.commitTimesUs[i]!) / 1e6);
+    batch.commitTimesUs.forEach((t, i) => {
+      const seconds = Number(nowUs - t) / 1e6;
+      for (let n = batch.commitRuns[i]!; n > 0; n--) m.publishLatency.observe(seconds);
     });
   }
 

@@ -277,6 +277,8 @@ export class StreamSession {
         'TRUNCATE at the source: published as a truncate event (op t); each target applies or ignores it (targets[].onTruncate)',
       );
     }
+    const gate = feed.gate(item); // a snapshot chunk's rows wait for an earlier checkpoint
+    if (gate) await gate;
     for (const produced of feed.process(item)) {
       const out = this.filtered(produced);
       if (!out) continue;

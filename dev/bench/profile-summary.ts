@@ -5,7 +5,7 @@
 // UTF-8 decoding) is charged to the nearest caller in a package or project file, so "Avro" includes
 // the Buffer work avsc asks for. Pure: a parsed profile in, figures out; the file wrapper is at the
 // end. The window can be cut to the part where events flow (the first to the last sample with a
-// frame of the publisher or kafkajs), so start-up (module loading) does not blur the catch-up.
+// frame of the publisher), so start-up (module loading) does not blur the catch-up.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fmt, markdownTable } from './stats.ts';
@@ -83,11 +83,13 @@ export function stageOf(owner: string): Stage {
   return 'other packages';
 }
 
-const MARKERS = /^(producers\/publisher\.ts|kafkajs)$/;
+// the publisher only: kafkajs also runs at start-up (connections, metadata), which would pull
+// module loading and configuration parsing into the window
+const MARKERS = /^producers\/publisher\.ts$/;
 
 /**
  * Summarises a profile; `flowing` cuts the window to the samples from the first to the last one with a frame of
- * the publisher or kafkajs (start-up and the idle tail left out).
+ * the publisher (start-up and the idle tail left out).
  */
 export function summarizeProfile(p: CpuProfile, flowing = true): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -232,11 +234,28 @@ export function renderProfileGroups(dir: string, groups: { title: string; match:
   for (const g of groups) {
     const mine = children
       .filter((c) => g.match.test(c))
-      .map(mainProfile)
-      .filter((f): f is string => f !== undefined);
+      .flatMap((c) => {
+        const file = mainProfile(c);
+        return file ? [{ child: c, summary: summarizeProfileFile(file) }] : [];
+      });
     if (mine.length === 0) continue;
-    const s = addSummaries(mine.map((f) => summarizeProfileFile(f)));
+    const s = addSummaries(mine.map((m) => m.summary));
     out.push(renderProfileSummary(`${g.title} (${mine.length} profile(s))`, s));
+    if (mine.length > 1) out.push(renderPerChild(mine), '');
   }
   return out.join('\n');
+}
+
+/** One row per child (e.g. per round): does a later round spend more, and on which stage? */
+export function renderPerChild(rows: { child: string; summary: ProfileSummary }[]): string {
+  const s = (ms: number) => fmt(ms / 1000, 2);
+  return markdownTable(
+    ['child', 'wall s', 'busy s', ...STAGES],
+    rows.map(({ child, summary }) => [
+      child,
+      s(summary.wallMs),
+      s(summary.busyMs),
+      ...STAGES.map((st) => s(summary.byStage[st])),
+    ]),
+  );
 }

@@ -1,8 +1,10 @@
 // kafkajs adapter of KafkaProducerPort: an idempotent producer with acks=all and one request in
 // flight, so a send resolves only once every message is on all in-sync replicas, in order. Its
-// records are encoded by kafkajs-producer-records.ts and keys partitioned by
-// kafkajs-producer-partitioner.ts (the same bytes and partitions as kafkajs's, less CPU).
+// records are encoded by kafkajs-producer-records.ts, batches checksummed by kafkajs-producer-crc.ts
+// and keys partitioned by kafkajs-producer-partitioner.ts (the same bytes and partitions as
+// kafkajs's, less CPU).
 import type { Kafka, Producer } from 'kafkajs';
+import { installCrc32c } from './kafkajs-producer-crc.ts';
 import { createKeyPartitioner } from './kafkajs-producer-partitioner.ts';
 import { installRecordEncoder } from './kafkajs-producer-records.ts';
 import type { KafkaProducerPort, OutMessage } from './port.ts';
@@ -11,6 +13,7 @@ export class KafkajsProducer implements KafkaProducerPort {
   private readonly producer: Producer;
   constructor(kafka: Kafka) {
     installRecordEncoder(); // before the first send loads kafkajs's produce request
+    installCrc32c(); // and its record batch module
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,

@@ -58,6 +58,8 @@ type RawTuple = Record<string, string | null | undefined>;
 interface Txn {
   xid: bigint;
   commitLsn: Lsn;
+  /** formatLsn(commitLsn), once per transaction: the prefix of its events' ids */
+  commitText: string;
   commitTimeUs: bigint;
   seq: bigint;
 }
@@ -149,14 +151,17 @@ export class TransactionAssembler {
   /** Feed one pgoutput message with the WAL position of its XLogData; returns what it produced. */
   push(msg: Pgoutput.Message, walLsn: string): SourceItem[] {
     switch (msg.tag) {
-      case 'begin':
+      case 'begin': {
+        const commitLsn = parseLsn(msg.commitLsn ?? walLsn);
         this.txn = {
           xid: BigInt(msg.xid),
-          commitLsn: parseLsn(msg.commitLsn ?? walLsn),
+          commitLsn,
+          commitText: formatLsn(commitLsn),
           commitTimeUs: BigInt(msg.commitTime as bigint),
           seq: 0n,
         };
         return [];
+      }
       case 'commit': {
         const t = this.requireTxn('commit');
         this.txn = undefined;
@@ -285,7 +290,9 @@ export class TransactionAssembler {
   ): ChangeEvent {
     const seq = t.seq++;
     return {
-      ...rows,
+      before: rows.before,
+      after: rows.after,
+      unchanged: rows.unchanged,
       source: {
         version: this.opts.version,
         connector: 'pgcdc',
@@ -302,7 +309,7 @@ export class TransactionAssembler {
       },
       op,
       ts_ms: BigInt(this.now()),
-      event_id: eventId(t.commitLsn, seq),
+      event_id: `${t.commitText}:${seq}`, // eventId(t.commitLsn, seq)
     };
   }
 
@@ -315,9 +322,10 @@ export class TransactionAssembler {
 
   private decodeRow(table: Captured, tuple: RawTuple, unchanged: string[]): Row {
     const row: Row = {};
+    const absent = table.absent.size > 0 ? table.absent : undefined; // a Set lookup per column otherwise
     for (const c of table.columns) {
       const raw = tuple[c.name];
-      if (table.absent.has(c.name)) {
+      if (absent?.has(c.name)) {
         row[c.name] = null; // dropped at the source: not an unchanged TOAST value
       } else if (raw === undefined) {
         // an unchanged TOASTed value PostgreSQL did not send: not a value, see unchangedPlaceholder

@@ -8,6 +8,7 @@ import type { Logger } from '../../pipeline/observability/logger.ts';
 import { PgcdcError } from '../../pipeline/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../schemas/lsn.ts';
 import { OriginFilter, originOption } from './origin.ts';
+import { installPgoutputTextDecoder } from './pgoutput-text.ts';
 
 /** pgoutput plugin that hands column values over as raw text (no lossy type parsing). */
 class RawTextPgoutputPlugin extends PgoutputPlugin {
@@ -72,6 +73,7 @@ export class ReplicationStream {
   private idleKeepalive: ((lsn: Lsn) => void) | undefined;
 
   constructor(private readonly opts: ReplicationStreamOptions) {
+    installPgoutputTextDecoder(); // the same strings, less CPU per column value
     this.acked = opts.startLsn;
     this.service = new LogicalReplicationService(
       opts.connection ?? {

@@ -4,8 +4,12 @@
 // (advanceScan); the waits are acks.ts; the read itself is reader.ts.
 //
 // Guarantee: a chunk is checkpointed only after Kafka acknowledged every event of it (its high
-// watermark's position), in chunk order, at most one chunk ahead of the read; so a killed producer
-// resumes after the last durable chunk and re-reads at most the chunks after it.
+// watermark's position), in chunk order; so a killed producer resumes after the last durable chunk
+// and re-reads at most the chunks after it. At most two chunks are published and not checkpointed:
+// a chunk's rows enter the stream only once the checkpoint of the chunk two before it is written
+// (the gate, which the stream awaits at the chunk's high watermark). The next chunk is read as
+// soon as the previous window closed, while its rows are encoded and that checkpoint is written:
+// the read no longer waits for Kafka's acknowledgement and the checkpoint write.
 import type pg from 'pg';
 import type { SourceConfig } from '../../pipeline/config/schema.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
@@ -44,6 +48,11 @@ export interface ChunkLoopDeps {
   setGauges: (done: number, total: number | null) => void;
   /** Where the scan stands once a chunk's window closed (unread.ts). */
   setScan?: (scan: ScanState) => void;
+  /**
+   * The stream publishes `chunk`'s rows only once `wait` settled (the checkpoint two chunks back);
+   * undefined: no gate. See the header.
+   */
+  setGate?: (chunk: string, wait: Promise<unknown> | undefined) => void;
 }
 
 /** Runs one snapshot from its checkpoint to its end (or until stopped / superseded). */
@@ -59,6 +68,8 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
   let dropped = 0;
   let events = 0;
   let rereads = 0;
+  /** the checkpoint writes of the last two chunks read (older first) */
+  let olderSave: Promise<boolean> | undefined;
   let saving: Promise<boolean> | undefined;
   const superseded = () => {
     log.info({ snapshotId }, 'snapshot superseded (restart requested); looking at the checkpoint again');
@@ -90,6 +101,9 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
     for (let n = 1; !d.stopping(); n++) {
       const id = chunkId(run, n);
       const limit = cfg.batchSize;
+      // this chunk's rows go out once the checkpoint two chunks back is written (header)
+      const gate = olderSave;
+      d.setGate?.(id, gate);
       const { scanRows, pendingRows } = await reader.read(snapshotId, id, {
         contract: d.contract,
         afterKey: scan.lastKey,
@@ -126,7 +140,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         );
       }
       // The checkpoint follows Kafka's acknowledgement of the high watermark, in chunk order, on
-      // its own connection, while the next chunk is read: at most one chunk ahead of it.
+      // its own connection, while the next chunks are read (the gate bounds how far: header).
       const save = d.acks.until(outcome.highLsn).then(async () => {
         const ok = await saveChunk(d.saver, d.ref, d.key, step.done);
         if (ok) {
@@ -136,10 +150,11 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         }
         return ok;
       });
-      save.catch(() => undefined); // awaited below or by the next chunk
-      const previous = saving;
+      save.catch(() => undefined); // awaited below or by a later chunk
+      // the gate passed before this window closed: its checkpoint is written (or failed)
+      if (gate && !(await gate)) return superseded();
+      olderSave = saving;
       saving = save;
-      if (previous && !(await previous)) return superseded();
       dropped += outcome.dropped;
       events += outcome.emitted;
       const t = now();
@@ -176,6 +191,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
       }
     }
   } finally {
+    d.setGate?.('', undefined);
     window.disarm();
     window.stopRecording();
     // A save still in flight completes after its acknowledgement, or fails harmlessly (stop,

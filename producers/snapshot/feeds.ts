@@ -8,6 +8,10 @@ import type { SnapshotFeed, SnapshotFeedState } from './runner.ts';
 export function combineSnapshotFeeds(feeds: SnapshotFeed[]): SnapshotFeed {
   if (feeds.length === 1) return feeds[0]!;
   return {
+    gate(item) {
+      const waits = feeds.map((f) => f.gate(item)).filter((w) => w !== undefined);
+      return waits.length === 0 ? undefined : Promise.all(waits);
+    },
     process(item) {
       let items = [item];
       for (const feed of feeds) items = items.flatMap((i) => feed.process(i));

@@ -73,6 +73,11 @@ export interface SnapshotFeedState {
 }
 
 export interface SnapshotFeed {
+  /**
+   * What the stream must await before it passes `item` on (process): a chunk's high watermark
+   * waits for the checkpoint two chunks back (chunks.ts); undefined for every other item.
+   */
+  gate(item: SourceItem): Promise<unknown> | undefined;
   /** Passes one stream item through the watermark window; returns what to publish, in order. */
   process(item: SourceItem): SourceItem[];
   /** The publisher reports that everything up to `lsn` is durable in Kafka. */
@@ -222,6 +227,8 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   const state: SnapshotFeedState = { snapshotId: undefined, rowsDone: 0, rowsTotal: null };
   let progress: SnapshotProgress = { phase: 'unknown' };
   const acks = new AckTracker();
+  /** the high watermark whose rows wait for a checkpoint (chunks.ts setGate) */
+  let gate: { chunk: string; wait: Promise<unknown> } | undefined;
   const closed = new ClosedChunks();
   const waker = new Waker();
 
@@ -255,6 +262,10 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     },
     setScan(scan) {
       progress = { phase: 'running', lastKey: scan.lastKey, pending: new Set(scan.pending) };
+    },
+    setGate(chunk, wait) {
+      // settled either way: a failed or stopped checkpoint write must not hold the stream
+      gate = wait ? { chunk, wait: wait.then(undefined, () => undefined) } : undefined;
     },
   };
   const reader = new ChunkReader(loopDeps);
@@ -293,6 +304,10 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   }
 
   return {
+    gate(item) {
+      if (item.kind !== 'watermark' || item.edge !== 'high' || item.chunk !== gate?.chunk) return undefined;
+      return gate.wait;
+    },
     process(item) {
       // another table's event (several tables per pipeline): not this window's business
       if (item.kind === 'event' && `${item.event.source.schema}.${item.event.source.table}` !== table)

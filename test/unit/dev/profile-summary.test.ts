@@ -42,11 +42,21 @@ describe('profile summary', () => {
     expect(s.byOwner[0]).toEqual(['kafkajs', 3]);
   });
 
-  it('cuts the window to where events flow (first to last publisher or kafkajs sample)', () => {
+  it('cuts the window to where events flow (first to last sample under the publisher)', () => {
     // start-up (main, idle) before, idle tail after
     const s = summarizeProfile(profile([4, 4, 2, 5, 2, 6, 2, 2]), true);
     expect(s.wallMs).toBe(3);
     expect(s.busyMs).toBe(2);
+  });
+
+  it('does not start the window at kafkajs work outside the publisher (connecting at start-up)', () => {
+    const p = profile([4, 6, 4, 5, 8, 2]);
+    // node 6 (kafkajs) under the start-up frame: a connect, not a send
+    p.nodes = p.nodes.map((n) => (n.id === 4 ? { ...n, children: [5, 8, 6] } : n));
+    p.nodes = p.nodes.map((n) => (n.id === 5 ? { ...n, children: [] } : n));
+    const s = summarizeProfile(p, true);
+    expect(s.wallMs).toBe(1); // the publisher's one sample
+    expect(s.byStage.publisher).toBe(1);
   });
 
   it('names stages from packages and project files of any checkout', () => {
