@@ -10,6 +10,8 @@ const APPLIED_OPS: readonly Op[] = ['c', 'u', 'd', 'r', 't'];
 export function instrumentSink(inner: Sink, opts: { target: string; metrics: Metrics }): Sink {
   const { metrics } = opts;
   const labels = { target: opts.target };
+  /** the applied counter's label set per operation, made once */
+  const opLabels = new Map(APPLIED_OPS.map((op) => [op, { ...labels, op }]));
   metrics.targetInfo.set({ ...labels, kind: inner.kind }, 1);
   // Counters start at 0 for this target, so dashboards and rate() show 0 rather than "No data"
   // until the first event (dead letters and webhook codes keep their open label sets).
@@ -25,11 +27,15 @@ export function instrumentSink(inner: Sink, opts: { target: string; metrics: Met
       const result = await inner.apply(events, ctx);
       metrics.applyDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.batchSize.observe(labels, result.applied.length);
-      const nowUs = BigInt(Date.now()) * 1000n;
+      // one counter increment per operation of the batch; the latency of every event
+      const nowS = Date.now() / 1000;
+      const perOp = new Map<Op, number>();
       for (const e of result.applied) {
-        metrics.applied.inc({ ...labels, op: e.event.op });
-        metrics.endToEnd.observe(labels, Math.max(0, Number(nowUs - e.event.source.ts_us) / 1e6));
+        const { op } = e.event;
+        perOp.set(op, (perOp.get(op) ?? 0) + 1);
+        metrics.endToEnd.observe(labels, Math.max(0, nowS - Number(e.event.source.ts_us) / 1e6));
       }
+      for (const [op, n] of perOp) metrics.applied.inc(opLabels.get(op) ?? { ...labels, op }, n);
       return result;
     },
   };

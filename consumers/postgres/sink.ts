@@ -1,5 +1,7 @@
 // PostgreSQL target: applies a batch in one transaction with position-guarded statements.
-// Fast path: the whole batch in one go. If the target refuses something, the batch is replayed
+// Fast path: the whole batch in one go, folded to one change per key and sent as ONE statement
+// outside a transaction block (batch-sql.ts: one round trip; a named prepared statement of the
+// connection). If the target refuses something, the batch is replayed
 // event by event under savepoints: rejected rows are dead-lettered, and a row blocked by a
 // secondary unique constraint (e.g. two users swapping emails across partitions) commits the
 // prefix and asks to retry the rest later, once the other partition has caught up. Deletes leave
@@ -13,7 +15,7 @@ import { audit } from '../../pipeline/observability/audit.ts';
 import type { Logger } from '../../pipeline/observability/logger.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
-import type { ApplyResult, DecodedEvent, Sink } from '../sink.ts';
+import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { createDeletedTableSql, deletedTableName, pruneDeletedSql } from './deleted.ts';
 import { classifyPgError } from './errors.ts';
 import { softDeleteSql, type SoftDelete } from './soft-delete.ts';
@@ -26,11 +28,12 @@ import {
   deletedLaterSql,
   existingKeysSql,
   existsSql,
-  multiDeleteSql,
-  multiPartialUpdateSql,
-  multiUpsertSql,
+  type CollapsedBatch,
   type TargetTable,
 } from './sql.ts';
+import { batchSql } from './batch-sql.ts';
+import { PreparedStatements } from './prepared.ts';
+import { groupByUnchanged, splitTruncates } from '../batch.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 /**
@@ -47,6 +50,8 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 const LOCK_WAIT_MS = 100;
 /** Every target transaction of this sink starts so: its lock waits bounded by LOCK_WAIT_MS. */
 const BEGIN_BOUNDED = `BEGIN; SET LOCAL lock_timeout = ${LOCK_WAIT_MS}`;
+/** Statements outside a transaction block (the one-statement batch) are bounded by the session. */
+const SESSION_BOUNDED = `SET lock_timeout = ${LOCK_WAIT_MS}`;
 const LOCK_NOT_AVAILABLE = '55P03';
 const LOCK_WAITS = new Set([LOCK_NOT_AVAILABLE, '40P01']);
 
@@ -109,10 +114,12 @@ export class PostgresSink implements Sink {
       this.pkConstraint = pk.rows[0].conname;
       await this.checkDeletedTable(client);
       await this.prune(client);
+      await client.query(SESSION_BOUNDED);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
     }
+    this.prepared.clear(); // a new connection has none
     this.client = client;
   }
 
@@ -137,14 +144,26 @@ export class PostgresSink implements Sink {
   }
 
   private prunedAt = 0;
+  /** the set-based statements, prepared on the current connection */
+  private readonly prepared = new PreparedStatements();
 
-  /** Drops delete markers that protect nothing any more (deleted.ts); at most once an hour. */
+  /**
+   * Drops delete markers that protect nothing any more (deleted.ts); at most once an hour, in a
+   * transaction of its own with the target role's lock timeout (not the apply's 100 ms).
+   */
   private async prune(client: pg.Client): Promise<void> {
     if (Date.now() - this.prunedAt < PRUNE_INTERVAL_MS) return;
     this.prunedAt = Date.now();
     let pruned = 0;
-    for (const sql of pruneDeletedSql(this.table, this.cfg.deleteMarkerRetentionHours || undefined))
-      pruned += (await client.query(sql)).rowCount ?? 0;
+    await client.query('BEGIN; SET LOCAL lock_timeout = DEFAULT');
+    try {
+      for (const sql of pruneDeletedSql(this.table, this.cfg.deleteMarkerRetentionHours || undefined))
+        pruned += (await client.query(sql)).rowCount ?? 0;
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
     if (pruned > 0) this.logger.info({ pruned }, 'delete markers pruned');
   }
 
@@ -194,31 +213,27 @@ export class PostgresSink implements Sink {
     const result: ApplyResult = { applied: [], deadLetters: [] };
     // A truncate is applied by position (truncated.ts), so it commutes with the row events: it
     // goes first, and the guarded statements after it let only the rows newer than it land.
-    const truncates = events.filter((e) => e.event.op === 't');
-    const rows = truncates.length === 0 ? events : events.filter((e) => e.event.op !== 't');
+    const { truncates, rows } = splitTruncates(events);
     const collapsed =
       this.table.keyColumns.length === 1 && !this.soft
         ? collapseBatch(rows, this.table.keyColumns)
         : undefined;
+    if (collapsed && truncates.length === 0) {
+      // The common batch: one statement outside a transaction block (its own transaction), one
+      // round trip instead of BEGIN, a statement per part and COMMIT. Its lock waits are bounded
+      // by the session's lock_timeout (open). When a partial update found no row, what it applied
+      // stays (every row is guarded by its position) and the batch is replayed event by event.
+      if (!(await this.applyCollapsed(c, collapsed))) return undefined;
+      return { applied: events, deadLetters: [] };
+    }
     await c.query(BEGIN_BOUNDED);
     try {
       for (const e of truncates) await this.truncate(c, e);
       if (collapsed) {
-        // Set-based: one upsert, one update per set of unchanged columns and one delete for the
-        // whole batch, each row guarded by position.
-        const { upserts, partials, deletes } = collapsed;
-        if (upserts.length > 0)
-          await c.query(
-            multiUpsertSql(
-              this.table,
-              upserts.map((e) => e.event),
-            ),
-          );
-        if (!(await this.applyPartials(c, partials))) {
+        if (!(await this.applyCollapsed(c, collapsed))) {
           await c.query('ROLLBACK');
           return undefined;
         }
-        if (deletes.length > 0) await c.query(multiDeleteSql(this.table, deletes));
         result.applied.push(...events);
       } else {
         for (const e of rows) {
@@ -235,29 +250,30 @@ export class PostgresSink implements Sink {
     }
   }
 
-  /** Partial updates, grouped by their unchanged columns; false when a row to update is missing. */
-  private async applyPartials(c: pg.Client, partials: DecodedEvent[]): Promise<boolean> {
+  /**
+   * Set-based: one guarded upsert, one update per set of unchanged columns and one delete for the
+   * whole batch, as one statement (batch-sql.ts); false when a partial update found no row to
+   * update (the batch is then replayed event by event, which dead-letters that event).
+   */
+  private async applyCollapsed(c: pg.Client, b: CollapsedBatch<DecodedEvent>): Promise<boolean> {
+    const { upserts, partials, deletes } = b;
+    if (upserts.length + partials.length + deletes.length === 0) return true;
+    const groups = groupByUnchanged(partials);
+    const res = await this.prepared.run<Record<string, string>>(
+      c,
+      batchSql(this.table, {
+        upserts: upserts.map((e) => e.event),
+        partialGroups: groups.map((g) => g.map((e) => e.event)),
+        deletes,
+      }),
+    );
     if (partials.length === 0) return true;
-    const groups = new Map<string, DecodedEvent[]>();
-    for (const e of partials) {
-      const k = [...e.event.unchanged].sort().join(',');
-      groups.set(k, [...(groups.get(k) ?? []), e]);
-    }
     const key = this.table.keyColumns[0]!;
-    const notUpdated: DecodedEvent[] = [];
-    for (const group of groups.values()) {
-      const res = await c.query<Record<string, string>>(
-        multiPartialUpdateSql(
-          this.table,
-          group.map((e) => e.event),
-        ),
-      );
-      const updated = new Set(res.rows.map((r) => r[key]));
-      notUpdated.push(...group.filter((e) => !updated.has(String(e.key[key]))));
-    }
+    const updated = new Set(res.rows.map((r) => r[key]));
+    const notUpdated = partials.filter((e) => !updated.has(String(e.key[key])));
     if (notUpdated.length === 0) return true;
     // not updated: newer at the target (fine), or missing there (dead letter, per event)
-    const exists = await c.query<{ k: string }>(existingKeysSql(this.table, notUpdated));
+    const exists = await this.prepared.run(c, existingKeysSql(this.table, notUpdated));
     return exists.rowCount === notUpdated.length;
   }
 
@@ -331,18 +347,21 @@ export class PostgresSink implements Sink {
     return lsn > commit_lsn || (lsn === commit_lsn && seq > eseq);
   }
 
+  /**
+   * Event by event, each under a savepoint (set with BEGIN, then released and set again for the
+   * next event in one round trip; a rolled back savepoint stays for the next event): rejected rows
+   * are dead-lettered, a secondary-unique conflict or a long lock wait commits the prefix and asks
+   * to retry from there.
+   */
   private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
     const c = this.client!;
     const result: ApplyResult = { applied: [], deadLetters: [] };
-    await c.query(BEGIN_BOUNDED);
+    await c.query(`${BEGIN_BOUNDED}; SAVEPOINT ev`);
     try {
-      for (const e of events) {
-        await c.query('SAVEPOINT ev');
+      for (const [i, e] of events.entries()) {
+        let missing: DeadLetter | undefined;
         try {
-          const missing = await this.applyOne(c, e);
-          await c.query('RELEASE SAVEPOINT ev');
-          if (missing) result.deadLetters.push(missing);
-          else result.applied.push(e);
+          missing = await this.applyOne(c, e);
         } catch (err) {
           await c.query('ROLLBACK TO SAVEPOINT ev');
           const kind = classifyPgError(err, this.pkConstraint);
@@ -369,6 +388,9 @@ export class PostgresSink implements Sink {
           }
           throw err;
         }
+        if (missing) result.deadLetters.push(missing);
+        else result.applied.push(e);
+        if (i < events.length - 1) await c.query('RELEASE SAVEPOINT ev; SAVEPOINT ev');
       }
       await c.query('COMMIT');
       return result;

@@ -4,8 +4,9 @@
 // row backwards.
 // Deletes leave a marker of their position (deleted.ts) that inserts respect, so nothing older than
 // a delete brings its row back; a truncate leaves the table's mark (truncated.ts), likewise.
-import type { ChangeEvent, ColumnSpec, Row } from '../../schemas/contract.ts';
-import { toSqlParam } from '../../schemas/values.ts';
+import type { ChangeEvent, ColumnSpec, ColumnValue, Row, ScalarValue } from '../../schemas/contract.ts';
+import { splitPgType } from '../../schemas/types.ts';
+import { scalarText, toSqlParam } from '../../schemas/values.ts';
 import { deletedTable, insertMarkersSql, notDeletedLater } from './deleted.ts';
 import { notTruncatedLater, truncateSql, truncatedLaterSql } from './truncated.ts';
 import {
@@ -221,12 +222,12 @@ export function collapseBatch<E extends { key: Row; event: ChangeEvent }>(
  * same columns unchanged). Returns the keys it updated; a key not returned was either newer at the
  * target (fine) or missing there (for the caller to find out).
  */
-export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[]): Statement {
+export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[], base = 0): Statement {
   const e0 = events[0]!;
   const skip = new Set([...e0.unchanged, ...t.keyColumns]);
   const keys = t.keyColumns.map((k) => t.columns.find((c) => c.name === k)!);
   const cols = t.columns.filter((c) => !skip.has(c.name));
-  const v = unnestRows([...keys, ...cols], events);
+  const v = unnestRows([...keys, ...cols], events, base);
   const sets = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID]
     .map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`)
     .concat(`${quoteIdent(SYNCED_AT)} = clock_timestamp()`);
@@ -243,29 +244,33 @@ export function multiPartialUpdateSql(t: TargetTable, events: ChangeEvent[]): St
  * position): `SELECT ... FROM unnest($1::bigint[], ...) AS u(...)`, whose text depends on the
  * columns only, never on the number of rows; PostgreSQL parses one array per column instead of a
  * scalar per row and column. Array-typed columns travel as their literal text (unnest would
- * flatten a 2-D array) and are cast back.
+ * flatten a 2-D array) and are cast back. Parameters are numbered from `base` + 1.
  */
 function unnestRows(
   cols: ColumnSpec[],
   events: ChangeEvent[],
+  base = 0,
 ): { names: string[]; select: string; values: unknown[][] } {
   const names = [...cols.map((c) => c.name), POS_LSN, POS_SEQ, EVENT_ID];
   const types = [...cols.map((c) => c.sqlType), 'bigint', 'bigint', 'text'];
   const values: unknown[][] = names.map(() => new Array<unknown>(events.length));
-  events.forEach((e, r) => {
+  const params = paramsOf(cols);
+  for (let r = 0; r < events.length; r++) {
+    const e = events[r]!;
     const row = e.after!;
-    cols.forEach((c, i) => {
-      const v = toSqlParam(c.pgType, row[c.name] ?? null);
-      values[i]![r] = isArrayType(c.sqlType) && v !== null ? arrayLiteral(v as (string | null)[]) : v;
-    });
-    const pos = position(e);
-    for (let k = 0; k < pos.length; k++) values[cols.length + k]![r] = pos[k];
-  });
-  const params = types.map((ty, i) => `$${i + 1}::${isArrayType(ty) ? 'text' : ty}[]`);
+    for (let i = 0; i < cols.length; i++) {
+      const v = row[cols[i]!.name] ?? null;
+      values[i]![r] = v === null ? null : params[i]!(v);
+    }
+    values[cols.length]![r] = e.source.commit_lsn.toString();
+    values[cols.length + 1]![r] = e.source.seq.toString();
+    values[cols.length + 2]![r] = e.event_id;
+  }
+  const arrays = types.map((ty, i) => `$${base + i + 1}::${isArrayType(ty) ? 'text' : ty}[]`);
   const exprs = names.map((n, i) =>
     isArrayType(types[i]!) ? `u.${quoteIdent(n)}::${types[i]!} AS ${quoteIdent(n)}` : `u.${quoteIdent(n)}`,
   );
-  const select = `SELECT ${exprs.join(', ')} FROM unnest(${params.join(', ')}) AS u(${names.map(quoteIdent).join(', ')})`;
+  const select = `SELECT ${exprs.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.map(quoteIdent).join(', ')})`;
   return { names, select, values };
 }
 
@@ -294,8 +299,8 @@ export function existingKeysSql(t: TargetTable, items: { key: Row; event: Change
 }
 
 /** One multi-row guarded upsert for full-row events of distinct keys (none inserted behind its marker). */
-export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement {
-  const rows = unnestRows(t.columns, events);
+export function multiUpsertSql(t: TargetTable, events: ChangeEvent[], base = 0): Statement {
+  const rows = unnestRows(t.columns, events, base);
   const names = rows.names;
   const updates = names
     .filter((c) => !t.keyColumns.includes(c))
@@ -310,14 +315,41 @@ export function multiUpsertSql(t: TargetTable, events: ChangeEvent[]): Statement
 
 const isArrayType = (sqlType: string) => sqlType.endsWith('[]');
 
+type ToParam = (v: NonNullable<ColumnValue>) => unknown;
+/**
+ * Per column, its non-null value -> the element of its unnest array: toSqlParam, with the type
+ * worked out once per column list (not per value); an array-typed column's value as its literal.
+ */
+const paramsByColumns = new WeakMap<ColumnSpec[], ToParam[]>();
+function paramsOf(cols: ColumnSpec[]): ToParam[] {
+  let params = paramsByColumns.get(cols);
+  if (params) return params;
+  params = cols.map((c): ToParam => {
+    if (isArrayType(c.sqlType)) return (v) => arrayLiteral(toSqlParam(c.pgType, v) as (string | null)[]);
+    const { kind } = splitPgType(c.pgType);
+    return kind === 'boolean' ? (v) => v : (v) => scalarText(kind, v as ScalarValue);
+  });
+  paramsByColumns.set(cols, params);
+  return params;
+}
+
 /** A one-dimensional array value as PostgreSQL's array input syntax: {"a","b",NULL}. */
 export function arrayLiteral(items: (string | null)[]): string {
   const quote = (x: string) => `"${x.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   return `{${items.map((x) => (x === null ? 'NULL' : quote(x))).join(',')}}`;
 }
 
-/** One guarded delete for many keys (single-column keys), leaving their markers. */
-export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
+/**
+ * The parts of a guarded delete of many keys (single-column keys), parameters numbered from
+ * `base` + 1: `source`, a SELECT of the keys with their positions and event ids, and `del`, the
+ * DELETE of those older than them from a FROM item `<from> AS s` of that SELECT. The markers are
+ * insertMarkersSql(t, '<from> AS s').
+ */
+export function multiDeleteParts(
+  t: TargetTable,
+  items: { key: Row; event: ChangeEvent }[],
+  base = 0,
+): { source: string; del: (from: string) => string; values: unknown[] } {
   const k = t.keyColumns[0]!;
   const spec = columnSpec(t, k);
   const values = [
@@ -332,10 +364,19 @@ export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeE
     string,
     string,
   ];
-  const text =
-    `WITH s AS (SELECT unnest($1::${spec.sqlType}[]) AS ${q}, unnest($2::bigint[]) AS ${lsn}, unnest($3::bigint[]) AS ${seq}, unnest($4::text[]) AS ${id}), ` +
-    `del AS (DELETE FROM ${qname(t)} AS t USING s ` +
-    `WHERE t.${q} = s.${q} AND (t.${lsn}, t.${seq}) < (s.${lsn}, s.${seq})) ` +
-    insertMarkersSql(t, 's');
-  return { text, values };
+  const p = (i: number) => `$${base + i}`;
+  return {
+    source: `SELECT unnest(${p(1)}::${spec.sqlType}[]) AS ${q}, unnest(${p(2)}::bigint[]) AS ${lsn}, unnest(${p(3)}::bigint[]) AS ${seq}, unnest(${p(4)}::text[]) AS ${id}`,
+    del: (from) =>
+      `DELETE FROM ${qname(t)} AS t USING ${from} AS s ` +
+      `WHERE t.${q} = s.${q} AND (t.${lsn}, t.${seq}) < (s.${lsn}, s.${seq})`,
+    values,
+  };
+}
+
+/** One guarded delete for many keys (single-column keys), leaving their markers. */
+export function multiDeleteSql(t: TargetTable, items: { key: Row; event: ChangeEvent }[]): Statement {
+  const d = multiDeleteParts(t, items);
+  const text = `WITH s AS (${d.source}), del AS (${d.del('s')}) ${insertMarkersSql(t, 's')}`;
+  return { text, values: d.values };
 }

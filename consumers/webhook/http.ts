@@ -1,7 +1,7 @@
 // The webhook sink's only I/O: one POST, with a connect timeout and a response timeout, through a
-// keep-alive undici pool (with the target's TLS: its CA, its client certificate). A failure to get an answer is a `TransportError` (timeout or network);
+// keep-alive undici pool (its dispatch API: the fewest objects per request) (with the target's TLS: its CA, its client certificate). A failure to get an answer is a `TransportError` (timeout or network);
 // an answer of any status is a `WebhookResponse`. The sink never sees undici types.
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 export interface WebhookResponse {
   status: number;
@@ -27,6 +27,8 @@ export interface WebhookTransport {
 }
 
 const EXCERPT_BYTES = 1024;
+/** A success's body is read past up to this many bytes (as undici's dump()), then the connection goes. */
+const DUMP_BYTES = 128 * 1024;
 
 /** TLS to an https:// receiver: a private CA, a client certificate for mutual TLS. */
 export interface WebhookTls {
@@ -48,48 +50,91 @@ export function createUndiciTransport(opts: {
     bodyTimeout: opts.responseTimeoutMs,
     connections: opts.connections,
   });
+  const capMs = opts.connectTimeoutMs + opts.responseTimeoutMs;
+  // the target's one URL, split once (origin, path and query)
+  let last: { url: string; origin: string; path: string } | undefined;
+  const split = (url: string) => {
+    if (last?.url !== url) {
+      const u = new URL(url);
+      last = { url, origin: u.origin, path: `${u.pathname}${u.search}` };
+    }
+    return last;
+  };
   return {
-    async post(url, headers, body) {
-      // headersTimeout/bodyTimeout are idle timers; this caps the whole exchange. A timer cleared
-      // when the exchange ends (AbortSignal.timeout's would live on, one per request, until it fires)
-      const cap = new AbortController();
-      const timer = setTimeout(
-        () => cap.abort(new DOMException('the exchange took too long', 'TimeoutError')),
-        opts.connectTimeoutMs + opts.responseTimeoutMs,
-      );
-      try {
-        const res = await request(url, {
-          method: 'POST',
-          headers,
-          body,
-          dispatcher: agent,
-          signal: cap.signal,
-        });
-        const retryAfter = res.headers['retry-after'];
-        if (res.statusCode >= 200 && res.statusCode < 300) {
-          // a success's body is not looked at: read past it (the connection is kept)
-          await res.body.dump();
-          return { status: res.statusCode, retryAfter: undefined, bodyExcerpt: '' };
-        }
+    post(url, headers, body) {
+      const { origin, path } = split(url);
+      return new Promise<WebhookResponse>((resolve, reject) => {
+        // undici's dispatch API: no response stream, no AbortSignal per request. headersTimeout and
+        // bodyTimeout are idle timers; this timer caps the whole exchange (it aborts the request).
+        let abort: ((err: Error) => void) | undefined;
+        let overdue: Error | undefined;
+        const timer = setTimeout(() => {
+          overdue = new DOMException('the exchange took too long', 'TimeoutError');
+          abort?.(overdue);
+        }, capMs);
+        let status = 0;
+        let retryAfter: string | undefined;
         const chunks: Buffer[] = [];
         let size = 0;
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          if (size < EXCERPT_BYTES) chunks.push(chunk);
-          size += chunk.length;
-        }
-        return {
-          status: res.statusCode,
-          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-          bodyExcerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+        let settled = false;
+        const accepted = () => status >= 200 && status < 300;
+        /** the answer, or (none) the failure to get one */
+        const settle = (err?: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          // once a success's status is in, the rest of its body does not matter (read past, up to
+          // DUMP_BYTES; a failure on the way is not the delivery's)
+          if (accepted()) resolve({ status, retryAfter: undefined, bodyExcerpt: '' });
+          else if (err === undefined)
+            resolve({
+              status,
+              retryAfter,
+              bodyExcerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+            });
+          else reject(toTransportError(err, opts));
         };
-      } catch (err) {
-        throw toTransportError(err, opts);
-      } finally {
-        clearTimeout(timer);
-      }
+        const handler: Dispatcher.DispatchHandlers = {
+          onConnect(a) {
+            abort = a;
+            if (overdue) a(overdue);
+          },
+          onHeaders(statusCode, raw) {
+            if (statusCode < 200) return true; // 1xx: informational, the answer follows
+            status = statusCode;
+            if (statusCode >= 300) retryAfter = headerValue(raw, 'retry-after');
+            return true;
+          },
+          onData(chunk) {
+            size += chunk.length;
+            if (!accepted()) {
+              if (size - chunk.length < EXCERPT_BYTES) chunks.push(chunk);
+            } else if (size > DUMP_BYTES) {
+              settle(); // a success's long body: not read to its end (the connection goes)
+              abort?.(new Error('response body not read past 128 KiB'));
+            }
+            return true;
+          },
+          onComplete: () => settle(),
+          onError: (err) => settle(err),
+        };
+        try {
+          agent.dispatch({ origin, path, method: 'POST', headers, body }, handler);
+        } catch (err) {
+          settle(err);
+        }
+      });
     },
     close: () => agent.close(),
   };
+}
+
+/** The first value of a header in undici's raw list ([name, value, name, value, ...]). */
+function headerValue(raw: Buffer[] | string[] | null, name: string): string | undefined {
+  if (!raw) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (raw[i]!.toString().toLowerCase() === name) return raw[i + 1]!.toString();
+  return undefined;
 }
 
 function toTransportError(err: unknown, opts: { connectTimeoutMs: number; responseTimeoutMs: number }) {

@@ -66,17 +66,33 @@ export interface PayloadInput {
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
+const pad2 = (x: number) => (x < 10 ? `0${x}` : String(x));
+/** isoTimestamp's last day (days since 1970) and its date text */
+let lastDay = Number.NaN;
+let lastDate = '';
+
 /** Microseconds since 1970 -> `2024-05-01T12:34:56.789012Z` (astronomical years before year 1). */
 export function isoTimestamp(us: bigint): string {
   if (us === TS_POS_INFINITY) return 'infinity';
   if (us === TS_NEG_INFINITY) return '-infinity';
-  // years 1685..2255 (|us| < 2^53): exact in double arithmetic, formatted by Date (4-digit years)
+  // years 1685..2255 (|us| < 2^53): exact in double arithmetic; the date formatted by Date once
+  // per day (the last day's text is kept: a stream's timestamps are mostly of one day), the time of
+  // day by arithmetic
   if (us >= -MAX_EXACT && us <= MAX_EXACT) {
     const n = Number(us);
-    let micros = n % 1000;
-    if (micros < 0) micros += 1000;
-    const iso = new Date((n - micros) / 1000).toISOString();
-    return `${iso.slice(0, -1)}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
+    const day = Math.floor(n / 86_400_000_000);
+    let rest = n - day * 86_400_000_000; // microseconds of the day, exact
+    if (day !== lastDay) {
+      lastDay = day;
+      lastDate = new Date(day * 86_400_000).toISOString().slice(0, 11); // 2024-05-01T
+    }
+    const micros = rest % 1_000_000;
+    rest = (rest - micros) / 1_000_000;
+    const sec = rest % 60;
+    rest = (rest - sec) / 60;
+    const min = rest % 60;
+    const hour = (rest - min) / 60;
+    return `${lastDate}${pad2(hour)}:${pad2(min)}:${pad2(sec)}.${String(micros).padStart(6, '0')}Z`;
   }
   const secs = floorDiv(us, 1_000_000n);
   const micros = us - secs * 1_000_000n;
@@ -243,28 +259,43 @@ export function stringifyPayload(value: JsonValue): string {
  * (and every other event of a batch): such an event is refused on its own (dead-lettered).
  */
 export function invalidJsonb(columns: ColumnSpec[], input: PayloadInput): string | undefined {
+  const json = jsonColumns(columns);
+  if (json.length === 0) return undefined;
   const { event } = input;
   for (const [side, row] of [
     ['before', event.before],
     ['after', event.after],
   ] as const) {
     if (!row) continue;
-    for (const c of columns) {
-      const { kind } = splitPgType(c.pgType);
-      const v = row[c.name];
-      if ((kind !== 'jsonb' && kind !== 'json') || v === null || v === undefined) continue;
+    for (const [name, kind] of json) {
+      const v = row[name];
+      if (v === null || v === undefined) continue;
       for (const item of Array.isArray(v) ? v : [v]) {
         if (typeof item !== 'string') continue;
         try {
           JSON.parse(item);
         } catch {
           // the parser's message quotes the value: keep it out of logs and status
-          return `${side}.${c.name} is not valid JSON; a ${kind} value must be one JSON value`;
+          return `${side}.${name} is not valid JSON; a ${kind} value must be one JSON value`;
         }
       }
     }
   }
   return undefined;
+}
+
+/** The json and jsonb columns (name, kind) of a column list, worked out once per list. */
+const jsonOf = new WeakMap<ColumnSpec[], [string, string][]>();
+function jsonColumns(columns: ColumnSpec[]): [string, string][] {
+  let json = jsonOf.get(columns);
+  if (!json) {
+    json = columns.flatMap((c): [string, string][] => {
+      const { kind } = splitPgType(c.pgType);
+      return kind === 'jsonb' || kind === 'json' ? [[c.name, kind]] : [];
+    });
+    jsonOf.set(columns, json);
+  }
+  return json;
 }
 
 /** The request body: one object (batchSize 1) or an array of them. */

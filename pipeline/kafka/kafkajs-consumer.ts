@@ -59,15 +59,28 @@ export function toInMessage(
     headers?: Record<string, unknown>;
   },
 ): InMessage {
+  const headers: Record<string, string> = {};
+  for (const k in m.headers) {
+    if (!Object.hasOwn(m.headers, k)) continue;
+    const v = m.headers[k];
+    // a header called __proto__ is an own property, as Object.fromEntries would make it
+    const text = Buffer.isBuffer(v) ? v.toString() : String(v);
+    if (k === '__proto__')
+      Object.defineProperty(headers, k, {
+        value: text,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else headers[k] = text;
+  }
   return {
     partition,
     offset: BigInt(m.offset),
     key: m.key,
     value: m.value,
     timestampMs: Number(m.timestamp),
-    headers: Object.fromEntries(
-      Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v)]),
-    ),
+    headers,
   };
 }
 
