@@ -162,6 +162,18 @@ export function applySql(t: TargetTable, e: ChangeEvent, key: Row): Statement {
   }
 }
 
+type Positioned = { event: Pick<ChangeEvent, 'source'> };
+const byPosition = (a: Positioned, b: Positioned): number => {
+  const x = a.event.source;
+  const y = b.event.source;
+  if (x.commit_lsn !== y.commit_lsn) return x.commit_lsn < y.commit_lsn ? -1 : 1;
+  return x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0;
+};
+const inPositionOrder = (chain: Positioned[]): boolean => {
+  for (let i = 1; i < chain.length; i++) if (byPosition(chain[i - 1]!, chain[i]!) > 0) return false;
+  return true;
+};
+
 /** What a batch comes down to once each key's events are folded into one change (see collapseBatch). */
 export interface CollapsedBatch<E> {
   /** full rows (an update's unchanged columns filled from an earlier event of the batch) */
@@ -172,11 +184,13 @@ export interface CollapsedBatch<E> {
 }
 
 /**
- * Folds a partition batch into one change per key (every event of one key is in order, and the
- * position guard makes the last one decide the row). An update without some columns (unchanged
- * TOASTed values) takes them from the key's earlier events of the batch when they carry them, and
- * otherwise stays a partial update of the columns it has. The folded event keeps the position of
- * the key's last event.
+ * Folds a partition batch into one change per key: the position guard makes the key's event with
+ * the latest source position decide the row, so a key's events are folded in source-position
+ * order. That is their arrival order, except when an older change was published again behind a
+ * newer one (a producer's re-send): applied one by one the guard would drop it, and so does the
+ * fold. An update without some columns (unchanged TOASTed values) takes them from the key's
+ * earlier events of the batch when they carry them, and otherwise stays a partial update of the
+ * columns it has. The folded event keeps the position of the key's latest event.
  */
 export function collapseBatch<E extends { key: Row; event: ChangeEvent }>(
   events: E[],
@@ -194,6 +208,7 @@ export function collapseBatch<E extends { key: Row; event: ChangeEvent }>(
   }
   const out: CollapsedBatch<E> = { upserts: [], partials: [], deletes: [] };
   for (const chain of chains.values()) {
+    if (!inPositionOrder(chain)) chain.sort(byPosition); // stable: equal positions keep arrival order
     const last = chain[chain.length - 1]!;
     if (last.event.op === 'd') out.deletes.push(last);
     else if (last.event.unchanged.length === 0) out.upserts.push(last);

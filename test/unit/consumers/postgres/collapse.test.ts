@@ -80,9 +80,28 @@ describe('collapseBatch', () => {
       bio: 'x',
       preferences: '{"a":1}',
     });
+    const c = ev('c', 2n, { bio: 'old' }); // positions in the order of the batch, as the source wrote them
     const d = ev('d', 2n, null);
     const u3 = ev('u', 2n, { city: 'z', bio: null }, ['bio']);
-    expect(collapseBatch([ev('c', 2n, { bio: 'old' }), d, u3], ['id']).partials).toHaveLength(1);
+    expect(collapseBatch([c, d, u3], ['id']).partials).toHaveLength(1);
+  });
+
+  it('decides by source position, not by arrival: an older event re-sent after a newer one loses', () => {
+    // a key's record published again (a producer's re-send of an older change) lands behind the
+    // newer one in the same batch; applied one by one the position guard drops it, so must the fold
+    const older = ev('u', 1n, { city: 'old' });
+    const newer = ev('u', 1n, { city: 'new' });
+    const resent = { ...older, offset: newer.offset + 1n };
+    const out = collapseBatch([older, newer, resent], ['id']);
+    expect(out.upserts.map((e) => e.event.after?.city)).toEqual(['new']);
+    // and a partial update folds its unchanged columns from the events before it in source order
+    const full = ev('c', 2n, { city: 'x', bio: 'long bio' });
+    const partial = ev('u', 2n, { city: 'y', bio: null }, ['bio']);
+    const again = { ...full, offset: partial.offset + 1n };
+    const folded = collapseBatch([full, partial, again], ['id']);
+    expect(folded.upserts.map((e) => e.event.after)).toEqual([
+      expect.objectContaining({ city: 'y', bio: 'long bio' }),
+    ]);
   });
 
   it('does not modify the events it was given', () => {
