@@ -1,7 +1,7 @@
 // The mysql sink's fast value formatting (consumers/mysql/types.ts) against the contract's own
 // formatting it replaces: a DATETIME literal is exactly formatTimestamptz's text without the zone,
 // for every microsecond value MySQL's DATETIME can hold (years 1000 to 9999, before and after
-// 1970, at whole seconds and at the range's ends); lock conflicts are told apart (errors.ts).
+// 1970, at whole seconds, midnights, the range's ends and the ends of the fast number path); lock conflicts are told apart (errors.ts).
 import { describe, expect, it } from 'vitest';
 import { lockConflictOf, classifyMysqlError } from '../../../../consumers/mysql/errors.ts';
 import { datetime, datetimeText } from '../../../../consumers/mysql/types.ts';
@@ -16,9 +16,12 @@ describe('mysql DATETIME text', () => {
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const span = MAX - MIN;
     const values = [MIN, MAX, 0n, -1n, 1n, -1_000_000n, 999_999n, -999_999n, 1_700_000_000_000_000n];
+    const SAFE = BigInt(Number.MAX_SAFE_INTEGER); // the number path: years 1685 to 2255
+    values.push(SAFE, -SAFE, SAFE + 1n, -SAFE - 1n, 951_782_400_000_000n /* 2000-02-29 */);
     for (let i = 0; i < 20_000; i++) {
       const us = MIN + (span * BigInt(Math.floor(rand() * 1e9))) / 1_000_000_000n;
-      values.push(us, us - (us % 1_000_000n)); // and the whole second
+      const near = -SAFE + (2n * SAFE * BigInt(Math.floor(rand() * 1e9))) / 1_000_000_000n;
+      values.push(us, us - (us % 1_000_000n), near, near - (near % 86_400_000_000n)); // whole seconds, midnights
     }
     for (const us of values) expect([us, datetimeText(us)]).toEqual([us, formatTimestamptz(us).slice(0, 26)]);
     expect(datetime('c', MIN)).toBe('1000-01-01 00:00:00.000000');
