@@ -2,12 +2,11 @@
 // which upserts are superseded (a marker of their key or the table's truncate mark at or after
 // their position: the row was deleted later, so they must not bring it back), and whether a
 // partial update that changed nothing hit a missing row (a dead letter) or a superseded one (fine).
-// The set-based path judges in SQL, in its one round trip: every upsert is written, then the rows a
-// marker or the mark supersedes are removed again (supersededRowsSql); the per-event path reads
-// the marks as it goes and judges before writing (MarkReader: markReads, MarkSnapshot, pure).
+// The set-based path sends the two reads in its first round trip (markReads) and judges from what
+// they returned (MarkSnapshot, pure); the per-event path queries as it goes (MarkReader).
 import type { ChangeEvent, Row } from '../../schemas/contract.ts';
-import { keyIn, markersOfSql, readMarkSql, rowPositionsSql, type Statement } from './sql.ts';
-import { MARK_ONE, POS_LSN, POS_SEQ, deletedName, q, truncatedName, type MysqlTable } from './table.ts';
+import { markersOfSql, readMarkSql, rowPositionsSql, type Statement } from './sql.ts';
+import { POS_LSN, POS_SEQ, type MysqlTable } from './table.ts';
 
 type Rows = Record<string, unknown>[];
 interface Pos {
@@ -102,25 +101,4 @@ export class MarkReader {
     const absent = items.filter((i) => !present.has(keyString(this.t, i.key)));
     return absent.length > 0 && (await this.notSuperseded(absent)).length > 0;
   }
-}
-
-/**
- * Run right after a batch's upsert of these keys (all their rows written, guarded): removes the
- * rows a delete marker or the truncate mark supersedes, i.e. whose position is at or before the
- * key's delete or the table's truncate: an upsert older than a later delete or truncate must not
- * bring the row back (what MarkSnapshot judges before writing, judged here in the same round trip).
- * A row newer than both stays; no older row exists (a delete or a truncate removes the rows older
- * than it), so only rows this upsert wrote can go.
- */
-export function supersededRowsSql(t: MysqlTable, keys: Row[]): Statement {
-  const values: unknown[] = [];
-  const on = t.keyColumns.map((k) => `d.${q(k)} = u.${q(k)}`).join(' AND ');
-  const pos = (a: string) => `(${a}.${q(POS_LSN)}, ${a}.${q(POS_SEQ)})`;
-  return {
-    sql:
-      `DELETE u FROM ${q(t.table)} AS u JOIN ${q(truncatedName(t))} AS m ON m.${q(MARK_ONE)} = 1 ` +
-      `LEFT JOIN ${q(deletedName(t))} AS d ON ${on} ` +
-      `WHERE ${keyIn(t, keys, values, 'u.')} AND (${pos('u')} <= ${pos('m')} OR ${pos('u')} <= ${pos('d')})`,
-    values,
-  };
 }

@@ -1,10 +1,10 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
 // per key and written set-based (one multi-row upsert, one delete and one marker insert, one
-// update per set of unchanged columns, one delete of the upserted rows a delete marker or the
-// truncate mark supersedes) in one round trip with BEGIN, the truncates, the truncate mark's
-// shared lock and COMMIT; a second one (COMMIT alone) only when partial updates that changed fewer
-// rows than they name must be looked at first. If the target refuses something, the batch is replayed
+// update per set of unchanged columns) in two or three round trips: the reads that decide which
+// upserts are written (truncate mark, delete markers; with the batch's truncates and BEGIN), then
+// every write (with COMMIT, unless partial updates that changed fewer rows than they name must be
+// looked at first: then COMMIT alone). If the target refuses something, the batch is replayed
 // event by event under savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL
 // cannot hold) are dead-lettered with the error; a row blocked by a secondary unique key commits
 // the prefix and asks to retry the rest later, unless the row holding the value was written from
@@ -25,7 +25,7 @@ import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
 import { classifyMysqlError, lockConflictOf, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
-import { MarkReader, supersededRowsSql } from './marks.ts';
+import { MarkReader, MarkSnapshot, markReads } from './marks.ts';
 import {
   multiDeleteSql,
   multiPartialUpdateSql,
@@ -33,7 +33,6 @@ import {
   PARTIALS_PER_STATEMENT,
   partialUpdateSql,
   pruneSql,
-  readMarkSql,
   rowValues,
   sessionSql,
   truncateSql,
@@ -200,38 +199,37 @@ export class MysqlSink implements Sink {
       if (err instanceof UnrepresentableValueError) return undefined;
       throw err;
     }
-    // One round trip: begin, the truncates (applied by position, they commute with the row events:
-    // first), the truncate mark (locked shared: a truncate elsewhere waits for this batch), every
-    // write, and the commit unless partial updates must be checked first. Upserts are written
-    // whole; the rows of those a delete marker or the truncate mark supersedes (the key was
-    // deleted or truncated later: the upsert must not bring it back) are removed again right after.
+    // Round trip 1: begin, the truncates (applied by position, they commute with the row events:
+    // first), the truncate mark (locked shared) and the upserts' delete markers, which decide
+    // which upserts are written. Without upserts these go with the writes in one round trip.
     const truncating = truncates.map((e) => truncateSql(t, e.event));
-    const sts: Statement[] = [
-      { sql: 'BEGIN', values: [] },
-      ...truncating.flat(),
-      { sql: readMarkSql(t), values: [] },
-    ];
-    if (upserts.length > 0)
-      sts.push(
-        multiUpsertSql(
-          t,
-          upserts.map((e) => e.event),
-          rows,
-        ),
-        supersededRowsSql(
-          t,
-          upserts.map((e) => e.key),
-        ),
-      );
-    const partialAt = sts.length;
-    sts.push(...partialUpdates.map((p) => p.st));
-    if (deletes.length > 0) sts.push(...multiDeleteSql(t, deletes));
-    if (partialUpdates.length === 0) sts.push({ sql: 'COMMIT', values: [] });
+    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, upserts)];
     try {
-      const second = await this.many(c, sts);
-      this.auditTruncates(truncates, second);
+      const readsAlone = upserts.length > 0;
+      const first = readsAlone ? await this.many(c, head) : [];
+      let live: number[] = [];
+      if (readsAlone) {
+        const [mark, markers] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
+        live = new MarkSnapshot(t, mark!, markers).notSuperseded(upserts);
+      }
+      // Round trip 2: every write; the commit too unless partial updates must be checked first.
+      const writes: Statement[] = [];
+      if (live.length > 0)
+        writes.push(
+          multiUpsertSql(
+            t,
+            live.map((i) => upserts[i]!.event),
+            live.map((i) => rows[i]!),
+          ),
+        );
+      const partialAt = writes.length + (readsAlone ? 0 : head.length);
+      writes.push(...partialUpdates.map((p) => p.st));
+      if (deletes.length > 0) writes.push(...multiDeleteSql(t, deletes));
+      if (partialUpdates.length === 0) writes.push({ sql: 'COMMIT', values: [] });
+      const second = await this.many(c, readsAlone ? writes : [...head, ...writes]);
+      this.auditTruncates(truncates, readsAlone ? first : second);
       if (partialUpdates.length === 0) return { applied: [...events], deadLetters: [] };
-      // Round trip 2: the commit, after a look at the rows of partial updates that changed fewer
+      // Round trip 3: the commit, after a look at the rows of partial updates that changed fewer
       // rows than they name (newer at the target, deleted later, or missing: per event then).
       const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
       for (const [i, { items }] of partialUpdates.entries()) {
