@@ -6,7 +6,9 @@
 //   INSERT ... ON DUPLICATE KEY UPDATE (500 rows per statement, the position guard, no markers);
 // - with PGCDC_BENCH_MYSQL_BEFORE=<dir> (a checkout of an earlier commit, with node_modules), the
 //   same sink run from that checkout too, each into its own database, alternated (before, after,
-//   before, after; medians): before/after in one run;
+//   before, after; medians): before/after in one run; PGCDC_BENCH_MYSQL_BEFORE_TARGET=<json> adds
+//   keys to the before runs' target (e.g. '{"applyConnections":1}' with this checkout as before:
+//   one setting against the default, same code);
 // - MariaDB's own CPU seconds beside the sink's (the server does most of the work);
 // - with latency phases on (--latency-seconds > 0), end-to-end latency into MariaDB at 1,000
 //   changes/s: the round's source keeps running, our sink too, the workload is written at that
@@ -225,7 +227,8 @@ function startSink(
 ): Child {
   const file = d.configFile(r).replace(/\.yaml$/, `-${name}.yaml`);
   const raw = parse(readFileSync(d.configFile(r), 'utf8')) as { targets: unknown[] };
-  raw.targets = [{ name, type: 'mysql', url }];
+  const extra = name.includes('_before') ? process.env.PGCDC_BENCH_MYSQL_BEFORE_TARGET : undefined;
+  raw.targets = [{ name, type: 'mysql', url, ...(extra ? (JSON.parse(extra) as object) : {}) }];
   writeFileSync(file, stringify(raw));
   // with --profile: a V8 CPU profile per sink run (profiles/<config>-<name>/), summarised in profiles-mariadb.md
   return spawnPgcdc(
