@@ -8,10 +8,17 @@ import { defineConfig } from 'vitest/config';
 
 // One temporary directory per test run: every file a test, a spawned CLI or a scratch server puts
 // in os.tmpdir() lands under it (workers and children inherit TMPDIR), and it is removed when the
-// run ends, so a test that forgets its own cleanup cannot fill /tmp run after run.
-const runTmp = mkdtempSync(join(tmpdir(), 'pgcdc-run-'));
-process.env.TMPDIR = runTmp;
-process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
+// run ends, so a test that forgets its own cleanup cannot fill /tmp run after run. Made once, by
+// the process that starts the run (a worker that loads this file again keeps it). The local
+// stack's servers, which may outlive the run, keep their temporary files in their own state
+// folders and find the machine's temp folder in PGCDC_SYSTEM_TMPDIR (dev/stack/mariadb.ts).
+if (!process.env.PGCDC_RUN_TMPDIR) {
+  process.env.PGCDC_SYSTEM_TMPDIR ??= tmpdir();
+  const runTmp = mkdtempSync(join(tmpdir(), 'pgcdc-run-'));
+  process.env.PGCDC_RUN_TMPDIR = runTmp;
+  process.env.TMPDIR = runTmp;
+  process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
+}
 
 export default defineConfig({
   test: {

@@ -39,7 +39,13 @@ export function mariadbPaths(s: StackSettings) {
     dataDir: path.join(dir, 'data'),
     logFile: path.join(dir, 'mariadb.log'),
     pidFile: path.join(dir, 'mariadb.pid'),
-    socket: sock.length < 100 ? sock : path.join(tmpdir(), `pgcdc-mariadb-${tag}.sock`),
+    // the machine's temp folder, not a test run's (vitest.config.ts): the server may outlive it
+    socket:
+      sock.length < 100
+        ? sock
+        : path.join(process.env.PGCDC_SYSTEM_TMPDIR ?? tmpdir(), `pgcdc-mariadb-${tag}.sock`),
+    /** the server's own temporary files (sorts, temporary tables), beside its data */
+    tmpDir: path.join(dir, 'tmp'),
   };
 }
 
@@ -80,7 +86,7 @@ export async function startMariadb(s: StackSettings, log: (m: string) => void): 
   if (isAlive(running)) return running!;
   await assertPortFree('mariadb', s.host, s.mariadbPort, 'PGCDC_STACK_MARIADB_PORT');
   const bins = await installMariadb(s, log);
-  mkdirSync(p.dir, { recursive: true });
+  mkdirSync(p.tmpDir, { recursive: true });
   if (!existsSync(path.join(p.dataDir, 'mysql'))) await initDataDir(bins, p.dataDir, log);
   const pid = startDaemon({
     name: 'mariadb',
@@ -94,6 +100,7 @@ export async function startMariadb(s: StackSettings, log: (m: string) => void): 
       `--bind-address=${s.host}`,
       `--port=${s.mariadbPort}`,
       `--socket=${p.socket}`,
+      `--tmpdir=${p.tmpDir}`,
       `--pid-file=${path.join(p.dir, 'mariadbd.pid')}`,
       '--skip-name-resolve',
       '--character-set-server=utf8mb4',
