@@ -68,3 +68,13 @@ export const COLUMNS_SQL = `SELECT a.attname AS name, format_type(a.atttypid, a.
   FROM pg_attribute a
  WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum`;
+
+/**
+ * The problem of a matched target whose match column is NOT NULL: the matched rules write an event
+ * without its match value (NULL) while a row written from a later position holds it, and give a
+ * value up by setting it to NULL (docs/shaping.md, "The matched rules"); a NOT NULL column would
+ * reject those writes, dead-lettering the events.
+ */
+export function matchColumnNotNull(table: string, column: string): string {
+  return `the match column ${column} at ${table} is NOT NULL: a row gives its value up (and an event whose value a later-written row still holds is written) with ${column} NULL, which the table would reject (dead letters)`;
+}

@@ -14,6 +14,8 @@ import {
   tableFactsSql,
 } from '../../consumers/mysql/match.ts';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
+import { q } from '../../consumers/mysql/table.ts';
+import { matchColumnNotNull } from './columns.ts';
 import { acceptedTypes } from './mysql.ts';
 import { error, errMessage, ok, warn, type CheckResult } from './types.ts';
 
@@ -36,7 +38,8 @@ export async function checkMysqlMatchedTable(
   const rows = async (sql: string, values: unknown[]) => (await c.query<Rows>(sql, values))[0];
   try {
     const cols = await rows(
-      'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable,
+         COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
       [t.table],
     );
     if (cols.length === 0)
@@ -67,6 +70,18 @@ export async function checkMysqlMatchedTable(
           'fix the table or the mapping',
         ),
       );
+    const matchCol = cols.find((r) => String(r.name) === match);
+    if (matchCol && matchCol.nullable === 'NO') {
+      // MODIFY restates the whole column: its type and collation are kept, only NULL changes
+      const coll = matchCol.collation === null ? '' : ` COLLATE ${String(matchCol.collation)}`;
+      out.push(
+        error(
+          id,
+          matchColumnNotNull(t.table, match),
+          `ALTER TABLE ${q(t.table)} MODIFY ${q(match)} ${String(matchCol.columnType)}${coll} NULL;`,
+        ),
+      );
+    }
     const facts = (await rows(tableFactsSql(table).sql, tableFactsSql(table).values)).map((r) => ({
       name: String(r.name),
       collation: r.collation === null ? null : String(r.collation),

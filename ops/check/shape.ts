@@ -17,7 +17,7 @@ import {
 } from '../../pipeline/config/schema.ts';
 import { createPgConnections, type PgConnections } from '../../pipeline/postgres.ts';
 import type { TableContract } from '../../schemas/contract.ts';
-import { COLUMNS_SQL, compareColumns, type PgColumn } from './columns.ts';
+import { COLUMNS_SQL, compareColumns, matchColumnNotNull, type PgColumn } from './columns.ts';
 import { checkMysqlMatchedTable } from './mysql-match.ts';
 import { error, errMessage, info, ok, type CheckResult } from './types.ts';
 
@@ -173,6 +173,16 @@ async function checkMatchedTable(
           'fix the table or the mapping',
         ),
       );
+    if (cols.find((c) => c.name === match.column)?.notNull) {
+      const table = `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(t.table)}`;
+      out.push(
+        error(
+          id,
+          matchColumnNotNull(`${t.schema}.${t.table}`, match.column),
+          `ALTER TABLE ${table} ALTER COLUMN ${pg.escapeIdentifier(match.column)} DROP NOT NULL;`,
+        ),
+      );
+    }
     const want = match.caseInsensitive ? `lower(${match.column})` : match.column;
     const idx = await client.query<{ def: string }>(
       `SELECT pg_get_indexdef(i.indexrelid, 1, true) AS def FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL`,

@@ -10,13 +10,17 @@
 // exactly that drift in source keys (never the CMS's own rows); --repair ends with the CMS equal to
 // the mapped, filtered source by independent SQL on each side, the CMS's own rows untouched, and a
 // second run finds no drift; the schedule (reconcile.every, mode repair) finds and repairs drift too.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { reconcile, type ReconcileReport, type TableReport } from '../../ops/reconcile/index.ts';
 import { startReconcileSchedule } from '../../ops/reconcile/schedule.ts';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
+import {
+  driftSamples,
+  ownRowsWriter,
+  reconcileWhileReturning,
+  skipPastRetention,
+} from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   query,
@@ -24,7 +28,6 @@ import {
   runProducer,
   startTestConsumer,
   testApp,
-  writerLoop,
   type Stops,
 } from '../support/pipeline.ts';
 import { mysqlPipelineEnv, mysqlRows, withMysql, type MysqlPipelineEnv } from '../mysql/support.ts';
@@ -80,36 +83,6 @@ const softDeleted = async (env: MysqlPipelineEnv, email: string) =>
     await mysqlRows(env.mysql.url, 'SELECT CAST(deleted AS CHAR) AS d FROM fe_users WHERE email = ?', [email])
   )[0]?.d === '1';
 
-/** Writes only rows of its own (email w...), so the injected rows keep their drift. */
-function ownRowsWriter(url: string) {
-  let n = 0;
-  return writerLoop({ connectionString: url }, { txns: 0 }, async (c) => {
-    n++;
-    await c.query('BEGIN');
-    await c.query(
-      "INSERT INTO users (email, username, first_name, is_blocked) VALUES ($1, 'w', 'W', false), ($2, 'w', NULL, $3)",
-      [`w${n}a@x.io`, `w${n}b@x.io`, n % 3 === 0],
-    );
-    await c.query(
-      "UPDATE users SET first_name = 'c' || $1::text, is_blocked = NOT is_blocked WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 2)",
-      [n],
-    );
-    await c.query(
-      "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 1)",
-    );
-    await c.query('COMMIT');
-    // a steady load the matched target (applied event by event) keeps up with on a loaded machine
-    await sleep(300);
-  });
-}
-
-const drift = (t: TableReport) => ({
-  missing: [...t.samples.missing].sort(),
-  differing: [...t.samples.differing].sort((a, b) => a.key.localeCompare(b.key)),
-  extra: [...t.samples.extra].sort((a, b) => a.key.localeCompare(b.key)),
-  unsettled: t.unsettled,
-});
-
 describe('pgcdc reconcile of a matched MariaDB target', () => {
   it('exactly the injected drift in source keys, --repair, a clean second run, and the schedule', async () => {
     const env = await mysqlPipelineEnv(stackUrls(), 'rec_mym', CMS);
@@ -154,7 +127,13 @@ describe('pgcdc reconcile of a matched MariaDB target', () => {
         await query(env.source.url, 'UPDATE users SET is_blocked = true WHERE id = 5');
       },
     });
-    const writer = ownRowsWriter(env.source.url);
+    const writer = ownRowsWriter(env.source.url, {
+      insert:
+        "INSERT INTO users (email, username, first_name, is_blocked) VALUES ($1, 'w', 'W', false), ($2, 'w', NULL, $3)",
+      params: (n) => [n % 3 === 0],
+      set: "first_name = 'c' || $1::text, is_blocked = NOT is_blocked",
+      pauseMs: 300,
+    });
     stops.push(() => writer.stop());
     // a row changed at the source while its events wait in Kafka: lag, not drift
     await query(env.source.url, "UPDATE users SET first_name = 'Zed' WHERE id = 4");
@@ -186,14 +165,14 @@ describe('pgcdc reconcile of a matched MariaDB target', () => {
       unsettled: 0,
     };
     expect(run.report.drift).toBe(true);
-    expect(drift(run.report.tables[0]!)).toEqual(injected);
+    expect(driftSamples(run.report.tables[0]!)).toEqual(injected);
     // the operator's verb: the same report as JSON, exit code 4 (drift)
     const cli = await runCli(
       ['reconcile', '-c', env.configFile, '-t', 'peer', '--chunk-size', '25', '--json'],
       240_000,
     );
     expect(cli.code, cli.stderr).toBe(4);
-    expect(drift((JSON.parse(cli.stdout) as ReconcileReport).tables[0]!)).toEqual(injected);
+    expect(driftSamples((JSON.parse(cli.stdout) as ReconcileReport).tables[0]!)).toEqual(injected);
 
     const repaired = await reconcile(deps, 'peer', { chunkSize: 25, repair: true });
     expect(repaired.tables[0]!.repaired).toMatchObject({ fed: 4, removed: 3 });

@@ -9,14 +9,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../ops/reconcile/index.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
+import { keyedDriftAndRepair } from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   query,
   runProducer,
   startTestConsumer,
   testApp,
-  writerLoop,
   type Stops,
 } from '../support/pipeline.ts';
 import { compareWithMysql, mysqlPipelineEnv, mysqlRows, waitForMysqlEqual } from '../mysql/support.ts';
@@ -24,27 +23,6 @@ import { compareWithMysql, mysqlPipelineEnv, mysqlRows, waitForMysqlEqual } from
 const stops: Stops = [];
 let cleanup: (() => Promise<void>) | undefined;
 afterAll(async () => cleanup?.());
-
-/** Writes only rows of its own (email w...), so the injected rows keep their drift. */
-function ownRowsWriter(url: string) {
-  let n = 0;
-  return writerLoop({ connectionString: url }, { txns: 0 }, async (c) => {
-    n++;
-    await c.query('BEGIN');
-    await c.query(
-      "INSERT INTO users (email, username, balance, tags, preferences) VALUES ($1, 'w', 1.5, '{a,NULL}', '{\"k\": [1, {\"z\": 2, \"a\": null}]}'), ($2, 'w', NULL, NULL, NULL)",
-      [`w${n}a@x.io`, `w${n}b@x.io`],
-    );
-    await c.query(
-      "UPDATE users SET city = 'c' || $1::text, updated_at = clock_timestamp() WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 2)",
-      [n],
-    );
-    await c.query(
-      "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 1)",
-    );
-    await c.query('COMMIT');
-  });
-}
 
 describe('pgcdc reconcile (MariaDB target)', () => {
   it('reports exactly the injected drift under writes, and --repair brings the target back', async () => {
@@ -70,47 +48,25 @@ describe('pgcdc reconcile (MariaDB target)', () => {
     // every chunk agreed by its range hashes (mysql-hash.ts): no row was read at either side
     expect(clean.tables[0]).toMatchObject({ chunks: 5, chunksRead: 0 });
 
-    // an owned row whose source delete never reaches the target (as if past the topic's retention)
-    await skipPastRetention(app, env, {
-      consumers: [consumer],
-      change: () => query(env.source.url, 'DELETE FROM users WHERE id = 3'),
+    // an owned row whose source delete never reaches the target (as if past the topic's retention),
+    // a row changed at the source while its events wait in Kafka, drift made by hand at the target
+    const writer = await keyedDriftAndRepair(app, env, deps, {
+      consumer,
+      writer: {
+        insert:
+          "INSERT INTO users (email, username, balance, tags, preferences) VALUES ($1, 'w', 1.5, '{a,NULL}', '{\"k\": [1, {\"z\": 2, \"a\": null}]}'), ($2, 'w', NULL, NULL, NULL)",
+        set: "city = 'c' || $1::text, updated_at = clock_timestamp()",
+      },
+      sourceEdit: "UPDATE users SET city = 'Oslo', balance = 0.10 WHERE id = 4",
+      target: {
+        exec: (sql) => mysqlRows(env.mysql.url, sql),
+        bookkeepingNullable:
+          'ALTER TABLE users MODIFY _pgcdc_lsn BIGINT UNSIGNED NULL, MODIFY _pgcdc_seq BIGINT UNSIGNED NULL, MODIFY _pgcdc_event_id VARCHAR(255) NULL',
+        bool: ['1', '0'],
+        now: 'NOW(6)',
+      },
+      stops,
     });
-    const writer = ownRowsWriter(env.source.url);
-    stops.push(() => writer.stop());
-    // a row changed at the source while its events wait in Kafka (the consumer is stopped)
-    await query(env.source.url, "UPDATE users SET city = 'Oslo', balance = 0.10 WHERE id = 4");
-    // drift made by hand at the target
-    await mysqlRows(env.mysql.url, 'DELETE FROM users WHERE id = 1');
-    await mysqlRows(env.mysql.url, "UPDATE users SET city = 'Nowhere' WHERE id = 2");
-    await mysqlRows(
-      env.mysql.url,
-      'ALTER TABLE users MODIFY _pgcdc_lsn BIGINT UNSIGNED NULL, MODIFY _pgcdc_seq BIGINT UNSIGNED NULL, MODIFY _pgcdc_event_id VARCHAR(255) NULL',
-    );
-    await mysqlRows(
-      env.mysql.url,
-      "INSERT INTO users (id, email, username, is_active, is_blocked, created_at, updated_at) VALUES (100000, 'foreign@x.io', 'foreign', 1, 0, NOW(6), NOW(6))",
-    );
-
-    // the consumer comes back only once the pass has begun: its backlog is lag, not drift
-    const { report, consumer: back } = await reconcileWhileReturning(app, deps, 'peer', { chunkSize: 50 });
-    stops.push(() => back.stop());
-    const t = report.tables[0]!;
-    expect(t.samples.missing).toEqual(['1']);
-    expect(t.samples.differing).toEqual([{ key: '2', columns: ['city'] }]);
-    expect(t.samples.extra.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
-      { key: '100000', owned: false },
-      { key: '3', owned: true },
-    ]);
-    expect({ missing: t.missing, differing: t.differing, extra: t.extra, unsettled: t.unsettled }).toEqual({
-      missing: 1,
-      differing: 1,
-      extra: { owned: 1, foreign: 1 },
-      unsettled: 0,
-    });
-    expect(report.drift).toBe(true);
-
-    const repaired = await reconcile(deps, 'peer', { chunkSize: 50, repair: true });
-    expect(repaired.tables[0]!.repaired).toMatchObject({ fed: 2, removed: 1 });
     await writer.stop();
     const equal = await waitUntil(
       async () => {

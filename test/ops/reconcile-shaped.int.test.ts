@@ -8,14 +8,18 @@
 // changed at the source while its events wait in Kafka (lag, not drift).
 // Each report names exactly that drift in the target's terms; --repair ends with both targets
 // equal to the mapped, filtered source by an independent SQL comparison; the foreign rows survive.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../pipeline/config/load.ts';
 import { reconcile, type TableReport } from '../../ops/reconcile/index.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
+import {
+  driftSamples,
+  ownRowsWriter,
+  reconcileWhileReturning,
+  skipPastRetention,
+} from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   pipelineEnv,
@@ -23,7 +27,6 @@ import {
   runProducer,
   startTestConsumer,
   testApp,
-  writerLoop,
   type PipelineEnv,
   type Stops,
 } from '../support/pipeline.ts';
@@ -74,36 +77,6 @@ async function equal(e: PipelineEnv, expected: string, actual: string) {
   const [a, b] = await Promise.all([query(e.source.url, expected), query(e.peer.url, actual)]);
   return JSON.stringify(a) === JSON.stringify(b) ? a.length : undefined;
 }
-
-/** Writes only rows of its own (email w...), so the injected rows keep their drift. */
-function ownRowsWriter(url: string) {
-  let n = 0;
-  return writerLoop({ connectionString: url }, { txns: 0 }, async (c) => {
-    n++;
-    await c.query('BEGIN');
-    await c.query(
-      "INSERT INTO users (email, username, first_name, is_active, is_blocked) VALUES ($1, 'w', 'W', true, false), ($2, 'w', NULL, $3, $4)",
-      [`w${n}a@x.io`, `w${n}b@x.io`, n % 2 === 0, n % 3 === 0],
-    );
-    await c.query(
-      "UPDATE users SET city = 'c' || $1::text, is_active = NOT is_active WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 2)",
-      [n],
-    );
-    await c.query(
-      "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 1)",
-    );
-    await c.query('COMMIT');
-    // a steady load the matched target (applied event by event) keeps up with on a loaded machine
-    await sleep(300);
-  });
-}
-
-const drift = (t: TableReport) => ({
-  missing: [...t.samples.missing].sort(),
-  differing: [...t.samples.differing].sort((a, b) => a.key.localeCompare(b.key)),
-  extra: [...t.samples.extra].sort((a, b) => a.key.localeCompare(b.key)),
-  unsettled: t.unsettled,
-});
 
 describe('pgcdc reconcile of shaped targets', () => {
   it('id-keyed and matched targets: exactly the injected drift in their terms, and --repair', async () => {
@@ -173,7 +146,13 @@ describe('pgcdc reconcile of shaped targets', () => {
         await query(env.source.url, 'UPDATE users SET is_active = false WHERE id = 5');
       },
     });
-    const writer = ownRowsWriter(env.source.url);
+    const writer = ownRowsWriter(env.source.url, {
+      insert:
+        "INSERT INTO users (email, username, first_name, is_active, is_blocked) VALUES ($1, 'w', 'W', true, false), ($2, 'w', NULL, $3, $4)",
+      params: (n) => [n % 2 === 0, n % 3 === 0],
+      set: "city = 'c' || $1::text, is_active = NOT is_active",
+      pauseMs: 300,
+    });
     stops.push(() => writer.stop());
     // a row changed at the source while its events wait in Kafka: lag, not drift
     await query(env.source.url, "UPDATE users SET city = 'Oslo', first_name = 'Zed' WHERE id = 4");
@@ -203,7 +182,7 @@ describe('pgcdc reconcile of shaped targets', () => {
       expect(r.drift).toBe(true);
       reports[name] = r.tables[0]!;
     }
-    expect(drift(reports.shop!)).toEqual({
+    expect(driftSamples(reports.shop!)).toEqual({
       missing: ['1', '6'],
       differing: [
         { key: '2', columns: ['label'] },
@@ -216,7 +195,7 @@ describe('pgcdc reconcile of shaped targets', () => {
       ],
       unsettled: 0,
     });
-    expect(drift(reports.cms!)).toEqual({
+    expect(driftSamples(reports.cms!)).toEqual({
       missing: ['11', '8'],
       differing: [
         { key: '7', columns: ['login'] },

@@ -8,7 +8,7 @@ import { reconcile } from '../../ops/reconcile/index.ts';
 import { compareTables } from '../../dev/verify/compare.ts';
 import { loadContract } from '../../schemas/contract.ts';
 import { stackUrls, waitUntil } from '../support/index.ts';
-import { reconcileWhileReturning, skipPastRetention } from '../support/reconcile.ts';
+import { keyedDriftAndRepair } from '../support/reconcile.ts';
 import {
   dropPipelineEnv,
   pipelineEnv,
@@ -17,34 +17,12 @@ import {
   startTestConsumer,
   testApp,
   waitForPeerEqual,
-  writerLoop,
   type Stops,
 } from '../support/pipeline.ts';
 
 const stops: Stops = [];
 let cleanup: (() => Promise<void>) | undefined;
 afterAll(async () => cleanup?.());
-
-/** Writes only rows of its own (email w...), so the injected rows keep their drift. */
-function ownRowsWriter(url: string) {
-  let n = 0;
-  return writerLoop({ connectionString: url }, { txns: 0 }, async (c) => {
-    n++;
-    await c.query('BEGIN');
-    await c.query("INSERT INTO users (email, username) VALUES ($1, 'w'), ($2, 'w')", [
-      `w${n}a@x.io`,
-      `w${n}b@x.io`,
-    ]);
-    await c.query(
-      "UPDATE users SET city = 'c' || $1::text WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 2)",
-      [n],
-    );
-    await c.query(
-      "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE email LIKE 'w%' ORDER BY random() LIMIT 1)",
-    );
-    await c.query('COMMIT');
-  });
-}
 
 describe('pgcdc reconcile', () => {
   it('reports exactly the injected drift under writes, and --repair brings the target back', async () => {
@@ -61,47 +39,24 @@ describe('pgcdc reconcile', () => {
     const consumer = await startTestConsumer(app, 'peer');
     await waitForPeerEqual(env, 120_000);
 
-    // an owned row whose source delete never reaches the target (as if past the topic's retention)
-    await skipPastRetention(app, env, {
-      consumers: [consumer],
-      change: () => query(env.source.url, 'DELETE FROM users WHERE id = 3'),
+    // an owned row whose source delete never reaches the target (as if past the topic's retention),
+    // a row changed at the source while its events wait in Kafka, drift made by hand at the target
+    const writer = await keyedDriftAndRepair(app, env, deps, {
+      consumer,
+      writer: {
+        insert: "INSERT INTO users (email, username) VALUES ($1, 'w'), ($2, 'w')",
+        set: "city = 'c' || $1::text",
+      },
+      sourceEdit: "UPDATE users SET city = 'Oslo' WHERE id = 4",
+      target: {
+        exec: (sql) => query(env.peer.url, sql),
+        bookkeepingNullable:
+          'ALTER TABLE users ALTER COLUMN _pgcdc_lsn DROP NOT NULL, ALTER COLUMN _pgcdc_seq DROP NOT NULL, ALTER COLUMN _pgcdc_event_id DROP NOT NULL',
+        bool: ['true', 'false'],
+        now: 'now()',
+      },
+      stops,
     });
-    const writer = ownRowsWriter(env.source.url);
-    stops.push(() => writer.stop());
-    // a row changed at the source while its events wait in Kafka (the consumer is stopped)
-    await query(env.source.url, "UPDATE users SET city = 'Oslo' WHERE id = 4");
-    // drift made by hand at the target
-    await query(env.peer.url, 'DELETE FROM users WHERE id = 1');
-    await query(env.peer.url, "UPDATE users SET city = 'Nowhere' WHERE id = 2");
-    await query(
-      env.peer.url,
-      'ALTER TABLE users ALTER COLUMN _pgcdc_lsn DROP NOT NULL, ALTER COLUMN _pgcdc_seq DROP NOT NULL, ALTER COLUMN _pgcdc_event_id DROP NOT NULL',
-    );
-    await query(
-      env.peer.url,
-      "INSERT INTO users (id, email, username, is_active, is_blocked, created_at, updated_at) VALUES (100000, 'foreign@x.io', 'foreign', true, false, now(), now())",
-    );
-
-    // the consumer comes back only once the pass has begun: its backlog is lag, not drift
-    const { report, consumer: back } = await reconcileWhileReturning(app, deps, 'peer', { chunkSize: 50 });
-    stops.push(() => back.stop());
-    const t = report.tables[0]!;
-    expect(t.samples.missing).toEqual(['1']);
-    expect(t.samples.differing).toEqual([{ key: '2', columns: ['city'] }]);
-    expect(t.samples.extra.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
-      { key: '100000', owned: false },
-      { key: '3', owned: true },
-    ]);
-    expect({ missing: t.missing, differing: t.differing, extra: t.extra, unsettled: t.unsettled }).toEqual({
-      missing: 1,
-      differing: 1,
-      extra: { owned: 1, foreign: 1 },
-      unsettled: 0,
-    });
-    expect(report.drift).toBe(true);
-
-    const repaired = await reconcile(deps, 'peer', { chunkSize: 50, repair: true });
-    expect(repaired.tables[0]!.repaired).toMatchObject({ fed: 2, removed: 1 });
     await writer.stop();
     const equal = await waitUntil(
       async () => {

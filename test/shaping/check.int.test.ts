@@ -1,7 +1,7 @@
 // `pgcdc check` of shaped targets against real servers: the resulting shape is printed per target,
 // and each problem is an ERROR naming the key: an unknown column, an expression that does not
 // compile, a type mismatch, a transition while the source logs no previous row (REPLICA IDENTITY
-// FULL), a match key that is not unique at the target.
+// FULL), a match key that is not unique at the target or NOT NULL there.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stackUrls } from '../support/index.ts';
 import { pipelineEnv, query, type PipelineEnv } from '../support/pipeline.ts';
@@ -48,7 +48,7 @@ it('prints the shape of a sound mapping', async () => {
 it('names every problem of a mapping', async () => {
   await query(
     env.peer.url,
-    'CREATE TABLE crm (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, nick text)',
+    'CREATE TABLE crm (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, nick text)',
   );
   const file = withTargets((url) => [
     {
@@ -87,6 +87,8 @@ it('names every problem of a mapping', async () => {
     /^ERROR +target\.bad\.shape +target bad: mapping\.computed\.n: type mismatch: the expression is string, the column bigint/m,
   );
   expect(r.stdout).toMatch(/^ERROR +target\.crm\.match +the match key email is not unique at public\.crm/m);
+  expect(r.stdout).toMatch(/^ERROR +target\.crm\.match +the match column email at public\.crm is NOT NULL/m);
+  expect(r.stdout).toContain('ALTER TABLE "public"."crm" ALTER COLUMN "email" DROP NOT NULL;');
   expect(r.stdout).toMatch(
     /^ERROR +target\.hooks\.shape +target hooks: transitions user\.activated need the previous row, which public\.users does not log \(REPLICA IDENTITY is not FULL\)/m,
   );

@@ -22,7 +22,7 @@ import {
   testApp,
   type PipelineEnv,
 } from '../support/pipeline.ts';
-import { randomWriter } from './random-writer.ts';
+import { CMS_SEED, randomWritesWithKill } from './random-writer.ts';
 
 const urls = stackUrls();
 const cleanups = cleanupAfterEach();
@@ -76,14 +76,7 @@ it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered 
       { email: 'foreign@cms.local', login: 'cms-only', name: 'Keep' },
     ]),
   );
-  await query(
-    e.source.url,
-    `INSERT INTO users (id, email, username, first_name, last_name, is_active, is_blocked, bio)
-     SELECT 1, 'Twin@X.io', 'twin', 'T', 'W', true, false, 'b'
-     UNION ALL SELECT i, 'seed' || i || '@x.io', 'u' || i, 'F' || i, CASE WHEN i % 3 = 0 THEN 'L' END, i % 2 = 0, i % 5 = 0,
-       CASE WHEN i % 4 = 0 THEN (SELECT string_agg(md5(random()::text || g::text), '') FROM generate_series(1, 400) g) ELSE 'short' END FROM generate_series(2, 60) i;
-     SELECT setval(pg_get_serial_sequence('users', 'id'), 100)`,
-  );
+  await query(e.source.url, CMS_SEED);
   const app = testApp(config);
   const pipeline = await runInProcess(app, { targets: ['install'] });
   cleanups.push(() => pipeline.stop());
@@ -97,21 +90,14 @@ it('a CMS-shaped peer and a peer installation end equal to the mapped, filtered 
   );
   expect(twin).toEqual({ uid: '1', login: 'twin' }); // adopted: its own uid kept, its columns now the shop's
 
-  const writer = randomWriter(e.source.url);
-  cleanups.push(() => writer.stop());
-  await waitUntil(() => Promise.resolve(writer.counts.txns >= 150), {
-    what: '150 random transactions',
-    timeoutMs: 120_000,
-  });
-  await cms.kill('SIGKILL');
-  cms = spawnCli(['consume', '-c', e.configFile, '--target', 'cms']);
-  cleanups.push(() => cms.kill('SIGTERM'));
-  await waitUntil(() => Promise.resolve(writer.counts.txns >= 400), {
-    what: '400 random transactions',
-    timeoutMs: 240_000,
-  });
-  const { txns, toastedActivations } = await writer.stop();
-  expect(toastedActivations).toBeGreaterThan(0);
+  const run = await randomWritesWithKill(
+    e.source.url,
+    cms,
+    () => spawnCli(['consume', '-c', e.configFile, '--target', 'cms']),
+    cleanups,
+  );
+  cms = run.consumer;
+  const { txns } = run;
 
   const rows = await waitUntil(synced, {
     what: `the CMS to equal the filtered source (${txns} txns)`,

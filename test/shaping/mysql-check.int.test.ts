@@ -1,6 +1,6 @@
 // `pgcdc check` of a matched, soft-deleting MariaDB target (issue 16): the resulting shape is
 // printed as for a Postgres target; a table fit for it (AUTO_INCREMENT uid, unique email with a
-// case-insensitive collation) passes; one whose email is not unique, or compares case-sensitively
+// case-insensitive collation) passes; one whose email is not unique, NOT NULL, or compares case-sensitively
 // while the mapping asks for caseInsensitive, is an ERROR naming the fix.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshMysqlDatabase, withMysql, type MysqlDatabase } from '../mysql/support.ts';
@@ -19,7 +19,7 @@ beforeAll(async () => {
       email VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL, login VARCHAR(255) NULL,
       deleted BOOLEAN NOT NULL DEFAULT FALSE, UNIQUE KEY fe_users_email (email)) DEFAULT CHARSET=utf8mb4`);
     await c.query(`CREATE TABLE crm (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      email VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL, login VARCHAR(255) NULL,
+      email VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, login VARCHAR(255) NULL,
       deleted BOOLEAN NOT NULL DEFAULT FALSE, KEY crm_email (email)) DEFAULT CHARSET=utf8mb4`);
   });
 });
@@ -57,13 +57,16 @@ it('prints the shape of a matched MariaDB target and passes a table fit for it',
   );
 }, 120_000);
 
-it('names a match key that is not unique, and a case-sensitive collation for caseInsensitive', async () => {
+it('names a match key that is not unique or NOT NULL, and a case-sensitive collation for caseInsensitive', async () => {
   const file = configVariant(env.configFile, (raw) => {
     raw.targets = [cms('crm')];
   });
   const r = await runCli(['check', '-c', file]);
   expect(r.code).toBe(1);
   expect(r.stdout).toMatch(/^ERROR +target\.crm\.match +the match key email is not unique at crm/m);
+  expect(r.stdout).toMatch(/^ERROR +target\.crm\.match +the match column email at crm is NOT NULL/m);
+  // the fix keeps the column's type and collation
+  expect(r.stdout).toContain('ALTER TABLE `crm` MODIFY `email` varchar(255) COLLATE utf8mb4_bin NULL;');
   expect(r.stdout).toMatch(
     /^ERROR +target\.crm\.match +table crm: caseInsensitive needs a case-insensitive collation on email \(it is utf8mb4_bin\)/m,
   );
