@@ -137,6 +137,37 @@ export async function peerLatency(
   });
 }
 
+/**
+ * The p50 commit -> applied latency (ms) of the peer rows written at the source in each third of
+ * [from, to), and their counts (the lag trend of a latency phase: stats.ts lagTrend).
+ */
+export async function peerLatencyThirds(
+  peerUrl: string,
+  syncedColumn: string,
+  from: Date,
+  to: Date,
+): Promise<{ p50: (number | undefined)[]; rows: number[] }> {
+  const seconds = Math.max(0.001, (to.getTime() - from.getTime()) / 1000);
+  return withPg(peerUrl, async (c) => {
+    const r = await c.query<{ b: number; p50: number | null; n: string }>(
+      `SELECT b, percentile_disc(0.5) WITHIN GROUP (ORDER BY l) AS p50, count(*)::text AS n
+         FROM (SELECT least(2, floor(3 * extract(epoch FROM (updated_at::timestamptz - $1::timestamptz)) / $3::float8))::int AS b,
+                      extract(epoch FROM (${q(syncedColumn)} - updated_at::timestamptz)) * 1000 AS l
+                 FROM public.users WHERE updated_at::timestamptz >= $1 AND updated_at::timestamptz < $2) x
+        GROUP BY b ORDER BY b`,
+      [from, to, seconds],
+    );
+    const p50: (number | undefined)[] = [undefined, undefined, undefined];
+    const rows = [0, 0, 0];
+    for (const row of r.rows) {
+      if (row.b < 0 || row.b > 2) continue;
+      p50[row.b] = row.p50 === null ? undefined : Number(row.p50);
+      rows[row.b] = Number(row.n);
+    }
+    return { p50, rows };
+  });
+}
+
 /** First and last apply time of the rows at the peer (a fresh peer filled by one sink run). */
 export async function peerApplyWindow(
   peerUrl: string,

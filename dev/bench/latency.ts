@@ -2,15 +2,17 @@
 // saturation, for `latencySeconds` each while the pipeline runs; per row, the source commit time
 // (updated_at = clock_timestamp()) against the time it was applied at the peer. For our pipeline
 // also commit -> Kafka ack and the peer transaction's duration, from the histograms its processes
-// export (the difference over the phase).
+// export (the difference over the phase). Per phase also the lag trend: the p50 of each third of
+// it, and its growth from the first third to the last (stats.ts lagTrend).
 import { addCounts, problems, type BenchContext } from './context.ts';
 import type { PipelineDriver, Round } from './driver.ts';
-import { groupPosition, peerLatency, topicMessages } from './env.ts';
+import { groupPosition, peerLatency, peerLatencyThirds, topicMessages } from './env.ts';
 import { follow } from './follow.ts';
 import { PgcdcDriver } from './pgcdc-driver.ts';
 import type { CpuMeter } from './proc.ts';
 import type { LatencyResult } from './result.ts';
 import { diffHistogram, histogramQuantileMs, scrapeHistogram, type HistogramSnapshot } from './scrape.ts';
+import { lagTrend } from './stats.ts';
 import { kafkaMessagesFor, type OpCounts } from './workload.ts';
 import type { LoadWriter } from './writer.ts';
 
@@ -68,6 +70,8 @@ export async function latencyPhases(
       { timeoutMs: 900_000, intervalMs: 250 },
     );
     const lat = await peerLatency(r.peerUrl, d.syncedColumn, w.startedAt, w.endedAt);
+    const thirds = await peerLatencyThirds(r.peerUrl, d.syncedColumn, w.startedAt, w.endedAt);
+    const trend = lagTrend(thirds.p50, thirds.rows, w.seconds);
     const histAfter = await publishHist();
     const pub = histBefore && histAfter ? diffHistogram(histAfter, histBefore) : undefined;
     const applyAfter = await applyHist();
@@ -86,10 +90,12 @@ export async function latencyPhases(
       writtenRate: w.events / w.seconds,
       events: w.events,
       cpuSeconds: m.used(),
+      trend,
       ...lat,
     });
     ctx.say(
       `  latency ${ph.label}: wrote ${Math.round(w.events / w.seconds)}/s, p50 ${lat.p50?.toFixed(1)} p95 ${lat.p95?.toFixed(1)} p99 ${lat.p99?.toFixed(1)} max ${lat.max?.toFixed(1)} ms (${lat.rows} rows)` +
+        `; p50 by third ${trend.thirdsP50.map((x) => x?.toFixed(0) ?? '-').join(' / ')} ms (lag ${trend.growthMsPerS ?? '-'} ms/s)` +
         (pub
           ? `; commit -> Kafka ack p50 <= ${histogramQuantileMs(pub, 0.5)} p99 <= ${histogramQuantileMs(pub, 0.99)} ms`
           : '') +

@@ -1,5 +1,7 @@
-// The benchmark result as markdown: throughput (medians over rounds) side by side with the peer
-// pipeline and the raw baselines, end-to-end latency per load level, CPU and memory. Pure.
+// The benchmark result as markdown: the issues' goals first (goals.ts), then throughput (medians
+// over rounds) side by side with the peer pipeline and the raw baselines, end-to-end latency per
+// load level with its lag trend, CPU, memory and start-up, the unique-swap burst. Pure.
+import { evaluateGoals, renderGoals } from './goals.ts';
 import { renderShaping } from './shaping-phase.ts';
 import { renderCompare } from './sink-phases.ts';
 import { renderTables } from './tables-phase.ts';
@@ -152,6 +154,9 @@ function renderLatency(res: BenchResult, s: Summary): string[] {
         l.publishP50 !== undefined ? `<= ${fmt(l.publishP50, 0)} / <= ${fmt(l.publishP99, 0)}` : '',
         l.applyP50 !== undefined ? `<= ${fmt(l.applyP50, 0)} / <= ${fmt(l.applyP99, 0)}` : '',
         l.events > 0 ? fmt((l.cpuSeconds / l.events) * 100_000, 1) : 'n/a',
+        l.trend
+          ? `${l.trend.thirdsP50.map((x) => fmt(x, 0)).join(' / ')} (${fmt(l.trend.growthMsPerS, 1)} ms/s)`
+          : '',
       ]);
     }
   }
@@ -170,6 +175,7 @@ function renderLatency(res: BenchResult, s: Summary): string[] {
         'commit -> Kafka ack p50 / p99',
         'peer txn p50 / p99',
         'CPU s / 100k',
+        'p50 by third (lag growth)',
       ],
       lrows,
     ),
@@ -203,10 +209,44 @@ function renderResources(res: BenchResult): string[] {
     Object.entries(p.peakRssMb)
       .map(([k, v]) => `${k} ${v} MiB`)
       .join(', '),
+    fmt(
+      med(p, (r) => r.startup?.sourceMs),
+      0,
+    ),
+    fmt(
+      med(p, (r) => r.startup?.sinkMs),
+      0,
+    ),
   ]);
   out.push(
-    markdownTable(['pipeline', 'source CPU s / 100k events', 'sink CPU s / 100k events', 'peak RSS'], rrows),
+    markdownTable(
+      [
+        'pipeline',
+        'source CPU s / 100k events',
+        'sink CPU s / 100k events',
+        'peak RSS',
+        'start -> first message in Kafka, ms',
+        'start -> first row applied, ms',
+      ],
+      rrows,
+    ),
   );
+  out.push('');
+  out.push(
+    'Start-up: process start (ours; Debezium: connector created in its running worker) to the first message in Kafka ' +
+      "with the round's changes waiting in the slot, and to the first row applied at the peer with the topic full; medians of rounds.",
+  );
+  const sw = res.swaps;
+  if (sw) {
+    out.push('');
+    out.push(
+      `Unique-swap burst (${sw.events} events, ours): peer equal ${sw.seconds.map((x) => x.toFixed(2)).join(', ')} s after the last source commit ` +
+        `(median ${fmt(sw.median, 2)} s; Kafka held the burst after ${sw.kafkaSeconds.map((x) => x.toFixed(2)).join(', ')} s); ` +
+        `producer and consumer started together with rows waiting: first row applied ${fmt(sw.pipelineStartupMs, 0)} ms after process start` +
+        (sw.errors.length > 0 ? `; errors: ${sw.errors.map((e) => e.split('\n')[0]).join('; ')}` : '') +
+        `; the phase took ${fmt(sw.phaseSeconds, 1)} s.`,
+    );
+  }
   out.push('');
   return out;
 }
@@ -277,6 +317,7 @@ export function renderReport(res: BenchResult): string {
   const s = summary(res);
   return [
     ...renderHeader(res),
+    ...renderGoals(evaluateGoals(res)),
     ...renderThroughput(s),
     ...renderTables(res),
     ...renderReconcile(res.reconcile),

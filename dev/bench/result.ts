@@ -43,6 +43,8 @@ export interface BenchOptions {
   shaping?: { reps: number };
   /** rows of the reconcile phase (reconcile-phase.ts); with only 'reconcile' nothing else runs */
   reconcileRows?: number;
+  /** repetitions of the unique-swap burst phase (swap-phase.ts); 0 skips it (older results: absent) */
+  swapReps?: number;
 }
 
 export interface Measured {
@@ -67,6 +69,29 @@ export interface LatencyResult extends LatencySample {
   writtenRate: number;
   events: number;
   cpuSeconds: number;
+  /** whether the lag grew over the phase: p50 per third of it (stats.ts lagTrend) */
+  trend?: LagTrend;
+}
+
+/**
+ * The lag over one latency phase: the p50 latency of the rows committed in each third of the
+ * phase, and its growth from the first third to the last per second between their centres
+ * (2/3 of the phase): a pipeline that applies less than is written shows a positive growth of
+ * about 1000 x (1 - applied / written) ms per s.
+ */
+export interface LagTrend {
+  thirdsP50: (number | undefined)[];
+  thirdsRows: number[];
+  /** ms of p50 latency gained per second of the phase; undefined when a third has no rows */
+  growthMsPerS: number | undefined;
+}
+
+/** Process start -> first progress of one side of a pipeline, ms (stream-round.ts). */
+export interface StartupResult {
+  /** producer start -> first message in Kafka (polled every 100 ms; the backlog waits in the slot) */
+  sourceMs: number | undefined;
+  /** consumer start -> first row applied at the peer (the peer's own stamp; the topic is full) */
+  sinkMs: number | undefined;
 }
 
 export interface RoundResult {
@@ -76,6 +101,8 @@ export interface RoundResult {
   sink: Measured;
   webhook?: Measured;
   latency?: LatencyResult[];
+  /** process start -> first message / first row, this round (older results: absent) */
+  startup?: StartupResult;
   load: [number, number, number];
 }
 
@@ -125,6 +152,41 @@ export interface BenchResult {
   shaping?: ShapingResult;
   /** reconcile's pass beside the raw SQL hash scans (reconcile-phase.ts, --reconcile) */
   reconcile?: ReconcileBenchResult;
+  /** the unique-swap burst of the default run and the whole pipeline's start-up (swap-phase.ts) */
+  swaps?: SwapBurstResult;
+  /** the issue's goals evaluated from this result (goals.ts), written with every save */
+  goals?: GoalRow[];
+}
+
+/** swap-phase.ts: one pipeline of ours, the burst repeated on fresh rows, medians. */
+export interface SwapBurstResult {
+  /** events in one burst */
+  events: number;
+  /** per repetition: seconds from the burst's last source commit until the peer's emails equal the source's */
+  seconds: number[];
+  median: number | undefined;
+  /** per repetition: seconds until Kafka held the whole burst */
+  kafkaSeconds: number[];
+  /** both processes started at once with rows waiting in the slot: process start -> first row applied, ms */
+  pipelineStartupMs: number | undefined;
+  /** wall-clock seconds of the whole phase (what it adds to a run) */
+  phaseSeconds: number;
+  errors: string[];
+}
+
+export type GoalVerdict = 'reached' | 'not reached' | 'not measured';
+
+/** One goal of the issue, evaluated from a result (goals.ts). */
+export interface GoalRow {
+  /** 'issue 22' or 'issue 17' */
+  block: string;
+  goal: string;
+  measured: string;
+  baseline: string;
+  ratio: string;
+  verdict: GoalVerdict;
+  /** why not measured, or what the verdict rests on */
+  why: string;
 }
 
 /** reconcile-phase.ts: rows/s of the reconcile pass and of the raw baseline, measured in one run. */

@@ -2,7 +2,9 @@
 // Connect) the same seeded workload on fresh databases, slots and topics, in rounds:
 //   1. source throughput, 2. sink throughput, 3. (last round) end-to-end latency at fixed rates
 //      and at saturation, 4. (ours) webhook deliveries/s: one streaming round (stream-round.ts);
-//   5. snapshot throughput of a pre-filled table, into Kafka and into the peer (snapshot-round.ts).
+//   5. (ours) the unique-swap burst and the whole pipeline's start-up (swap-phase.ts);
+//   6. snapshot throughput of a pre-filled table, into Kafka and into the peer (snapshot-round.ts).
+// Every save evaluates the goals from the result so far (goals.ts).
 // Raw baselines of the same workload: pg_recvlogical, Kafka ProducerPerformance, multi-row upsert
 // (baseline-phases.ts). CPU seconds (utime+stime from /proc) of the measured processes over the
 // measured interval, and their peak RSS (VmHWM). Noisy machine: rounds are repeated and interleaved
@@ -28,6 +30,8 @@ import { compareSwaps } from './sink-phases.ts';
 import { snapshotRound } from './snapshot-round.ts';
 import { renderSourceAb, sourceAbPhases } from './source-ab.ts';
 import { streamRound } from './stream-round.ts';
+import { swapBurstPhase } from './swap-phase.ts';
+import { evaluateGoals } from './goals.ts';
 import { tablesRound } from './tables-phase.ts';
 import { reconcilePhase } from './reconcile-phase.ts';
 
@@ -188,6 +192,11 @@ export class Bench {
       }
       this.save();
     }
+    const swapReps = this.opts.swapReps ?? 0;
+    if (swapReps > 0 && this.opts.only !== 'debezium') {
+      this.result.swaps = await swapBurstPhase(ctx, swapReps);
+      this.save();
+    }
     if (this.opts.snapshotRows > 0) {
       for (const [i, d] of drivers.entries()) {
         const p = this.result.pipelines[i]!;
@@ -242,6 +251,7 @@ export class Bench {
   }
 
   save(): string {
+    this.result.goals = evaluateGoals(this.result);
     const file = path.join(this.dir, 'result.json');
     writeFileSync(file, JSON.stringify(this.result, null, 2));
     writeFileSync(path.join(this.dir, 'result.md'), renderReport(this.result));

@@ -119,6 +119,21 @@ export async function compareSinks(
   }));
 }
 
+/** The peer's users table as our sink creates it, with email unique as at the source. */
+export async function createUniquePeer(peerUrl: string, contract = loadContract()): Promise<void> {
+  await withPg(peerUrl, async (c) => {
+    await c.query(
+      createTableSql({
+        schema: 'public',
+        table: 'users',
+        columns: contract.columns,
+        keyColumns: contract.keyColumns,
+      }),
+    );
+    await c.query('ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)');
+  });
+}
+
 const EMAILS = `SELECT coalesce(string_agg(id || ':' || email, ',' ORDER BY id), '') AS s FROM public.users`;
 
 /** Seconds from the burst's last commit until the peer's emails equal the source's, per variant. */
@@ -140,17 +155,7 @@ export async function compareSwaps(
       try {
         await createDatabase(r.adminUrl, r.sourceDb, true); // users.email is unique there
         await createDatabase(r.adminUrl, r.peerDb, false);
-        await withPg(r.peerUrl, async (c) => {
-          await c.query(
-            createTableSql({
-              schema: 'public',
-              table: 'users',
-              columns: contract.columns,
-              keyColumns: contract.keyColumns,
-            }),
-          );
-          await c.query('ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)');
-        });
+        await createUniquePeer(r.peerUrl, contract);
         await prepareSlots(r.sourceUrl, r.publication, [r.slot]);
         await d.startSource(r);
         await d.startSink(r);
@@ -184,7 +189,7 @@ export async function compareSwaps(
 }
 
 /** Polls until the peer's (id, email) equal the source's (every 20 ms, two connections held). */
-async function converged(r: Round, d: PgcdcDriver, timeoutMs: number): Promise<void> {
+export async function converged(r: Round, d: PgcdcDriver, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   const check = problems(d);
   await withPg(r.sourceUrl, (src) =>

@@ -57,3 +57,22 @@ export function markdownTable(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
+
+/**
+ * The lag trend of a latency phase from the p50 latency of each third of it: the growth from the
+ * first third to the last, in ms per second between the two thirds' centres (2/3 of the phase).
+ * Medians per third, not a least-squares line, so one pause (GC, a checkpoint) does not tilt it.
+ */
+export function lagTrend(
+  thirdsP50: (number | undefined)[],
+  thirdsRows: number[],
+  phaseSeconds: number,
+): { thirdsP50: (number | undefined)[]; thirdsRows: number[]; growthMsPerS: number | undefined } {
+  const first = thirdsP50[0];
+  const last = thirdsP50[2];
+  const growthMsPerS =
+    first === undefined || last === undefined || !(phaseSeconds > 0)
+      ? undefined
+      : Math.round(((last - first) / ((2 / 3) * phaseSeconds)) * 10) / 10;
+  return { thirdsP50, thirdsRows, growthMsPerS };
+}

@@ -1,8 +1,10 @@
 // One streaming round of the benchmark for one pipeline, on fresh databases, slot and topics:
 //   1. source throughput: N changes written while the pipeline is stopped, then its source side
-//      started; events/s from the first message in Kafka until all are there (start-up excluded);
+//      started; events/s from the first message in Kafka until all are there (start-up excluded),
+//      and the start-up: process start -> first message in Kafka;
 //   2. sink throughput: its peer sink started on that full topic; events/s from the first to the
-//      last row applied at the peer (the peer's own apply timestamps);
+//      last row applied at the peer (the peer's own apply timestamps), and the start-up: process
+//      start -> first row applied;
 //   3. (last round) end-to-end latency phases (latency.ts);
 //   4. (last round, ours) webhook deliveries/s of the same topic to a local receiver.
 // In the first round (ours), the comparison phases on its full topic: sink variants (--compare,
@@ -24,7 +26,13 @@ import { compareSinks } from './sink-phases.ts';
 import { CpuMeter, loadAverage } from './proc.ts';
 import { startBenchReceiver } from './receiver.ts';
 import { rawHttpRate } from './http-baseline.ts';
-import { measured, type LatencyResult, type Measured, type RoundResult } from './result.ts';
+import {
+  measured,
+  type LatencyResult,
+  type Measured,
+  type RoundResult,
+  type StartupResult,
+} from './result.ts';
 import { eventsIn, kafkaMessagesFor } from './workload.ts';
 import { LoadWriter } from './writer.ts';
 
@@ -61,6 +69,7 @@ export async function streamRound(
 
     // 1. source throughput
     const meter = () => new CpuMeter(d.processes());
+    const sourceStart = Date.now();
     await d.startSource(r);
     const src = await follow(
       'source catch-up',
@@ -74,11 +83,19 @@ export async function streamRound(
       },
     );
     const source = measured(src.rate && (src.rate * pre.events) / expected, src.seconds, src.cpu, pre.events);
-    ctx.say(`  source: ${Math.round(source.rate ?? 0)} events/s, ${source.cpuSeconds} CPU s`);
+    const firstInKafka = src.points.find((p) => p.done > 0)?.t;
+    const startup: StartupResult = {
+      sourceMs: firstInKafka === undefined ? undefined : firstInKafka - sourceStart,
+      sinkMs: undefined,
+    };
+    ctx.say(
+      `  source: ${Math.round(source.rate ?? 0)} events/s, ${source.cpuSeconds} CPU s; start -> first message in Kafka ${startup.sourceMs ?? '-'} ms`,
+    );
 
     if (withRaw && n === 1) await kafkaBaselines(ctx, d, r, expected, extraTopics);
 
     // 2. sink throughput
+    const sinkStart = Date.now();
     await d.startSink(r);
     const snk = await follow(
       'sink catch-up',
@@ -91,7 +108,12 @@ export async function streamRound(
     const win = await peerApplyWindow(r.peerUrl, d.syncedColumn);
     const winSeconds = win ? (win.last.getTime() - win.first.getTime()) / 1000 : undefined;
     const sink = measured(winSeconds ? pre.events / winSeconds : undefined, winSeconds, snk.cpu, pre.events);
-    ctx.say(`  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s`);
+    // the peer's own stamp of its first row (a row updated later carries the later stamp, so this
+    // is the earliest row left untouched since: the first batch, give or take its own duration)
+    startup.sinkMs = win ? win.first.getTime() - sinkStart : undefined;
+    ctx.say(
+      `  sink: ${Math.round(sink.rate ?? 0)} events/s, ${sink.cpuSeconds} CPU s; start -> first row applied ${startup.sinkMs ?? '-'} ms`,
+    );
     if (withRaw && n === 1) await rawUpsertBaseline(ctx, r);
     let written = pre.counts;
     if (withRaw && n === 1 && d instanceof PgcdcDriver)
@@ -129,6 +151,7 @@ export async function streamRound(
       sink,
       ...(webhook ? { webhook } : {}),
       ...(latency ? { latency } : {}),
+      startup,
       load: loadAverage(),
     };
   } finally {

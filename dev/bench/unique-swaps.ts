@@ -26,9 +26,9 @@ export function releaseTakeSql(releaser: number, taker: number, email: string): 
   ];
 }
 
-/** The users a burst works on: ids 1..users, emails user<id>@x.io. */
-export const seedUsersSql = (users: number) =>
-  `INSERT INTO users (id, email, username) SELECT i, 'user' || i || '@x.io', 'u' || i FROM generate_series(1, ${users}) i`;
+/** The users a burst works on: ids first..first + users - 1, emails user<id>@x.io. */
+export const seedUsersSql = (users: number, first = 1) =>
+  `INSERT INTO users (id, email, username) SELECT i, 'user' || i || '@x.io', 'u' || i FROM generate_series(${first}, ${first + users - 1}) i`;
 
 /**
  * The bench's burst on `seedUsersSql(70)`: users 1..30 swapped pairwise three times (one
@@ -37,9 +37,14 @@ export const seedUsersSql = (users: number) =>
 export const SWAP_USERS = 70;
 /** the events of the burst: 3 x 15 pairs x 3 updates, then 20 x 2 */
 export const SWAP_BURST_EVENTS = 3 * 15 * 3 + 20 * 2;
-export const swapBurstSql: string[] = [
-  ...[0, 1, 2].map(() => swapNeighboursSql(1, 30)),
-  ...Array.from({ length: 20 }, (_, k) =>
-    releaseTakeSql(31 + 2 * k, 32 + 2 * k, `user${31 + 2 * k}@x.io`),
-  ).flat(),
-];
+/** The burst on `seedUsersSql(SWAP_USERS, offset + 1)`: the same conflicts on ids shifted by `offset`. */
+export function swapBurstSqlAt(offset: number): string[] {
+  const id = (n: number) => offset + n;
+  return [
+    ...[0, 1, 2].map(() => swapNeighboursSql(id(1), id(30))),
+    ...Array.from({ length: 20 }, (_, k) =>
+      releaseTakeSql(id(31 + 2 * k), id(32 + 2 * k), `user${id(31 + 2 * k)}@x.io`),
+    ).flat(),
+  ];
+}
+export const swapBurstSql: string[] = swapBurstSqlAt(0);

@@ -47,6 +47,7 @@ interface BenchCliOpts {
   shaping?: boolean;
   shapingReps?: string;
   reconcile?: string;
+  swapReps?: string;
 }
 
 const int = (name: string, v: string, min = 0): number => {
@@ -96,6 +97,7 @@ export function parseBenchOptions(o: BenchCliOpts): BenchOptions {
       largeBioBytes: int('large-bio-bytes', o.largeBioBytes, 1),
     },
     writers: int('writers', o.writers, 1),
+    swapReps: int('swap-reps', o.swapReps ?? '3'),
     ...(o.tables !== '1' ? { tables: tablesOption(o.tables) } : {}),
     ...(o.shaping ? { shaping: { reps: int('shaping-reps', o.shapingReps ?? '3', 1) } } : {}),
     ...(o.reconcile || o.only === 'reconcile'
@@ -184,6 +186,11 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--shaping-reps <n>', 'repetitions of each --shaping target (medians are reported)', '3')
     .option('--writers <n>', 'writer connections', '8')
+    .option(
+      '--swap-reps <n>',
+      "repetitions of the unique-swap burst phase (ours: 175 events of cross-partition email swaps; the pipeline's start-up on the way); 0 skips it",
+      '3',
+    )
     .option('--batch-max-messages <n>', 'our producer.batchMaxMessages (default: the configuration default)')
     .option('--linger-ms <n>', 'our producer.lingerMs (default: the configuration default)')
     .option('--out <dir>', 'results folder', path.join(PROJECT_ROOT, 'bench-results'))
