@@ -70,7 +70,8 @@ export function compare(
   goal: string,
   a: Figure,
   b: Figure,
-  bound: { atLeast: number } | { atMost: number },
+  /** `need`: how the bound reads (default: the ratio, e.g. ">= 0.90x") */
+  bound: ({ atLeast: number } | { atMost: number }) & { need?: string },
   note = '',
 ): GoalRow {
   const row = { block, goal, measured: missing(a) ? '' : a.text, baseline: missing(b) ? '' : b.text };
@@ -78,7 +79,8 @@ export function compare(
   if (missing(b)) return { ...row, ratio: '', verdict: 'not measured', why: b.missing };
   const r = a.value / b.value;
   const ok = 'atLeast' in bound ? r >= bound.atLeast : r <= bound.atMost;
-  const need = 'atLeast' in bound ? `>= ${fmt(bound.atLeast, 2)}x` : `<= ${fmt(bound.atMost, 2)}x`;
+  const need =
+    bound.need ?? ('atLeast' in bound ? `>= ${fmt(bound.atLeast, 2)}x` : `<= ${fmt(bound.atMost, 2)}x`);
   return {
     ...row,
     ratio: `${fmt(r, 2)}x`,

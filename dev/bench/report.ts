@@ -317,7 +317,10 @@ export function renderReport(res: BenchResult): string {
   const s = summary(res);
   return [
     ...renderHeader(res),
-    ...renderGoals(evaluateGoals(res)),
+    ...renderGoals(
+      evaluateGoals(res),
+      `load average (1 min) ${res.load.start[0]} at the start, ${res.finishedAt ? res.load.end[0] : '(running)'} at the end, ${res.machine.cpus} cores`,
+    ),
     ...renderThroughput(s),
     ...renderTables(res),
     ...renderReconcile(res.reconcile),
