@@ -42,8 +42,14 @@ export function roundsMedian(
   if (why) return { missing: why };
   const p = name === 'pgcdc' ? ours(res)! : peer(res)!;
   const v = median(p.rounds.map(pick).filter((x): x is number => x !== undefined));
-  if (v === undefined) return { missing: `${name}: not in its rounds' results` };
   const failed = p.errors.filter((e) => e.startsWith('round ')).length;
+  if (v === undefined) {
+    // a figure of the last round only (webhook): lost with that round
+    const last = p.errors.find((e) => e.startsWith(`round ${res.options.rounds}:`));
+    return {
+      missing: last ? `the last round failed: ${firstLine(last)}` : `${name}: not in its rounds' results`,
+    };
+  }
   const of = failed > 0 ? ` (median of ${p.rounds.length}; ${failed} round(s) failed)` : '';
   return { value: v, text: `${fmt(v, digits)} ${unit}${of}` };
 }

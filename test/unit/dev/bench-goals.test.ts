@@ -246,7 +246,10 @@ describe('bench goals', () => {
       verdict: 'not measured',
       why: 'the last round (latency phases) failed: round 3: sink catch-up: pgcdc consume exited',
     });
-    expect(goal(g, 'webhook').verdict).toBe('not measured');
+    expect(goal(g, 'webhook')).toMatchObject({
+      verdict: 'not measured',
+      why: 'the last round failed: round 3: sink catch-up: pgcdc consume exited',
+    });
   });
 
   it('has nothing of ours when no round of ours finished, and says so on every goal of ours', () => {
