@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { toInMessage } from './kafkajs-consumer.ts';
+import { installRecordBatchDecoder } from './kafkajs-consumer-records.ts';
 import type { InMessage, KafkaReaderPort, ReadRange } from './port.ts';
 
 /** Reads ranges with a consumer of a throwaway group that never commits; the group is deleted after. */
@@ -10,7 +11,9 @@ export class KafkajsReader implements KafkaReaderPort {
   constructor(
     private readonly kafka: Kafka,
     private readonly clientId: string,
-  ) {}
+  ) {
+    installRecordBatchDecoder(); // before the first fetch (kafkajs-consumer-records.ts)
+  }
 
   async read(
     topic: string,
