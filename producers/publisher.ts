@@ -4,7 +4,8 @@
 // A delete is followed by a tombstone (same key, null value) so the compacted topic forgets the key.
 // A TRUNCATE is one event under its table's dedicated key (schemas/truncate.ts), never a row's key.
 // Batching: a batch leaves when it is full (batchMaxMessages events or batchMaxBytes bytes: Kafka
-// refuses a partition batch over the topic's max.message.bytes, and kafkajs does not split), or lingerMs after a transaction ended; if a send is in
+// refuses a partition batch over the topic's max.message.bytes, and kafkajs does not split), or lingerMs after a transaction ended
+// (default 0: as soon as the messages in hand are handled); if a send is in
 // flight then, the batch keeps filling and leaves the moment that send is acknowledged (like Kafka's
 // own accumulator), so a fast stream makes few large sends instead of a queue of small ones.
 // Pipelining: a full batch is queued behind the send in flight and push() waits only for that send,
@@ -120,7 +121,7 @@ export function keyText(key: Row): string {
 export class AckingPublisher {
   private pending = emptyPending();
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private failure: Error | undefined;
   /** sends queued or in flight */
   private sending = 0;
@@ -258,20 +259,26 @@ export class AckingPublisher {
 
   private scheduleFlush(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => {
+    const due = () => {
       this.timer = undefined;
       if (this.sending > 0)
         this.lingered = true; // goes with the end of the send in flight
       else this.flush().catch(() => undefined); // failure is recorded and rethrown by the next push/flush
-    }, this.opts.lingerMs);
+    };
+    // lingerMs 0: right after the messages in hand (the rest of the socket read) are handled, not
+    // after a timer's 1 ms; a send in flight still gathers what arrives behind it
+    this.timer = this.opts.lingerMs > 0 ? setTimeout(due, this.opts.lingerMs) : setImmediate(due);
+  }
+
+  private clearTimer(): void {
+    if (this.opts.lingerMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+    else clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = undefined;
   }
 
   /** Sends everything buffered; resolves when it is acknowledged and the position reported. */
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.timer) this.clearTimer();
     this.lingered = false;
     const batch = this.pending;
     this.pending = emptyPending();
@@ -320,7 +327,6 @@ export class AckingPublisher {
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer) this.clearTimer();
   }
 }

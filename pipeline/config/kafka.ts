@@ -64,7 +64,14 @@ export const ProducerSchema = z
       .describe(
         'largest event (key + value + headers) the producer publishes; a larger row stops the stream with an error naming table, key and LSN. The change topic is created with max.message.bytes = this + 64 KiB; raise both together for an existing topic (docs/event-format.md: Large rows)',
       ),
-    lingerMs: z.number().int().min(0).default(5).describe('wait this long to fill a batch'),
+    lingerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'wait this long after a transaction ends to fill a batch; 0 sends as soon as the messages in hand are handled. While a send is in flight the next batch fills anyway and leaves when it is acknowledged, so batches grow with the rate without a linger',
+      ),
   })
   .strict()
   .refine((p) => p.batchMaxBytes <= p.maxMessageBytes, {

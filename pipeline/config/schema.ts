@@ -36,7 +36,7 @@ export const ConfigSchema = z
       batchMaxMessages: 2000,
       batchMaxBytes: DEFAULT_BATCH_MAX_BYTES,
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-      lingerMs: 5,
+      lingerMs: 0,
     }).describe('how the producer batches its Kafka sends'),
     targets: z
       .array(TargetSchema)

@@ -151,6 +151,31 @@ describe('AckingPublisher', () => {
     publisher.close();
   });
 
+  it('lingerMs 0: the transactions handled in one turn leave together right after it, without a timer; behind a send in flight they wait for its acknowledgement', async () => {
+    const { acks, producer, publisher } = setup({ lingerMs: 0, auto: false });
+    await publisher.push(ev(0x4000n, 0));
+    await publisher.push(commitItem(0x4000n, 1));
+    await publisher.push(ev(0x4100n, 0));
+    await publisher.push(commitItem(0x4100n, 1));
+    expect(producer.sends).toHaveLength(0); // not before the rest of the turn's messages are in
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.sends).toHaveLength(1);
+    expect(producer.sends[0]!.messages).toHaveLength(2);
+    // a send is in flight: the next transaction fills the next batch until it is acknowledged
+    await publisher.push(ev(0x4200n, 0));
+    await publisher.push(commitItem(0x4200n, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.sends).toHaveLength(1);
+    producer.sends[0]!.resolve();
+    await settle();
+    expect(acks).toEqual([0x4130n]);
+    expect(producer.sends).toHaveLength(2);
+    producer.sends[1]!.resolve();
+    await settle();
+    expect(acks).toEqual([0x4130n, 0x4230n]);
+    publisher.close();
+  });
+
   it('events without their commit are sent but acknowledge nothing', async () => {
     const { acks, producer, publisher } = setup({ batchMaxMessages: 2 });
     await publisher.push(ev(0x5000n, 0));

@@ -64,7 +64,7 @@ describe('parseConfig', () => {
         topicConfig: {},
       },
       registry: { url: 'http://localhost:18081/apis/ccompat/v7' },
-      producer: { batchMaxMessages: 2000, batchMaxBytes: 524_288, maxMessageBytes: 1_000_000, lingerMs: 5 },
+      producer: { batchMaxMessages: 2000, batchMaxBytes: 524_288, maxMessageBytes: 1_000_000, lingerMs: 0 },
       targets: [],
       metrics: { host: '127.0.0.1', port: 9464, consumePort: 9465 },
       log: { level: 'info' },
@@ -309,7 +309,7 @@ describe('parseConfig', () => {
       batchMaxMessages: 10,
       batchMaxBytes: 524_288,
       maxMessageBytes: 1_000_000,
-      lingerMs: 5,
+      lingerMs: 0,
     });
     expect(cfg.log.level).toBe('debug');
   });
