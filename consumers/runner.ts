@@ -262,7 +262,7 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
         async (batch, ctx) =>
           (await lanes.with(ctx, (lane) => handleBatch(lane, batch, ctx))) ??
           ({ kind: 'retry-from', offset: batch.messages[0]!.offset, afterMs: 0 } as const),
-        { recordSpans, concurrency: lanes.count, onCommitted: stages.committed },
+        { recordSpans, concurrency: lanes.count, onCommitted: stages.committed, onCrash: crashReport(book) },
       );
     },
     async stop(): Promise<void> {
@@ -279,3 +279,11 @@ export function createTargetConsumer(deps: TargetConsumerDeps) {
 }
 
 export type TargetConsumer = ReturnType<typeof createTargetConsumer>;
+
+/** The target's status when its Kafka consumer crashed (the adapter starts it again). */
+function crashReport(book: { reportError(message: string): void }) {
+  return (err: unknown, restartInMs: number) =>
+    book.reportError(
+      `Kafka consumer stopped (${(err as Error).message}); starting it again in ${Math.round(restartInMs / 1000)} s`,
+    );
+}

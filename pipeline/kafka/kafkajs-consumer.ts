@@ -9,9 +9,13 @@
 // at the committed offset gets it back (`recordedSpan`): after a crash, a rebalance or a stop the
 // chunk is cut as the first time. Fetched record batches are decoded by kafkajs-consumer-records.ts
 // (the same objects as kafkajs's decoder, less CPU).
+// A crash kafkajs does not restart itself (it restarts only after errors it deems retriable: a
+// 'Failed to find group coordinator' during a Kafka outage, or a handler error marked not
+// retriable, leaves it disconnected for good) is restarted here with the one backoff policy,
+// until stop(): the target never silently stops consuming.
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
-import { sleep } from '../retry.ts';
+import { createBackoff, sleep, type Backoff } from '../retry.ts';
 import { installRecordBatchDecoder } from './kafkajs-consumer-records.ts';
 import { createOffsetCommitter, type OffsetCommitter } from './offset-committer.ts';
 import type {
@@ -27,6 +31,8 @@ import type {
 const SPAN_METADATA = /^pgcdc-chunk-last:(\d+)$/;
 /** A graceful stop waits this long at most for the offsets queued before it to be committed. */
 const STOP_FLUSH_MS = 5_000;
+/** Delays between restarts of a crashed consumer (reset once a batch is handled again). */
+const CRASH_BACKOFF = { initialMs: 1_000, maxMs: 30_000, jitter: 0.2 };
 
 /** The offset-commit metadata naming the last offset of the chunk that starts at the offset. */
 export const spanMetadata = (last: bigint) => `pgcdc-chunk-last:${last}`;
@@ -101,6 +107,9 @@ export class KafkajsConsumer implements KafkaConsumerPort {
   private joins = 0;
   /** the handled batches' offsets, committed in the background (not with recordSpans) */
   private committer: OffsetCommitter | undefined;
+  /** aborted by stop(): ends a restart after a crash */
+  private readonly stopping = new AbortController();
+  private readonly crashBackoff: Backoff = createBackoff(CRASH_BACKOFF);
   constructor(
     private readonly kafka: Kafka,
     private readonly groupId: string,
@@ -147,7 +156,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
       topics: typeof topics === 'string' ? [topics] : [...topics],
       fromBeginning: true,
     });
-    await this.consumer.run({
+    const runConfig: Parameters<Consumer['run']>[0] = {
       autoCommit: false,
       partitionsConsumedConcurrently: Math.max(1, opts.concurrency ?? 1),
       eachBatchAutoResolve: false,
@@ -218,8 +227,37 @@ export class KafkajsConsumer implements KafkaConsumerPort {
           // auto-resolve would (a seek would do the same, but also discard a prefetched batch).
           payload.resolveOffset((next - 1n).toString());
         }
+        this.crashBackoff.reset();
       },
+    };
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped) return;
+      const delayMs = this.crashBackoff.next();
+      this.logger.error(
+        { err: payload.error.message, restartInMs: delayMs },
+        'Kafka consumer stopped after an error the client does not retry; starting it again',
+      );
+      opts.onCrash?.(payload.error, delayMs);
+      void this.restart(runConfig, delayMs);
     });
+    await this.consumer.run(runConfig);
+  }
+
+  /** After a crash kafkajs left disconnected: connect and run again, with the backoff, until stop(). */
+  private async restart(runConfig: Parameters<Consumer['run']>[0], delayMs: number): Promise<void> {
+    for (let wait = delayMs; ; wait = this.crashBackoff.next()) {
+      await sleep(wait, this.stopping.signal);
+      if (this.stopped) return;
+      try {
+        await this.consumer.connect();
+        await this.consumer.run(runConfig);
+        return;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'restarting the Kafka consumer failed');
+        // a run that failed half-way keeps kafkajs's group: a later run() would be a no-op
+        await this.consumer.disconnect().catch(() => undefined);
+      }
+    }
   }
 
   /** What the group has committed for the partition (fetched once after each join). */
@@ -240,6 +278,7 @@ export class KafkajsConsumer implements KafkaConsumerPort {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     // what was handled before the stop is committed (unless Kafka is unreachable meanwhile)

@@ -83,6 +83,12 @@ export interface ConsumerRunOptions {
   concurrency?: number;
   /** told how long each offset commit took (seconds), for the consumer's stage timings */
   onCommitted?: (seconds: number) => void;
+  /**
+   * told when the Kafka client stopped consuming after an error it does not retry itself (a
+   * broker answer it gives up on, an error thrown by the handler marked not retriable); the
+   * adapter starts consuming again with the backoff, from the committed offsets
+   */
+  onCrash?: (err: unknown, restartInMs: number) => void;
 }
 
 export interface KafkaConsumerPort {
