@@ -6,7 +6,9 @@
 //   INSERT ... ON DUPLICATE KEY UPDATE (500 rows per statement, the position guard, no markers);
 // - with PGCDC_BENCH_MYSQL_BEFORE=<dir> (a checkout of an earlier commit, with node_modules), the
 //   same sink run from that checkout too, each into its own database, alternated (before, after,
-//   before, after; medians): before/after in one run;
+//   before, after; medians): before/after in one run; PGCDC_BENCH_MYSQL_BEFORE_TARGET=<json> adds
+//   keys to the before runs' target (e.g. '{"applyConnections":1}' with this checkout as before:
+//   one setting against the default, same code);
 // - MariaDB's own CPU seconds beside the sink's (the server does most of the work);
 // - with latency phases on (--latency-seconds > 0), end-to-end latency into MariaDB at 1,000
 //   changes/s: the round's source keeps running, our sink too, the workload is written at that
@@ -27,7 +29,8 @@ import { follow } from './follow.ts';
 import type { PgcdcDriver } from './pgcdc-driver.ts';
 import { mariadbPaths } from '../stack/mariadb.ts';
 import { readPid } from '../stack/process.ts';
-import { CpuMeter, cpuSeconds, spawnChild, type Child } from './proc.ts';
+import { CpuMeter, cpuSeconds, spawnPgcdc, type Child } from './proc.ts';
+import { renderProfileGroups } from './profile-summary.ts';
 import { measured, type Measured, type MysqlBenchResult } from './result.ts';
 import { diffHistogram, histogramQuantileMs, scrapeHistogram } from './scrape.ts';
 import { median, percentile } from './stats.ts';
@@ -136,8 +139,20 @@ export async function mysqlPhase(
     ctx.result.mysql = { ...ctx.result.mysql, ...out };
     await ours?.stop();
     for (const drop of drops) await drop();
+    if (ctx.opts.profile) writeSinkProfiles(ctx);
   }
   return written;
+}
+
+/** profiles-mariadb.md: the sink runs' V8 profiles, before and after apart (profile-summary.ts). */
+function writeSinkProfiles(ctx: BenchContext): void {
+  const text = renderProfileGroups(path.join(ctx.dir, 'profiles'), [
+    { title: `MariaDB sink, before`, match: new RegExp(`-${TARGET}_before\\d+\\.yaml$`) },
+    { title: `MariaDB sink`, match: new RegExp(`-${TARGET}(_after\\d+)?\\.yaml$`) },
+  ]);
+  if (!text) return;
+  writeFileSync(path.join(ctx.dir, 'profiles-mariadb.md'), text);
+  ctx.say(`  MariaDB sink profiles: ${path.join(ctx.dir, 'profiles-mariadb.md')}`);
 }
 
 type MysqlMeasured = Measured & { mariadbCpuSeconds?: number | undefined };
@@ -188,7 +203,8 @@ async function sinkRun(
   expected: number,
 ): Promise<SinkRun> {
   const db = await freshMariaDb(ctx, `bench_${r.id}_${name}`);
-  const child = startSink(d, r, db.url, name, root);
+  const profiles = ctx.opts.profile ? path.join(ctx.dir, 'profiles') : undefined;
+  const child = startSink(d, r, db.url, name, root, profiles);
   try {
     const server = mariadbCpu(ctx);
     const m = await sinkRate(ctx, d, r, child, db.url, name, events, expected);
@@ -201,16 +217,26 @@ async function sinkRun(
 }
 
 /** `pgcdc consume` of a mysql target `name` on the round's topic, from the checkout at `root`. */
-function startSink(d: PgcdcDriver, r: Round, url: string, name: string, root: string): Child {
+function startSink(
+  d: PgcdcDriver,
+  r: Round,
+  url: string,
+  name: string,
+  root: string,
+  profileDir: string | undefined,
+): Child {
   const file = d.configFile(r).replace(/\.yaml$/, `-${name}.yaml`);
   const raw = parse(readFileSync(d.configFile(r), 'utf8')) as { targets: unknown[] };
-  raw.targets = [{ name, type: 'mysql', url }];
+  const extra = name.includes('_before') ? process.env.PGCDC_BENCH_MYSQL_BEFORE_TARGET : undefined;
+  raw.targets = [{ name, type: 'mysql', url, ...(extra ? (JSON.parse(extra) as object) : {}) }];
   writeFileSync(file, stringify(raw));
-  return spawnChild(
+  // with --profile: a V8 CPU profile per sink run (profiles/<config>-<name>/), summarised in profiles-mariadb.md
+  return spawnPgcdc(
     `pgcdc consume ${name}`,
-    process.execPath,
-    [path.join(root, 'cli/bin.js'), 'consume', '--target', name, '--config', file, '--metrics-port', '0'],
-    { logFile: `${file}.log`, cwd: root },
+    ['consume', '--target', name, '--config', file, '--metrics-port', '0'],
+    `${file}.log`,
+    profileDir,
+    root,
   );
 }
 
