@@ -55,15 +55,53 @@ async function drive(sink: MysqlSink, batches: DecodedEvent[][], results: ApplyR
   }
 }
 
-/** Transactions of this database waiting for a lock (the admin connection sees every session). */
-async function lockWaits(admin: mysql.Connection, db: string): Promise<number> {
-  const [rows] = await admin.query<mysql.RowDataPacket[]>(
-    `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t
-       JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-      WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
-    [db],
+/**
+ * The locks that transactions wait for on this database's tables, as `table.index` (sorted), read
+ * from SHOW ENGINE INNODB STATUS, which InnoDB writes from its lock queues when asked.
+ * Not information_schema.INNODB_TRX: that is a cache that InnoDB refreshes only when it has not
+ * been read for 100 ms (trx0i_s.cc: every read restarts the 100 ms), so polling it every 50 ms
+ * keeps the snapshot of the first poll, taken before lane A waited (state RUNNING), for as long
+ * as the polling goes on; only a poll late by more than 50 ms (a loaded machine) refreshed it.
+ */
+async function lockWaits(admin: mysql.Connection, db: string): Promise<string[]> {
+  const [rows] = await admin.query<mysql.RowDataPacket[]>('SHOW ENGINE INNODB STATUS');
+  const status = String(rows[0]!.Status);
+  const waits: string[] = [];
+  // each waiting transaction: "------- TRX HAS BEEN WAITING ... GRANTED:" then the lock it waits for
+  for (const m of status.matchAll(/TRX HAS BEEN WAITING [^\n]*\n([^\n]*)/g)) {
+    const lock = /index `?([^`\s]+)`? of table `([^`]+)`\.`([^`]+)`/.exec(m[1]!);
+    if (lock && lock[2] === db) waits.push(`${lock[3]}.${lock[1]}`);
+    else if (!lock && m[1]!.includes(`\`${db}\``)) waits.push(m[1]!); // a table lock: unexpected
+  }
+  return waits.sort();
+}
+
+/** Waits until exactly `expected` lock waits exist in `db` (the last ones seen are in the timeout error). */
+async function untilWaits(
+  admin: mysql.Connection,
+  db: string,
+  expected: string[],
+  what: string,
+  lanes: Promise<void>[],
+): Promise<void> {
+  let settled = false;
+  for (const lane of lanes)
+    lane.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+  await waitUntil(
+    async () => {
+      if (settled) return true; // a lane ended early: the awaits below report how
+      const waits = await lockWaits(admin, db);
+      if (JSON.stringify(waits) === JSON.stringify(expected)) return true;
+      throw new Error(`lock waits seen: ${JSON.stringify(waits)}`);
+    },
+    { what, timeoutMs: 60_000, intervalMs: 50 },
   );
-  return Number(rows[0]!.n);
+  if (!settled) return;
+  await Promise.all(lanes); // a lane that failed reports its error here
+  throw new Error(`a lane finished before ${what}`);
 }
 
 /** InnoDB's report of the latest deadlock it broke (empty when none since the server started). */
@@ -109,18 +147,18 @@ async function deadlockBetweenLanes(prefix: string, viaEventByEvent: boolean) {
   await holder.query('SELECT id FROM users WHERE id = 5 FOR UPDATE');
 
   const results: { a: ApplyResult[]; b: ApplyResult[] } = { a: [], b: [] };
+  // A takes X (row 1's email) and waits for row 5, which the holder has (the users PRIMARY key)
   const laneA = drive(a, partA, results.a);
-  await waitUntil(async () => (await lockWaits(admin, db.name)) === 1, {
-    what: 'lane A to hold X and wait for row 5',
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  });
+  await untilWaits(admin, db.name, ['users.PRIMARY'], 'lane A to hold X and wait for row 5', [laneA]);
+  // B takes Y (row 2's email) and waits for A's X (moving row 6 to it: the email_u index)
   const laneB = drive(b, partB, results.b);
-  await waitUntil(async () => (await lockWaits(admin, db.name)) === 2, {
-    what: "lane B to hold Y and wait for A's X",
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  });
+  await untilWaits(
+    admin,
+    db.name,
+    ['users.PRIMARY', 'users.email_u'],
+    "lane B to hold Y and wait for A's X",
+    [laneA, laneB],
+  );
   const before = await latestDeadlock(admin);
   await holder.query('ROLLBACK'); // A takes row 5 and asks for B's Y: the cycle
   await Promise.all([laneA, laneB]);
