@@ -92,9 +92,12 @@ export class MysqlSink implements Sink {
    * error is thrown. Returns one result per statement.
    */
   private async many(c: Conn, sts: Statement[]): Promise<unknown[]> {
+    // a loop, not flatMap: flatMap of a batch's ~10,000 values cost more than building them
+    const values: unknown[] = [];
+    for (const s of sts) for (const v of s.values) values.push(v);
     const [res] = await c.query({
       sql: sts.map((s) => s.sql).join(';\n'),
-      values: sts.flatMap((s) => s.values),
+      values,
       timeout: this.timeouts.statementTimeoutMs,
     });
     return sts.length === 1 ? [res] : (res as unknown[]);
