@@ -1,10 +1,10 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
 // per key and written set-based (one multi-row upsert, one delete and one marker insert, one
-// update per set of unchanged columns) in two or three round trips: the reads that decide which
-// upserts are written (truncate mark, delete markers; with the batch's truncates and BEGIN), then
-// every write (with COMMIT, unless partial updates that changed fewer rows than they name must be
-// looked at first: then COMMIT alone). If the target refuses something, the batch is replayed
+// update per set of unchanged columns) in two round trips: the reads that decide which upserts
+// are written and whether every partial update finds its row (truncate mark, delete markers, the
+// partial updates' rows, locked; with the batch's truncates and BEGIN), then every write and
+// COMMIT (a batch of deletes and truncates only: one round trip). If the target refuses something, the batch is replayed
 // event by event under savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL
 // cannot hold) are dead-lettered with the error; a row blocked by a secondary unique key commits
 // the prefix and asks to retry the rest later, unless the row holding the value was written from
@@ -33,6 +33,7 @@ import {
   PARTIALS_PER_STATEMENT,
   partialUpdateSql,
   pruneSql,
+  rowPositionsSql,
   rowValues,
   sessionSql,
   truncateSql,
@@ -203,19 +204,36 @@ export class MysqlSink implements Sink {
       throw err;
     }
     // Round trip 1: begin, the truncates (applied by position, they commute with the row events:
-    // first), the truncate mark (locked shared) and the upserts' delete markers, which decide
-    // which upserts are written. Without upserts these go with the writes in one round trip.
+    // first), the truncate mark (locked shared), the delete markers of the upserts' and partial
+    // updates' keys, and the partial updates' rows (locked: updated next): which upserts are
+    // written, and whether every partial update finds its row (else event by event). Without
+    // upserts and partial updates these go with the writes in one round trip.
+    const judged = [...upserts, ...partials];
     const truncating = truncates.map((e) => truncateSql(t, e.event));
-    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, upserts)];
+    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, judged)];
+    if (partials.length > 0)
+      head.push(
+        rowPositionsSql(
+          t,
+          partials.map((p) => p.key),
+          true,
+        ),
+      );
     try {
-      const readsAlone = upserts.length > 0;
-      const first = readsAlone ? await this.many(c, head) : [];
+      const readsAlone = judged.length > 0;
       let live: number[] = [];
+      let first: unknown[] = [];
       if (readsAlone) {
-        const [mark, markers] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
-        live = new MarkSnapshot(t, mark!, markers).notSuperseded(upserts);
+        first = await this.many(c, head);
+        const [mark, markers, partialRows] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
+        const snapshot = new MarkSnapshot(t, mark!, markers);
+        if (partials.length > 0 && snapshot.missing(partials, partialRows!)) {
+          await this.run(c, 'ROLLBACK');
+          return undefined;
+        }
+        live = snapshot.notSuperseded(upserts);
       }
-      // Round trip 2: every write; the commit too unless partial updates must be checked first.
+      // Round trip 2: every write, and the commit.
       const writes: Statement[] = [];
       if (live.length > 0)
         writes.push(
@@ -225,24 +243,11 @@ export class MysqlSink implements Sink {
             live.map((i) => rows[i]!),
           ),
         );
-      const partialAt = writes.length + (readsAlone ? 0 : head.length);
       writes.push(...partialUpdates.map((p) => p.st));
       if (deletes.length > 0) writes.push(...multiDeleteSql(t, deletes));
-      if (partialUpdates.length === 0) writes.push({ sql: 'COMMIT', values: [] });
+      writes.push({ sql: 'COMMIT', values: [] });
       const second = await this.many(c, readsAlone ? writes : [...head, ...writes]);
       this.auditTruncates(truncates, readsAlone ? first : second);
-      if (partialUpdates.length === 0) return { applied: [...events], deadLetters: [] };
-      // Round trip 3: the commit, after a look at the rows of partial updates that changed fewer
-      // rows than they name (newer at the target, deleted later, or missing: per event then).
-      const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
-      for (const [i, { items }] of partialUpdates.entries()) {
-        const res = second[partialAt + i] as Header;
-        if (res.affectedRows < items.length && (await marks.missing(items))) {
-          await this.run(c, 'ROLLBACK');
-          return undefined;
-        }
-      }
-      await this.run(c, 'COMMIT');
       return { applied: [...events], deadLetters: [] };
     } catch (err) {
       await this.run(c, 'ROLLBACK').catch(() => undefined);

@@ -254,11 +254,16 @@ export function readMarkSql(t: MysqlTable): string {
   return `SELECT ${LSN}, ${SEQ} FROM ${q(truncatedName(t))} WHERE ${q(MARK_ONE)} = 1 LOCK IN SHARE MODE`;
 }
 
-/** Positions and event ids of these keys' rows (did a partial update land, or is it newer?). */
-export function rowPositionsSql(t: MysqlTable, keys: Row[]): Statement {
+/**
+ * Positions of these keys' rows (did a partial update land, or is it newer?); `forUpdate`: locked
+ * for this transaction (the rows it updates next), so what is read stays true until it commits.
+ */
+export function rowPositionsSql(t: MysqlTable, keys: Row[], forUpdate = false): Statement {
   const values: unknown[] = [];
   return {
-    sql: `SELECT ${[...t.keyColumns.map(q), LSN, SEQ].join(', ')} FROM ${q(t.table)} WHERE ${keyIn(t, keys, values)}`,
+    sql:
+      `SELECT ${[...t.keyColumns.map(q), LSN, SEQ].join(', ')} FROM ${q(t.table)} WHERE ${keyIn(t, keys, values)}` +
+      (forUpdate ? ' FOR UPDATE' : ''),
     values,
   };
 }
