@@ -205,6 +205,12 @@ export function createSink(app: App, target: TargetConfig, current?: CurrentCont
     : sink;
 }
 
+/** Does a table of this target match rows by a key of its own (mapping.match)? Applied on one connection then. */
+const matchedTables = (app: App, target: TargetConfig): boolean =>
+  targetRoutesOf(app.config.source, target).some(
+    (r) => mappingFor(app.config.source, target, r.source)?.match,
+  );
+
 export async function startConsumer(
   app: App,
   targetName: string,
@@ -238,7 +244,7 @@ export async function startConsumer(
     kafka: app.kafka,
     sink,
     // a Postgres target applies partitions at the same time, a sink (connection) each
-    ...(target.type === 'postgres' &&
+    ...((target.type === 'postgres' || (target.type === 'mysql' && !matchedTables(app, target))) &&
       !opts.sink && { laneSink: () => createSink(app, target, current), lanes: target.applyConnections }),
     // a webhook target delivers partitions at the same time through its one sink (its requests
     // in flight stay within `concurrency`), so one partition's last requests do not idle the rest

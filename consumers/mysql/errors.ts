@@ -58,6 +58,18 @@ const BLOCKING = new Set([
 ]);
 
 /**
+ * A lock conflict at the target (another lane's transaction, or one outside the pipeline):
+ * `deadlock` (1213: InnoDB rolled the WHOLE transaction back, savepoints included) or `lock-timeout`
+ * (1205: only the statement was rolled back, unless the server runs innodb_rollback_on_timeout).
+ * classifyMysqlError keeps both `transient` (a sink with one connection retries the batch); the
+ * laned sink reads them here first and retries the batch, or its rest, as a lock wait.
+ */
+export function lockConflictOf(err: unknown): 'deadlock' | 'lock-timeout' | undefined {
+  const errno = (err as MysqlError | undefined)?.errno;
+  return errno === 1213 ? 'deadlock' : errno === 1205 ? 'lock-timeout' : undefined;
+}
+
+/**
  * transient: connection or lock trouble, retry the batch later; blocking: shape or grants wrong;
  * secondary-unique: a unique key other than the primary key (resolves once other partitions catch
  * up); rejected: the target refuses this row (strict mode, CHECK, length): dead-letter it.

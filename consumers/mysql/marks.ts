@@ -55,6 +55,16 @@ export class MarkSnapshot {
     for (const r of markerRows) this.markers.set(keyString(t, r), posOf(r));
   }
 
+  /**
+   * Is the row of a partial update missing (not among `rows`, the rows of the items' keys) where
+   * no marker of its key and no truncate mark supersedes the update? (A per-event matter then.)
+   */
+  missing(items: Item[], rows: Rows): boolean {
+    const present = new Set(rows.map((r) => keyString(this.t, r)));
+    const absent = items.filter((i) => !present.has(keyString(this.t, i.key)));
+    return absent.length > 0 && this.notSuperseded(absent).length > 0;
+  }
+
   /** Indexes of the items that no marker of their key and no truncate mark supersedes. */
   notSuperseded(items: Item[]): number[] {
     const out: number[] = [];

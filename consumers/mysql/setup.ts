@@ -6,7 +6,8 @@
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/mysql.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
-import { MODE_SAFE_LITERALS } from './literals.ts';
+import type { Logger } from '../../pipeline/observability/logger.ts';
+import { MODE_SAFE_LITERALS, noBackslashEscapes } from './literals.ts';
 import { COLLATION_PREFERENCE, createDeletedSql, createTableSql, createTruncatedSql } from './sql.ts';
 import { deletedName, truncatedName, type MysqlTable } from './table.ts';
 
@@ -73,4 +74,21 @@ export async function checkTables(c: mysql.Connection, t: MysqlTable, target: st
     }
   }
   await c.query(createTruncatedSql(t, 'utf8mb4_bin')[1]!); // the mark's one row
+}
+
+/**
+ * The session must not read backslashes as plain characters (it cannot: sessionSql sets the
+ * whole sql_mode, and the literals read the same either way); a server default that does is
+ * worth a line, since other clients that escape with backslashes are at risk there.
+ */
+export function checkSessionModes(modes: Record<string, unknown>, target: string, logger: Logger): void {
+  if (noBackslashEscapes(String(modes.session)))
+    throw new PgcdcError(`target ${target}: the session's sql_mode still has NO_BACKSLASH_ESCAPES`, {
+      hint: 'something on the server (init_connect?) changes the session sql_mode after pgcdc set it; remove that',
+    });
+  if (noBackslashEscapes(String(modes.global)))
+    logger.info(
+      { sqlMode: String(modes.global) },
+      "the server's sql_mode has NO_BACKSLASH_ESCAPES: the sink's session runs without it, and its literals read the same in both modes",
+    );
 }

@@ -1,15 +1,20 @@
 // MySQL / MariaDB target: applies a batch in one transaction with position-guarded statements
 // (sql.ts), the same guarantees as the PostgreSQL sink. Fast path: the batch folded to one change
 // per key and written set-based (one multi-row upsert, one delete and one marker insert, one
-// update per set of unchanged columns) in two or three round trips: the reads that decide which
-// upserts are written (truncate mark, delete markers; with the batch's truncates and BEGIN), then
-// every write (with COMMIT, unless partial updates that changed fewer rows than they name must be
-// looked at first: then COMMIT alone). If the target refuses something, the batch is replayed
+// update per set of unchanged columns) in two round trips: the reads that decide which upserts
+// are written and whether every partial update finds its row (truncate mark, delete markers, the
+// partial updates' rows, locked; with the batch's truncates and BEGIN), then every write and
+// COMMIT (a batch of deletes and truncates only: one round trip). If the target refuses something, the batch is replayed
 // event by event under savepoints: rejected rows (strict mode, CHECK, too long, a value MySQL
 // cannot hold) are dead-lettered with the error; a row blocked by a secondary unique key commits
 // the prefix and asks to retry the rest later, unless the row holding the value was written from
 // a later position. Deletes leave markers and truncates the table's mark (tables beside the
 // target), which keep older upserts out; markers are pruned at open and then hourly.
+// Lanes (`applyConnections`, consumers/group/lanes.ts): several sinks of a target, a connection
+// each, apply partitions at the same time. Two of them can wait on each other (a unique value, a
+// marker): InnoDB breaks a deadlock at once by rolling the victim's whole transaction back (1213),
+// a lock wait timeout rolls back a statement (1205). Neither fails the target: the set-based batch
+// goes event by event, which commits what it can and retries the rest as a `lock-wait` (lockWait).
 import mysql from 'mysql2/promise';
 import type { MysqlTargetConfig } from '../../pipeline/config/schema.ts';
 import { PgcdcError, UnavailableError } from '../../pipeline/errors.ts';
@@ -19,8 +24,7 @@ import type { TableContract } from '../../schemas/contract.ts';
 import { groupByUnchanged, splitTruncates } from '../batch.ts';
 import { collapseBatch } from '../postgres/sql.ts';
 import type { ApplyResult, DeadLetter, DecodedEvent, Sink } from '../sink.ts';
-import { classifyMysqlError, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
-import { noBackslashEscapes } from './literals.ts';
+import { classifyMysqlError, lockConflictOf, mysqlErrorText, mysqlErrorTextWithoutValues } from './errors.ts';
 import { MarkReader, MarkSnapshot, markReads } from './marks.ts';
 import {
   multiDeleteSql,
@@ -29,16 +33,17 @@ import {
   PARTIALS_PER_STATEMENT,
   partialUpdateSql,
   pruneSql,
+  rowPositionsSql,
   rowValues,
   sessionSql,
   truncateSql,
   type Statement,
 } from './sql.ts';
-import { checkTables, connectMysql, createTables } from './setup.ts';
+import { checkSessionModes, checkTables, connectMysql, createTables } from './setup.ts';
 import { softDeleteSql, type SoftDelete } from './soft.ts';
 import type { MysqlTable } from './table.ts';
 import { UnrepresentableValueError } from './types.ts';
-import { UNIQUE_INDEXES_SQL, holderPositionsSql, uniqueIndexesFromRows } from './unique.ts';
+import { UniqueHolders } from './unique.ts';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 const SQL_MODES = 'SELECT @@SESSION.sql_mode AS session, @@GLOBAL.sql_mode AS global';
@@ -53,6 +58,7 @@ export interface MysqlTimeouts {
 
 type Conn = mysql.Connection;
 type Header = mysql.ResultSetHeader;
+type Rows = mysql.RowDataPacket[];
 
 export class MysqlSink implements Sink {
   readonly kind = 'mysql';
@@ -60,7 +66,7 @@ export class MysqlSink implements Sink {
   private readonly table: MysqlTable;
   private closed = false;
   private prunedAt = 0;
-  private uniqueIndexes: string[][] | undefined;
+  private readonly holders: UniqueHolders;
 
   constructor(
     private readonly cfg: MysqlTargetConfig,
@@ -71,6 +77,7 @@ export class MysqlSink implements Sink {
     private readonly soft?: SoftDelete,
   ) {
     this.table = { table: cfg.table, columns: contract.columns, keyColumns: contract.keyColumns };
+    this.holders = new UniqueHolders(this.table);
   }
 
   private async run<T = Header>(c: Conn, st: Statement | string): Promise<T> {
@@ -86,9 +93,12 @@ export class MysqlSink implements Sink {
    * error is thrown. Returns one result per statement.
    */
   private async many(c: Conn, sts: Statement[]): Promise<unknown[]> {
+    // a loop, not flatMap: flatMap of a batch's ~10,000 values cost more than building them
+    const values: unknown[] = [];
+    for (const s of sts) for (const v of s.values) values.push(v);
     const [res] = await c.query({
       sql: sts.map((s) => s.sql).join(';\n'),
-      values: sts.flatMap((s) => s.values),
+      values,
       timeout: this.timeouts.statementTimeoutMs,
     });
     return sts.length === 1 ? [res] : (res as unknown[]);
@@ -103,7 +113,7 @@ export class MysqlSink implements Sink {
         c,
         [...sessionSql(this.timeouts.lockTimeoutMs / 1000), SQL_MODES].map((sql) => ({ sql, values: [] })),
       );
-      this.checkModes((session.at(-1) as mysql.RowDataPacket[])[0]!);
+      checkSessionModes((session.at(-1) as mysql.RowDataPacket[])[0]!, this.cfg.name, this.logger);
       if (this.cfg.createTable) await createTables(c, this.table);
       await checkTables(c, this.table, this.cfg.name);
       await this.prune(c);
@@ -117,29 +127,20 @@ export class MysqlSink implements Sink {
   }
 
   /**
-   * The session must not read backslashes as plain characters (it cannot: sessionSql sets the
-   * whole sql_mode, and the literals read the same either way); a server default that does is
-   * worth a line, since other clients that escape with backslashes are at risk there.
+   * Drops delete markers that protect nothing any more; at most once an hour. Autocommit
+   * statements: one that meets another lane's batch in a lock conflict is tried again next batch.
    */
-  private checkModes(modes: mysql.RowDataPacket): void {
-    if (noBackslashEscapes(String(modes.session)))
-      throw new PgcdcError(`target ${this.cfg.name}: the session's sql_mode still has NO_BACKSLASH_ESCAPES`, {
-        hint: 'something on the server (init_connect?) changes the session sql_mode after pgcdc set it; remove that',
-      });
-    if (noBackslashEscapes(String(modes.global)))
-      this.logger.info(
-        { sqlMode: String(modes.global) },
-        "the server's sql_mode has NO_BACKSLASH_ESCAPES: the sink's session runs without it, and its literals read the same in both modes",
-      );
-  }
-
-  /** Drops delete markers that protect nothing any more; at most once an hour. */
   private async prune(c: Conn): Promise<void> {
     if (Date.now() - this.prunedAt < PRUNE_INTERVAL_MS) return;
     this.prunedAt = Date.now();
     let pruned = 0;
-    for (const s of pruneSql(this.table, this.cfg.deleteMarkerRetentionHours))
-      pruned += (await this.run(c, s)).affectedRows;
+    try {
+      for (const s of pruneSql(this.table, this.cfg.deleteMarkerRetentionHours))
+        pruned += (await this.run(c, s)).affectedRows;
+    } catch (err) {
+      if (!lockConflictOf(err)) throw err;
+      this.prunedAt = 0;
+    }
     if (pruned > 0) this.logger.info({ pruned }, 'delete markers pruned');
   }
 
@@ -163,6 +164,9 @@ export class MysqlSink implements Sink {
       await this.prune(this.conn!);
       return result;
     } catch (err) {
+      // a lock conflict with another lane (the set-based batch is rolled back): event by event,
+      // which commits what it can and waits for the lock as a `lock-wait`
+      if (lockConflictOf(err)) return this.applyCareful(events);
       const kind = classifyMysqlError(err);
       if (err instanceof PgcdcError) throw err;
       if (kind === 'transient') {
@@ -200,19 +204,36 @@ export class MysqlSink implements Sink {
       throw err;
     }
     // Round trip 1: begin, the truncates (applied by position, they commute with the row events:
-    // first), the truncate mark (locked shared) and the upserts' delete markers, which decide
-    // which upserts are written. Without upserts these go with the writes in one round trip.
+    // first), the truncate mark (locked shared), the delete markers of the upserts' and partial
+    // updates' keys, and the partial updates' rows (locked: updated next): which upserts are
+    // written, and whether every partial update finds its row (else event by event). Without
+    // upserts and partial updates these go with the writes in one round trip.
+    const judged = [...upserts, ...partials];
     const truncating = truncates.map((e) => truncateSql(t, e.event));
-    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, upserts)];
+    const head: Statement[] = [{ sql: 'BEGIN', values: [] }, ...truncating.flat(), ...markReads(t, judged)];
+    if (partials.length > 0)
+      head.push(
+        rowPositionsSql(
+          t,
+          partials.map((p) => p.key),
+          true,
+        ),
+      );
     try {
-      const readsAlone = upserts.length > 0;
-      const first = readsAlone ? await this.many(c, head) : [];
+      const readsAlone = judged.length > 0;
       let live: number[] = [];
+      let first: unknown[] = [];
       if (readsAlone) {
-        const [mark, markers] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
-        live = new MarkSnapshot(t, mark!, markers).notSuperseded(upserts);
+        first = await this.many(c, head);
+        const [mark, markers, partialRows] = first.slice(1 + 3 * truncates.length) as mysql.RowDataPacket[][];
+        const snapshot = new MarkSnapshot(t, mark!, markers);
+        if (partials.length > 0 && snapshot.missing(partials, partialRows!)) {
+          await this.run(c, 'ROLLBACK');
+          return undefined;
+        }
+        live = snapshot.notSuperseded(upserts);
       }
-      // Round trip 2: every write; the commit too unless partial updates must be checked first.
+      // Round trip 2: every write, and the commit.
       const writes: Statement[] = [];
       if (live.length > 0)
         writes.push(
@@ -222,24 +243,11 @@ export class MysqlSink implements Sink {
             live.map((i) => rows[i]!),
           ),
         );
-      const partialAt = writes.length + (readsAlone ? 0 : head.length);
       writes.push(...partialUpdates.map((p) => p.st));
       if (deletes.length > 0) writes.push(...multiDeleteSql(t, deletes));
-      if (partialUpdates.length === 0) writes.push({ sql: 'COMMIT', values: [] });
+      writes.push({ sql: 'COMMIT', values: [] });
       const second = await this.many(c, readsAlone ? writes : [...head, ...writes]);
       this.auditTruncates(truncates, readsAlone ? first : second);
-      if (partialUpdates.length === 0) return { applied: [...events], deadLetters: [] };
-      // Round trip 3: the commit, after a look at the rows of partial updates that changed fewer
-      // rows than they name (newer at the target, deleted later, or missing: per event then).
-      const marks = new MarkReader(t, (st) => this.run<mysql.RowDataPacket[]>(c, st));
-      for (const [i, { items }] of partialUpdates.entries()) {
-        const res = second[partialAt + i] as Header;
-        if (res.affectedRows < items.length && (await marks.missing(items))) {
-          await this.run(c, 'ROLLBACK');
-          return undefined;
-        }
-      }
-      await this.run(c, 'COMMIT');
       return { applied: [...events], deadLetters: [] };
     } catch (err) {
       await this.run(c, 'ROLLBACK').catch(() => undefined);
@@ -313,24 +321,39 @@ export class MysqlSink implements Sink {
     };
   }
 
-  /** Does a row written from a LATER position hold e's value of a secondary unique key? */
-  private async supersededByHolder(c: Conn, e: DecodedEvent): Promise<boolean> {
-    const row = e.event.after;
-    if (!row) return false;
-    if (!this.uniqueIndexes) {
-      const [rows] = await c.query<mysql.RowDataPacket[]>(UNIQUE_INDEXES_SQL, [this.table.table]);
-      this.uniqueIndexes = [
-        ...uniqueIndexesFromRows(rows as { name: string; col: string | null }[]).values(),
-      ];
+  /**
+   * Event `e` met a lock conflict (another lane waits for what this transaction holds, or a
+   * transaction outside the pipeline holds the lock). A lock wait timeout rolled back its statement
+   * only: the prefix commits, which frees what it held, and the rest is retried from `e`. A deadlock
+   * rolled back the whole transaction (savepoints too): nothing was applied, and the batch is
+   * retried from its first event; the position guard makes the second attempt idempotent. Either
+   * way a `lock-wait`: retried, never dead-lettered (consumers/group/conflicts.ts).
+   */
+  private async lockWait(
+    c: Conn,
+    events: DecodedEvent[],
+    e: DecodedEvent,
+    result: ApplyResult,
+    lock: 'deadlock' | 'lock-timeout',
+    err: unknown,
+  ): Promise<ApplyResult> {
+    const error = mysqlErrorTextWithoutValues(err);
+    const rolledBack =
+      lock === 'deadlock' ||
+      !(await this.run(c, 'ROLLBACK TO SAVEPOINT ev').then(
+        () => true,
+        () => false, // innodb_rollback_on_timeout: the whole transaction went, as on a deadlock
+      ));
+    if (rolledBack) {
+      await this.run(c, 'ROLLBACK').catch(() => undefined);
+      return {
+        applied: [],
+        deadLetters: [],
+        retryFrom: { offset: events[0]!.offset, reason: 'lock-wait', error },
+      };
     }
-    const st = holderPositionsSql(this.table, this.uniqueIndexes, row, e.key);
-    if (!st) return false;
-    const holders = await this.run<mysql.RowDataPacket[]>(c, st);
-    const { commit_lsn, seq } = e.event.source;
-    return holders.some((h) => {
-      const [lsn, hseq] = [BigInt(String(h.lsn)), BigInt(String(h.seq))];
-      return lsn > commit_lsn || (lsn === commit_lsn && hseq > seq);
-    });
+    await this.run(c, 'COMMIT');
+    return { ...result, retryFrom: { offset: e.offset, reason: 'lock-wait', error } };
   }
 
   private async applyCareful(events: DecodedEvent[]): Promise<ApplyResult> {
@@ -352,6 +375,8 @@ export class MysqlSink implements Sink {
             result.deadLetters.push({ offset: e.offset, reason: 'unrepresentable', error: err.message });
             continue;
           }
+          const lock = lockConflictOf(err);
+          if (lock) return this.lockWait(c, events, e, result, lock, err);
           const kind = classifyMysqlError(err);
           if (kind === 'transient' || kind === 'blocking') throw err;
           await this.run(c, 'ROLLBACK TO SAVEPOINT ev');
@@ -364,7 +389,7 @@ export class MysqlSink implements Sink {
             });
             continue;
           }
-          if (await this.supersededByHolder(c, e)) {
+          if (await this.holders.supersede(e, (st) => this.run<Rows>(c, st))) {
             // the holder was written from a later position: this row's own later event (still to
             // come in this partition) replaces this intermediate state
             result.applied.push(e);

@@ -4,7 +4,7 @@
 // intermediate state its own later event replaces (emails swapped across partitions): the sink
 // skips it instead of waiting forever. Column indexes only; a functional or prefix part is
 // compared on the whole column (see docs/mysql.md). Pure SQL builders; the sink runs them.
-import type { Row } from '../../schemas/contract.ts';
+import type { ChangeEvent, Row } from '../../schemas/contract.ts';
 import { POS_LSN, POS_SEQ, columnOf, q, type MysqlTable } from './table.ts';
 import { toMysqlValue } from './types.ts';
 import type { Statement } from './sql.ts';
@@ -61,4 +61,34 @@ export function holderPositionsSql(
     sql: `SELECT ${q(POS_LSN)} AS lsn, ${q(POS_SEQ)} AS seq FROM ${q(t.table)} WHERE (${ors.join(' OR ')}) AND NOT (${notSelf})`,
     values,
   };
+}
+
+/**
+ * The holder check of one table: the unique indexes read once (first needed), then per event the
+ * positions of the other rows holding its values. `query` runs a statement on the batch's
+ * connection (its transaction sees the batch's own writes).
+ */
+export class UniqueHolders {
+  private indexes: string[][] | undefined;
+  constructor(private readonly t: MysqlTable) {}
+
+  /** Does a row written from a LATER position than `e` hold one of e's unique values? */
+  async supersede(
+    e: { key: Row; event: ChangeEvent },
+    query: (st: Statement) => Promise<Record<string, unknown>[]>,
+  ): Promise<boolean> {
+    const row = e.event.after;
+    if (!row) return false;
+    if (!this.indexes) {
+      const rows = await query({ sql: UNIQUE_INDEXES_SQL, values: [this.t.table] });
+      this.indexes = [...uniqueIndexesFromRows(rows as { name: string; col: string | null }[]).values()];
+    }
+    const st = holderPositionsSql(this.t, this.indexes, row, e.key);
+    if (!st) return false;
+    const { commit_lsn, seq } = e.event.source;
+    return (await query(st)).some((h) => {
+      const [lsn, hseq] = [BigInt(String(h.lsn)), BigInt(String(h.seq))];
+      return lsn > commit_lsn || (lsn === commit_lsn && hseq > seq);
+    });
+  }
 }

@@ -6,7 +6,12 @@
 //   INSERT ... ON DUPLICATE KEY UPDATE (500 rows per statement, the position guard, no markers);
 // - with PGCDC_BENCH_MYSQL_BEFORE=<dir> (a checkout of an earlier commit, with node_modules), the
 //   same sink run from that checkout too, each into its own database, alternated (before, after,
-//   before, after; medians): before/after in one run;
+//   before, after; medians): before/after in one run; PGCDC_BENCH_MYSQL_BEFORE_TARGET=<json> adds
+//   keys to the before runs' target (e.g. '{"applyConnections":1}' with this checkout as before:
+//   one setting against the default, same code); PGCDC_BENCH_MYSQL_PAIRS=<n> alternates n pairs
+//   (default 2);
+// - what each run asked of MariaDB: statements by kind and row operations per 1,000 events (the
+//   server's global status counters, mariadb-counters.ts), and the same for the raw baseline;
 // - MariaDB's own CPU seconds beside the sink's (the server does most of the work);
 // - with latency phases on (--latency-seconds > 0), end-to-end latency into MariaDB at 1,000
 //   changes/s: the round's source keeps running, our sink too, the workload is written at that
@@ -27,12 +32,14 @@ import { follow } from './follow.ts';
 import type { PgcdcDriver } from './pgcdc-driver.ts';
 import { mariadbPaths } from '../stack/mariadb.ts';
 import { readPid } from '../stack/process.ts';
-import { CpuMeter, cpuSeconds, spawnChild, type Child } from './proc.ts';
+import { CpuMeter, cpuSeconds, spawnPgcdc, type Child } from './proc.ts';
+import { renderProfileGroups } from './profile-summary.ts';
 import { measured, type Measured, type MysqlBenchResult } from './result.ts';
 import { diffHistogram, histogramQuantileMs, scrapeHistogram } from './scrape.ts';
 import { median, percentile } from './stats.ts';
 import { emptyCounts, kafkaMessagesFor, type OpCounts } from './workload.ts';
 import type { LoadWriter } from './writer.ts';
+import { countersLine, mariadbCounters } from './mariadb-counters.ts';
 
 const TARGET = 'maria';
 /** the issue's fixed rate for the MariaDB latency figure */
@@ -81,7 +88,7 @@ export async function mysqlPhase(
   try {
     const before = process.env.PGCDC_BENCH_MYSQL_BEFORE;
     // before/after alternated (before, after, before, after): the shared machine's load drifts
-    const pairs = before ? 2 : 1;
+    const pairs = before ? Math.max(1, Number(process.env.PGCDC_BENCH_MYSQL_PAIRS ?? 2)) : 1;
     const runs: { before: SinkRun[]; after: SinkRun[] } = { before: [], after: [] };
     let url = '';
     for (let i = 1; i <= pairs; i++) {
@@ -116,9 +123,11 @@ export async function mysqlPhase(
         runs: runs.before.map((x) => x.m),
       };
     const server = mariadbCpu(ctx);
-    out.raw = { ...(await rawRate(r.sourceUrl, url)), mariadbCpuSeconds: server() };
+    const counted = await mariadbCounters(ctx.urls.mariadbAdminUrl);
+    const { rows, ...raw } = await rawRate(r.sourceUrl, url);
+    out.raw = { ...raw, mariadbCpuSeconds: server() };
     ctx.say(
-      `  baseline MariaDB multi-row INSERT ... ON DUPLICATE KEY UPDATE: ${Math.round(out.raw.rate)} rows/s, MariaDB ${out.raw.mariadbCpuSeconds} CPU s`,
+      `  baseline MariaDB multi-row INSERT ... ON DUPLICATE KEY UPDATE: ${Math.round(out.raw.rate)} rows/s, MariaDB ${out.raw.mariadbCpuSeconds} CPU s; ${countersLine(await counted(rows))} rows`,
     );
     if (ctx.opts.latencySeconds > 0 && ours) {
       const lat = await latencyAt(ctx, d, r, writer, ours, url, runs.after.at(-1)!.name, expected);
@@ -136,8 +145,20 @@ export async function mysqlPhase(
     ctx.result.mysql = { ...ctx.result.mysql, ...out };
     await ours?.stop();
     for (const drop of drops) await drop();
+    if (ctx.opts.profile) writeSinkProfiles(ctx);
   }
   return written;
+}
+
+/** profiles-mariadb.md: the sink runs' V8 profiles, before and after apart (profile-summary.ts). */
+function writeSinkProfiles(ctx: BenchContext): void {
+  const text = renderProfileGroups(path.join(ctx.dir, 'profiles'), [
+    { title: `MariaDB sink, before`, match: new RegExp(`-${TARGET}_before\\d+\\.yaml$`) },
+    { title: `MariaDB sink`, match: new RegExp(`-${TARGET}(_after\\d+)?\\.yaml$`) },
+  ]);
+  if (!text) return;
+  writeFileSync(path.join(ctx.dir, 'profiles-mariadb.md'), text);
+  ctx.say(`  MariaDB sink profiles: ${path.join(ctx.dir, 'profiles-mariadb.md')}`);
 }
 
 type MysqlMeasured = Measured & { mariadbCpuSeconds?: number | undefined };
@@ -188,11 +209,15 @@ async function sinkRun(
   expected: number,
 ): Promise<SinkRun> {
   const db = await freshMariaDb(ctx, `bench_${r.id}_${name}`);
-  const child = startSink(d, r, db.url, name, root);
+  const profiles = ctx.opts.profile ? path.join(ctx.dir, 'profiles') : undefined;
+  const counted = await mariadbCounters(ctx.urls.mariadbAdminUrl);
+  const child = startSink(d, r, db.url, name, root, profiles);
   try {
     const server = mariadbCpu(ctx);
     const m = await sinkRate(ctx, d, r, child, db.url, name, events, expected);
-    return { name, url: db.url, child, m: { ...m, mariadbCpuSeconds: server() }, drop: db.drop };
+    const cpu = server();
+    ctx.say(`  MariaDB sink ${name}: ${countersLine(await counted(events))} events`);
+    return { name, url: db.url, child, m: { ...m, mariadbCpuSeconds: cpu }, drop: db.drop };
   } catch (err) {
     await child.stop();
     await db.drop();
@@ -201,16 +226,26 @@ async function sinkRun(
 }
 
 /** `pgcdc consume` of a mysql target `name` on the round's topic, from the checkout at `root`. */
-function startSink(d: PgcdcDriver, r: Round, url: string, name: string, root: string): Child {
+function startSink(
+  d: PgcdcDriver,
+  r: Round,
+  url: string,
+  name: string,
+  root: string,
+  profileDir: string | undefined,
+): Child {
   const file = d.configFile(r).replace(/\.yaml$/, `-${name}.yaml`);
   const raw = parse(readFileSync(d.configFile(r), 'utf8')) as { targets: unknown[] };
-  raw.targets = [{ name, type: 'mysql', url }];
+  const extra = name.includes('_before') ? process.env.PGCDC_BENCH_MYSQL_BEFORE_TARGET : undefined;
+  raw.targets = [{ name, type: 'mysql', url, ...(extra ? (JSON.parse(extra) as object) : {}) }];
   writeFileSync(file, stringify(raw));
-  return spawnChild(
+  // with --profile: a V8 CPU profile per sink run (profiles/<config>-<name>/), summarised in profiles-mariadb.md
+  return spawnPgcdc(
     `pgcdc consume ${name}`,
-    process.execPath,
-    [path.join(root, 'cli/bin.js'), 'consume', '--target', name, '--config', file, '--metrics-port', '0'],
-    { logFile: `${file}.log`, cwd: root },
+    ['consume', '--target', name, '--config', file, '--metrics-port', '0'],
+    `${file}.log`,
+    profileDir,
+    root,
   );
 }
 
@@ -346,6 +381,11 @@ async function rawRate(sourceUrl: string, url: string, batch = 500) {
     }
     const seconds = (performance.now() - t0) / 1000;
     await c.query('DROP TABLE bench_raw');
-    return { seconds, rate: rows.length / seconds, note: `${rows.length} rows, ${batch} per statement` };
+    return {
+      seconds,
+      rate: rows.length / seconds,
+      note: `${rows.length} rows, ${batch} per statement`,
+      rows: rows.length,
+    };
   });
 }

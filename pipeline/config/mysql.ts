@@ -44,6 +44,11 @@ export const MysqlTargetSchema = z
     batchSize: positiveInt
       .default(500)
       .describe('max events applied in one target transaction (one multi-row statement per kind)'),
+    applyConnections: positiveInt
+      .default(3)
+      .describe(
+        'target connections applying partition batches at the same time (one batch each; one partition stays in order; a deadlock or lock wait between them is retried, never dead-lettered; the 2nd and later are opened only when that many partitions have batches at once); 1 = one partition after another. A target with mapping.match applies on one connection',
+      ),
     tls: z
       .object({
         rejectUnauthorized: z
