@@ -36,6 +36,7 @@ import { keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts
 import { planJob, type JobStep, type PlanContext } from './plan.ts';
 import { estimateRows, maxKey } from './source.ts';
 import { mayBeUnread, type SnapshotProgress } from './unread.ts';
+import { StageTimings } from './timings.ts';
 import { SnapshotWindow } from './window.ts';
 
 const nameOf = (c: { schema: string; table: string }) => `${c.schema}.${c.table}`;
@@ -231,6 +232,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   let gate: { chunk: string; wait: Promise<unknown> } | undefined;
   const closed = new ClosedChunks();
   const waker = new Waker();
+  const timings = new StageTimings();
 
   const window = createWindow(deps.events, now, closed);
 
@@ -254,6 +256,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     log,
     now,
     stopping: () => stopping,
+    timings,
     setGauges(done, total) {
       state.rowsDone = done;
       state.rowsTotal = total;
@@ -306,7 +309,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   return {
     gate(item) {
       if (item.kind !== 'watermark' || item.edge !== 'high' || item.chunk !== gate?.chunk) return undefined;
-      return gate.wait;
+      return timings.time('held', gate.wait);
     },
     process(item) {
       // another table's event (several tables per pipeline): not this window's business
@@ -316,7 +319,11 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
         log.info({ content: item.content, lsn: formatLsn(item.lsn) }, 'signal received');
         waker.wake();
       }
-      return window.process(item);
+      if (item.kind !== 'watermark' || item.edge !== 'high') return window.process(item);
+      const t = timings.now();
+      const out = window.process(item);
+      timings.since('emit', t);
+      return out;
     },
     acknowledged(lsn) {
       acks.acknowledged(lsn);
