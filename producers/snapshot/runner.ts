@@ -100,19 +100,31 @@ export function newSnapshotId(now = Date.now()): string {
   return `${now.toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
-/** The watermark window that turns each chunk's rows into `op = r` events (window.ts). */
-function createWindow(events: SnapshotEventContext, now: () => number, closed: ClosedChunks): SnapshotWindow {
+/** The watermark window that turns each chunk's rows into `op = r` events (window.ts); ts_ms is read once per chunk. */
+export function createWindow(
+  events: SnapshotEventContext,
+  now: () => number,
+  closed: ClosedChunks,
+): SnapshotWindow {
+  // the events of a chunk are made in one go at its high watermark: one clock reading for them
+  let made: { snapshotId: string; chunk: string; nowMs: bigint } | undefined;
   return new SnapshotWindow({
     keyText: (item) => keyTextOf(events.contract, item.key),
-    makeEvent: (chunk, row, position) => ({
-      kind: 'event',
-      key: row.key,
-      event: snapshotEvent(events, chunk.snapshotId, row, {
-        ...position,
-        readAtUs: chunk.readAtUs,
-        nowMs: BigInt(now()),
-      }),
-    }),
+    makeEvent: (chunk, row, position) => {
+      if (made?.chunk !== chunk.chunk || made.snapshotId !== chunk.snapshotId)
+        made = { snapshotId: chunk.snapshotId, chunk: chunk.chunk, nowMs: BigInt(now()) };
+      return {
+        kind: 'event',
+        key: row.key,
+        event: snapshotEvent(events, chunk.snapshotId, row, {
+          lsn: position.lsn,
+          commitLsn: position.commitLsn,
+          seq: position.seq,
+          readAtUs: chunk.readAtUs,
+          nowMs: made.nowMs,
+        }),
+      };
+    },
     onClosed: (o) => closed.onClosed(o),
   });
 }
