@@ -26,6 +26,7 @@ import {
 import { advanceScan, type ScanState } from './plan.ts';
 import { formatProgressLine, progressOf, RateMeter } from './progress.ts';
 import type { ChunkReader } from './reader.ts';
+import type { StageTimings } from './timings.ts';
 import { chunkId } from './watermark.ts';
 import type { SnapshotWindow } from './window.ts';
 
@@ -53,6 +54,8 @@ export interface ChunkLoopDeps {
    * undefined: no gate. See the header.
    */
   setGate?: (chunk: string, wait: Promise<unknown> | undefined) => void;
+  /** where the snapshot's time goes (timings.ts); reported with its end */
+  timings?: StageTimings;
 }
 
 /** Runs one snapshot from its checkpoint to its end (or until stopped / superseded). */
@@ -89,6 +92,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
       `resuming snapshot ${snapshotId} after key ${scan.lastKey ?? '(none)'}`,
     );
   }
+  d.timings?.reset();
   window.startRecording();
   try {
     if (cp.maxKey === null && scan.pending.length === 0) {
@@ -113,7 +117,10 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
         // From the configuration only: the checkpoint row never holds SQL to execute.
         filter: cfg.filter,
       });
+      const waited = d.timings?.now();
       const outcome = await d.closed.until(id);
+      const closedAt = d.timings?.now();
+      if (waited !== undefined) d.timings!.since('window', waited);
       const step = advanceScan(
         scan,
         {
@@ -142,7 +149,10 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
       // The checkpoint follows Kafka's acknowledgement of the high watermark, in chunk order, on
       // its own connection, while the next chunks are read (the gate bounds how far: header).
       const save = d.acks.until(outcome.highLsn).then(async () => {
+        if (closedAt !== undefined) d.timings!.since('ack', closedAt);
+        const writing = d.timings?.now();
         const ok = await saveChunk(d.saver, d.ref, d.key, step.done);
+        if (writing !== undefined) d.timings!.since('checkpoint', writing);
         if (ok) {
           rowsDone += step.done.rows;
           d.setGauges(rowsDone, cp.rowsTotal);
@@ -152,7 +162,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
       });
       save.catch(() => undefined); // awaited below or by a later chunk
       // the gate passed before this window closed: its checkpoint is written (or failed)
-      if (gate && !(await gate)) return superseded();
+      if (gate && !(await (d.timings?.time('gate', gate) ?? gate))) return superseded();
       olderSave = saving;
       saving = save;
       dropped += outcome.dropped;
@@ -167,7 +177,13 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
           lastBatch: step.done.batch,
         });
         log.info(
-          { snapshotId, ...p, chunk: id, highLsn: formatLsn(outcome.highLsn) },
+          {
+            snapshotId,
+            ...p,
+            chunk: id,
+            highLsn: formatLsn(outcome.highLsn),
+            ...(d.timings ? { stagesMs: d.timings.totals() } : {}),
+          },
           `snapshot ${formatProgressLine(p)}`,
         );
       }
@@ -184,6 +200,7 @@ export async function runSnapshot(d: ChunkLoopDeps, reader: ChunkReader, cp: Che
             droppedForLiveChanges: dropped,
             seconds: secs,
             rowsPerSecond: secs > 0 ? Math.round((rowsDone - cp.rowsDone) / secs) : undefined,
+            ...(d.timings ? { stagesMs: d.timings.totals() } : {}),
           },
           'snapshot finished',
         );

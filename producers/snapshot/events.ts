@@ -29,14 +29,26 @@ export interface SnapshotEventContext {
  * single-column primary key; a JSON array of the values' texts for a composite one (keyParts).
  */
 export function keyTextOf(contract: TableContract, key: Row): string {
-  const parts = contract.keyColumns.map((column) => {
+  const specs = keySpecs(contract);
+  if (specs.length === 0) throw new Error(`${contract.schema}.${contract.table} has no key columns`);
+  const parts: string[] = [];
+  for (const [column, spec] of specs) {
     const v = key[column];
     if (v === null || v === undefined) throw new Error(`key without a value for ${column}`);
-    const spec = contract.columns.find((c) => c.name === column);
-    return spec ? String(toSqlParam(spec.pgType, v)) : String(v); // PostgreSQL's input text of any key type
-  });
-  if (parts.length === 0) throw new Error(`${contract.schema}.${contract.table} has no key columns`);
+    parts.push(spec ? String(toSqlParam(spec.pgType, v)) : String(v)); // PostgreSQL's input text of any key type
+  }
   return parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+}
+
+/** Each key column with its spec, worked out once per contract (keyTextOf runs once per row). */
+const keySpecsOf = new WeakMap<TableContract, [string, ColumnSpec | undefined][]>();
+function keySpecs(contract: TableContract): [string, ColumnSpec | undefined][] {
+  let specs = keySpecsOf.get(contract);
+  if (!specs) {
+    specs = contract.keyColumns.map((k) => [k, contract.columns.find((c) => c.name === k)]);
+    keySpecsOf.set(contract, specs);
+  }
+  return specs;
 }
 
 /** keyTextOf's inverse: one text per key column (nulls when the text is not a composite key's). */
@@ -55,10 +67,12 @@ export function keyParts(contract: TableContract, keyText: string): (string | nu
 /** Decodes one SELECT row (columns in contract order) the way the assembler decodes pgoutput text. */
 export function decodeSnapshotRow(contract: TableContract, raw: RawRow): SnapshotRow {
   const after: Row = {};
-  contract.columns.forEach((c: ColumnSpec, i) => {
+  const { columns } = contract;
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
     const text = raw[i];
     after[c.name] = text === null || text === undefined ? null : decodeColumn(c, text);
-  });
+  }
   const key: Row = {};
   for (const k of contract.keyColumns) key[k] = after[k] ?? null;
   return { keyText: keyTextOf(contract, key), key, after };

@@ -18,6 +18,7 @@ import {
   type ChunkSpec,
   type Queryable,
 } from './source.ts';
+import type { StageTimings } from './timings.ts';
 import { formatWatermark } from './watermark.ts';
 import type { SnapshotWindow } from './window.ts';
 
@@ -28,6 +29,8 @@ export interface ChunkReaderDeps {
   window: SnapshotWindow;
   log: Logger;
   now: () => number;
+  /** where the read's time goes (`query`, `decode`) */
+  timings?: StageTimings;
 }
 
 export interface ChunkRows {
@@ -77,15 +80,19 @@ export class ChunkReader {
 
   /** Low watermark, SELECT, rows to the window, high watermark; one short transaction. */
   private async attempt(snapshotId: string, id: string, spec: Omit<ChunkSpec, 'absent'>): Promise<ChunkRows> {
-    const { client, contract, window } = this.d;
+    const { client, contract, window, timings } = this.d;
+    const t0 = timings?.now() ?? 0;
+    let decodeMs = 0;
     window.arm(snapshotId, id);
     try {
       await client.query('BEGIN');
       await emitWatermark(client, formatWatermark({ snapshotId, chunk: id, edge: 'low' }));
       const absent = await this.columns();
       const read = await selectChunk(client, { ...spec, absent });
+      const t1 = timings?.now() ?? 0;
       const scanRows = read.scan.map((r) => decodeSnapshotRow(contract, r));
       const pendingRows = read.pending.map((r) => decodeSnapshotRow(contract, r));
+      decodeMs = (timings?.now() ?? 0) - t1;
       window.fill({
         snapshotId,
         chunk: id,
@@ -100,6 +107,11 @@ export class ChunkReader {
       window.disarm();
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
+    } finally {
+      if (timings) {
+        timings.add('decode', decodeMs);
+        timings.add('query', timings.now() - t0 - decodeMs);
+      }
     }
   }
 }

@@ -36,6 +36,7 @@ import { keyTextOf, snapshotEvent, type SnapshotEventContext } from './events.ts
 import { planJob, type JobStep, type PlanContext } from './plan.ts';
 import { estimateRows, maxKey } from './source.ts';
 import { mayBeUnread, type SnapshotProgress } from './unread.ts';
+import { StageTimings } from './timings.ts';
 import { SnapshotWindow } from './window.ts';
 
 const nameOf = (c: { schema: string; table: string }) => `${c.schema}.${c.table}`;
@@ -99,19 +100,31 @@ export function newSnapshotId(now = Date.now()): string {
   return `${now.toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
-/** The watermark window that turns each chunk's rows into `op = r` events (window.ts). */
-function createWindow(events: SnapshotEventContext, now: () => number, closed: ClosedChunks): SnapshotWindow {
+/** The watermark window that turns each chunk's rows into `op = r` events (window.ts); ts_ms is read once per chunk. */
+export function createWindow(
+  events: SnapshotEventContext,
+  now: () => number,
+  closed: ClosedChunks,
+): SnapshotWindow {
+  // the events of a chunk are made in one go at its high watermark: one clock reading for them
+  let made: { snapshotId: string; chunk: string; nowMs: bigint } | undefined;
   return new SnapshotWindow({
     keyText: (item) => keyTextOf(events.contract, item.key),
-    makeEvent: (chunk, row, position) => ({
-      kind: 'event',
-      key: row.key,
-      event: snapshotEvent(events, chunk.snapshotId, row, {
-        ...position,
-        readAtUs: chunk.readAtUs,
-        nowMs: BigInt(now()),
-      }),
-    }),
+    makeEvent: (chunk, row, position) => {
+      if (made?.chunk !== chunk.chunk || made.snapshotId !== chunk.snapshotId)
+        made = { snapshotId: chunk.snapshotId, chunk: chunk.chunk, nowMs: BigInt(now()) };
+      return {
+        kind: 'event',
+        key: row.key,
+        event: snapshotEvent(events, chunk.snapshotId, row, {
+          lsn: position.lsn,
+          commitLsn: position.commitLsn,
+          seq: position.seq,
+          readAtUs: chunk.readAtUs,
+          nowMs: made.nowMs,
+        }),
+      };
+    },
     onClosed: (o) => closed.onClosed(o),
   });
 }
@@ -231,6 +244,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   let gate: { chunk: string; wait: Promise<unknown> } | undefined;
   const closed = new ClosedChunks();
   const waker = new Waker();
+  const timings = new StageTimings();
 
   const window = createWindow(deps.events, now, closed);
 
@@ -254,6 +268,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
     log,
     now,
     stopping: () => stopping,
+    timings,
     setGauges(done, total) {
       state.rowsDone = done;
       state.rowsTotal = total;
@@ -306,7 +321,7 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
   return {
     gate(item) {
       if (item.kind !== 'watermark' || item.edge !== 'high' || item.chunk !== gate?.chunk) return undefined;
-      return gate.wait;
+      return timings.time('held', gate.wait);
     },
     process(item) {
       // another table's event (several tables per pipeline): not this window's business
@@ -316,7 +331,11 @@ export function createSnapshotFeed(deps: SnapshotFeedDeps): SnapshotFeed {
         log.info({ content: item.content, lsn: formatLsn(item.lsn) }, 'signal received');
         waker.wake();
       }
-      return window.process(item);
+      if (item.kind !== 'watermark' || item.edge !== 'high') return window.process(item);
+      const t = timings.now();
+      const out = window.process(item);
+      timings.since('emit', t);
+      return out;
     },
     acknowledged(lsn) {
       acks.acknowledged(lsn);
