@@ -6,9 +6,9 @@
 // sink and 1,000/s latency phases (docs/performance.md, "Session 7: memory"): the heap grew from
 // ~50 to ~165 MiB before a mark-compact brought it back to ~40, setting the process's peak.
 // A smaller growing factor makes V8 collect sooner: PGCDC_HEAP_GROWING_PERCENT=20 (the old
-// generation grows by 20 % of the live heap) took the consumer's peak from 273 to 193 MiB
-// (medians of 9 and 5 bench runs), at more mark-compacts: sink-phase CPU 1.85 -> 2.32 s per 30k
-// events, e2e p99 at 1,000/s 411 -> 808 ms (load 11-17, noisy). Both are goals of the same issue,
+// generation grows by 20 % of the live heap) took the consumer's peak from 260 to 192 MiB
+// (medians of 10 and 6 bench runs), at more mark-compacts: sink-phase CPU 1.77 -> 2.24 s per 30k
+// events, e2e p99 at 1,000/s 385 -> 701 ms (load 10-17, noisy). Both are goals of the same issue,
 // so it is opt-in (unset or 0: V8's own heuristic). Only the factor changes: the heap's maximum
 // size, and with it the out-of-memory limit, stays V8's, so no batch that fitted before fails.
 import { setFlagsFromString } from 'node:v8';
