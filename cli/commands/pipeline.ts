@@ -12,6 +12,7 @@ import { combineReadiness } from '../../pipeline/supervision/readiness.ts';
 import { stopWithin } from '../../pipeline/supervision/shutdown.ts';
 import { useColour } from '../colour.ts';
 import { EXIT } from '../exit-codes.ts';
+import { limitHeapGrowth } from '../heap.ts';
 
 export function resolveConfigPath(opt: string | undefined): string {
   const file = opt ?? process.env.PGCDC_CONFIG ?? (existsSync('pgcdc.yaml') ? 'pgcdc.yaml' : undefined);
@@ -190,6 +191,7 @@ export function registerPipelineCommands(program: Command): void {
     .description("apply the topic's events to one target (its own consumer group <prefix>.<target>)")
     .requiredOption('-t, --target <name>', 'target name from the configuration')
     .action(async (opts: CommonOpts & { target: string }) => {
+      limitHeapGrowth(); // opt-in: PGCDC_HEAP_GROWING_PERCENT, a lower peak RSS for more GC (cli/heap.ts)
       const { app, metricsAt } = buildApp(opts, 'consume');
       const consumer = await startConsumer(app, opts.target);
       const server = await serve(app, metricsAt, () => {
